@@ -1,0 +1,74 @@
+//! Blocks: the unit of samples that flows from a generator to the sinks.
+
+/// A run of consecutive frames for all channels of a stream, stored channel-major.
+///
+/// Blocks are recycled (see `stream`), so `data` keeps its capacity between uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// Index of the first frame since the stream started.
+    pub start_index: u64,
+    /// Seconds from the stream start to the first frame (`start_index / sample_rate`).
+    pub timestamp: f64,
+    /// Number of channels.
+    pub n_channels: usize,
+    /// Frames (samples per channel) in this block.
+    pub n_frames: usize,
+    /// Samples, channel-major: channel `c` is `data[c * n_frames..(c + 1) * n_frames]`.
+    pub data: Vec<f32>,
+}
+
+impl Block {
+    /// A zeroed block of `n_channels × n_frames` starting at frame 0.
+    pub fn new(n_channels: usize, n_frames: usize) -> Self {
+        Self {
+            start_index: 0,
+            timestamp: 0.0,
+            n_channels,
+            n_frames,
+            data: vec![0.0; n_channels * n_frames],
+        }
+    }
+
+    /// Samples of channel `c`.
+    pub fn channel(&self, c: usize) -> &[f32] {
+        &self.data[c * self.n_frames..(c + 1) * self.n_frames]
+    }
+
+    /// Mutable samples of channel `c`.
+    pub fn channel_mut(&mut self, c: usize) -> &mut [f32] {
+        let n = self.n_frames;
+        &mut self.data[c * n..(c + 1) * n]
+    }
+
+    /// Sets position fields for the block that starts at `start_index` at `sample_rate`.
+    pub fn set_start(&mut self, start_index: u64, sample_rate: f64) {
+        self.start_index = start_index;
+        self.timestamp = start_index as f64 / sample_rate;
+    }
+
+    /// Writes frames interleaved (`c0 c1 … c0 c1 …`) into `out`, reusing its capacity.
+    pub fn interleave_into(&self, out: &mut Vec<f32>) {
+        out.clear();
+        out.reserve(self.data.len());
+        for i in 0..self.n_frames {
+            out.extend((0..self.n_channels).map(|c| self.data[c * self.n_frames + i]));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_major_layout_and_interleave() {
+        let mut b = Block::new(2, 3);
+        b.channel_mut(0).copy_from_slice(&[1.0, 2.0, 3.0]);
+        b.channel_mut(1).copy_from_slice(&[10.0, 20.0, 30.0]);
+        let mut out = Vec::new();
+        b.interleave_into(&mut out);
+        assert_eq!(out, [1.0, 10.0, 2.0, 20.0, 3.0, 30.0]);
+        b.set_start(500, 250.0);
+        assert_eq!(b.timestamp, 2.0);
+    }
+}

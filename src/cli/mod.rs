@@ -1,0 +1,80 @@
+//! Command-line interface: clap definitions, one file per subcommand.
+//!
+//! `main.rs` calls [`main`]; each subcommand's `run` does its work through the library.
+
+mod convert;
+mod eval;
+mod generate;
+mod info;
+mod stream;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+/// biowave: learn real ECG/EEG recordings and stream synthetic copies in real time.
+#[derive(Debug, Parser)]
+#[command(name = "biowave", version, about, long_about = None)]
+pub struct Cli {
+    /// Log more (-v info, -vv debug); logs go to stderr.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of the CLI contract (DESIGN.md).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show a recording's channels, rates, duration, start time and annotations.
+    Info(info::Args),
+    /// Convert a recording between formats, optionally selecting channels and time.
+    Convert(convert::Args),
+    /// Train a generator (vae or transformer) on recordings.
+    Train(train::Args),
+    /// Generate synthetic recordings in bulk.
+    Generate(generate::Args),
+    /// Stream synthetic samples in real time to stdout, files, TCP or LSL.
+    Stream(stream::Args),
+    /// Compare synthetic with real recordings: fidelity and privacy metrics, report.
+    Eval(eval::Args),
+}
+
+/// Parses `std::env::args`, runs the subcommand, prints any error, returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("biowave: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> crate::Result<()> {
+    match cli.command {
+        Command::Info(a) => info::run(a),
+        Command::Convert(a) => convert::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Generate(a) => generate::run(a),
+        Command::Stream(a) => stream::run(a),
+        Command::Eval(a) => eval::run(a),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BIOWAVE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,1 @@
+//! Signal processing: STFT and its inverse, windows, resampling, filters, QRS detection.

@@ -1,0 +1,1 @@
+//! Evaluation: fidelity and privacy metrics of synthetic against real signals, and reports.

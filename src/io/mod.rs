@@ -1,0 +1,131 @@
+//! Reading and writing recordings: format detection and dispatch.
+//!
+//! A format module parses the header first ([`Reader::info`]) and decodes samples only
+//! when asked ([`Reader::read`]), for the channels and time range asked, so a multi-GB
+//! file never has to fit in memory. Writers stream block by block ([`Writer`]).
+
+mod error;
+mod select;
+
+pub use error::Error;
+pub use select::Selection;
+
+use crate::block::Block;
+use crate::record::{Record, RecordInfo, SignalSpec};
+use std::path::Path;
+
+/// Result of the io layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// File formats biowave reads and writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// European Data Format, 16-bit (EDF, EDF+C, EDF+D).
+    Edf,
+    /// BioSemi Data Format, 24-bit (BDF, BDF+).
+    Bdf,
+    /// HDF5 dataset(s).
+    Hdf5,
+    /// Comma-separated values with a time column.
+    Csv,
+}
+
+impl Format {
+    /// Format named by a file extension (`edf`, `bdf`, `h5`/`hdf5`, `csv`), case-insensitive.
+    pub fn from_extension(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "edf" | "rec" => Some(Format::Edf),
+            "bdf" => Some(Format::Bdf),
+            "h5" | "hdf5" | "hdf" => Some(Format::Hdf5),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// Format recognised from a file's first bytes, if its magic is distinctive.
+    pub fn from_magic(head: &[u8]) -> Option<Format> {
+        if head.starts_with(b"\x89HDF\r\n\x1a\n") {
+            Some(Format::Hdf5)
+        } else if head.starts_with(b"\xffBIOSEMI") {
+            Some(Format::Bdf)
+        } else if head.starts_with(b"0       ") {
+            Some(Format::Edf)
+        } else {
+            None
+        }
+    }
+
+    /// Detects the format of an existing file: magic bytes first, then the extension.
+    pub fn detect(path: &Path) -> Result<Format> {
+        use std::io::Read;
+        let mut head = [0u8; 8];
+        let mut f = std::fs::File::open(path).map_err(|e| Error::open(path, e))?;
+        let n = f.read(&mut head).map_err(|e| Error::open(path, e))?;
+        Format::from_magic(&head[..n])
+            .or_else(|| Format::from_extension(path))
+            .ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))
+    }
+}
+
+/// An opened recording: header parsed, samples decoded on demand.
+pub trait Reader {
+    /// Everything but the samples: channels, rates, ranges, start, annotations.
+    fn info(&self) -> &RecordInfo;
+    /// Decodes the selected channels over the selected time range into a [`Record`].
+    fn read(&mut self, selection: &Selection) -> Result<Record>;
+}
+
+/// A streaming writer: blocks in, a valid file after [`Writer::finish`].
+pub trait Writer: Send {
+    /// Appends one block (all channels, consecutive frames).
+    fn write(&mut self, block: &Block) -> Result<()>;
+    /// Flushes, fixes headers and closes. Idempotent.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// Options for writing, shared by all formats (formats ignore what they cannot hold).
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// Patient identification to store (EDF).
+    pub patient: String,
+    /// Recording identification to store (EDF).
+    pub recording: String,
+    /// Start date and time to store.
+    pub start: Option<chrono::NaiveDateTime>,
+    /// Compress where the format can (HDF5 gzip level 1-9).
+    pub compression: Option<u8>,
+}
+
+/// Opens a recording, choosing the format from its magic bytes or extension.
+pub fn open(path: &Path) -> Result<Box<dyn Reader>> {
+    let f = Format::detect(path)?;
+    Err(Error::Unsupported {
+        path: path.to_path_buf(),
+        what: format!("reading {f:?}"),
+    })
+}
+
+/// Reads a whole recording.
+pub fn read(path: &Path) -> Result<Record> {
+    open(path)?.read(&Selection::all())
+}
+
+/// Writes a whole recording in the format its extension names.
+pub fn save(_record: &Record, path: &Path) -> Result<()> {
+    let f = Format::from_extension(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))?;
+    Err(Error::Unsupported {
+        path: path.to_path_buf(),
+        what: format!("writing {f:?}"),
+    })
+}
+
+/// Creates a streaming writer for `spec` in the format `path`'s extension names.
+pub fn create(path: &Path, _spec: &SignalSpec, _opts: &WriteOptions) -> Result<Box<dyn Writer>> {
+    let f = Format::from_extension(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))?;
+    Err(Error::Unsupported {
+        path: path.to_path_buf(),
+        what: format!("streaming {f:?}"),
+    })
+}

@@ -1,0 +1,18 @@
+//! biowave: learns real ECG and EEG recordings and streams synthetic copies of them.
+//!
+//! Data flow: files → [`io`] → [`record::Record`] → [`dsp`] spectra → `model` training;
+//! a [`model::Generator`] fills [`block::Block`]s that the [`stream`] engine paces out to
+//! [`stream::Sink`]s; [`eval`] compares synthetic with real. See ARCHITECTURE.md.
+#![warn(missing_docs)]
+
+pub mod block;
+pub mod cli;
+pub mod dsp;
+mod error;
+pub mod eval;
+pub mod io;
+pub mod model;
+pub mod record;
+pub mod stream;
+
+pub use error::{Error, Result};

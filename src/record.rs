@@ -1,0 +1,223 @@
+//! In-memory recordings: channels of physical-unit samples with their metadata.
+//!
+//! Every reader produces a [`Record`] (or a [`RecordInfo`] before decoding samples) and
+//! every writer consumes one, so formats convert through this one vocabulary.
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+/// What describes one channel apart from its samples (EDF's per-signal header fields).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelMeta {
+    /// Channel name, e.g. `II`, `Fp1`, `EEG Fpz-Cz`.
+    pub label: String,
+    /// Physical unit of the samples, e.g. `mV`, `uV`.
+    pub unit: String,
+    /// Samples per second of this channel (channels of one record may differ).
+    pub sample_rate: f64,
+    /// Physical value that `digital_min` maps to.
+    pub physical_min: f64,
+    /// Physical value that `digital_max` maps to.
+    pub physical_max: f64,
+    /// Smallest stored integer (EDF/BDF); for float formats the range used when writing EDF.
+    pub digital_min: i32,
+    /// Largest stored integer.
+    pub digital_max: i32,
+    /// Transducer type, e.g. `AgAgCl electrode` (may be empty).
+    pub transducer: String,
+    /// Prefiltering, e.g. `HP:0.1Hz LP:75Hz` (may be empty).
+    pub prefilter: String,
+}
+
+impl ChannelMeta {
+    /// A channel with a label, unit and rate and no range yet (writers choose one from data).
+    pub fn new(label: impl Into<String>, unit: impl Into<String>, sample_rate: f64) -> Self {
+        Self {
+            label: label.into(),
+            unit: unit.into(),
+            sample_rate,
+            physical_min: 0.0,
+            physical_max: 0.0,
+            digital_min: 0,
+            digital_max: 0,
+            transducer: String::new(),
+            prefilter: String::new(),
+        }
+    }
+
+    /// Physical units per digital step (`0` when no range is set).
+    pub fn gain(&self) -> f64 {
+        let d = f64::from(self.digital_max) - f64::from(self.digital_min);
+        if d == 0.0 {
+            0.0
+        } else {
+            (self.physical_max - self.physical_min) / d
+        }
+    }
+}
+
+/// One channel: metadata plus samples in physical units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Channel {
+    /// Label, unit, rate, ranges.
+    pub meta: ChannelMeta,
+    /// Samples in physical units, in time order.
+    pub samples: Vec<f32>,
+}
+
+impl Channel {
+    /// Duration covered by the samples, in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / self.meta.sample_rate
+    }
+}
+
+/// An event on the record's time axis (EDF+ TAL, or a label from another format).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Annotation {
+    /// Seconds from the record's start.
+    pub onset: f64,
+    /// Seconds, when the event has a duration.
+    pub duration: Option<f64>,
+    /// Free text.
+    pub text: String,
+}
+
+/// A contiguous stretch of a discontinuous (EDF+D) record.
+///
+/// Samples of a record are stored back to back; `segments` says where each stretch sits
+/// on the real time axis. An empty list means the record is continuous.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Seconds from the record's start at which this stretch begins.
+    pub onset: f64,
+    /// Length of the stretch in seconds.
+    pub duration: f64,
+}
+
+/// Record-level metadata: who, what, when, and the annotations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RecordMeta {
+    /// Patient identification (EDF+ subfields joined with spaces, as stored).
+    pub patient: String,
+    /// Recording identification (as stored).
+    pub recording: String,
+    /// Start date and time, local time of the recording as the file states it.
+    pub start: Option<NaiveDateTime>,
+    /// Annotations in onset order.
+    pub annotations: Vec<Annotation>,
+    /// Contiguous stretches for discontinuous records; empty when continuous.
+    pub segments: Vec<Segment>,
+}
+
+/// A whole recording in memory.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    /// Patient, recording, start, annotations, segments.
+    pub meta: RecordMeta,
+    /// Channels; each may have its own sample rate.
+    pub channels: Vec<Channel>,
+}
+
+impl Record {
+    /// Longest channel duration in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.channels
+            .iter()
+            .map(Channel::duration_s)
+            .fold(0.0, f64::max)
+    }
+
+    /// Index of the channel with this label (exact match first, then case-insensitive).
+    pub fn channel_index(&self, label: &str) -> Option<usize> {
+        let labels = self.channels.iter().map(|c| c.meta.label.as_str());
+        find_label(labels, label)
+    }
+}
+
+/// Index of `label` among `labels`: exact match first, then case-insensitive, trimmed.
+pub fn find_label<'a>(labels: impl Iterator<Item = &'a str> + Clone, label: &str) -> Option<usize> {
+    let want = label.trim();
+    labels.clone().position(|l| l.trim() == want).or_else(|| {
+        labels
+            .into_iter()
+            .position(|l| l.trim().eq_ignore_ascii_case(want))
+    })
+}
+
+/// What a reader knows about one channel before decoding it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    /// Label, unit, rate, ranges.
+    pub meta: ChannelMeta,
+    /// Number of samples the file holds for this channel.
+    pub n_samples: u64,
+}
+
+/// What a reader knows about a file after parsing its header: everything but the samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordInfo {
+    /// Patient, recording, start, annotations, segments.
+    pub meta: RecordMeta,
+    /// Channels without their samples.
+    pub channels: Vec<ChannelInfo>,
+}
+
+impl RecordInfo {
+    /// Longest channel duration in seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.channels
+            .iter()
+            .map(|c| c.n_samples as f64 / c.meta.sample_rate)
+            .fold(0.0, f64::max)
+    }
+}
+
+/// One stream channel: what a generator promises and a sink needs up front.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelSpec {
+    /// Channel name.
+    pub label: String,
+    /// Physical unit.
+    pub unit: String,
+    /// Expected physical range `(min, max)`, so that streaming EDF/BDF writers can fix the
+    /// digital scaling before the first sample; values outside are clipped by such writers.
+    pub range: (f64, f64),
+}
+
+/// Shape of a sample stream: one rate for all channels, and the channels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalSpec {
+    /// Samples per second per channel.
+    pub sample_rate: f64,
+    /// Channels in block order.
+    pub channels: Vec<ChannelSpec>,
+}
+
+impl SignalSpec {
+    /// Number of channels.
+    pub fn n_channels(&self) -> usize {
+        self.channels.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gain_maps_digital_range_to_physical_range() {
+        let mut m = ChannelMeta::new("II", "mV", 500.0);
+        (m.physical_min, m.physical_max, m.digital_min, m.digital_max) = (-5.0, 5.0, -2048, 2047);
+        assert!((m.gain() - 10.0 / 4095.0).abs() < 1e-12);
+        assert_eq!(ChannelMeta::new("x", "", 1.0).gain(), 0.0);
+    }
+
+    #[test]
+    fn labels_match_exactly_before_ignoring_case() {
+        let labels = ["ii", "II", "V1 "];
+        assert_eq!(find_label(labels.iter().copied(), "II"), Some(1));
+        assert_eq!(find_label(labels.iter().copied(), "v1"), Some(2));
+        assert_eq!(find_label(labels.iter().copied(), "V7"), None);
+    }
+}
