@@ -98,8 +98,25 @@ pub struct WriteOptions {
     pub compression: Option<u8>,
 }
 
+/// How to interpret inputs whose files do not say everything (HDF5, CSV).
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// Sample rate to assume when the file states none (`--fs`).
+    pub sample_rate: Option<f64>,
+    /// HDF5 dataset path (`--h5-dataset`); default: found automatically.
+    pub h5_dataset: Option<String>,
+    /// HDF5 axis order of 2-D datasets (`--h5-layout`): `samples-channels` (default) or
+    /// `channels-samples`.
+    pub h5_layout: Option<String>,
+}
+
 /// Opens a recording, choosing the format from its magic bytes or extension.
 pub fn open(path: &Path) -> Result<Box<dyn Reader>> {
+    open_with(path, &OpenOptions::default())
+}
+
+/// Opens a recording with options for formats that need them.
+pub fn open_with(path: &Path, _opts: &OpenOptions) -> Result<Box<dyn Reader>> {
     let f = Format::detect(path)?;
     Err(Error::Unsupported {
         path: path.to_path_buf(),

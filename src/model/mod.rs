@@ -1,5 +1,7 @@
 //! Signal generators: the [`Generator`] trait and the models that implement it.
 
+pub mod test_signal;
+
 use crate::block::Block;
 use crate::record::SignalSpec;
 use crate::Result;
@@ -13,4 +15,16 @@ pub trait Generator: Send {
     fn spec(&self) -> &SignalSpec;
     /// Fills `block` with the next frames and sets its start index and timestamp.
     fn fill(&mut self, block: &mut Block) -> Result<()>;
+}
+
+/// Builds a generator by name: `sine` (calibration), later `ecgsyn`, `eeg` and checkpoints
+/// under `models/` or at a path. Each model issue adds its names here.
+pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Generator>> {
+    let _ = seed;
+    match name {
+        "sine" => Ok(Box::new(test_signal::Sine::new(500.0, 1, 10.0, 1.0))),
+        other => Err(crate::Error::BadInput(format!(
+            "unknown model `{other}` (known: sine)"
+        ))),
+    }
 }
