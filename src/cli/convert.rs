@@ -1,5 +1,6 @@
 //! `biowave convert IN OUT [--channels A,B] [--start S] [--end S] [--fs HZ] [--h5-dataset PATH]`.
 
+use crate::io::{Format, OpenOptions, Selection};
 use std::path::PathBuf;
 
 /// Arguments of `biowave convert`.
@@ -27,6 +28,53 @@ pub struct Args {
 }
 
 /// Converts one recording into another format.
-pub fn run(_args: Args) -> crate::Result<()> {
-    Err(crate::Error::NotBuilt("convert"))
+pub fn run(args: Args) -> crate::Result<()> {
+    if args.start < 0.0 || args.end.is_some_and(|e| e <= args.start) {
+        return Err(crate::Error::BadInput(format!(
+            "time range {}..{:?} s is empty or negative",
+            args.start, args.end
+        )));
+    }
+    let target = Format::from_extension(&args.output)
+        .ok_or_else(|| crate::io::Error::UnknownFormat(args.output.clone()))?;
+    let opts = OpenOptions {
+        sample_rate: args.fs,
+        h5_dataset: args.h5_dataset.clone(),
+        ..Default::default()
+    };
+    let mut reader = crate::io::open_with(&args.input, &opts)?;
+    let sel = Selection {
+        channels: args.channels.clone(),
+        start_s: args.start,
+        end_s: args.end,
+    };
+    let record = reader.read(&sel)?;
+    for note in dropped(&record, target) {
+        eprintln!("biowave: {}: {note}", args.output.display());
+    }
+    crate::io::save(&record, &args.output)?;
+    Ok(())
+}
+
+/// What the target format cannot hold of this record.
+fn dropped(r: &crate::record::Record, target: Format) -> Vec<String> {
+    let mut notes = Vec::new();
+    let rates: Vec<f64> = r.channels.iter().map(|c| c.meta.sample_rate).collect();
+    let one_rate = rates.windows(2).all(|w| w[0] == w[1]);
+    if matches!(target, Format::Csv | Format::Hdf5) && !one_rate {
+        notes.push("channels have different sample rates; this format holds one rate".into());
+    }
+    if target == Format::Csv && !r.meta.annotations.is_empty() {
+        notes.push(format!(
+            "{} annotations dropped (CSV holds none)",
+            r.meta.annotations.len()
+        ));
+    }
+    if matches!(target, Format::Edf | Format::Bdf) && !r.meta.segments.is_empty() {
+        notes.push("discontinuous segments written back to back as EDF+C (gaps dropped)".into());
+    }
+    if target == Format::Edf && r.channels.iter().any(|c| c.meta.digital_max > 32_767) {
+        notes.push("24-bit samples stored in 16 bits (quantised to the EDF range)".into());
+    }
+    notes
 }

@@ -1,5 +1,7 @@
 //! `biowave info FILE [--json]`.
 
+use crate::record::RecordInfo;
+use serde::Serialize;
 use std::path::PathBuf;
 
 /// Arguments of `biowave info`.
@@ -10,9 +12,151 @@ pub struct Args {
     /// Print machine-readable JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Sample rate for formats that may not state one (HDF5, CSV).
+    #[arg(long)]
+    pub fs: Option<f64>,
+    /// HDF5 dataset to describe.
+    #[arg(long)]
+    pub h5_dataset: Option<String>,
+}
+
+/// How many annotations `info` lists (the count is always complete).
+const FIRST_ANNOTATIONS: usize = 10;
+
+/// The stable JSON shape of `biowave info --json` (documented in README).
+#[derive(Debug, Serialize)]
+pub struct InfoJson<'a> {
+    /// The file as given.
+    pub file: String,
+    /// `edf`, `bdf`, `hdf5`, `csv`.
+    pub format: crate::io::Format,
+    /// Longest channel duration in seconds.
+    pub duration_s: f64,
+    /// ISO 8601 start date and time, or null.
+    pub start: Option<String>,
+    /// Patient identification.
+    pub patient: &'a str,
+    /// Recording identification.
+    pub recording: &'a str,
+    /// One entry per channel.
+    pub channels: Vec<ChannelJson<'a>>,
+    /// Number of annotations.
+    pub annotations_count: usize,
+    /// The first annotations.
+    pub annotations: &'a [crate::record::Annotation],
+    /// Contiguous stretches of an EDF+D file (empty when continuous).
+    pub segments: &'a [crate::record::Segment],
+}
+
+/// A channel in `info --json`.
+#[derive(Debug, Serialize)]
+pub struct ChannelJson<'a> {
+    /// Label.
+    pub label: &'a str,
+    /// Physical unit.
+    pub unit: &'a str,
+    /// Samples per second.
+    pub sample_rate: f64,
+    /// Number of samples.
+    pub samples: u64,
+    /// `[physical_min, physical_max]`.
+    pub physical_range: [f64; 2],
 }
 
 /// Prints the recording's header.
-pub fn run(_args: Args) -> crate::Result<()> {
-    Err(crate::Error::NotBuilt("info"))
+pub fn run(args: Args) -> crate::Result<()> {
+    let opts = crate::io::OpenOptions {
+        sample_rate: args.fs,
+        h5_dataset: args.h5_dataset.clone(),
+        ..Default::default()
+    };
+    let reader = crate::io::open_with(&args.file, &opts)?;
+    let info = reader.info();
+    let format = crate::io::Format::detect(&args.file)?;
+    let j = to_json(&args.file, format, info);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&j).expect("info JSON serialises")
+        );
+    } else {
+        print_text(&j);
+    }
+    Ok(())
+}
+
+fn to_json<'a>(
+    file: &std::path::Path,
+    format: crate::io::Format,
+    info: &'a RecordInfo,
+) -> InfoJson<'a> {
+    let n = info.meta.annotations.len().min(FIRST_ANNOTATIONS);
+    InfoJson {
+        file: file.display().to_string(),
+        format,
+        duration_s: info.duration_s(),
+        start: info
+            .meta
+            .start
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S").to_string()),
+        patient: &info.meta.patient,
+        recording: &info.meta.recording,
+        channels: info
+            .channels
+            .iter()
+            .map(|c| ChannelJson {
+                label: &c.meta.label,
+                unit: &c.meta.unit,
+                sample_rate: c.meta.sample_rate,
+                samples: c.n_samples,
+                physical_range: [c.meta.physical_min, c.meta.physical_max],
+            })
+            .collect(),
+        annotations_count: info.meta.annotations.len(),
+        annotations: &info.meta.annotations[..n],
+        segments: &info.meta.segments,
+    }
+}
+
+fn print_text(j: &InfoJson) {
+    println!(
+        "{} ({:?}), {:.3} s, start {}",
+        j.file,
+        j.format,
+        j.duration_s,
+        j.start.as_deref().unwrap_or("unknown")
+    );
+    if !j.patient.is_empty() {
+        println!("patient:   {}", j.patient);
+    }
+    if !j.recording.is_empty() {
+        println!("recording: {}", j.recording);
+    }
+    println!(
+        "{:>3}  {:<16} {:<6} {:>10} {:>12}  physical range",
+        "#", "label", "unit", "rate Hz", "samples"
+    );
+    for (i, c) in j.channels.iter().enumerate() {
+        println!(
+            "{:>3}  {:<16} {:<6} {:>10} {:>12}  [{}, {}]",
+            i + 1,
+            c.label,
+            c.unit,
+            c.sample_rate,
+            c.samples,
+            c.physical_range[0],
+            c.physical_range[1]
+        );
+    }
+    if !j.segments.is_empty() {
+        println!("discontinuous: {} segments", j.segments.len());
+        for s in j.segments {
+            println!("  {:>10.3} s  +{:.3} s", s.onset, s.duration);
+        }
+    }
+    println!("annotations: {}", j.annotations_count);
+    for a in j.annotations {
+        let d = a.duration.map(|d| format!(" ({d} s)")).unwrap_or_default();
+        println!("  {:>10.3} s{d}  {}", a.onset, a.text);
+    }
 }

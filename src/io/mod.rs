@@ -4,6 +4,7 @@
 //! when asked ([`Reader::read`]), for the channels and time range asked, so a multi-GB
 //! file never has to fit in memory. Writers stream block by block ([`Writer`]).
 
+pub mod edf;
 mod error;
 mod select;
 
@@ -117,11 +118,13 @@ pub fn open(path: &Path) -> Result<Box<dyn Reader>> {
 
 /// Opens a recording with options for formats that need them.
 pub fn open_with(path: &Path, _opts: &OpenOptions) -> Result<Box<dyn Reader>> {
-    let f = Format::detect(path)?;
-    Err(Error::Unsupported {
-        path: path.to_path_buf(),
-        what: format!("reading {f:?}"),
-    })
+    match Format::detect(path)? {
+        Format::Edf | Format::Bdf => Ok(Box::new(edf::EdfReader::open(path)?)),
+        f => Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            what: format!("reading {f:?}"),
+        }),
+    }
 }
 
 /// Reads a whole recording.
@@ -130,19 +133,28 @@ pub fn read(path: &Path) -> Result<Record> {
 }
 
 /// Writes a whole recording in the format its extension names.
-pub fn save(_record: &Record, path: &Path) -> Result<()> {
-    let f = Format::from_extension(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))?;
-    Err(Error::Unsupported {
-        path: path.to_path_buf(),
-        what: format!("writing {f:?}"),
-    })
+pub fn save(record: &Record, path: &Path) -> Result<()> {
+    save_with(record, path, &WriteOptions::default())
+}
+
+/// Writes a whole recording with options.
+pub fn save_with(record: &Record, path: &Path, opts: &WriteOptions) -> Result<()> {
+    match Format::from_extension(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))? {
+        Format::Edf | Format::Bdf => edf::save(record, path, opts),
+        f => Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            what: format!("writing {f:?}"),
+        }),
+    }
 }
 
 /// Creates a streaming writer for `spec` in the format `path`'s extension names.
-pub fn create(path: &Path, _spec: &SignalSpec, _opts: &WriteOptions) -> Result<Box<dyn Writer>> {
-    let f = Format::from_extension(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))?;
-    Err(Error::Unsupported {
-        path: path.to_path_buf(),
-        what: format!("streaming {f:?}"),
-    })
+pub fn create(path: &Path, spec: &SignalSpec, opts: &WriteOptions) -> Result<Box<dyn Writer>> {
+    match Format::from_extension(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))? {
+        Format::Edf | Format::Bdf => Ok(Box::new(edf::create(path, spec, opts)?)),
+        f => Err(Error::Unsupported {
+            path: path.to_path_buf(),
+            what: format!("streaming {f:?}"),
+        }),
+    }
 }

@@ -1,0 +1,166 @@
+//! Fixed-width ASCII fields of EDF headers: parsing (lenient about padding) and formatting.
+
+use crate::io::{Error, Result};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use std::path::Path;
+
+/// Field bytes as a trimmed string (non-ASCII bytes replaced, NULs treated as padding).
+pub fn ascii(b: &[u8]) -> String {
+    String::from_utf8_lossy(b)
+        .trim_matches(|c: char| c == ' ' || c == '\0')
+        .to_string()
+}
+
+/// Parses a numeric field: surrounding spaces and a leading `+` are accepted.
+pub fn parse_num<T: std::str::FromStr>(path: &Path, field: &str, b: &[u8]) -> Result<T> {
+    let s = ascii(b);
+    let t = s.strip_prefix('+').unwrap_or(&s);
+    t.parse::<T>()
+        .map_err(|_| Error::format(path, field, format!("`{s}` is not a valid number")))
+}
+
+/// Parses `dd.mm.yy` and `hh.mm.ss`; with EDF+ the recording field's `Startdate
+/// dd-MMM-yyyy` gives the 4-digit year. Years 85–99 are 1985–1999, 00–84 are 2000–2084.
+pub fn parse_date_time(
+    path: &Path,
+    date: &str,
+    time: &str,
+    recording: Option<&str>,
+) -> Result<Option<NaiveDateTime>> {
+    let parts = |s: &str, field: &str| -> Result<[u32; 3]> {
+        let v: Vec<u32> = s
+            .split(['.', ':'])
+            .map(|p| p.trim().parse::<u32>())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| Error::format(path, field, format!("`{s}` is not dd.mm.yy / hh.mm.ss")))?;
+        <[u32; 3]>::try_from(v)
+            .map_err(|_| Error::format(path, field, format!("`{s}` is not dd.mm.yy / hh.mm.ss")))
+    };
+    let [d, m, y2] = parts(date, "startdate of recording")?;
+    let [hh, mm, ss] = parts(time, "starttime of recording")?;
+    let mut year = if y2 >= 85 { 1900 + y2 } else { 2000 + y2 } as i32;
+    if let Some(y4) = recording.and_then(plus_year) {
+        year = y4;
+    }
+    let date = NaiveDate::from_ymd_opt(year, m, d).ok_or_else(|| {
+        Error::format(
+            path,
+            "startdate of recording",
+            format!("`{date}` is not a calendar date"),
+        )
+    })?;
+    let time = NaiveTime::from_hms_opt(hh, mm, ss).ok_or_else(|| {
+        Error::format(
+            path,
+            "starttime of recording",
+            format!("`{time}` is not a time of day"),
+        )
+    })?;
+    Ok(Some(date.and_time(time)))
+}
+
+/// The 4-digit year of an EDF+ recording field `Startdate dd-MMM-yyyy …`, if present.
+fn plus_year(recording: &str) -> Option<i32> {
+    let rest = recording.strip_prefix("Startdate ")?;
+    let date = rest.split(' ').next()?;
+    let year = date.rsplit('-').next()?;
+    (year.len() == 4).then(|| year.parse().ok()).flatten()
+}
+
+/// `s` as a field of exactly `width` bytes: ASCII only, cut or padded with spaces.
+pub fn field(s: &str, width: usize) -> Vec<u8> {
+    let mut b: Vec<u8> = s
+        .bytes()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c
+            } else {
+                b'_'
+            }
+        })
+        .take(width)
+        .collect();
+    b.resize(width, b' ');
+    b
+}
+
+/// Shortest decimal for `x` that fits 8 characters, rounded toward `down` (floor) or up.
+///
+/// Writers use it for physical ranges and read the written text back, so the scaling a
+/// reader computes is exactly the scaling used to quantise.
+pub fn num8(x: f64, round_down: bool) -> String {
+    for decimals in (0..=7).rev() {
+        let scale = 10f64.powi(decimals);
+        let v = if round_down {
+            (x * scale).floor()
+        } else {
+            (x * scale).ceil()
+        } / scale;
+        let s = format!("{v:.*}", decimals as usize);
+        let s = if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        };
+        let s = if s == "-0" { "0".to_string() } else { s };
+        if s.len() <= 8 {
+            return s;
+        }
+    }
+    // Integers too wide for 8 characters: saturate (only absurd ranges reach here).
+    if x < 0.0 {
+        "-9999999".into()
+    } else {
+        "99999999".into()
+    }
+}
+
+/// A record duration that fits 8 characters exactly, or `None`.
+pub fn duration8(d: f64) -> Option<String> {
+    let s = format!("{d:.7}");
+    let s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    (s.len() <= 8 && s.parse::<f64>().ok() == Some(d)).then_some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_tolerate_padding_and_plus() {
+        let p = Path::new("x.edf");
+        assert_eq!(parse_num::<i64>(p, "f", b"  +12   ").unwrap(), 12);
+        assert_eq!(parse_num::<f64>(p, "f", b"-3.5    ").unwrap(), -3.5);
+        let e = parse_num::<i64>(p, "number of signals", b"ab      ").unwrap_err();
+        assert!(e.to_string().contains("number of signals"), "{e}");
+    }
+
+    #[test]
+    fn dates_use_the_pivot_and_the_edf_plus_year() {
+        let p = Path::new("x.edf");
+        let d = parse_date_time(p, "04.07.86", "13.05.00", None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.to_string(), "1986-07-04 13:05:00");
+        let d = parse_date_time(
+            p,
+            "04.07.03",
+            "13.05.00",
+            Some("Startdate 04-JUL-2103 X X X"),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(d.to_string(), "2103-07-04 13:05:00");
+        assert!(parse_date_time(p, "31.02.03", "00.00.00", None).is_err());
+    }
+
+    #[test]
+    fn num8_fits_and_rounds_outward() {
+        assert_eq!(num8(-5.12, true), "-5.12");
+        assert_eq!(num8(1.0 / 3.0, false), "0.333334");
+        assert_eq!(num8(-1234.56789, true), "-1234.57");
+        assert!(num8(123456789.0, false).len() <= 8);
+        assert_eq!(duration8(0.512).as_deref(), Some("0.512"));
+        assert_eq!(duration8(1.0).as_deref(), Some("1"));
+    }
+}

@@ -1,0 +1,320 @@
+//! EDF+C / BDF+C streaming writer: header first (record count -1), record by record.
+
+use super::fields::{duration8, field, num8};
+use super::tal;
+use crate::block::Block;
+use crate::io::{Error, Result, WriteOptions, Writer};
+use crate::record::Annotation;
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// One signal as the writer stores it.
+#[derive(Debug, Clone)]
+pub struct SignalPlan {
+    /// Label.
+    pub label: String,
+    /// Physical unit.
+    pub unit: String,
+    /// Physical range written in the header (as read back from its 8-character text).
+    pub range: (f64, f64),
+    /// Samples per data record.
+    pub samples_per_record: usize,
+}
+
+/// Writes EDF+C (16-bit) or BDF+C (24-bit) data records as samples arrive.
+pub struct EdfWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    bdf: bool,
+    signals: Vec<SignalPlan>,
+    record_duration: f64,
+    /// Samples waiting to complete the current record, per signal.
+    pending: Vec<Vec<f32>>,
+    annotations: std::collections::VecDeque<Annotation>,
+    ann_bytes: usize,
+    records: u64,
+    flush_each_record: bool,
+    finished: bool,
+    record_buf: Vec<u8>,
+}
+
+impl EdfWriter {
+    /// Creates `path` and writes its header (record count -1 until [`Writer::finish`]).
+    ///
+    /// `ann_bytes` is the size of each record's annotation signal (even, ≥ 16).
+    pub fn create(
+        path: &Path,
+        signals: Vec<SignalPlan>,
+        record_duration: f64,
+        ann_bytes: usize,
+        opts: &WriteOptions,
+    ) -> Result<Self> {
+        let bdf = matches!(path.extension().and_then(|e| e.to_str()), Some(e) if e.eq_ignore_ascii_case("bdf"));
+        let file = File::create(path).map_err(|e| Error::open(path, e))?;
+        let ann_bytes = ann_bytes.max(16).next_multiple_of(if bdf { 6 } else { 2 });
+        let mut w = EdfWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(1 << 16, file),
+            bdf,
+            pending: vec![Vec::new(); signals.len()],
+            signals,
+            record_duration,
+            annotations: Default::default(),
+            ann_bytes,
+            records: 0,
+            flush_each_record: true,
+            finished: false,
+            record_buf: Vec::new(),
+        };
+        let header = w.header_bytes(opts, -1)?;
+        w.out.write_all(&header).map_err(|e| Error::open(path, e))?;
+        w.out.flush().map_err(|e| Error::open(path, e))?;
+        Ok(w)
+    }
+
+    /// Flush after every record (default, so a killed process leaves whole records) or not.
+    pub fn set_flush_each_record(&mut self, on: bool) {
+        self.flush_each_record = on;
+    }
+
+    /// Queues an annotation; it is written in the next records' annotation signal.
+    pub fn add_annotation(&mut self, a: Annotation) {
+        self.annotations.push_back(a);
+    }
+
+    /// Appends samples of every signal (`per_signal[i]` for signal `i`); writes each record
+    /// as soon as all its samples are there.
+    pub fn push(&mut self, per_signal: &[&[f32]]) -> Result<()> {
+        for (p, s) in self.pending.iter_mut().zip(per_signal) {
+            p.extend_from_slice(s);
+        }
+        while self
+            .pending
+            .iter()
+            .zip(&self.signals)
+            .all(|(p, s)| p.len() >= s.samples_per_record)
+        {
+            self.write_record()?;
+        }
+        Ok(())
+    }
+
+    fn digital_limits(&self) -> (i32, i32) {
+        if self.bdf {
+            (-8_388_608, 8_388_607)
+        } else {
+            (-32_768, 32_767)
+        }
+    }
+
+    fn write_record(&mut self) -> Result<()> {
+        let (dmin, dmax) = self.digital_limits();
+        let bps = if self.bdf { 3 } else { 2 };
+        let mut buf = std::mem::take(&mut self.record_buf);
+        buf.clear();
+        for (sig, p) in self.signals.iter().zip(self.pending.iter_mut()) {
+            let gain = (sig.range.1 - sig.range.0) / (f64::from(dmax) - f64::from(dmin));
+            let offset = sig.range.0 - f64::from(dmin) * gain;
+            for &x in &p[..sig.samples_per_record] {
+                let d = ((f64::from(x) - offset) / gain)
+                    .round()
+                    .clamp(f64::from(dmin), f64::from(dmax)) as i32;
+                buf.extend_from_slice(&d.to_le_bytes()[..bps]);
+            }
+            p.drain(..sig.samples_per_record);
+        }
+        let onset = self.records as f64 * self.record_duration;
+        buf.extend_from_slice(&self.annotation_block(onset));
+        self.out
+            .write_all(&buf)
+            .map_err(|e| Error::open(&self.path, e))?;
+        self.record_buf = buf;
+        self.records += 1;
+        if self.flush_each_record {
+            self.out.flush().map_err(|e| Error::open(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// This record's annotation signal: the time-keeping TAL, then queued TALs that fit.
+    fn annotation_block(&mut self, onset: f64) -> Vec<u8> {
+        let mut b = Vec::with_capacity(self.ann_bytes);
+        tal::write(&mut b, onset, None, &[""]);
+        while let Some(a) = self.annotations.front() {
+            let mut t = Vec::new();
+            tal::write(&mut t, a.onset, a.duration, &[a.text.as_str()]);
+            if b.len() + t.len() > self.ann_bytes {
+                break;
+            }
+            b.extend_from_slice(&t);
+            self.annotations.pop_front();
+        }
+        b.resize(self.ann_bytes, 0);
+        b
+    }
+
+    fn header_bytes(&self, opts: &WriteOptions, n_records: i64) -> Result<Vec<u8>> {
+        let ns = self.signals.len() + 1;
+        let (dmin, dmax) = self.digital_limits();
+        let mut h = Vec::with_capacity(256 * (ns + 1));
+        h.extend_from_slice(if self.bdf {
+            b"\xffBIOSEMI"
+        } else {
+            b"0       "
+        });
+        let start = opts.start.unwrap_or_default();
+        let patient = if opts.patient.is_empty() {
+            "X X X X".to_string()
+        } else {
+            opts.patient.clone()
+        };
+        let recording = if opts.recording.is_empty() {
+            format!(
+                "Startdate {} X X biowave",
+                start.format("%d-%b-%Y").to_string().to_uppercase()
+            )
+        } else {
+            opts.recording.clone()
+        };
+        h.extend(field(&patient, 80));
+        h.extend(field(&recording, 80));
+        h.extend(field(&start.format("%d.%m.%y").to_string(), 8));
+        h.extend(field(&start.format("%H.%M.%S").to_string(), 8));
+        h.extend(field(&(256 * (ns + 1)).to_string(), 8));
+        h.extend(field(if self.bdf { "BDF+C" } else { "EDF+C" }, 44));
+        h.extend(field(&n_records.to_string(), 8));
+        let dur = duration8(self.record_duration).ok_or_else(|| {
+            Error::format(
+                &self.path,
+                "duration of a data record",
+                format!("{} s does not fit 8 characters", self.record_duration),
+            )
+        })?;
+        h.extend(field(&dur, 8));
+        h.extend(field(&ns.to_string(), 4));
+        let ann_label = if self.bdf {
+            "BDF Annotations"
+        } else {
+            "EDF Annotations"
+        };
+        let bps = if self.bdf { 3 } else { 2 };
+        let rows: Vec<[String; 10]> = self
+            .signals
+            .iter()
+            .map(|s| {
+                [
+                    s.label.clone(),
+                    String::new(),
+                    s.unit.clone(),
+                    exact8(s.range.0, true),
+                    exact8(s.range.1, false),
+                    dmin.to_string(),
+                    dmax.to_string(),
+                    String::new(),
+                    s.samples_per_record.to_string(),
+                    String::new(),
+                ]
+            })
+            .chain(std::iter::once([
+                ann_label.into(),
+                String::new(),
+                String::new(),
+                "-1".into(),
+                "1".into(),
+                dmin.to_string(),
+                dmax.to_string(),
+                String::new(),
+                (self.ann_bytes / bps).to_string(),
+                String::new(),
+            ]))
+            .collect();
+        for (k, width) in [16usize, 80, 8, 8, 8, 8, 8, 80, 8, 32]
+            .into_iter()
+            .enumerate()
+        {
+            for r in &rows {
+                h.extend(field(&r[k], width));
+            }
+        }
+        Ok(h)
+    }
+
+    /// Data records written so far.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+}
+
+impl Writer for EdfWriter {
+    fn write(&mut self, block: &Block) -> Result<()> {
+        let chans: Vec<&[f32]> = (0..block.n_channels).map(|c| block.channel(c)).collect();
+        self.push(&chans)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        // A partial last record is completed by holding each signal's last value.
+        if self.pending.iter().any(|p| !p.is_empty()) {
+            for (p, s) in self.pending.iter_mut().zip(&self.signals) {
+                let last = p.last().copied().unwrap_or(0.0);
+                p.resize(s.samples_per_record, last);
+            }
+            self.write_record()?;
+        }
+        while !self.annotations.is_empty() && self.records > 0 {
+            tracing::warn!(
+                "{}: {} annotations did not fit the annotation signal",
+                self.path.display(),
+                self.annotations.len()
+            );
+            self.annotations.clear();
+        }
+        self.out.flush().map_err(|e| Error::open(&self.path, e))?;
+        let count = field(&self.records.to_string(), 8);
+        let f = self.out.get_mut();
+        f.seek(SeekFrom::Start(236))
+            .and_then(|_| f.write_all(&count))
+            .and_then(|_| f.sync_all())
+            .map_err(|e| Error::open(&self.path, e))
+    }
+}
+
+impl Drop for EdfWriter {
+    fn drop(&mut self) {
+        if !self.finished {
+            if let Err(e) = self.finish() {
+                tracing::error!("{e}");
+            }
+        }
+    }
+}
+
+/// `v` in at most 8 characters: its shortest exact text when that fits, else rounded.
+fn exact8(v: f64, round_down: bool) -> String {
+    let s = format!("{v}");
+    if s.len() <= 8 {
+        s
+    } else {
+        num8(v, round_down)
+    }
+}
+
+/// A physical range that `num8` can write and that contains `[lo, hi]`, widened when empty.
+pub fn writable_range(lo: f64, hi: f64) -> (f64, f64) {
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+        (lo, hi)
+    } else {
+        (-1.0, 1.0)
+    };
+    let (lo, hi) = if hi - lo < 1e-9 * lo.abs().max(1.0) {
+        (lo - 1.0, hi + 1.0)
+    } else {
+        (lo, hi)
+    };
+    let parse = |s: String| s.parse::<f64>().unwrap_or(0.0);
+    (parse(num8(lo, true)), parse(num8(hi, false)))
+}
