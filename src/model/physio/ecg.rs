@@ -3,8 +3,8 @@
 //! The trajectory circles the unit limit cycle of the (x, y) plane with angular velocity
 //! ω = 2π/RR; it is written in polar form (r ≡ 1 on the attractor, phase θ). Each wave
 //! i ∈ {P, Q, R, S, T} has a state z_i obeying the ECGSYN equation
-//! `ż_i = −ω Δθ_i / b_i² · exp(−Δθ_i² / 2b_i²) − z_i` (amplitude normalised so that z_i
-//! peaks near 1), integrated with fixed-step RK4 at an internal rate that is an integer
+//! `ż_i = −ω Δθ_i / b_i² · exp(−Δθ_i² / 2b_i²) − λ z_i` (amplitude normalised so that z_i
+//! peaks near 1; λ = 2π·`damping_hz`, 1/s in the original), integrated with fixed-step RK4 at an internal rate that is an integer
 //! multiple of the output rate. A wave is a cardiac dipole: its unit direction times its
 //! amplitude, projected onto each lead ([`super::leads`]).
 //!
@@ -144,6 +144,7 @@ pub struct EcgSyn {
     block_next: bool,
     ectopic: Option<(f64, f64, bool)>,
     half: u64,
+    lambda: f64,
     dt: f64,
     substeps: usize,
     frame: u64,
@@ -215,6 +216,7 @@ impl EcgSyn {
             block_next: false,
             ectopic: None,
             half: 0,
+            lambda: TAU * p.damping_hz,
             dt: 1.0 / (p.fs * substeps as f64),
             substeps,
             frame: 0,
@@ -332,6 +334,7 @@ impl EcgSyn {
     fn step(&mut self) {
         let dt = self.dt;
         let h = 0.5 * dt;
+        let lam = self.lambda;
         let mut fm = std::mem::take(&mut self.fm);
         let mut f1 = std::mem::take(&mut self.f1);
         self.advance_half();
@@ -340,10 +343,10 @@ impl EcgSyn {
         self.forcing(&mut f1);
         for i in 0..self.z.len() {
             let z0 = self.z[i];
-            let k1 = self.f0[i] - z0;
-            let k2 = fm[i] - (z0 + h * k1);
-            let k3 = fm[i] - (z0 + h * k2);
-            let k4 = f1[i] - (z0 + dt * k3);
+            let k1 = self.f0[i] - lam * z0;
+            let k2 = fm[i] - lam * (z0 + h * k1);
+            let k3 = fm[i] - lam * (z0 + h * k2);
+            let k4 = f1[i] - lam * (z0 + dt * k3);
             self.z[i] = z0 + dt / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
         }
         self.fm = fm;

@@ -71,6 +71,9 @@ pub struct EcgParams {
     pub st_mv: f64,
     /// Lead in which the ST deviation equals `st_mv`.
     pub st_lead: String,
+    /// Corner of the ECGSYN damping term `−λ z` (λ = 2π·damping_hz), Hz: 0.159 is the
+    /// original model (λ = 1/s); the default 0.05 matches a diagnostic AC-coupled front end.
+    pub damping_hz: f64,
     /// P, Q, R, S, T angles at 60 bpm, degrees.
     pub wave_angle_deg: [f64; 5],
     /// P, Q, R, S, T Gaussian widths at 60 bpm, radians.
@@ -118,9 +121,10 @@ impl Default for EcgParams {
             pvc_mv: 2.2,
             st_mv: 0.0,
             st_lead: "II".into(),
+            damping_hz: 0.05,
             wave_angle_deg: [-70.0, -15.0, 0.0, 15.0, 100.0],
             wave_width_rad: [0.25, 0.1, 0.1, 0.1, 0.4],
-            wave_amp_mv: [0.2, 0.15, 1.7, 0.45, 0.45],
+            wave_amp_mv: [0.2, 0.15, 1.7, 0.3, 0.45],
             baseline_mv: 0.0,
             mains_hz: 50.0,
             mains_mv: 0.0,
@@ -272,6 +276,7 @@ impl Validate for EcgParams {
         )?;
         range("pvc_mv", self.pvc_mv, 0.0, 10.0, "mV")?;
         range("st_mv", self.st_mv, -2.0, 2.0, "mV")?;
+        range("damping_hz", self.damping_hz, 0.01, 2.0, "Hz")?;
         super::leads::Lead::parse(&self.st_lead).map_err(|e| format!("`st_lead`: {e}"))?;
         for i in 0..5 {
             let w = ["P", "Q", "R", "S", "T"][i];
