@@ -472,6 +472,13 @@ fn eeg_transients_and_blinks_show_up() {
     let mut g = Eeg::new(p, 2).unwrap();
     let b = run(&mut g, 60.0);
     let peak = |c: usize| b.channel(c).iter().map(|v| v.abs()).fold(0.0, f32::max);
+    let mut quiet = Eeg::new(eeg(&[]), 2).unwrap();
+    let q = run(&mut quiet, 30.0);
+    for c in 0..q.n_channels {
+        let x = q.channel(c);
+        let rms = (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
+        assert!((5.0..=60.0).contains(&rms), "channel {c}: resting EEG RMS {rms} µV");
+    }
     assert!(
         peak(0) > 120.0 && peak(0) > 2.0 * peak(17),
         "blinks frontal: Fp1 {} O1 {}",

@@ -191,7 +191,9 @@ impl EcgSyn {
                 })
                 .collect(),
         };
-        let substeps = (1000.0 / p.fs).ceil().max(1.0) as usize;
+        // Internal rate: the smallest multiple of fs that is at least 500 Hz (forcing is also
+        // evaluated at half steps, so QRS Gaussians are sampled at 1 kHz or more).
+        let substeps = (500.0 / p.fs).ceil().max(1.0) as usize;
         let nw = waves.len();
         let mut g = Self {
             spec,
