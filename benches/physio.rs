@@ -1,12 +1,15 @@
 //! Throughput of the physiological generators: seconds of signal per second of CPU.
 
 use biowave::block::Block;
-use biowave::model::physio::{params, EcgSyn, Eeg};
+use biowave::model::physio::{params, EcgParams, EcgSyn, Eeg, EegParams};
 use biowave::model::Generator;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
@@ -15,7 +18,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20);
     g.throughput(Throughput::Elements(secs as u64));
     for (name, leads) in [("ecgsyn_1lead_500hz", "1"), ("ecgsyn_12lead_500hz", "12")] {
-        let p = params::build(None, &kv(&[("leads", leads)])).unwrap();
+        let p: EcgParams = params::build(None, &kv(&[("leads", leads)])).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut gen = EcgSyn::new(p.clone(), 1).unwrap();
@@ -27,7 +30,7 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    let p = params::build(None, &kv(&[])).unwrap();
+    let p: EegParams = params::build(None, &kv(&[])).unwrap();
     g.bench_function("eeg_19ch_256hz", |b| {
         b.iter(|| {
             let mut gen = Eeg::new(p.clone(), 1).unwrap();

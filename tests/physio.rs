@@ -167,7 +167,8 @@ fn lead_amplitudes_are_physiological_and_einthoven_holds() {
     );
     for n in names.iter() {
         let pp = max(ch(n)) - min(ch(n));
-        assert!((0.3..=3.5).contains(&pp), "{n}: peak-to-peak {pp} mV");
+        // aVL is nearly perpendicular to a +60° axis, hence the low bound.
+        assert!((0.2..=3.5).contains(&pp), "{n}: peak-to-peak {pp} mV");
     }
     assert!(
         -min(ch("V1")) > max(ch("V1")),
@@ -477,7 +478,10 @@ fn eeg_transients_and_blinks_show_up() {
     for c in 0..q.n_channels {
         let x = q.channel(c);
         let rms = (x.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / x.len() as f64).sqrt();
-        assert!((5.0..=60.0).contains(&rms), "channel {c}: resting EEG RMS {rms} µV");
+        assert!(
+            (5.0..=60.0).contains(&rms),
+            "channel {c}: resting EEG RMS {rms} µV"
+        );
     }
     assert!(
         peak(0) > 120.0 && peak(0) > 2.0 * peak(17),

@@ -59,6 +59,16 @@ impl Artefacts {
         }
     }
 
+    /// Whether any artefact is switched on (if not, `apply` is the identity).
+    pub fn any(&self) -> bool {
+        let p = &self.p;
+        p.baseline_mv > 0.0
+            || p.mains_mv > 0.0
+            || p.emg_mv > 0.0
+            || p.motion_mv > 0.0
+            || self.leads.iter().any(|l| l.off)
+    }
+
     /// The sample of lead `l` at time `t` given its clean value `x`.
     #[inline]
     pub fn apply(&mut self, l: usize, t: f64, x: f64, rng: &mut ChaCha8Rng) -> f64 {

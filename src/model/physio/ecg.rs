@@ -414,6 +414,7 @@ impl Generator for EcgSyn {
         }
         block.set_start(self.frame, self.p.fs);
         let (n, nw) = (block.n_frames, self.waves.len());
+        let artefacts = self.artefacts.any();
         for i in 0..n {
             for _ in 0..self.substeps {
                 self.step();
@@ -427,7 +428,11 @@ impl Generator for EcgSyn {
                 let g = &self.gains[l * nw..(l + 1) * nw];
                 let clean =
                     g.iter().zip(&self.z).map(|(a, b)| a * b).sum::<f64>() + self.fgains[l] * f;
-                block.data[l * n + i] = self.artefacts.apply(l, t, clean, &mut self.art_rng) as f32;
+                block.data[l * n + i] = if artefacts {
+                    self.artefacts.apply(l, t, clean, &mut self.art_rng)
+                } else {
+                    clean
+                } as f32;
             }
             self.frame += 1;
         }
