@@ -178,7 +178,11 @@ impl EcgSyn {
         let fdir = unit(FWAVE_DIR);
         let fgains = leads.iter().map(|l| p.fwave_mv * l.project(fdir)).collect();
         let names: Vec<&str> = leads.iter().map(|l| l.name).collect();
-        let artefacts = Artefacts::new(&p, &names, &mut art_rng);
+        let mut ap = p.clone();
+        if let Some(snr) = p.emg_snr_db {
+            ap.emg_mv = qrs_pp_lead_ii(&dirs) / (8f64.sqrt() * 10f64.powf(snr / 20.0));
+        }
+        let artefacts = Artefacts::new(&ap, &names, &mut art_rng);
         let half_range = 3.5 + artefacts.headroom();
         let spec = SignalSpec {
             sample_rate: p.fs,
@@ -355,6 +359,13 @@ impl EcgSyn {
         std::mem::swap(&mut self.f0, &mut f1);
         self.f1 = f1;
     }
+}
+
+/// Peak-to-peak QRS amplitude in lead II from the Q, R, S dipoles, mV.
+fn qrs_pp_lead_ii(dirs: &[Vector]) -> f64 {
+    let ii = Lead::parse("II").map(|l| l.vector).unwrap_or([0.0; 3]);
+    let q: Vec<f64> = dirs[1..4].iter().map(|d| dot(ii, *d)).collect();
+    q.iter().fold(0.0f64, |a, &b| a.max(b)) - q.iter().fold(0.0f64, |a, &b| a.min(b))
 }
 
 /// Waves (timing) and their dipoles (direction × amplitude) at mean heart rate `hr`.

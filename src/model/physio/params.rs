@@ -88,6 +88,9 @@ pub struct EcgParams {
     pub mains_mv: f64,
     /// EMG (muscle) noise RMS, mV.
     pub emg_mv: f64,
+    /// EMG level as a signal-to-noise ratio, dB (overrides `emg_mv`): noise RMS =
+    /// QRS peak-to-peak in lead II / (√8 · 10^(snr/20)), the MIT-BIH noise-stress-test rule.
+    pub emg_snr_db: Option<f64>,
     /// Electrode-motion artefact amplitude, mV.
     pub motion_mv: f64,
     /// Electrode-motion events per second.
@@ -129,6 +132,7 @@ impl Default for EcgParams {
             mains_hz: 50.0,
             mains_mv: 0.0,
             emg_mv: 0.0,
+            emg_snr_db: None,
             motion_mv: 0.0,
             motion_rate_hz: 0.2,
             lead_off: String::new(),
@@ -312,6 +316,9 @@ impl Validate for EcgParams {
         )?;
         range("mains_mv", self.mains_mv, 0.0, 10.0, "mV")?;
         range("emg_mv", self.emg_mv, 0.0, 10.0, "mV")?;
+        if let Some(snr) = self.emg_snr_db {
+            range("emg_snr_db", snr, -20.0, 80.0, "dB")?;
+        }
         range("motion_mv", self.motion_mv, 0.0, 10.0, "mV")?;
         range("motion_rate_hz", self.motion_rate_hz, 0.0, 10.0, "per s")?;
         range("lead_off_mv", self.lead_off_mv, -100.0, 100.0, "mV")?;
