@@ -136,7 +136,7 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
     let mut beats = vec![];
     let (spec, total) = match &job.model {
         PhysioModel::Ecgsyn(p) => {
-            let mut g = EcgSyn::new(p.clone(), seed)?;
+            let mut g = EcgSyn::new((**p).clone(), seed)?;
             write_record(&mut g, job, &path, seed, |g| beats.extend(g.drain_beats()))?
         }
         PhysioModel::Eeg(p) => {

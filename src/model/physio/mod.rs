@@ -24,7 +24,7 @@ use crate::Result;
 #[serde(tag = "model", rename_all = "lowercase")]
 pub enum PhysioModel {
     /// ECGSYN multi-lead ECG.
-    Ecgsyn(EcgParams),
+    Ecgsyn(Box<EcgParams>),
     /// Spectral multichannel EEG.
     Eeg(EegParams),
 }
@@ -38,7 +38,9 @@ impl PhysioModel {
         overrides: &[(String, String)],
     ) -> Result<Self> {
         match name {
-            "ecgsyn" => Ok(Self::Ecgsyn(params::build(toml_table, overrides)?)),
+            "ecgsyn" => Ok(Self::Ecgsyn(Box::new(params::build(
+                toml_table, overrides,
+            )?))),
             "eeg" => Ok(Self::Eeg(params::build(toml_table, overrides)?)),
             other => Err(crate::Error::BadInput(format!(
                 "unknown physiological model `{other}` (known: ecgsyn, eeg)"
@@ -57,7 +59,7 @@ impl PhysioModel {
     /// A generator seeded with `seed`.
     pub fn generator(&self, seed: u64) -> Result<Box<dyn Generator>> {
         Ok(match self {
-            Self::Ecgsyn(p) => Box::new(EcgSyn::new(p.clone(), seed)?),
+            Self::Ecgsyn(p) => Box::new(EcgSyn::new((**p).clone(), seed)?),
             Self::Eeg(p) => Box::new(Eeg::new(p.clone(), seed)?),
         })
     }
