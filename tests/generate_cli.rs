@@ -138,3 +138,72 @@ fn bad_parameters_exit_2_with_a_clear_message() {
         assert!(err.contains(want), "{extra:?}: {err}");
     }
 }
+
+/// Runs tests/py/check_physio.py; a missing python or module fails the test.
+fn python_check(args: &[&str]) -> Vec<f64> {
+    let o = Command::new("python3")
+        .arg("tests/py/check_physio.py")
+        .args(args)
+        .output()
+        .expect("python3 is needed for this cross-check (pip install -r tests/requirements.txt)");
+    assert!(
+        o.status.success(),
+        "check_physio.py failed (numpy/scipy installed?): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn scipy_agrees_on_heart_rate_and_alpha_peak() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = biowave(&[
+        "generate",
+        "--model",
+        "ecgsyn",
+        "--duration",
+        "5m",
+        "--format",
+        "f32",
+        "--out",
+        out,
+        "--hr",
+        "64",
+        "--hr-std",
+        "3",
+        "--leads",
+        "I,II",
+        "--seed",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = dir.path().join("ecgsyn-000000.f32");
+    let v = python_check(&["ecg", f.to_str().unwrap(), "2", "1", "500"]);
+    assert!((v[0] - 64.0).abs() < 2.0, "scipy mean HR {}", v[0]);
+    assert!((v[1] - 3.0).abs() < 0.6, "scipy HR std {}", v[1]);
+    let o = biowave(&[
+        "generate",
+        "--model",
+        "eeg",
+        "--duration",
+        "60s",
+        "--format",
+        "f32",
+        "--out",
+        out,
+        "--channels",
+        "Cz,O2",
+        "--param",
+        "alpha_hz=9",
+        "--seed",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = dir.path().join("eeg-000000.f32");
+    let v = python_check(&["eeg", f.to_str().unwrap(), "2", "1", "256"]);
+    assert!((v[0] - 9.0).abs() <= 0.5, "scipy Welch alpha peak {}", v[0]);
+}
