@@ -10,6 +10,7 @@ pub mod cli;
 pub mod dsp;
 mod error;
 pub mod eval;
+pub mod generate;
 pub mod io;
 pub mod model;
 pub mod record;

@@ -1,5 +1,9 @@
 //! `biowave generate --model … --duration D [--count N] [--shard I/N] [--out DIR] …`.
 
+use crate::generate::{self, Job, OutFormat, Shard};
+use crate::model::physio::{params, PhysioModel};
+use crate::Error;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Arguments of `biowave generate`.
@@ -9,7 +13,7 @@ pub struct Args {
     #[arg(long)]
     pub model: String,
     /// Length of each record, e.g. `10m`, `30s`.
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub duration: String,
     /// Number of records.
     #[arg(long, default_value_t = 1)]
@@ -26,9 +30,125 @@ pub struct Args {
     /// Random seed; record seeds derive from (seed, record index).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Model parameters from a TOML file (keys as in `--param`).
+    #[arg(long)]
+    pub params: Option<PathBuf>,
+    /// A model parameter `key=value` (repeatable), e.g. `--param st_mv=0.2`.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub param: Vec<String>,
+    /// Sample rate, Hz.
+    #[arg(long)]
+    pub fs: Option<f64>,
+    /// ECG: mean heart rate, bpm.
+    #[arg(long, allow_hyphen_values = true)]
+    pub hr: Option<f64>,
+    /// ECG: heart-rate standard deviation, bpm.
+    #[arg(long, allow_hyphen_values = true)]
+    pub hr_std: Option<f64>,
+    /// ECG: LF/HF ratio of the RR spectrum.
+    #[arg(long)]
+    pub lf_hf: Option<f64>,
+    /// ECG: rhythm (normal, brady, tachy, af).
+    #[arg(long)]
+    pub rhythm: Option<String>,
+    /// ECG: fraction of beats followed by a PVC.
+    #[arg(long)]
+    pub pvc_rate: Option<f64>,
+    /// ECG: leads (`12`, `3`, `1` or a list such as `II,V1`).
+    #[arg(long)]
+    pub leads: Option<String>,
+    /// EEG: channels (`10-20` or a list such as `Fz,Cz,O1`).
+    #[arg(long)]
+    pub channels: Option<String>,
+    /// Mains frequency, Hz.
+    #[arg(long)]
+    pub mains: Option<f64>,
+    /// Mains amplitude (mV for ECG, µV for EEG).
+    #[arg(long)]
+    pub mains_amp: Option<f64>,
+}
+
+impl Args {
+    /// `key=value` overrides: `--param`s first, then the dedicated flags.
+    fn overrides(&self, model: &str) -> crate::Result<Vec<(String, String)>> {
+        let mut o: Vec<(String, String)> = self
+            .param
+            .iter()
+            .map(|p| params::split_kv(p))
+            .collect::<crate::Result<_>>()?;
+        let ecg = model == "ecgsyn";
+        let mut put = |key: &str,
+                       v: Option<String>,
+                       for_ecg: Option<bool>,
+                       flag: &str|
+         -> crate::Result<()> {
+            if let Some(v) = v {
+                if for_ecg.is_some_and(|e| e != ecg) {
+                    return Err(Error::BadInput(format!(
+                        "--{flag} does not apply to model `{model}`"
+                    )));
+                }
+                o.push((key.into(), v));
+            }
+            Ok(())
+        };
+        let s = |v: Option<f64>| v.map(|x| x.to_string());
+        put("fs", s(self.fs), None, "fs")?;
+        put("hr", s(self.hr), Some(true), "hr")?;
+        put("hr_std", s(self.hr_std), Some(true), "hr-std")?;
+        put("lf_hf", s(self.lf_hf), Some(true), "lf-hf")?;
+        put("rhythm", self.rhythm.clone(), Some(true), "rhythm")?;
+        put("pvc_rate", s(self.pvc_rate), Some(true), "pvc-rate")?;
+        put("leads", self.leads.clone(), Some(true), "leads")?;
+        put("channels", self.channels.clone(), Some(false), "channels")?;
+        put("mains_hz", s(self.mains), None, "mains")?;
+        put(
+            if ecg { "mains_mv" } else { "mains_uv" },
+            s(self.mains_amp),
+            None,
+            "mains-amp",
+        )?;
+        Ok(o)
+    }
+}
+
+/// Builds the model with its parameters from the arguments.
+pub fn model_from_args(a: &Args) -> crate::Result<PhysioModel> {
+    if a.model != "ecgsyn" && a.model != "eeg" {
+        return Err(Error::BadInput(format!(
+            "--model `{}`: generate knows the physiological models ecgsyn and eeg (learned checkpoints are not built yet)",
+            a.model
+        )));
+    }
+    let text = match &a.params {
+        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::bad_path(p, e))?),
+        None => None,
+    };
+    let file = a.params.as_deref().zip(text.as_deref());
+    PhysioModel::from_parts(&a.model, file, &a.overrides(&a.model)?)
 }
 
 /// Generates records.
-pub fn run(_args: Args) -> crate::Result<()> {
-    Err(crate::Error::NotBuilt("generate"))
+pub fn run(args: Args) -> crate::Result<()> {
+    let model = model_from_args(&args)?;
+    let job = Job {
+        model,
+        duration_s: generate::parse_duration(&args.duration)?,
+        count: args.count,
+        shard: args
+            .shard
+            .as_deref()
+            .map(generate::parse_shard)
+            .transpose()?
+            .unwrap_or(Shard::ALL),
+        out: args.out.clone().unwrap_or_else(|| PathBuf::from(".")),
+        format: OutFormat::parse(args.format.as_deref().unwrap_or("edf"))?,
+        seed: args.seed,
+    };
+    if job.count == 0 {
+        return Err(Error::BadInput("--count must be at least 1".into()));
+    }
+    let m = generate::run(&job, std::io::stderr().is_terminal())?;
+    tracing::info!(records = m.records.len(), out = %job.out.display(), "generated");
+    Ok(())
 }

@@ -1,5 +1,6 @@
 //! Signal generators: the [`Generator`] trait and the models that implement it.
 
+pub mod physio;
 pub mod test_signal;
 
 use crate::block::Block;
@@ -17,14 +18,16 @@ pub trait Generator: Send {
     fn fill(&mut self, block: &mut Block) -> Result<()>;
 }
 
-/// Builds a generator by name: `sine` (calibration), later `ecgsyn`, `eeg` and checkpoints
-/// under `models/` or at a path. Each model issue adds its names here.
+/// Builds a generator by name: `sine` (calibration), `ecgsyn` and `eeg` (physiological
+/// models with default parameters), later checkpoints under `models/` or at a path.
+/// Each model issue adds its names here.
 pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Generator>> {
-    let _ = seed;
     match name {
         "sine" => Ok(Box::new(test_signal::Sine::new(500.0, 1, 10.0, 1.0))),
+        "ecgsyn" => Ok(Box::new(physio::EcgSyn::new(Default::default(), seed)?)),
+        "eeg" => Ok(Box::new(physio::Eeg::new(Default::default(), seed)?)),
         other => Err(crate::Error::BadInput(format!(
-            "unknown model `{other}` (known: sine)"
+            "unknown model `{other}` (known: sine, ecgsyn, eeg)"
         ))),
     }
 }

@@ -1,0 +1,254 @@
+//! Bulk generation: many records from a physiological model, in parallel over the cores,
+//! each written through the io layer (or as raw f32), with a manifest.
+//!
+//! Record `i` is seeded with [`record_seed`]`(seed, i)`, so `--shard I/N` runs (records
+//! I, I+N, …) produce exactly the files of one unsharded run, and their manifests'
+//! `records` lists merge by concatenation.
+
+pub mod manifest;
+pub mod raw;
+pub mod units;
+
+pub use manifest::{Manifest, RecordEntry};
+pub use units::{parse_duration, parse_shard, Shard};
+
+use crate::block::Block;
+use crate::model::physio::{BeatKind, EcgSyn, Eeg, PhysioModel};
+use crate::model::Generator;
+use crate::record::SignalSpec;
+use crate::{Error, Result};
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Output formats of `generate`: the io layer's, plus raw little-endian f32 frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutFormat {
+    /// EDF+ (16-bit) through `io::create`.
+    Edf,
+    /// BDF+ (24-bit) through `io::create`.
+    Bdf,
+    /// HDF5 through `io::create`.
+    H5,
+    /// CSV through `io::create`.
+    Csv,
+    /// Interleaved little-endian f32 frames, no header (channels in the manifest).
+    F32,
+}
+
+impl OutFormat {
+    /// Parses `edf|bdf|h5|csv|f32`.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "edf" => Self::Edf,
+            "bdf" => Self::Bdf,
+            "h5" | "hdf5" => Self::H5,
+            "csv" => Self::Csv,
+            "f32" => Self::F32,
+            _ => {
+                return Err(Error::BadInput(format!(
+                    "--format `{s}`: expected edf, bdf, h5, csv or f32"
+                )))
+            }
+        })
+    }
+
+    /// File extension.
+    pub fn ext(self) -> &'static str {
+        match self {
+            Self::Edf => "edf",
+            Self::Bdf => "bdf",
+            Self::H5 => "h5",
+            Self::Csv => "csv",
+            Self::F32 => "f32",
+        }
+    }
+}
+
+/// A bulk-generation job.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// Model and parameters.
+    pub model: PhysioModel,
+    /// Seconds per record.
+    pub duration_s: f64,
+    /// Records in the whole dataset (all shards).
+    pub count: u64,
+    /// This run's shard.
+    pub shard: Shard,
+    /// Output directory.
+    pub out: PathBuf,
+    /// File format.
+    pub format: OutFormat,
+    /// Dataset seed.
+    pub seed: u64,
+}
+
+/// SplitMix64 finaliser: a well-mixed 64-bit hash.
+fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Seed of record `index` of a dataset seeded with `seed` (independent of sharding).
+pub fn record_seed(seed: u64, index: u64) -> u64 {
+    splitmix64(splitmix64(seed) ^ index.wrapping_mul(0xD6E8_FEB8_6659_FD93))
+}
+
+/// Runs `job`: writes this shard's records and its manifest; returns the manifest.
+pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
+    std::fs::create_dir_all(&job.out)
+        .map_err(|e| Error::os(format!("creating {}", job.out.display()), e))?;
+    let ids: Vec<u64> = job.shard.indices(job.count).collect();
+    let bar = if progress {
+        indicatif::ProgressBar::new(ids.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} records  {elapsed} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let records: Vec<RecordEntry> = ids
+        .par_iter()
+        .map(|&i| {
+            let r = generate_record(job, i);
+            bar.inc(1);
+            r
+        })
+        .collect::<Result<_>>()?;
+    bar.finish_and_clear();
+    let manifest = Manifest::new(job, records);
+    manifest.write(&job.out.join(manifest::file_name(&job.shard)))?;
+    Ok(manifest)
+}
+
+/// Generates record `index` into its file and describes it.
+pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
+    let seed = record_seed(job.seed, index);
+    let name = format!("{}-{index:06}.{}", job.model.name(), job.format.ext());
+    let path = job.out.join(&name);
+    let mut beats = vec![];
+    let (spec, total) = match &job.model {
+        PhysioModel::Ecgsyn(p) => {
+            let mut g = EcgSyn::new((**p).clone(), seed)?;
+            write_record(&mut g, job, &path, seed, |g| beats.extend(g.drain_beats()))?
+        }
+        PhysioModel::Eeg(p) => {
+            write_record(&mut Eeg::new(p.clone(), seed)?, job, &path, seed, |_| {})?
+        }
+    };
+    let (sha256, bytes) = hash_file(&path)?;
+    Ok(RecordEntry {
+        id: index,
+        file: name,
+        seed,
+        sha256,
+        bytes,
+        n_frames: total,
+        sample_rate: spec.sample_rate,
+        channels: spec.channels.iter().map(|c| c.label.clone()).collect(),
+        units: spec.channels.iter().map(|c| c.unit.clone()).collect(),
+        labels: labels(&job.model, &beats, job.duration_s),
+    })
+}
+
+/// Streams `job.duration_s` of `gen` into `path` in one-second blocks, calling `after`
+/// after each block; returns the spec and the number of frames written.
+fn write_record<G: Generator>(
+    gen: &mut G,
+    job: &Job,
+    path: &Path,
+    seed: u64,
+    mut after: impl FnMut(&mut G),
+) -> Result<(SignalSpec, u64)> {
+    let spec = gen.spec().clone();
+    let total = (job.duration_s * spec.sample_rate).round() as u64;
+    let mut writer: Box<dyn crate::io::Writer> = match job.format {
+        OutFormat::F32 => Box::new(raw::F32Writer::create(path)?),
+        _ => {
+            let opts = crate::io::WriteOptions {
+                recording: format!("biowave {} seed {seed}", job.model.name()),
+                ..Default::default()
+            };
+            crate::io::create(path, &spec, &opts)?
+        }
+    };
+    let per_block = (spec.sample_rate.round() as u64).max(1);
+    let mut block = Block::new(spec.n_channels(), per_block as usize);
+    let mut done = 0;
+    while done < total {
+        let n = per_block.min(total - done) as usize;
+        if n != block.n_frames {
+            block = Block::new(spec.n_channels(), n);
+        }
+        gen.fill(&mut block)?;
+        writer.write(&block)?;
+        after(gen);
+        done += n as u64;
+    }
+    writer.finish()?;
+    Ok((spec, total))
+}
+
+/// Labels of a record: the model's (rhythm, HR …) and, for ECG, what was produced.
+fn labels(
+    model: &PhysioModel,
+    beats: &[crate::model::physio::Beat],
+    duration_s: f64,
+) -> serde_json::Value {
+    match model {
+        PhysioModel::Ecgsyn(p) => {
+            let normal: Vec<f64> = beats
+                .iter()
+                .filter(|b| b.kind == BeatKind::Normal)
+                .map(|b| b.time)
+                .collect();
+            let pvc = beats.len() - normal.len();
+            serde_json::json!({
+                "rhythm": p.rhythm,
+                "hr": p.mean_hr(),
+                "hr_std": p.hr_std,
+                "beats": beats.len(),
+                "pvcs": pvc,
+                "measured_hr": 60.0 * beats.len() as f64 / duration_s,
+                "st_mv": p.st_mv,
+            })
+        }
+        PhysioModel::Eeg(p) => serde_json::json!({
+            "alpha_hz": p.alpha_hz,
+            "spindles": p.spindle_rate_per_min > 0.0,
+            "kcomplexes": p.kcomplex_rate_per_min > 0.0,
+            "blinks": p.blink_rate_per_min > 0.0,
+        }),
+    }
+}
+
+/// SHA-256 (hex) and size of a file.
+pub fn hash_file(path: &Path) -> Result<(String, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Error::os(format!("reading {}", path.display()), e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut n_total = 0u64;
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Error::os(format!("reading {}", path.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        n_total += n as u64;
+    }
+    Ok((
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+        n_total,
+    ))
+}

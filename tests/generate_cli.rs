@@ -1,0 +1,209 @@
+//! `biowave generate`: sharding reproduces the unsharded run byte for byte, the manifest
+//! describes the files, and bad parameters exit 2 with a clear message.
+
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use std::process::Command;
+
+fn biowave(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn manifest(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn shards_reproduce_the_unsharded_run_and_the_manifest_is_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let (all, sh) = (dir.path().join("all"), dir.path().join("sh"));
+    let common = [
+        "generate",
+        "--model",
+        "ecgsyn",
+        "--duration",
+        "3s",
+        "--count",
+        "5",
+        "--format",
+        "f32",
+        "--seed",
+        "7",
+        "--leads",
+        "3",
+        "--pvc-rate",
+        "0.2",
+    ];
+    let run = |out: &Path, extra: &[&str]| {
+        let mut a: Vec<&str> = common.to_vec();
+        a.extend(["--out", out.to_str().unwrap()]);
+        a.extend(extra);
+        let o = biowave(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&all, &[]);
+    run(&sh, &["--shard", "0/2"]);
+    run(&sh, &["--shard", "1/2"]);
+    let m = manifest(&all.join("manifest.json"));
+    let recs = m["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 5);
+    assert_eq!(m["params"]["leads"], "3");
+    let mut merged = vec![];
+    for s in ["manifest-shard-0-of-2.json", "manifest-shard-1-of-2.json"] {
+        merged.extend(manifest(&sh.join(s))["records"].as_array().unwrap().clone());
+    }
+    merged.sort_by_key(|r| r["id"].as_u64().unwrap());
+    assert_eq!(&merged, recs);
+    let mut hashes = std::collections::HashSet::new();
+    for r in recs {
+        let f = r["file"].as_str().unwrap();
+        let a = std::fs::read(all.join(f)).unwrap();
+        assert_eq!(
+            a,
+            std::fs::read(sh.join(f)).unwrap(),
+            "{f} differs between runs"
+        );
+        assert_eq!(a.len(), 3 * 500 * 3 * 4, "3 leads x 1500 frames x f32");
+        let h: String = Sha256::digest(&a)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(r["sha256"], h);
+        hashes.insert(h);
+        assert_eq!(r["labels"]["rhythm"], "normal");
+        assert!(r["labels"]["beats"].as_u64().unwrap() >= 3);
+    }
+    assert_eq!(hashes.len(), 5, "every record differs");
+}
+
+#[test]
+fn eeg_from_a_toml_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("p.toml");
+    std::fs::write(&toml, "channels = \"Fz,Cz,O1\"\nalpha_hz = 9.5\nfs = 128\n").unwrap();
+    let out = dir.path().join("o");
+    let o = biowave(&[
+        "generate",
+        "--model",
+        "eeg",
+        "--duration",
+        "2s",
+        "--format",
+        "f32",
+        "--params",
+        toml.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = manifest(&out.join("manifest.json"));
+    assert_eq!(
+        m["records"][0]["channels"],
+        serde_json::json!(["Fz", "Cz", "O1"])
+    );
+    assert_eq!(m["params"]["alpha_hz"], 9.5);
+    assert_eq!(
+        std::fs::metadata(out.join("eeg-000000.f32")).unwrap().len(),
+        3 * 256 * 4
+    );
+}
+
+#[test]
+fn bad_parameters_exit_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    for (extra, want) in [
+        (vec!["--hr", "0"], "`hr`"),
+        (vec!["--hr", "1000"], "`hr`"),
+        (vec!["--rhythm", "vfib"], "unknown variant `vfib`"),
+        (vec!["--duration", "-5s"], "must be positive"),
+        (vec!["--shard", "2/2"], "--shard"),
+        (vec!["--param", "nonsense=1"], "unknown field `nonsense`"),
+        (vec!["--channels", "Cz"], "does not apply"),
+        (vec!["--format", "wav"], "expected edf, bdf, h5, csv or f32"),
+    ] {
+        let mut a = vec!["generate", "--model", "ecgsyn", "--out", out];
+        for (flag, default) in [("--duration", "1s"), ("--format", "f32")] {
+            if !extra.contains(&flag) {
+                a.extend([flag, default]);
+            }
+        }
+        a.extend(extra.iter());
+        let o = biowave(&a);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+}
+
+/// Runs tests/py/check_physio.py; a missing python or module fails the test.
+fn python_check(args: &[&str]) -> Vec<f64> {
+    let o = Command::new("python3")
+        .arg("tests/py/check_physio.py")
+        .args(args)
+        .output()
+        .expect("python3 is needed for this cross-check (pip install -r tests/requirements.txt)");
+    assert!(
+        o.status.success(),
+        "check_physio.py failed (numpy/scipy installed?): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn scipy_agrees_on_heart_rate_and_alpha_peak() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let o = biowave(&[
+        "generate",
+        "--model",
+        "ecgsyn",
+        "--duration",
+        "5m",
+        "--format",
+        "f32",
+        "--out",
+        out,
+        "--hr",
+        "64",
+        "--hr-std",
+        "3",
+        "--leads",
+        "I,II",
+        "--seed",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = dir.path().join("ecgsyn-000000.f32");
+    let v = python_check(&["ecg", f.to_str().unwrap(), "2", "1", "500"]);
+    assert!((v[0] - 64.0).abs() < 2.0, "scipy mean HR {}", v[0]);
+    assert!((v[1] - 3.0).abs() < 0.6, "scipy HR std {}", v[1]);
+    let o = biowave(&[
+        "generate",
+        "--model",
+        "eeg",
+        "--duration",
+        "60s",
+        "--format",
+        "f32",
+        "--out",
+        out,
+        "--channels",
+        "Cz,O2",
+        "--param",
+        "alpha_hz=9",
+        "--seed",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = dir.path().join("eeg-000000.f32");
+    let v = python_check(&["eeg", f.to_str().unwrap(), "2", "1", "256"]);
+    assert!((v[0] - 9.0).abs() <= 0.5, "scipy Welch alpha peak {}", v[0]);
+}
