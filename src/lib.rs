@@ -15,5 +15,6 @@ pub mod io;
 pub mod model;
 pub mod record;
 pub mod stream;
+pub mod telemetry;
 
 pub use error::{Error, Result};

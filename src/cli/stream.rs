@@ -1,11 +1,16 @@
 //! `biowave stream [--model …] [--to SINK]… [--block-ms 20] [--duration D] …`.
 
+use crate::stream::engine::{self, OnError};
+use crate::stream::scenario::{self, Scenario, StreamDef};
+use crate::stream::sink::TextFormat;
+use crate::{Error, Result};
 use std::path::PathBuf;
 
 /// Arguments of `biowave stream`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Model: a name under models/, a checkpoint path, `ecgsyn` or `eeg`.
+    /// Model: a name under models/, a checkpoint path, `ecgsyn`, `eeg` or `sine`
+    /// (default: ecgsyn when built in, else sine).
     #[arg(long)]
     pub model: Option<String>,
     /// Sinks: `stdout`, `file:PATH`, `tcp://ADDR:PORT`, `lsl:NAME` (repeatable).
@@ -27,14 +32,79 @@ pub struct Args {
     #[arg(long)]
     pub metrics: Option<String>,
     /// Run the streams a TOML scenario describes.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["model", "to", "duration", "roll"])]
     pub scenario: Option<PathBuf>,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Layout of stdout output.
+    #[arg(long, value_enum, default_value_t = TextFormat::F32)]
+    pub format: TextFormat,
+    /// Start a new numbered file after this long (file sinks), e.g. `1h`.
+    #[arg(long)]
+    pub roll: Option<String>,
+    /// On a sink error: `stop` the stream or `drop` the sink.
+    #[arg(long, value_parser = ["stop", "drop"], default_value = "stop")]
+    pub on_error: String,
 }
 
-/// Streams synthetic samples.
-pub fn run(_args: Args) -> crate::Result<()> {
-    Err(crate::Error::NotBuilt("stream"))
+/// The default model: ecgsyn when this build registers it, else the calibration sine.
+fn default_model() -> String {
+    match crate::model::by_name("ecgsyn", 0) {
+        Ok(_) => "ecgsyn".into(),
+        Err(_) => "sine".into(),
+    }
+}
+
+fn single_stream(a: &Args) -> StreamDef {
+    StreamDef {
+        name: Some("main".into()),
+        model: a.model.clone().unwrap_or_else(default_model),
+        seed: a.seed,
+        block_ms: Some(a.block_ms),
+        duration: a.duration.clone(),
+        to: a.to.clone(),
+        format: a.format,
+        roll: a.roll.clone(),
+        on_error: if a.on_error == "drop" {
+            OnError::Drop
+        } else {
+            OnError::Stop
+        },
+        ..StreamDef::default()
+    }
+}
+
+/// Streams synthetic samples until the duration ends, SIGINT/SIGTERM, or the readers leave.
+pub fn run(args: Args) -> Result<()> {
+    let (defs, realtime, metrics) = match &args.scenario {
+        Some(path) => {
+            let s = Scenario::load(path)?;
+            let realtime = if args.fast {
+                false
+            } else {
+                s.realtime.unwrap_or(true)
+            };
+            (s.streams, realtime, args.metrics.clone().or(s.metrics))
+        }
+        None => (vec![single_stream(&args)], !args.fast, args.metrics.clone()),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("biowave-net")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::os("starting the network runtime", e))?;
+    if let Some(addr) = &metrics {
+        crate::telemetry::serve_prometheus(addr, rt.handle())?;
+    }
+    let stop = engine::shutdown_flag()?;
+    let streams = scenario::prepare(&defs, realtime, rt.handle())?;
+    let reports = engine::run(streams, stop)?;
+    for r in &reports {
+        tracing::info!(stream = %r.name, frames = r.frames, underruns = r.underruns,
+            max_lateness_us = r.max_lateness.as_micros() as u64, "done");
+    }
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    Ok(())
 }

@@ -1,0 +1,285 @@
+//! Scenarios: several streams (generator, parameters, rate, block size, sinks) described
+//! in one TOML file, validated completely before any stream starts.
+//!
+//! ```toml
+//! realtime = true                 # optional; false = --fast
+//! metrics = "127.0.0.1:9898"      # optional
+//! [[stream]]
+//! name = "ecg"                    # optional, default stream0, stream1, …
+//! model = "sine"                  # any name model::by_name knows
+//! params = { rate = 500, channels = 12, freq = 10, amplitude = 1 }  # sine only
+//! block_ms = 20
+//! duration = "10m"                # optional
+//! to = ["tcp://127.0.0.1:5000", "file:out.edf"]
+//! on_error = "drop"               # or "stop" (default)
+//! ```
+
+use super::engine::{NamedSink, OnError, Stream, StreamOptions};
+use super::sink::{self, SinkContext, SinkSpec, TextFormat};
+use crate::model::{self, test_signal::Sine, Generator};
+use crate::{Error, Result};
+use std::path::Path;
+
+/// A whole scenario file.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Pace in real time (default) or run flat out.
+    pub realtime: Option<bool>,
+    /// Prometheus endpoint address.
+    pub metrics: Option<String>,
+    /// The streams.
+    #[serde(rename = "stream", default)]
+    pub streams: Vec<StreamDef>,
+}
+
+/// One stream of a scenario (the CLI's flags make one of these too).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamDef {
+    /// Name in logs and metrics.
+    pub name: Option<String>,
+    /// Generator name (see `model::by_name`).
+    pub model: String,
+    /// Parameters of the `sine` generator.
+    pub params: Option<SineParams>,
+    /// Random seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// Block length in milliseconds (default 20).
+    pub block_ms: Option<u32>,
+    /// Stop after this long (`10s`, `5m`, `1h`, `250ms`).
+    pub duration: Option<String>,
+    /// Sinks, in `--to` syntax (default: stdout).
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// stdout layout.
+    #[serde(default)]
+    pub format: TextFormat,
+    /// Start a new numbered file after this long.
+    pub roll: Option<String>,
+    /// Sink error policy.
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+/// Parameters of the calibration sine (all optional).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SineParams {
+    /// Sample rate in Hz (default 500).
+    pub rate: Option<f64>,
+    /// Channels (default 1).
+    pub channels: Option<usize>,
+    /// Frequency in Hz (default 10).
+    pub freq: Option<f64>,
+    /// Amplitude in mV (default 1).
+    pub amplitude: Option<f64>,
+}
+
+impl Scenario {
+    /// Reads and parses a scenario file; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<Scenario> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::bad_path(path, e))?;
+        let s: Scenario = toml::from_str(&text).map_err(|e| Error::bad_path(path, e))?;
+        if s.streams.is_empty() {
+            return Err(Error::bad_path(path, "no [[stream]] entries"));
+        }
+        Ok(s)
+    }
+}
+
+/// Parses a duration: a number with `ms`, `s`, `m`, `h` or `d` (bare numbers are seconds).
+pub fn parse_duration(s: &str) -> Result<f64> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let scale = match unit {
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => {
+            return Err(Error::BadInput(format!(
+                "duration `{s}`: unknown unit `{unit}`"
+            )))
+        }
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
+        _ => Err(Error::BadInput(format!(
+            "duration `{s}`: expected a positive number and a unit"
+        ))),
+    }
+}
+
+/// Builds the generator a definition names: `sine` with its params, else `model::by_name`.
+pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
+    match (def.model.as_str(), &def.params) {
+        ("sine", p) => {
+            let p = p.clone().unwrap_or_default();
+            let rate = p.rate.unwrap_or(500.0);
+            let channels = p.channels.unwrap_or(1);
+            if !(rate > 0.0 && rate <= 1e6) || channels == 0 || channels > 4096 {
+                return Err(Error::BadInput(format!(
+                    "model sine: rate must be in (0, 1e6] and channels in 1..=4096, got {rate} and {channels}"
+                )));
+            }
+            let (f, a) = (p.freq.unwrap_or(10.0), p.amplitude.unwrap_or(1.0));
+            Ok(Box::new(Sine::new(rate, channels, f, a)))
+        }
+        (name, Some(_)) => Err(Error::BadInput(format!(
+            "model {name}: `params` are only understood by the sine generator"
+        ))),
+        (name, None) => model::by_name(name, def.seed),
+    }
+}
+
+/// A definition checked and its generator built; sinks not opened yet.
+struct Checked {
+    opts: StreamOptions,
+    generator: Box<dyn Generator>,
+    sinks: Vec<(String, SinkSpec)>,
+    format: TextFormat,
+    roll_frames: Option<u64>,
+}
+
+fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
+    let name = def.name.clone().unwrap_or_else(|| format!("stream{i}"));
+    let ctx = |e: Error| Error::BadInput(format!("stream {name}: {e}"));
+    let generator = build_generator(def).map_err(ctx)?;
+    let rate = generator.spec().sample_rate;
+    let block_ms = def.block_ms.unwrap_or(20);
+    if !(1..=10_000).contains(&block_ms) {
+        return Err(ctx(Error::BadInput(format!(
+            "block_ms {block_ms} is not in 1..=10000"
+        ))));
+    }
+    let block_frames = ((rate * block_ms as f64 / 1000.0).round() as usize).max(1);
+    let frames_of = |d: &str| parse_duration(d).map(|s| (s * rate).round() as u64);
+    let total_frames = def
+        .duration
+        .as_deref()
+        .map(frames_of)
+        .transpose()
+        .map_err(ctx)?;
+    let roll_frames = def
+        .roll
+        .as_deref()
+        .map(frames_of)
+        .transpose()
+        .map_err(ctx)?;
+    let to = if def.to.is_empty() {
+        vec!["stdout".to_string()]
+    } else {
+        def.to.clone()
+    };
+    let sinks = (to.iter())
+        .map(|t| SinkSpec::parse(t).map(|s| (t.clone(), s)))
+        .collect::<Result<Vec<_>>>()
+        .map_err(ctx)?;
+    let opts = StreamOptions {
+        name,
+        block_frames,
+        total_frames,
+        realtime,
+        on_error: def.on_error,
+        queue_blocks: (200 / block_ms as usize).max(4),
+    };
+    Ok(Checked {
+        opts,
+        generator,
+        sinks,
+        format: def.format,
+        roll_frames,
+    })
+}
+
+/// Validates every definition (generators, durations, sink syntax) and then opens every
+/// sink (binding ports, creating files): any bad input fails here, before streaming.
+pub fn prepare(
+    defs: &[StreamDef],
+    realtime: bool,
+    rt: &tokio::runtime::Handle,
+) -> Result<Vec<Stream>> {
+    let checked = (defs.iter().enumerate())
+        .map(|(i, d)| check(d, i, realtime))
+        .collect::<Result<Vec<_>>>()?;
+    let n_stdout = (checked.iter().flat_map(|c| &c.sinks))
+        .filter(|(_, s)| *s == SinkSpec::Stdout)
+        .count();
+    if n_stdout > 1 {
+        return Err(Error::BadInput(format!(
+            "{n_stdout} sinks write to stdout; at most one may"
+        )));
+    }
+    checked.into_iter().map(|c| open(c, rt)).collect()
+}
+
+fn open(c: Checked, rt: &tokio::runtime::Handle) -> Result<Stream> {
+    let ctx = SinkContext {
+        stream: c.opts.name.clone(),
+        spec: c.generator.spec().clone(),
+        block_frames: c.opts.block_frames,
+        realtime: c.opts.realtime,
+        format: c.format,
+        roll_frames: c.roll_frames,
+        rt: rt.clone(),
+    };
+    let sinks = (c.sinks.iter())
+        .map(|(name, spec)| {
+            let sink = sink::build(spec, &ctx)?;
+            Ok(NamedSink {
+                name: name.clone(),
+                sink,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Stream {
+        opts: c.opts,
+        generator: c.generator,
+        sinks,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units_and_reject_garbage() {
+        assert_eq!(parse_duration("10s").unwrap(), 10.0);
+        assert_eq!(parse_duration("1h").unwrap(), 3600.0);
+        assert_eq!(parse_duration("250ms").unwrap(), 0.25);
+        assert_eq!(parse_duration("2").unwrap(), 2.0);
+        assert_eq!(parse_duration("1.5m").unwrap(), 90.0);
+        for bad in ["", "-1s", "3 parsecs", "xs", "0"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scenario_rejects_unknown_model_and_field_before_opening_anything() {
+        let s: Scenario =
+            toml::from_str("[[stream]]\nmodel = \"nosuch\"\nto = [\"tcp://127.0.0.1:1\"]\n")
+                .unwrap();
+        let e = check(&s.streams[0], 0, true).err().unwrap().to_string();
+        assert!(e.contains("nosuch") && e.contains("stream0"), "{e}");
+        let bad_field = toml::from_str::<Scenario>("[[stream]]\nmodel = \"sine\"\nrat = 3\n");
+        assert!(bad_field.unwrap_err().to_string().contains("rat"));
+    }
+
+    #[test]
+    fn sine_params_set_rate_channels_and_block_size() {
+        let s: Scenario = toml::from_str(
+            "[[stream]]\nmodel = \"sine\"\nblock_ms = 10\nduration = \"2s\"\n\
+             params = { rate = 1000, channels = 12 }\n",
+        )
+        .unwrap();
+        let c = check(&s.streams[0], 0, true).unwrap();
+        assert_eq!(c.generator.spec().n_channels(), 12);
+        assert_eq!(c.opts.block_frames, 10);
+        assert_eq!(c.opts.total_frames, Some(2000));
+    }
+}

@@ -1,0 +1,318 @@
+//! Drives the real `biowave stream` binary: TCP wire format and frame counts, stalled
+//! clients, SIGTERM, stdout counts, --fast, closed pipes, metrics and bad input (exit 2).
+//! The `sine` generator at 500 Hz is used so expected samples are known exactly.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_biowave");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn stream(args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.arg("stream").args(args);
+    c
+}
+
+fn connect(port: u16) -> TcpStream {
+    let t = Instant::now();
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return s,
+            Err(_) if t.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("could not connect to port {port}: {e}"),
+        }
+    }
+}
+
+/// Reads a client's header line and all frames until the server closes.
+fn read_client(s: TcpStream) -> (serde_json::Value, Vec<f32>) {
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let header: serde_json::Value = serde_json::from_str(&line).expect("header is JSON");
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes.len() % 4, 0, "a whole number of f32");
+    let xs = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()));
+    (header, xs.collect())
+}
+
+fn finish(child: Child) -> Output {
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "biowave failed: {:?} {err}",
+        out.status
+    );
+    out
+}
+
+fn sine(i: usize) -> f32 {
+    (std::f64::consts::TAU * 10.0 * i as f64 / 500.0).sin() as f32
+}
+
+// 2 s (1000 frames) instead of 10 s keeps the suite quick; `wait=1` starts the clock when
+// the client is connected, so the count must be exact, not ±1 block.
+#[test]
+fn tcp_client_gets_header_and_exactly_duration_times_rate_frames_in_real_time() {
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}?wait=1");
+    let child = stream(&["--model", "sine", "--to", &url, "--duration", "2s"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let s = connect(port);
+    let t = Instant::now();
+    let (h, xs) = read_client(s);
+    let took = t.elapsed();
+    finish(child);
+    assert_eq!(h["format"], "f32le");
+    assert_eq!(h["sample_rate"], 500.0);
+    assert_eq!(h["start_index"], 0);
+    assert_eq!(h["channels"][0]["label"], "S1");
+    assert_eq!(h["channels"][0]["unit"], "mV");
+    assert_eq!(xs.len(), 1000, "2 s at 500 Hz");
+    for (i, x) in xs.iter().enumerate() {
+        assert!((x - sine(i)).abs() < 1e-6, "frame {i}: {x} vs {}", sine(i));
+    }
+    assert!(
+        took > Duration::from_millis(1900),
+        "real time: took {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(3500),
+        "real time: took {took:?}"
+    );
+}
+
+#[test]
+fn stalled_client_is_dropped_while_another_keeps_full_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let scenario = dir.path().join("s.toml");
+    // 64 channels at 2 kHz = 512 KB/s: a client that never reads fills its kernel
+    // buffers and its one-second queue within a few seconds.
+    std::fs::write(
+        &scenario,
+        format!(
+            "[[stream]]\nname = \"big\"\nmodel = \"sine\"\nduration = \"5s\"\n\
+             params = {{ rate = 2000, channels = 64 }}\n\
+             to = [\"tcp://127.0.0.1:{port}?wait=2\"]\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .args(["stream", "--scenario"])
+        .arg(&scenario)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stalled = connect(port);
+    std::thread::sleep(Duration::from_millis(50));
+    let good = connect(port);
+    let t = Instant::now();
+    let (h, xs) = read_client(good);
+    let took = t.elapsed();
+    let out = finish(child);
+    assert_eq!(h["channels"].as_array().unwrap().len(), 64);
+    assert_eq!(
+        xs.len(),
+        5 * 2000 * 64,
+        "the reading client got every frame"
+    );
+    assert!(
+        took < Duration::from_millis(6500),
+        "and at full rate: {took:?}"
+    );
+    let (_, stalled_xs) = read_client(stalled);
+    assert!(
+        stalled_xs.len() < xs.len() / 2,
+        "stalled client got {}",
+        stalled_xs.len()
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("too slow: dropped"), "stderr: {err}");
+}
+
+#[test]
+fn sigterm_mid_stream_flushes_and_exits_zero() {
+    let mut child = stream(&["--model", "sine"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        v
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    let t = Instant::now();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    let status = child.wait().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2), "stopped promptly");
+    assert_eq!(status.code(), Some(0), "SIGTERM ends cleanly");
+    let bytes = reader.join().unwrap();
+    assert_eq!(
+        bytes.len() % 40,
+        0,
+        "whole 10-frame blocks: {}",
+        bytes.len()
+    );
+    let frames = bytes.len() / 4;
+    assert!(
+        (300..=800).contains(&frames),
+        "about 1 s at 500 Hz: {frames}"
+    );
+}
+
+#[test]
+fn stdout_f32_and_csv_have_exactly_duration_times_rate_frames() {
+    let t = Instant::now();
+    let out = stream(&["--model", "sine", "--duration", "1.5s"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        t.elapsed() >= Duration::from_millis(1400),
+        "real time by default"
+    );
+    assert_eq!(out.stdout.len(), 750 * 4);
+    let csv = stream(&[
+        "--model",
+        "sine",
+        "--duration",
+        "0.1s",
+        "--format",
+        "csv",
+        "--fast",
+    ])
+    .output()
+    .unwrap();
+    let text = String::from_utf8(csv.stdout).unwrap();
+    let lines: Vec<_> = text.lines().collect();
+    assert_eq!(lines[0], "time,S1");
+    assert_eq!(lines.len(), 1 + 50);
+    assert!(lines[1].starts_with("0,") && lines[2].starts_with("0.002,"));
+}
+
+#[test]
+fn fast_runs_faster_than_real_time() {
+    let t = Instant::now();
+    let out = stream(&["--model", "sine", "--fast", "--duration", "10m"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(out.stdout.len(), 600 * 500 * 4);
+    assert!(
+        t.elapsed() < Duration::from_secs(30),
+        "10 min took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn closed_pipe_ends_the_stream_cleanly() {
+    let mut child = stream(&["--model", "sine"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 400];
+    child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
+    drop(child.stdout.take());
+    let t = Instant::now();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(t.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn metrics_endpoint_serves_prometheus_text() {
+    let (mport, port) = (free_port(), free_port());
+    let maddr = format!("127.0.0.1:{mport}");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = stream(&[
+        "--model",
+        "sine",
+        "--to",
+        &url,
+        "--duration",
+        "2s",
+        "--metrics",
+        &maddr,
+    ])
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut s = connect(mport);
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
+    finish(child);
+    for name in [
+        "biowave_frames_emitted_total{stream=\"main\"}",
+        "biowave_emission_lateness_seconds_bucket",
+        "biowave_generation_seconds_count",
+        "biowave_queue_depth",
+    ] {
+        assert!(body.contains(name), "{name} missing in:\n{body}");
+    }
+}
+
+fn bad_input(args: &[&str], needle: &str) {
+    let out = stream(args).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    assert!(out.stdout.is_empty(), "nothing streamed before the error");
+}
+
+#[test]
+fn bad_input_fails_before_streaming_with_exit_2() {
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    bad_input(&["--model", "sine", "--to", &url], "Address already in use");
+    bad_input(&["--to", "tcp://10.255.255.1:9"], "cannot listen");
+    bad_input(&["--to", "tcp://nohost"], "expected HOST:PORT");
+    bad_input(&["--to", "file:/no/such/dir/x.edf"], "/no/such/dir/x.edf");
+    bad_input(&["--to", "smtp:x"], "unknown scheme");
+    bad_input(&["--model", "nosuch"], "nosuch");
+    bad_input(&["--duration", "3 fortnights"], "3 fortnights");
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("bad.toml");
+    std::fs::write(
+        &sc,
+        "[[stream]]\nmodel = \"sine\"\n[[stream]]\nmodel = \"warp\"\n",
+    )
+    .unwrap();
+    bad_input(&["--scenario", sc.to_str().unwrap()], "warp");
+    std::fs::write(
+        &sc,
+        "[[stream]]\nmodel = \"sine\"\nto = [\"carrier-pigeon:x\"]\n",
+    )
+    .unwrap();
+    bad_input(&["--scenario", sc.to_str().unwrap()], "unknown scheme");
+}
