@@ -168,9 +168,22 @@ impl Header {
             return Ok(available);
         }
         let stated = stated as u64;
+        if stated == 0 {
+            return Err(Error::format(
+                path,
+                "number of data records",
+                "the header states 0 data records: the file holds no samples",
+            ));
+        }
         if stated > available {
-            tracing::warn!("{}: header states {stated} data records, file holds {available} whole records; reading those", path.display());
-            return Ok(available);
+            return Err(Error::format(
+                path,
+                "number of data records",
+                format!(
+                    "the header states {stated} data records but the file holds {available} \
+                     whole records: the file is truncated"
+                ),
+            ));
         }
         Ok(stated)
     }
