@@ -109,18 +109,18 @@ impl EdfReader {
             .map_err(|e| Error::open(&self.path, e))
     }
 
-    /// Decodes samples `[first, last)` of data signal `sig` (file index) into `out`.
-    fn decode(&mut self, sig: usize, first: u64, last: u64, out: &mut Vec<f32>) -> Result<()> {
+    /// Decodes every pick's sample range in one pass over the data records, a chunk of
+    /// records at a time, so a many-channel read touches each byte once.
+    fn decode(&mut self, picks: &[Pick], out: &mut [Vec<f32>]) -> Result<()> {
         let h = &self.header;
-        let spr = h.signals[sig].samples_per_record as u64;
+        let (rb, hb) = (h.record_bytes(), h.header_bytes);
         let bps = h.variant.bytes_per_sample;
-        let (gain, offset) = h.signals[sig].scaling();
-        let (rb, hb, so) = (
-            h.record_bytes(),
-            h.header_bytes,
-            h.signal_offset(sig) as u64,
-        );
-        let (rec0, rec1) = (first / spr, last.div_ceil(spr));
+        let rec0 = picks.iter().map(|p| p.first / p.spr).min().unwrap_or(0);
+        let rec1 = picks
+            .iter()
+            .map(|p| p.last.div_ceil(p.spr))
+            .max()
+            .unwrap_or(0);
         let per_chunk = (CHUNK_BYTES / rb).max(1);
         let mut buf = Vec::new();
         let mut rec = rec0;
@@ -128,20 +128,29 @@ impl EdfReader {
             let n = per_chunk.min(rec1 - rec);
             buf.resize((n * rb) as usize, 0);
             self.read_at(hb + rec * rb, &mut buf)?;
-            for k in 0..n {
-                let r = rec + k;
-                let (s0, s1) = (
-                    (r * spr).max(first) - r * spr,
-                    ((r + 1) * spr).min(last) - r * spr,
-                );
-                let base = (k * rb + so) as usize;
-                let bytes = &buf[base + s0 as usize * bps..base + s1 as usize * bps];
-                decode_into(bytes, bps, gain, offset, out);
+            for (p, o) in picks.iter().zip(out.iter_mut()) {
+                for r in rec.max(p.first / p.spr)..(rec + n).min(p.last.div_ceil(p.spr)) {
+                    let s0 = (r * p.spr).max(p.first) - r * p.spr;
+                    let s1 = ((r + 1) * p.spr).min(p.last) - r * p.spr;
+                    let base = ((r - rec) * rb + p.offset) as usize;
+                    let bytes = &buf[base + s0 as usize * bps..base + s1 as usize * bps];
+                    decode_into(bytes, bps, p.gain, p.zero, o);
+                }
             }
             rec += n;
         }
         Ok(())
     }
+}
+
+/// One selected signal: where it sits in a record, its scaling, the samples wanted.
+struct Pick {
+    spr: u64,
+    offset: u64,
+    gain: f64,
+    zero: f64,
+    first: u64,
+    last: u64,
 }
 
 /// Appends physical values of little-endian 16- or 24-bit samples to `out`.
@@ -221,17 +230,32 @@ impl Reader for EdfReader {
                 path: self.path.clone(),
                 msg,
             })?;
-        let mut channels = Vec::with_capacity(picks.len());
-        for ci in picks {
-            let info = self.info.channels[ci].clone();
+        let mut plan = Vec::with_capacity(picks.len());
+        let mut out = Vec::with_capacity(picks.len());
+        for &ci in &picks {
+            let info = &self.info.channels[ci];
             let (first, last) = sel.sample_range(info.meta.sample_rate, info.n_samples);
-            let mut samples = Vec::with_capacity((last - first) as usize);
-            self.decode(self.data_signals[ci], first, last, &mut samples)?;
-            channels.push(Channel {
-                meta: info.meta,
-                samples,
+            let sig = self.data_signals[ci];
+            let (gain, zero) = self.header.signals[sig].scaling();
+            plan.push(Pick {
+                spr: self.header.signals[sig].samples_per_record as u64,
+                offset: self.header.signal_offset(sig) as u64,
+                gain,
+                zero,
+                first,
+                last,
             });
+            out.push(Vec::with_capacity((last - first) as usize));
         }
+        self.decode(&plan, &mut out)?;
+        let channels = picks
+            .iter()
+            .zip(out)
+            .map(|(&ci, samples)| Channel {
+                meta: self.info.channels[ci].meta.clone(),
+                samples,
+            })
+            .collect();
         let mut meta = self.info.meta.clone();
         if sel.start_s > 0.0 || sel.end_s.is_some() {
             let end = sel.end_s.unwrap_or(f64::INFINITY);
