@@ -207,3 +207,81 @@ fn scipy_agrees_on_heart_rate_and_alpha_peak() {
     let v = python_check(&["eeg", f.to_str().unwrap(), "2", "1", "256"]);
     assert!((v[0] - 9.0).abs() <= 0.5, "scipy Welch alpha peak {}", v[0]);
 }
+
+/// What pyedflib sees in a file (tests/py/edf_summary.py); python must be there.
+fn pyedflib_summary(path: &Path) -> serde_json::Value {
+    let o = Command::new("python3")
+        .arg("tests/py/edf_summary.py")
+        .arg(path)
+        .output()
+        .expect("python3 is needed (pip install -r tests/requirements.txt)");
+    assert!(
+        o.status.success(),
+        "pyedflib could not read {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+#[test]
+fn edf_and_bdf_records_open_in_pyedflib_with_leads_rates_and_units() {
+    let dir = tempfile::tempdir().unwrap();
+    for (model, format, n_ch, fs, unit) in [
+        ("ecgsyn", "edf", 12, 500.0, "mV"),
+        ("eeg", "bdf", 19, 256.0, "uV"),
+    ] {
+        let out = dir.path().join(format);
+        let o = biowave(&[
+            "generate",
+            "--model",
+            model,
+            "--duration",
+            "4s",
+            "--count",
+            "2",
+            "--format",
+            format,
+            "--seed",
+            "11",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = manifest(&out.join("manifest.json"));
+        for r in m["records"].as_array().unwrap() {
+            let path = out.join(r["file"].as_str().unwrap());
+            let s = pyedflib_summary(&path);
+            assert_eq!(s["labels"].as_array().unwrap().len(), n_ch, "{model}");
+            assert!(s["rates"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v.as_f64() == Some(fs)));
+            assert!(
+                s["units"].as_array().unwrap().iter().all(|v| v == unit),
+                "{s}"
+            );
+            let n = (4.0 * fs) as u64;
+            assert!(s["n_samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v.as_u64() == Some(n)));
+            let h: String = Sha256::digest(std::fs::read(&path).unwrap())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(r["sha256"], h);
+            // Real amplitudes: ECG of about a millivolt, EEG of tens of microvolts.
+            let peak = s["max"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap());
+            let peak = peak.fold(0.0, f64::max);
+            let ok = if unit == "mV" { 0.3..5.0 } else { 5.0..500.0 };
+            assert!(ok.contains(&peak), "{model} peak {peak} {unit}");
+        }
+    }
+}

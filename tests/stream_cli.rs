@@ -316,3 +316,92 @@ fn bad_input_fails_before_streaming_with_exit_2() {
     .unwrap();
     bad_input(&["--scenario", sc.to_str().unwrap()], "unknown scheme");
 }
+
+/// What pyedflib sees in an EDF/BDF file (tests/py/edf_summary.py); python must be there.
+fn pyedflib_summary(path: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let o = Command::new("python3")
+        .arg("tests/py/edf_summary.py")
+        .arg(path)
+        .args(extra)
+        .output()
+        .expect("python3 is needed (pip install -r tests/requirements.txt)");
+    assert!(
+        o.status.success(),
+        "pyedflib could not read {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn stream_to_file_then_signal(path: &std::path::Path, signal: &str) -> std::process::ExitStatus {
+    let to = format!("file:{}", path.display());
+    let mut child = stream(&["--model", "sine", "--to", &to, "--block-ms", "100"])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2600));
+    let kill = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    child.wait().unwrap()
+}
+
+#[test]
+fn sigterm_mid_stream_leaves_an_edf_that_pyedflib_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["edf", "bdf"] {
+        let path = dir.path().join(format!("live.{ext}"));
+        let status = stream_to_file_then_signal(&path, "-TERM");
+        assert_eq!(status.code(), Some(0), "SIGTERM ends cleanly");
+        let head = std::fs::read(&path).unwrap();
+        assert_ne!(&head[236..238], b"-1", "finish() fixed the record count");
+        let s = pyedflib_summary(&path, &["--sine", "10"]);
+        // 2.6 s, plus the queued blocks paced out while draining, in whole 1 s records.
+        let n = s["n_samples"][0].as_u64().unwrap();
+        assert!(
+            (1500..=2500).contains(&n) && n % 500 == 0,
+            "{n} samples ({ext})"
+        );
+        let data = s["data_samples"].as_u64().unwrap();
+        assert!(
+            data > n - 500 && data % 50 == 0,
+            "whole 100 ms blocks: {data} ({ext})"
+        );
+        assert_eq!(s["rates"][0].as_f64(), Some(500.0));
+        assert_eq!(s["labels"][0], "S1");
+        assert_eq!(s["units"][0], "mV");
+        let err = s["sine_err"].as_f64().unwrap();
+        assert!(
+            err < 1e-3,
+            "samples are the sine, within quantisation: {err}"
+        );
+    }
+}
+
+#[test]
+fn kill_9_mid_stream_leaves_whole_records_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("killed.edf");
+    let status = stream_to_file_then_signal(&path, "-KILL");
+    assert_eq!(status.code(), None, "killed by a signal");
+    let head = std::fs::read(&path).unwrap();
+    assert_eq!(
+        &head[236..238],
+        b"-1",
+        "record count still -1 after kill -9"
+    );
+    let rec = biowave::io::read(&path).unwrap();
+    let x = &rec.channels[0].samples;
+    assert!(
+        x.len() >= 1000,
+        "records up to the kill are there: {}",
+        x.len()
+    );
+    let worst = x
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v - sine(i)).abs())
+        .fold(0f32, f32::max);
+    assert!(worst < 1e-3, "samples are the sine: {worst}");
+}

@@ -163,20 +163,14 @@ impl EdfWriter {
         } else {
             b"0       "
         });
-        let start = opts.start.unwrap_or_default();
-        let patient = if opts.patient.is_empty() {
-            "X X X X".to_string()
-        } else {
-            opts.patient.clone()
-        };
-        let recording = if opts.recording.is_empty() {
-            format!(
-                "Startdate {} X X biowave",
-                start.format("%d-%b-%Y").to_string().to_uppercase()
-            )
-        } else {
-            opts.recording.clone()
-        };
+        // Without a start time: 2000-01-01, unambiguous in both EDF's 2-digit year and
+        // EDF+'s 4-digit one (1970 would read back as 2070 from the 2-digit field).
+        let start = opts.start.unwrap_or_else(|| {
+            chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .unwrap_or_default()
+        });
+        let (patient, recording) = plus_identification(opts, &start);
         h.extend(field(&patient, 80));
         h.extend(field(&recording, 80));
         h.extend(field(&start.format("%d.%m.%y").to_string(), 8));
@@ -257,8 +251,18 @@ impl Writer for EdfWriter {
             return Ok(());
         }
         self.finished = true;
-        // A partial last record is completed by holding each signal's last value.
+        // A partial last record is completed by holding each signal's last value, and an
+        // annotation marks where the real data end, so no reader mistakes padding for data.
         if self.pending.iter().any(|p| !p.is_empty()) {
+            let (p, s) = (&self.pending[0], &self.signals[0]);
+            let held = s.samples_per_record - p.len().min(s.samples_per_record);
+            let end = (self.records as f64 + p.len() as f64 / s.samples_per_record as f64)
+                * self.record_duration;
+            self.annotations.push_front(Annotation {
+                onset: end,
+                duration: None,
+                text: format!("end of data ({held} samples held to fill the last record)"),
+            });
             for (p, s) in self.pending.iter_mut().zip(&self.signals) {
                 let last = p.last().copied().unwrap_or(0.0);
                 p.resize(s.samples_per_record, last);
@@ -291,6 +295,23 @@ impl Drop for EdfWriter {
             }
         }
     }
+}
+
+/// EDF+ patient and recording fields: the user's texts kept, in the subfield form EDF+
+/// requires (`code sex birthdate name`; `Startdate DD-MMM-YYYY admin technician equipment`).
+fn plus_identification(opts: &WriteOptions, start: &chrono::NaiveDateTime) -> (String, String) {
+    let patient = match opts.patient.split_whitespace().count() {
+        0 => "X X X X".to_string(),
+        n if n >= 4 => opts.patient.clone(),
+        _ => format!("X X X {}", opts.patient.trim().replace(' ', "_")),
+    };
+    let recording = if opts.recording.starts_with("Startdate ") {
+        opts.recording.clone()
+    } else {
+        let date = start.format("%d-%b-%Y").to_string().to_uppercase();
+        format!("Startdate {date} X X biowave {}", opts.recording.trim())
+    };
+    (patient, recording.trim_end().to_string())
 }
 
 /// `v` in at most 8 characters: its shortest exact text when that fits, else rounded.

@@ -60,7 +60,13 @@ impl FileSink {
             None => self.path.clone(),
         };
         tracing::info!(file = %p.display(), "writing");
-        self.writer = Some(io::create(&p, &self.spec, &WriteOptions::default())?);
+        // Files carry the wall-clock time their first sample was written.
+        let opts = WriteOptions {
+            start: Some(chrono::Local::now().naive_local()),
+            recording: "stream".into(),
+            ..WriteOptions::default()
+        };
+        self.writer = Some(io::create(&p, &self.spec, &opts)?);
         self.index += 1;
         self.frames_in_file = 0;
         Ok(())
