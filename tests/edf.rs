@@ -281,3 +281,36 @@ fn unfinished_stream_is_readable_up_to_the_last_whole_record() {
     let want = (499f32 * 0.01).sin();
     assert!((rec.channels[0].samples[499] - want).abs() < 2e-4);
 }
+
+#[test]
+fn convert_cli_cuts_channels_and_time_and_keeps_annotations_and_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cut.bdf");
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["convert", "signals/mitdb208.edf"])
+        .arg(&out)
+        .args(["--start", "10", "--end", "20"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let src = io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    let cut = io::read(&out).unwrap();
+    assert_eq!(cut.channels[0].samples.len(), 3600);
+    let step =
+        (cut.channels[0].meta.physical_max - cut.channels[0].meta.physical_min) / 16_777_215.0;
+    for (a, b) in src.channels[0].samples[3600..7200]
+        .iter()
+        .zip(&cut.channels[0].samples)
+    {
+        assert!(f64::from((a - b).abs()) <= step * 1.001 + 1e-6);
+    }
+    let pvc: Vec<_> = cut
+        .meta
+        .annotations
+        .iter()
+        .map(|a| (a.onset, a.text.as_str()))
+        .collect();
+    assert_eq!(pvc, vec![(6.0, "first PVCs (SciPy docs)")]);
+    let shift = cut.meta.start.unwrap() - src.meta.start.unwrap();
+    assert_eq!(shift.num_seconds(), 10);
+}

@@ -264,6 +264,9 @@ impl Reader for EdfReader {
             meta.annotations
                 .iter_mut()
                 .for_each(|a| a.onset -= sel.start_s);
+            // The excerpt starts later than the file (whole milliseconds kept).
+            let shift = chrono::Duration::milliseconds((sel.start_s * 1000.0).round() as i64);
+            meta.start = meta.start.map(|t| t + shift);
         }
         Ok(Record { meta, channels })
     }

@@ -305,11 +305,14 @@ fn plus_identification(opts: &WriteOptions, start: &chrono::NaiveDateTime) -> (S
         n if n >= 4 => opts.patient.clone(),
         _ => format!("X X X {}", opts.patient.trim().replace(' ', "_")),
     };
-    let recording = if opts.recording.starts_with("Startdate ") {
-        opts.recording.clone()
-    } else {
-        let date = start.format("%d-%b-%Y").to_string().to_uppercase();
-        format!("Startdate {date} X X biowave {}", opts.recording.trim())
+    let date = start.format("%d-%b-%Y").to_string().to_uppercase();
+    let recording = match opts.recording.strip_prefix("Startdate ") {
+        // Keep the user's subfields; the date is the one this file starts on.
+        Some(rest) => {
+            let rest = rest.split_once(' ').map_or("X X X", |(_, r)| r);
+            format!("Startdate {date} {rest}")
+        }
+        None => format!("Startdate {date} X X biowave {}", opts.recording.trim()),
     };
     (patient, recording.trim_end().to_string())
 }
