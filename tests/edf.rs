@@ -1,6 +1,7 @@
 //! EDF/EDF+/BDF reader and writer on real recordings, cross-checked with pyedflib, edfio
 //! and MNE (tests/py/edf_check.py), plus hand-built EDF+D and the streaming writer's -1.
 
+mod common;
 use biowave::io::{self, Selection, WriteOptions};
 use biowave::record::{Annotation, Record};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,13 @@ const REAL: [&str; 4] = [
     "signals/phyaat_eeg14.bdf",
     "signals/ecg12_sample1.edf",
 ];
+
+/// Runs tests/py/edf_check.py FILE DUMP [extra]: pyedflib/edfio(/MNE) vs the dump.
+fn edf_check(file: &Path, dump_dir: &Path, extra: &[&str]) -> String {
+    let mut args = vec![file.as_os_str(), dump_dir.as_os_str()];
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    common::python("edf_check.py", args)
+}
 
 /// Writes what biowave holds for `rec` where edf_check.py expects it.
 fn dump(rec: &Record, dir: &Path) {
@@ -37,25 +45,6 @@ fn dump(rec: &Record, dir: &Path) {
         let bytes: Vec<u8> = c.samples.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(dir.join(format!("ch{i}.f32")), bytes).unwrap();
     }
-}
-
-/// Runs tests/py/edf_check.py; a missing python or module fails the test.
-fn edf_check(file: &Path, dump_dir: &Path, extra: &[&str]) -> String {
-    let o = Command::new("python3")
-        .arg("tests/py/edf_check.py")
-        .arg(file)
-        .arg(dump_dir)
-        .args(extra)
-        .output()
-        .expect("python3 is needed (pip install -r tests/requirements.txt)");
-    let out = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(
-        o.status.success(),
-        "edf_check.py {} failed:\n{out}\n{}",
-        file.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
 }
 
 #[test]
@@ -92,12 +81,10 @@ fn mitdb_annotations_and_units_are_read() {
 fn mixed_rates_written_by_pyedflib_read_right() {
     let tmp = tempfile::tempdir().unwrap();
     let f = tmp.path().join("mixed.edf");
-    let o = Command::new("python3")
-        .args(["tests/py/edf_make.py", "mixed"])
-        .arg(&f)
-        .output()
-        .expect("python3 is needed (pip install -r tests/requirements.txt)");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    common::python(
+        "edf_make.py",
+        [std::ffi::OsStr::new("mixed"), f.as_os_str()],
+    );
     let rec = io::read(&f).unwrap();
     let rates: Vec<f64> = rec.channels.iter().map(|c| c.meta.sample_rate).collect();
     assert_eq!(rates, vec![360.0, 90.0, 128.0]);

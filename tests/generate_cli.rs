@@ -1,6 +1,8 @@
 //! `biowave generate`: sharding reproduces the unsharded run byte for byte, the manifest
 //! describes the files, and bad parameters exit 2 with a clear message.
 
+mod common;
+use common::{pyedflib_summary, python};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
@@ -139,19 +141,9 @@ fn bad_parameters_exit_2_with_a_clear_message() {
     }
 }
 
-/// Runs tests/py/check_physio.py; a missing python or module fails the test.
-fn python_check(args: &[&str]) -> Vec<f64> {
-    let o = Command::new("python3")
-        .arg("tests/py/check_physio.py")
-        .args(args)
-        .output()
-        .expect("python3 is needed for this cross-check (pip install -r tests/requirements.txt)");
-    assert!(
-        o.status.success(),
-        "check_physio.py failed (numpy/scipy installed?): {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout)
+/// Runs tests/py/check_physio.py and parses the numbers it prints.
+fn physio_check(args: &[&str]) -> Vec<f64> {
+    python("check_physio.py", args)
         .split_whitespace()
         .map(|v| v.parse().unwrap())
         .collect()
@@ -182,7 +174,7 @@ fn scipy_agrees_on_heart_rate_and_alpha_peak() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let f = dir.path().join("ecgsyn-000000.f32");
-    let v = python_check(&["ecg", f.to_str().unwrap(), "2", "1", "500"]);
+    let v = physio_check(&["ecg", f.to_str().unwrap(), "2", "1", "500"]);
     assert!((v[0] - 64.0).abs() < 2.0, "scipy mean HR {}", v[0]);
     assert!((v[1] - 3.0).abs() < 0.6, "scipy HR std {}", v[1]);
     let o = biowave(&[
@@ -204,24 +196,8 @@ fn scipy_agrees_on_heart_rate_and_alpha_peak() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let f = dir.path().join("eeg-000000.f32");
-    let v = python_check(&["eeg", f.to_str().unwrap(), "2", "1", "256"]);
+    let v = physio_check(&["eeg", f.to_str().unwrap(), "2", "1", "256"]);
     assert!((v[0] - 9.0).abs() <= 0.5, "scipy Welch alpha peak {}", v[0]);
-}
-
-/// What pyedflib sees in a file (tests/py/edf_summary.py); python must be there.
-fn pyedflib_summary(path: &Path) -> serde_json::Value {
-    let o = Command::new("python3")
-        .arg("tests/py/edf_summary.py")
-        .arg(path)
-        .output()
-        .expect("python3 is needed (pip install -r tests/requirements.txt)");
-    assert!(
-        o.status.success(),
-        "pyedflib could not read {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 #[test]
@@ -251,7 +227,7 @@ fn edf_and_bdf_records_open_in_pyedflib_with_leads_rates_and_units() {
         let m = manifest(&out.join("manifest.json"));
         for r in m["records"].as_array().unwrap() {
             let path = out.join(r["file"].as_str().unwrap());
-            let s = pyedflib_summary(&path);
+            let s = pyedflib_summary(&path, &[]);
             assert_eq!(s["labels"].as_array().unwrap().len(), n_ch, "{model}");
             assert!(s["rates"]
                 .as_array()

@@ -2,6 +2,8 @@
 //! clients, SIGTERM, stdout counts, --fast, closed pipes, metrics and bad input (exit 2).
 //! The `sine` generator at 500 Hz is used so expected samples are known exactly.
 
+mod common;
+use common::pyedflib_summary;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
@@ -315,23 +317,6 @@ fn bad_input_fails_before_streaming_with_exit_2() {
     )
     .unwrap();
     bad_input(&["--scenario", sc.to_str().unwrap()], "unknown scheme");
-}
-
-/// What pyedflib sees in an EDF/BDF file (tests/py/edf_summary.py); python must be there.
-fn pyedflib_summary(path: &std::path::Path, extra: &[&str]) -> serde_json::Value {
-    let o = Command::new("python3")
-        .arg("tests/py/edf_summary.py")
-        .arg(path)
-        .args(extra)
-        .output()
-        .expect("python3 is needed (pip install -r tests/requirements.txt)");
-    assert!(
-        o.status.success(),
-        "pyedflib could not read {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).unwrap()
 }
 
 fn stream_to_file_then_signal(path: &std::path::Path, signal: &str) -> std::process::ExitStatus {

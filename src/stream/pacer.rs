@@ -93,27 +93,34 @@ mod tests {
         let block = 5u64; // 5 frames at 1 kHz = 5 ms blocks
         let p = Pacer::new(Instant::now(), 1000.0);
         let mut late_after_stall = Vec::new();
-        for k in 0..40u64 {
+        for k in 0..80u64 {
             let lateness = p.wait_for(k * block);
             if k == 10 {
-                // A 23 ms stall (over four blocks) while handling block 10.
-                std::thread::sleep(Duration::from_millis(23));
+                // A 53 ms stall (over ten blocks) while handling block 10.
+                std::thread::sleep(Duration::from_millis(53));
             }
             if k > 10 {
                 late_after_stall.push(lateness);
             }
         }
         // Right after the stall the pacer is late; it catches up without waiting ...
-        assert!(late_after_stall[0] >= Duration::from_millis(10));
-        // ... and then is back on the original grid: lateness does not persist.
-        let tail = &late_after_stall[10..];
+        assert!(late_after_stall[0] >= Duration::from_millis(40));
+        // ... and then is back on the original grid: lateness does not persist (the median
+        // is robust to a busy machine's scheduling hiccups).
+        let mut tail = late_after_stall[20..].to_vec();
+        tail.sort();
+        let median = tail[tail.len() / 2];
         assert!(
-            tail.iter().all(|l| *l < Duration::from_millis(4)),
-            "lateness persisted after catching up: {tail:?}"
+            median < Duration::from_millis(4),
+            "lateness persisted: {tail:?}"
         );
-        // The run ends on the absolute grid: 40 blocks take 200 ms from t0, not 223.
+        // The run ends on the absolute grid: 80 blocks take 400 ms from t0; a relative
+        // pacer would need 453 ms or more.
         let end = Instant::now().duration_since(p.t0());
-        assert!(end >= Duration::from_millis(195) && end < Duration::from_millis(215));
+        assert!(
+            end >= Duration::from_millis(395) && end < Duration::from_millis(440),
+            "{end:?}"
+        );
     }
 
     #[test]

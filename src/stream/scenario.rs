@@ -89,30 +89,8 @@ impl Scenario {
     }
 }
 
-/// Parses a duration: a number with `ms`, `s`, `m`, `h` or `d` (bare numbers are seconds).
-pub fn parse_duration(s: &str) -> Result<f64> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let scale = match unit {
-        "ms" => 1e-3,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        _ => {
-            return Err(Error::BadInput(format!(
-                "duration `{s}`: unknown unit `{unit}`"
-            )))
-        }
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * scale),
-        _ => Err(Error::BadInput(format!(
-            "duration `{s}`: expected a positive number and a unit"
-        ))),
-    }
-}
+/// Durations (`250ms`, `10s`, `1.5m`, `1h`, `2d`) parse as for `generate`.
+pub use crate::generate::parse_duration;
 
 /// Builds the generator a definition names: `sine` with its params, else `model::by_name`.
 pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
