@@ -19,6 +19,14 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A sink failed while streaming (disk full, socket error): a runtime failure, exit 1.
+    #[error("sink {sink}: {source}")]
+    Sink {
+        /// The sink as the user named it, e.g. `file:out.edf`.
+        sink: String,
+        /// What went wrong.
+        source: Box<Error>,
+    },
     /// A subcommand or option that is part of the contract but not built yet.
     #[error("`{0}` is not built yet in this version of biowave")]
     NotBuilt(&'static str),

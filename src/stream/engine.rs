@@ -314,7 +314,10 @@ impl Emitter {
                 Err(e) => {
                     let name = self.sinks[i].name.clone();
                     if self.opts.on_error == OnError::Stop {
-                        return Err(Error::BadInput(format!("sink {name}: {e}")));
+                        return Err(Error::Sink {
+                            sink: name,
+                            source: Box::new(e),
+                        });
                     }
                     tracing::error!(sink = %name, "sink failed, dropping it: {e}");
                     let labels = [("stream", self.opts.name.clone()), ("sink", name)];
@@ -350,7 +353,10 @@ impl Emitter {
                 Err(e) => {
                     tracing::error!(sink = %s.name, "finishing: {e}");
                     if first.is_ok() {
-                        first = Err(Error::BadInput(format!("sink {}: {e}", s.name)));
+                        first = Err(Error::Sink {
+                            sink: s.name.clone(),
+                            source: Box::new(e),
+                        });
                     }
                 }
                 Ok(()) => {}

@@ -25,7 +25,13 @@ pub struct SignalPlan {
 /// Writes EDF+C (16-bit) or BDF+C (24-bit) data records as samples arrive.
 pub struct EdfWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    /// `None` once sealed by `finish()`.
+    out: Option<BufWriter<File>>,
+    header_len: u64,
+    /// Records known to be on disk whole (flushed without error).
+    records_synced: u64,
+    /// Samples clamped into the digital range (reported by `finish()`).
+    clipped: u64,
     bdf: bool,
     signals: Vec<SignalPlan>,
     record_duration: f64,
@@ -55,7 +61,10 @@ impl EdfWriter {
         let ann_bytes = ann_bytes.max(16).next_multiple_of(if bdf { 6 } else { 2 });
         let mut w = EdfWriter {
             path: path.to_path_buf(),
-            out: BufWriter::with_capacity(1 << 16, file),
+            out: Some(BufWriter::with_capacity(1 << 16, file)),
+            header_len: 0,
+            records_synced: 0,
+            clipped: 0,
             bdf,
             pending: vec![Vec::new(); signals.len()],
             signals,
@@ -68,8 +77,8 @@ impl EdfWriter {
             record_buf: Vec::new(),
         };
         let header = w.header_bytes(opts, -1)?;
-        w.out.write_all(&header).map_err(|e| Error::open(path, e))?;
-        w.out.flush().map_err(|e| Error::open(path, e))?;
+        w.header_len = header.len() as u64;
+        w.io(|o| o.write_all(&header).and_then(|_| o.flush()))?;
         Ok(w)
     }
 
@@ -117,24 +126,100 @@ impl EdfWriter {
             let gain = (sig.range.1 - sig.range.0) / (f64::from(dmax) - f64::from(dmin));
             let offset = sig.range.0 - f64::from(dmin) * gain;
             for &x in &p[..sig.samples_per_record] {
-                let d = ((f64::from(x) - offset) / gain)
-                    .round()
-                    .clamp(f64::from(dmin), f64::from(dmax)) as i32;
-                buf.extend_from_slice(&d.to_le_bytes()[..bps]);
+                let d = ((f64::from(x) - offset) / gain).round();
+                let c = d.clamp(f64::from(dmin), f64::from(dmax));
+                self.clipped += u64::from(c != d);
+                buf.extend_from_slice(&(c as i32).to_le_bytes()[..bps]);
             }
             p.drain(..sig.samples_per_record);
         }
         let onset = self.records as f64 * self.record_duration;
         buf.extend_from_slice(&self.annotation_block(onset));
-        self.out
-            .write_all(&buf)
-            .map_err(|e| Error::open(&self.path, e))?;
+        self.io(|o| o.write_all(&buf))?;
         self.record_buf = buf;
         self.records += 1;
         if self.flush_each_record {
-            self.out.flush().map_err(|e| Error::open(&self.path, e))?;
+            self.io(|o| o.flush())?;
+            self.records_synced = self.records;
         }
         Ok(())
+    }
+
+    /// Runs an I/O step on the open file; errors name the file.
+    fn io(&mut self, f: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>) -> Result<()> {
+        let out = self.out.as_mut().ok_or_else(|| {
+            Error::open(
+                &self.path,
+                std::io::Error::other("the writer is already finished"),
+            )
+        })?;
+        f(out).map_err(|e| Error::open(&self.path, e))
+    }
+
+    /// Writes the partial last record (padded) and flushes everything.
+    fn write_tail(&mut self) -> Result<()> {
+        // A partial last record is completed by holding each signal's last value, and an
+        // annotation marks where the real data end, so no reader mistakes padding for data.
+        if self.pending.iter().any(|p| !p.is_empty()) {
+            let (p, s) = (&self.pending[0], &self.signals[0]);
+            let held = s.samples_per_record - p.len().min(s.samples_per_record);
+            let end = (self.records as f64 + p.len() as f64 / s.samples_per_record as f64)
+                * self.record_duration;
+            self.annotations.push_front(Annotation {
+                onset: end,
+                duration: None,
+                text: format!("end of data ({held} samples held to fill the last record)"),
+            });
+            for (p, s) in self.pending.iter_mut().zip(&self.signals) {
+                let last = p.last().copied().unwrap_or(0.0);
+                p.resize(s.samples_per_record, last);
+            }
+            self.write_record()?;
+        }
+        if !self.annotations.is_empty() {
+            tracing::warn!(
+                "{}: {} annotations did not fit the annotation signal",
+                self.path.display(),
+                self.annotations.len()
+            );
+            self.annotations.clear();
+        }
+        if self.clipped > 0 {
+            tracing::warn!(
+                "{}: {} samples outside the physical range were clipped to it",
+                self.path.display(),
+                self.clipped
+            );
+        }
+        self.io(|o| o.flush())?;
+        self.records_synced = self.records;
+        Ok(())
+    }
+
+    /// Leaves a valid file: after a failed write (e.g. disk full) it is cut back to the
+    /// last whole record; the header's record count is then set to what the file holds.
+    fn seal(&mut self, tail: Result<()>) -> Result<()> {
+        let Some(out) = self.out.take() else {
+            return tail;
+        };
+        let (mut f, _unwritten) = out.into_parts(); // drop what could not be written
+        let rb: u64 = self
+            .signals
+            .iter()
+            .map(|s| (s.samples_per_record * if self.bdf { 3 } else { 2 }) as u64)
+            .sum::<u64>()
+            + self.ann_bytes as u64;
+        let count = field(&self.records_synced.to_string(), 8);
+        let sealed = (if tail.is_err() {
+            f.set_len(self.header_len + self.records_synced * rb)
+        } else {
+            Ok(())
+        })
+        .and_then(|_| f.seek(SeekFrom::Start(236)))
+        .and_then(|_| f.write_all(&count))
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::open(&self.path, e));
+        tail.and(sealed)
     }
 
     /// This record's annotation signal: the time-keeping TAL, then queued TALs that fit.
@@ -251,39 +336,8 @@ impl Writer for EdfWriter {
             return Ok(());
         }
         self.finished = true;
-        // A partial last record is completed by holding each signal's last value, and an
-        // annotation marks where the real data end, so no reader mistakes padding for data.
-        if self.pending.iter().any(|p| !p.is_empty()) {
-            let (p, s) = (&self.pending[0], &self.signals[0]);
-            let held = s.samples_per_record - p.len().min(s.samples_per_record);
-            let end = (self.records as f64 + p.len() as f64 / s.samples_per_record as f64)
-                * self.record_duration;
-            self.annotations.push_front(Annotation {
-                onset: end,
-                duration: None,
-                text: format!("end of data ({held} samples held to fill the last record)"),
-            });
-            for (p, s) in self.pending.iter_mut().zip(&self.signals) {
-                let last = p.last().copied().unwrap_or(0.0);
-                p.resize(s.samples_per_record, last);
-            }
-            self.write_record()?;
-        }
-        while !self.annotations.is_empty() && self.records > 0 {
-            tracing::warn!(
-                "{}: {} annotations did not fit the annotation signal",
-                self.path.display(),
-                self.annotations.len()
-            );
-            self.annotations.clear();
-        }
-        self.out.flush().map_err(|e| Error::open(&self.path, e))?;
-        let count = field(&self.records.to_string(), 8);
-        let f = self.out.get_mut();
-        f.seek(SeekFrom::Start(236))
-            .and_then(|_| f.write_all(&count))
-            .and_then(|_| f.sync_all())
-            .map_err(|e| Error::open(&self.path, e))
+        let tail = self.write_tail();
+        self.seal(tail)
     }
 }
 

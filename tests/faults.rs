@@ -1,0 +1,43 @@
+//! Faults while writing: a full disk (simulated with the file-size limit, RLIMIT_FSIZE,
+//! whose SIGXFSZ is ignored so writes fail with EFBIG as on a full disk) must end the
+//! stream with a clear error and leave a file that pyedflib reads, cut at a whole record.
+
+mod common;
+use std::process::Command;
+
+#[test]
+fn disk_full_mid_stream_leaves_a_valid_file_and_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for ext in ["edf", "bdf"] {
+        let path = dir.path().join(format!("full.{ext}"));
+        // 200 KiB limit; 4 channels at 500 Hz need ~4-6 KB per second: it fills in ~40 s
+        // of signal, a fraction of a second with --fast.
+        let script = format!(
+            "trap '' XFSZ; ulimit -f 200; exec {} stream --model sine --fast --duration 1h --to file:{}",
+            env!("CARGO_BIN_EXE_biowave"),
+            path.display()
+        );
+        let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "a sink error ends the stream: {err}"
+        );
+        assert!(
+            err.contains(&path.display().to_string()),
+            "names the file: {err}"
+        );
+        assert!(err.contains("File too large"), "says why: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        let s = common::pyedflib_summary(&path, &["--sine", "10"]);
+        let n = s["n_samples"][0].as_u64().unwrap();
+        assert!(
+            n > 10_000,
+            "the records written before the disk filled are kept: {n}"
+        );
+        assert!(s["sine_err"].as_f64().unwrap() < 1e-3);
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert!(len <= 200 * 1024, "{len}");
+    }
+}
