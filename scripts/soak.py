@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Soak test: several real-time streams in one biowave process for a long time, sampled.
+
+    python3 scripts/soak.py --minutes 60 [--interval 10] [--out soak/] [--scenario FILE]
+
+Without --scenario it runs: 12-lead ECGSYN at 500 Hz to a TCP client (read by this script)
+and to EDF files rolled every 10 minutes, a 19-channel EEG at 256 Hz to a BDF file, and a
+4-channel sine to a second TCP client. Every interval it records, into OUT/soak.csv:
+elapsed seconds, RSS (KiB), open file descriptors, threads, underruns and frames emitted
+(from the Prometheus endpoint). At the end it sends SIGTERM, checks the exit code, plots
+OUT/soak.png (matplotlib) and prints RSS growth after the first minute (goal < 1 MB/h).
+"""
+import argparse
+import csv
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def scenario(out, ecg_port, sine_port, metrics_port):
+    return f"""realtime = true
+metrics = "127.0.0.1:{metrics_port}"
+
+[[stream]]
+name = "ecg"
+model = "ecgsyn"
+to = ["tcp://127.0.0.1:{ecg_port}", "file:{out}/ecg.edf"]
+roll = "10m"
+on_error = "drop"
+
+[[stream]]
+name = "eeg"
+model = "eeg"
+to = ["file:{out}/eeg.bdf"]
+
+[[stream]]
+name = "sine"
+model = "sine"
+params = {{ rate = 1000, channels = 4 }}
+to = ["tcp://127.0.0.1:{sine_port}"]
+"""
+
+
+def drain(port, stop, counts, key):
+    """A TCP client that reads everything the stream sends."""
+    deadline = time.time() + 30
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", port))
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+    with s:
+        while not stop.is_set():
+            b = s.recv(1 << 16)
+            if not b:
+                break
+            counts[key] += len(b)
+
+
+def proc_stats(pid):
+    rss = threads = 0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    return rss, len(os.listdir(f"/proc/{pid}/fd")), threads
+
+
+def metric_sum(port, name):
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(name))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--interval", type=float, default=10)
+    ap.add_argument("--out", default="soak")
+    ap.add_argument("--scenario")
+    a = ap.parse_args()
+    out = os.path.abspath(a.out)
+    os.makedirs(out, exist_ok=True)
+    subprocess.run(["cargo", "build", "-q", "--release"], cwd=ROOT, check=True)
+    ports = [free_port() for _ in range(3)]
+    path = a.scenario
+    if path is None:
+        path = os.path.join(out, "scenario.toml")
+        with open(path, "w") as f:
+            f.write(scenario(out, *ports))
+    proc = subprocess.Popen([os.path.join(ROOT, "target/release/biowave"), "stream", "--scenario", path],
+                            stderr=open(os.path.join(out, "stderr.log"), "w"))
+    stop, counts = threading.Event(), {"ecg": 0, "sine": 0}
+    clients = [threading.Thread(target=drain, args=(ports[0], stop, counts, "ecg"), daemon=True),
+               threading.Thread(target=drain, args=(ports[1], stop, counts, "sine"), daemon=True)]
+    for c in clients:
+        c.start()
+    rows, t0 = [], time.time()
+    with open(os.path.join(out, "soak.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["elapsed_s", "rss_kib", "fds", "threads", "underruns", "frames", "tcp_bytes"])
+        while time.time() - t0 < a.minutes * 60:
+            time.sleep(a.interval)
+            if proc.poll() is not None:
+                raise SystemExit(f"biowave exited early with {proc.returncode}; see {out}/stderr.log")
+            rss, fds, threads = proc_stats(proc.pid)
+            und = metric_sum(ports[2], "biowave_underruns_total")
+            frames = metric_sum(ports[2], "biowave_frames_emitted_total")
+            row = [round(time.time() - t0, 1), rss, fds, threads, und, frames, sum(counts.values())]
+            w.writerow(row)
+            f.flush()
+            rows.append(row)
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=30)
+    stop.set()
+    warm = next((r for r in rows if r[0] >= 60), rows[0])
+    last = rows[-1]
+    hours = max((last[0] - warm[0]) / 3600, 1e-9)
+    print(f"ran {last[0] / 60:.1f} min, exit code {code} after SIGTERM")
+    print(f"RSS: {rows[0][1] / 1024:.1f} MiB at {rows[0][0]:.0f} s, {warm[1] / 1024:.1f} MiB at {warm[0]:.0f} s, "
+          f"{last[1] / 1024:.1f} MiB at the end: growth after warm-up {(last[1] - warm[1]) / 1024:.2f} MiB "
+          f"({(last[1] - warm[1]) / 1024 / hours:.2f} MiB/h)")
+    print(f"fds: {min(r[2] for r in rows)}..{max(r[2] for r in rows)}, threads: "
+          f"{min(r[3] for r in rows)}..{max(r[3] for r in rows)}, underruns: {last[4]:.0f}, "
+          f"frames emitted: {last[5]:.0f}, TCP bytes read: {last[6]}")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
+        t = [r[0] / 60 for r in rows]
+        ax[0].plot(t, [r[1] / 1024 for r in rows])
+        ax[0].set_ylabel("RSS (MiB)")
+        ax[1].plot(t, [r[2] for r in rows])
+        ax[1].set_ylabel("open fds")
+        ax[2].plot(t, [r[4] for r in rows])
+        ax[2].set_ylabel("underruns")
+        ax[2].set_xlabel("minutes")
+        fig.suptitle("biowave soak: ecgsyn 12x500 Hz, eeg 19x256 Hz, sine 4x1 kHz")
+        fig.savefig(os.path.join(out, "soak.png"), dpi=80)
+    except ImportError:
+        print("matplotlib not installed: no plot")
+    if code != 0:
+        raise SystemExit(f"biowave exited {code} after SIGTERM")
+
+
+if __name__ == "__main__":
+    main()
