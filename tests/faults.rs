@@ -41,3 +41,32 @@ fn disk_full_mid_stream_leaves_a_valid_file_and_a_clear_error() {
         assert!(len <= 200 * 1024, "{len}");
     }
 }
+
+#[test]
+fn out_dir_confines_scenario_file_sinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let scenario = dir.path().join("s.toml");
+    let run = |to: &str| {
+        let toml =
+            format!("[[stream]]\nmodel = \"sine\"\nduration = \"1s\"\nto = [\"file:{to}\"]\n");
+        std::fs::write(&scenario, toml).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .args(["stream", "--fast", "--scenario"])
+            .arg(&scenario)
+            .arg("--out-dir")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    for escape in ["../escaped.edf", "/tmp/escaped.edf"] {
+        let o = run(escape);
+        assert_eq!(o.status.code(), Some(2), "{escape}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--out-dir"));
+    }
+    assert!(!dir.path().join("escaped.edf").exists());
+    let o = run("inside.edf");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("inside.edf").exists());
+}

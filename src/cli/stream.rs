@@ -43,6 +43,10 @@ pub struct Args {
     /// Start a new numbered file after this long (file sinks), e.g. `1h`.
     #[arg(long)]
     pub roll: Option<String>,
+    /// Keep every file sink (CLI and scenario) inside this directory: paths are taken
+    /// relative to it, and absolute paths or `..` are refused.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
     /// On a sink error: `stop` the stream or `drop` the sink.
     #[arg(long, value_parser = ["stop", "drop"], default_value = "stop")]
     pub on_error: String,
@@ -75,6 +79,19 @@ fn single_stream(a: &Args) -> StreamDef {
     }
 }
 
+/// Rewrites every `file:` sink to a path inside `dir` (see `sink::file::confine`).
+fn confine_files(mut defs: Vec<StreamDef>, dir: &std::path::Path) -> Result<Vec<StreamDef>> {
+    for d in &mut defs {
+        for to in &mut d.to {
+            if let Some(p) = to.strip_prefix("file:") {
+                let full = crate::stream::sink::file::confine(dir, std::path::Path::new(p))?;
+                *to = format!("file:{}", full.display());
+            }
+        }
+    }
+    Ok(defs)
+}
+
 /// Streams synthetic samples until the duration ends, SIGINT/SIGTERM, or the readers leave.
 pub fn run(args: Args) -> Result<()> {
     let (defs, realtime, metrics) = match &args.scenario {
@@ -88,6 +105,10 @@ pub fn run(args: Args) -> Result<()> {
             (s.streams, realtime, args.metrics.clone().or(s.metrics))
         }
         None => (vec![single_stream(&args)], !args.fast, args.metrics.clone()),
+    };
+    let defs = match &args.out_dir {
+        Some(dir) => confine_files(defs, dir)?,
+        None => defs,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

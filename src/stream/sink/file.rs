@@ -9,6 +9,37 @@ use crate::stream::Sink;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// Resolves a file sink's `path` inside `dir` (`--out-dir`), refusing any path that could
+/// leave it: absolute paths, `..` components, or a symlinked directory pointing outside.
+pub fn confine(dir: &Path, path: &Path) -> Result<PathBuf> {
+    use std::path::Component;
+    let escapes = path
+        .components()
+        .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir));
+    if escapes {
+        return Err(Error::bad_path(
+            path,
+            format!(
+                "file sinks must stay inside --out-dir {} (no absolute paths, no `..`)",
+                dir.display()
+            ),
+        ));
+    }
+    let root = dir
+        .canonicalize()
+        .map_err(|e| Error::bad_path(dir, format!("--out-dir: {e}")))?;
+    let full = root.join(path);
+    if let Some(parent) = full.parent().and_then(|p| p.canonicalize().ok()) {
+        if !parent.starts_with(&root) {
+            return Err(Error::bad_path(
+                path,
+                format!("resolves outside --out-dir {}", dir.display()),
+            ));
+        }
+    }
+    Ok(full)
+}
+
 /// Writes blocks to a file (or a numbered series of files when rolling).
 pub struct FileSink {
     path: PathBuf,
@@ -99,6 +130,20 @@ impl Sink for FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confine_keeps_paths_inside_the_out_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let ok = confine(dir.path(), Path::new("sub/a.edf")).unwrap();
+        assert!(ok.ends_with("sub/a.edf"));
+        for bad in ["/etc/x.edf", "../x.edf", "sub/../../x.edf"] {
+            let e = confine(dir.path(), Path::new(bad)).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+        }
+        std::os::unix::fs::symlink("/tmp", dir.path().join("out")).unwrap();
+        assert!(confine(dir.path(), Path::new("out/x.edf")).is_err());
+    }
 
     #[test]
     fn rolled_files_are_numbered_next_to_the_path() {
