@@ -3,7 +3,9 @@
 //! [`stft`] is planned once and reused; [`repr`] is the spectral representation the models
 //! learn (complex bins as interleaved re/im, phase kept) with its way back to samples.
 
+pub mod filter;
 pub mod repr;
+pub mod resample;
 pub mod stft;
 pub mod window;
 
