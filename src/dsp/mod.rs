@@ -4,6 +4,7 @@
 //! learn (complex bins as interleaved re/im, phase kept) with its way back to samples.
 
 pub mod filter;
+pub mod qrs;
 pub mod repr;
 pub mod resample;
 pub mod stft;
