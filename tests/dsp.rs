@@ -303,3 +303,35 @@ fn scipy_signal_agrees_on_stft_istft_resample_poly_and_sosfiltfilt() {
         assert!(max_abs <= 1e-5 * scale.max(1.0), "{r}");
     }
 }
+
+#[test]
+fn stream_decoder_of_the_representation_equals_the_batch_inverse_on_12_lead_ecg() {
+    let rec = signal("ecg12_sample1.edf");
+    let cfg = SpectralConfig::default();
+    let rep = Representation::from_record(&rec, &cfg).unwrap();
+    let batch = rep.to_channels().unwrap();
+    let mut dec = biowave::dsp::StreamDecoder::new(&cfg, rep.n_channels).unwrap();
+    let len = 50; // 100 ms blocks at 500 Hz
+    let mut block = vec![0.0f32; len * rep.n_channels];
+    let mut got = vec![Vec::new(); rep.n_channels];
+    for t in 0..rep.n_frames {
+        dec.push(rep.frame(t)).unwrap();
+        while dec.pull(&mut block, len) {
+            for (g, b) in got.iter_mut().zip(block.chunks(len)) {
+                g.extend_from_slice(b);
+            }
+        }
+    }
+    dec.finish();
+    while dec.pull(&mut block, len) {
+        for (g, b) in got.iter_mut().zip(block.chunks(len)) {
+            g.extend_from_slice(b);
+        }
+    }
+    for (g, b) in got.iter().zip(&batch) {
+        assert!(g.len() >= b.len() - len);
+        let n = g.len().min(b.len());
+        assert_eq!(&g[..n], &b[..n]);
+    }
+    assert!(dec.push(&[0.0; 3]).is_err());
+}

@@ -10,6 +10,6 @@ pub mod resample;
 pub mod stft;
 pub mod window;
 
-pub use repr::Representation;
+pub use repr::{Representation, StreamDecoder};
 pub use stft::{snr_db, Complex32, SpectralConfig, Stft, StreamingIstft};
 pub use window::Window;

@@ -5,7 +5,7 @@
 //! `data[((t * n_channels + c) * n_bins + k) * 2 + {0: re, 1: im}]`, so one frame of all
 //! channels is one contiguous token of [`Representation::n_features`] values.
 
-use super::stft::{Complex32, SpectralConfig, Stft};
+use super::stft::{Complex32, SpectralConfig, Stft, StreamingIstft};
 use crate::record::{Channel, Record};
 use crate::{Error, Result};
 
@@ -170,6 +170,67 @@ impl Representation {
             meta: template.meta.clone(),
             channels,
         })
+    }
+}
+
+/// Streaming inverse of the representation for generators: push frames of features (all
+/// channels), pull samples per channel; equal to [`Representation::to_channels`].
+pub struct StreamDecoder {
+    channels: Vec<StreamingIstft>,
+    bins: Vec<Complex32>,
+}
+
+impl StreamDecoder {
+    /// A decoder for `n_channels` channels of frames under `cfg`.
+    pub fn new(cfg: &SpectralConfig, n_channels: usize) -> Result<Self> {
+        Ok(Self {
+            channels: (0..n_channels)
+                .map(|_| StreamingIstft::new(cfg))
+                .collect::<Result<_>>()?,
+            bins: vec![Complex32::default(); cfg.n_bins()],
+        })
+    }
+
+    /// Adds one frame of features (`n_channels × n_bins × 2` values).
+    pub fn push(&mut self, frame: &[f32]) -> Result<()> {
+        let want = self.channels.len() * self.bins.len() * 2;
+        if frame.len() != want {
+            return Err(Error::BadInput(format!(
+                "stream decoder: frame has {} values, expected {want}",
+                frame.len()
+            )));
+        }
+        for (c, st) in self.channels.iter_mut().enumerate() {
+            unpack_bins(frame, c, &mut self.bins);
+            st.push(&self.bins)?;
+        }
+        Ok(())
+    }
+
+    /// Samples ready in every channel.
+    pub fn available(&self) -> usize {
+        self.channels
+            .iter()
+            .map(StreamingIstft::available)
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Moves `len` ready samples of each channel into the channel-major `out`
+    /// (`n_channels × len`); returns false, moving nothing, if fewer are ready.
+    pub fn pull(&mut self, out: &mut [f32], len: usize) -> bool {
+        if self.available() < len || out.len() != len * self.channels.len() {
+            return false;
+        }
+        for (st, dst) in self.channels.iter_mut().zip(out.chunks_exact_mut(len)) {
+            st.pull(dst);
+        }
+        true
+    }
+
+    /// Ends the stream: the overlap-add tails become ready.
+    pub fn finish(&mut self) {
+        self.channels.iter_mut().for_each(StreamingIstft::finish);
     }
 }
 
