@@ -104,6 +104,17 @@ impl Dataset {
                 config.window_s
             )));
         }
+        if let Some(s) = config.stride_s.filter(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(Error::BadInput(format!(
+                "training data: stride_s must be positive, got {s}"
+            )));
+        }
+        if !(0.0..1.0).contains(&config.val_fraction) {
+            return Err(Error::BadInput(format!(
+                "training data: val_fraction must be in [0, 1), got {}",
+                config.val_fraction
+            )));
+        }
         let mut prepared = sources
             .iter()
             .map(|s| {
