@@ -7,6 +7,7 @@
 
 pub mod block;
 pub mod cli;
+pub mod data;
 pub mod dsp;
 mod error;
 pub mod eval;

@@ -29,26 +29,9 @@ fn run(g: &mut dyn Generator, seconds: f64) -> Block {
     b
 }
 
-/// R peaks by a simple detector: local maxima above half the 99.9th percentile,
-/// at least 250 ms apart (the largest wins).
+/// R peaks (seconds) by biowave's Pan–Tompkins detector.
 fn r_peaks(x: &[f32], fs: f64) -> Vec<f64> {
-    let mut s: Vec<f32> = x.to_vec();
-    s.sort_by(|a, b| a.total_cmp(b));
-    let thr = 0.5 * s[(s.len() as f64 * 0.999) as usize];
-    let refr = (0.25 * fs) as usize;
-    let mut peaks: Vec<usize> = vec![];
-    for i in 1..x.len() - 1 {
-        if x[i] > thr && x[i] >= x[i - 1] && x[i] > x[i + 1] {
-            match peaks.last() {
-                Some(&p) if i - p < refr => {
-                    if x[i] > x[p] {
-                        *peaks.last_mut().unwrap() = i;
-                    }
-                }
-                _ => peaks.push(i),
-            }
-        }
-    }
+    let peaks = biowave::dsp::qrs::detect(x, fs).unwrap();
     peaks.iter().map(|&i| i as f64 / fs).collect()
 }
 

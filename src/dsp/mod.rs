@@ -1,1 +1,15 @@
 //! Signal processing: STFT and its inverse, windows, resampling, filters, QRS detection.
+//!
+//! [`stft`] is planned once and reused; [`repr`] is the spectral representation the models
+//! learn (complex bins as interleaved re/im, phase kept) with its way back to samples.
+
+pub mod filter;
+pub mod qrs;
+pub mod repr;
+pub mod resample;
+pub mod stft;
+pub mod window;
+
+pub use repr::{Representation, StreamDecoder};
+pub use stft::{snr_db, Complex32, SpectralConfig, Stft, StreamingIstft};
+pub use window::Window;

@@ -1,0 +1,202 @@
+//! Training data: records → spectral representations → windows of W seconds, normalised
+//! per feature with statistics fitted on the training records, split by record.
+//!
+//! [`Dataset::build`] prepares every record once (channel selection, resampling, optional
+//! band-pass, STFT), splits records into train and validation (never windows of one record
+//! in both), fits [`NormStats`] on train and normalises both parts in place; [`Batches`]
+//! then streams shuffled windows as flat `f32` batches without copying the dataset.
+
+mod loader;
+mod norm;
+mod prepare;
+mod split;
+
+pub use loader::{Batch, Batches};
+pub use norm::NormStats;
+pub use prepare::{prepare, Source};
+pub use split::{shuffle, split_records};
+
+use crate::dsp::{Representation, SpectralConfig};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// How records become training windows; stored with a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataConfig {
+    /// STFT parameters of the representation.
+    pub spectral: SpectralConfig,
+    /// Window length in seconds (one training example).
+    pub window_s: f64,
+    /// Seconds between window starts (default: half a window).
+    pub stride_s: Option<f64>,
+    /// Resample every channel to this rate (Hz); `None`: all records must share one rate.
+    pub sample_rate: Option<f64>,
+    /// Zero-phase Butterworth band-pass `(low, high)` Hz applied before the STFT.
+    pub band: Option<(f64, f64)>,
+    /// Channels to use, by label; `None`: all channels.
+    pub channels: Option<Vec<String>>,
+    /// Fraction of records held out for validation.
+    pub val_fraction: f64,
+    /// Seed of the split and of the per-epoch shuffles.
+    pub seed: u64,
+}
+
+impl Default for DataConfig {
+    /// 4 s windows of the default spectra, 20 % of records for validation, seed 0.
+    fn default() -> Self {
+        Self {
+            spectral: SpectralConfig::default(),
+            window_s: 4.0,
+            stride_s: None,
+            sample_rate: None,
+            band: None,
+            channels: None,
+            val_fraction: 0.2,
+            seed: 0,
+        }
+    }
+}
+
+/// Which part of the dataset to iterate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// Records used to fit the model and the normalisation.
+    Train,
+    /// Held-out records.
+    Validation,
+}
+
+/// A prepared record: its name (file path) and normalised representation.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Where the record came from (used in error messages and fingerprints).
+    pub name: String,
+    /// Spectral frames, normalised once the dataset is built.
+    pub rep: Representation,
+}
+
+/// Training and validation records as normalised spectra, plus what is needed to batch them.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The configuration it was built with.
+    pub config: DataConfig,
+    /// Normalisation fitted on the training records.
+    pub stats: NormStats,
+    /// Training records.
+    pub train: Vec<Prepared>,
+    /// Validation records.
+    pub validation: Vec<Prepared>,
+    /// Frames per window.
+    pub window_frames: usize,
+    /// Frames between window starts.
+    pub stride_frames: usize,
+}
+
+impl Dataset {
+    /// Prepares, splits and normalises `sources` (see the module docs).
+    pub fn build(sources: Vec<Source>, config: &DataConfig) -> Result<Self> {
+        if sources.is_empty() {
+            return Err(Error::BadInput("training data: no records given".into()));
+        }
+        if !(config.window_s.is_finite() && config.window_s > 0.0) {
+            return Err(Error::BadInput(format!(
+                "training data: window_s must be positive, got {}",
+                config.window_s
+            )));
+        }
+        if let Some(s) = config.stride_s.filter(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(Error::BadInput(format!(
+                "training data: stride_s must be positive, got {s}"
+            )));
+        }
+        if !(0.0..1.0).contains(&config.val_fraction) {
+            return Err(Error::BadInput(format!(
+                "training data: val_fraction must be in [0, 1), got {}",
+                config.val_fraction
+            )));
+        }
+        let mut prepared = sources
+            .iter()
+            .map(|s| {
+                prepare(s, config).map(|rep| Prepared {
+                    name: s.name.clone(),
+                    rep,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        drop(sources);
+        let (fs, hop) = (prepared[0].rep.sample_rate, config.spectral.hop as f64);
+        let window_frames = ((config.window_s * fs / hop).round() as usize).max(1);
+        let stride_s = config.stride_s.unwrap_or(config.window_s / 2.0);
+        let stride_frames = ((stride_s * fs / hop).round() as usize).max(1);
+        check_shapes(&prepared, window_frames, config)?;
+        let (train_idx, val_idx) = split_records(prepared.len(), config.val_fraction, config.seed);
+        let mut slots: Vec<Option<Prepared>> = prepared.drain(..).map(Some).collect();
+        let mut take = |idx: &[usize]| {
+            idx.iter()
+                .filter_map(|&i| slots[i].take())
+                .collect::<Vec<_>>()
+        };
+        let (mut train, mut validation) = (take(&train_idx), take(&val_idx));
+        let stats = NormStats::fit(train.iter().map(|p| &p.rep));
+        for p in train.iter_mut().chain(validation.iter_mut()) {
+            stats.apply(&mut p.rep.data);
+        }
+        Ok(Self {
+            config: config.clone(),
+            stats,
+            train,
+            validation,
+            window_frames,
+            stride_frames,
+        })
+    }
+
+    /// Values per frame.
+    pub fn n_features(&self) -> usize {
+        self.stats.n_features()
+    }
+
+    /// Records of one part.
+    pub fn part(&self, part: Part) -> &[Prepared] {
+        match part {
+            Part::Train => &self.train,
+            Part::Validation => &self.validation,
+        }
+    }
+
+    /// Shuffled batches of `batch_size` windows of `part` for `epoch` (seeded).
+    pub fn batches(&self, part: Part, batch_size: usize, epoch: u64) -> Batches<'_> {
+        Batches::new(self, part, batch_size.max(1), epoch)
+    }
+}
+
+/// Every record must hold at least one window and have the same feature count and rate.
+fn check_shapes(prepared: &[Prepared], window_frames: usize, config: &DataConfig) -> Result<()> {
+    let first = &prepared[0];
+    for p in prepared {
+        if p.rep.n_features() != first.rep.n_features()
+            || p.rep.sample_rate != first.rep.sample_rate
+        {
+            return Err(Error::BadInput(format!(
+                "{}: {} channels at {} Hz, but {} has {} channels at {} Hz (select channels with \
+                 --channels and a rate with --fs)",
+                p.name,
+                p.rep.n_channels,
+                p.rep.sample_rate,
+                first.name,
+                first.rep.n_channels,
+                first.rep.sample_rate
+            )));
+        }
+        if p.rep.n_frames < window_frames {
+            return Err(Error::BadInput(format!(
+                "{}: record is {:.3} s long, shorter than the {} s training window (window_s)",
+                p.name,
+                p.rep.n_samples as f64 / p.rep.sample_rate,
+                config.window_s
+            )));
+        }
+    }
+    Ok(())
+}
