@@ -345,12 +345,12 @@ fn sigterm_mid_stream_leaves_an_edf_that_pyedflib_reads() {
         // 2.6 s, plus the queued blocks paced out while draining, in whole 1 s records.
         let n = s["n_samples"][0].as_u64().unwrap();
         assert!(
-            (1500..=2500).contains(&n) && n % 500 == 0,
+            (1500..=2500).contains(&n) && n.is_multiple_of(500),
             "{n} samples ({ext})"
         );
         let data = s["data_samples"].as_u64().unwrap();
         assert!(
-            data > n - 500 && data % 50 == 0,
+            data > n - 500 && data.is_multiple_of(50),
             "whole 100 ms blocks: {data} ({ext})"
         );
         assert_eq!(s["rates"][0].as_f64(), Some(500.0));

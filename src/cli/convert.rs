@@ -25,6 +25,12 @@ pub struct Args {
     /// HDF5 dataset to read (default: the first 2-D or 3-D numeric dataset).
     #[arg(long)]
     pub h5_dataset: Option<String>,
+    /// HDF5 2-D axis order: `samples-channels` (default) or `channels-samples`.
+    #[arg(long)]
+    pub h5_layout: Option<String>,
+    /// Which record of a 3-D HDF5 dataset (records × samples × channels), from 0.
+    #[arg(long)]
+    pub h5_record: Option<usize>,
 }
 
 /// Converts one recording into another format.
@@ -40,7 +46,8 @@ pub fn run(args: Args) -> crate::Result<()> {
     let opts = OpenOptions {
         sample_rate: args.fs,
         h5_dataset: args.h5_dataset.clone(),
-        ..Default::default()
+        h5_layout: args.h5_layout.clone(),
+        h5_record: args.h5_record,
     };
     let mut reader = crate::io::open_with(&args.input, &opts)?;
     let sel = Selection {

@@ -18,6 +18,12 @@ pub struct Args {
     /// HDF5 dataset to describe.
     #[arg(long)]
     pub h5_dataset: Option<String>,
+    /// HDF5 2-D axis order: `samples-channels` (default) or `channels-samples`.
+    #[arg(long)]
+    pub h5_layout: Option<String>,
+    /// Which record of a 3-D HDF5 dataset (records × samples × channels), from 0.
+    #[arg(long)]
+    pub h5_record: Option<usize>,
 }
 
 /// How many annotations `info` lists (the count is always complete).
@@ -68,7 +74,8 @@ pub fn run(args: Args) -> crate::Result<()> {
     let opts = crate::io::OpenOptions {
         sample_rate: args.fs,
         h5_dataset: args.h5_dataset.clone(),
-        ..Default::default()
+        h5_layout: args.h5_layout.clone(),
+        h5_record: args.h5_record,
     };
     let reader = crate::io::open_with(&args.file, &opts)?;
     let info = reader.info();

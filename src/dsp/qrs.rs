@@ -111,7 +111,7 @@ impl Thresholds {
             while st.search_back(mwi, &peaks[last_scan..k], p, fs) {}
             let v = mwi[p];
             let since = st.qrs.last().map(|&q| p - q);
-            if v > st.thr1() && since.map_or(true, |d| d > s(0.2)) {
+            if v > st.thr1() && since.is_none_or(|d| d > s(0.2)) {
                 let t_wave = match (since, st.qrs.last()) {
                     (Some(d), Some(&q)) if d < s(0.36) => max_slope(p) < 0.5 * max_slope(q),
                     _ => false,

@@ -53,7 +53,7 @@ impl SpectralConfig {
     /// Checks that the transform is well defined and invertible.
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::BadInput(format!("spectral config: {m}")));
-        if self.n_fft < 2 || self.n_fft % 2 != 0 || self.n_fft > 1 << 20 {
+        if self.n_fft < 2 || !self.n_fft.is_multiple_of(2) || self.n_fft > 1 << 20 {
             return bad(format!(
                 "n_fft must be even and in 2..=2^20, got {}",
                 self.n_fft
@@ -167,7 +167,7 @@ impl Stft {
         out: &mut Vec<f32>,
     ) -> Result<()> {
         let (n, hop, n_bins) = (self.cfg.n_fft, self.cfg.hop, self.cfg.n_bins());
-        if spec.len() % n_bins != 0 || spec.is_empty() {
+        if !spec.len().is_multiple_of(n_bins) || spec.is_empty() {
             return Err(Error::BadInput(format!(
                 "inverse STFT: {} bins is not a whole number of {n_bins}-bin frames",
                 spec.len()

@@ -4,8 +4,10 @@
 //! when asked ([`Reader::read`]), for the channels and time range asked, so a multi-GB
 //! file never has to fit in memory. Writers stream block by block ([`Writer`]).
 
+pub mod csv;
 pub mod edf;
 mod error;
+pub mod hdf5;
 mod select;
 
 pub use error::Error;
@@ -109,6 +111,8 @@ pub struct OpenOptions {
     /// HDF5 axis order of 2-D datasets (`--h5-layout`): `samples-channels` (default) or
     /// `channels-samples`.
     pub h5_layout: Option<String>,
+    /// Which record of a 3-D (records × samples × channels) dataset (`--h5-record`, from 0).
+    pub h5_record: Option<usize>,
 }
 
 /// Opens a recording, choosing the format from its magic bytes or extension.
@@ -117,14 +121,12 @@ pub fn open(path: &Path) -> Result<Box<dyn Reader>> {
 }
 
 /// Opens a recording with options for formats that need them.
-pub fn open_with(path: &Path, _opts: &OpenOptions) -> Result<Box<dyn Reader>> {
-    match Format::detect(path)? {
-        Format::Edf | Format::Bdf => Ok(Box::new(edf::EdfReader::open(path)?)),
-        f => Err(Error::Unsupported {
-            path: path.to_path_buf(),
-            what: format!("reading {f:?}"),
-        }),
-    }
+pub fn open_with(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Reader>> {
+    Ok(match Format::detect(path)? {
+        Format::Edf | Format::Bdf => Box::new(edf::EdfReader::open(path)?),
+        Format::Hdf5 => Box::new(hdf5::H5Reader::open(path, opts)?),
+        Format::Csv => Box::new(csv::CsvReader::open(path, opts)?),
+    })
 }
 
 /// Reads a whole recording.
@@ -141,10 +143,8 @@ pub fn save(record: &Record, path: &Path) -> Result<()> {
 pub fn save_with(record: &Record, path: &Path, opts: &WriteOptions) -> Result<()> {
     match Format::from_extension(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))? {
         Format::Edf | Format::Bdf => edf::save(record, path, opts),
-        f => Err(Error::Unsupported {
-            path: path.to_path_buf(),
-            what: format!("writing {f:?}"),
-        }),
+        Format::Hdf5 => hdf5::save(record, path, opts),
+        Format::Csv => csv::save(record, path),
     }
 }
 
@@ -152,9 +152,7 @@ pub fn save_with(record: &Record, path: &Path, opts: &WriteOptions) -> Result<()
 pub fn create(path: &Path, spec: &SignalSpec, opts: &WriteOptions) -> Result<Box<dyn Writer>> {
     match Format::from_extension(path).ok_or_else(|| Error::UnknownFormat(path.to_path_buf()))? {
         Format::Edf | Format::Bdf => Ok(Box::new(edf::create(path, spec, opts)?)),
-        f => Err(Error::Unsupported {
-            path: path.to_path_buf(),
-            what: format!("streaming {f:?}"),
-        }),
+        Format::Hdf5 => Ok(Box::new(hdf5::H5Writer::create(path, spec, opts)?)),
+        Format::Csv => Ok(Box::new(csv::CsvWriter::create(path, spec)?)),
     }
 }

@@ -151,7 +151,7 @@ fn save_duration(record: &Record) -> Option<f64> {
     // Exact divisions of the record first (e.g. 4096 samples at 500 Hz: 0.512 s records).
     let n = record.channels[0].samples.len();
     let exact = (1..=n.min(1 << 16))
-        .filter(|k| n % k == 0)
+        .filter(|k| n.is_multiple_of(*k))
         .map(|k| (n / k) as f64 / record.channels[0].meta.sample_rate)
         .filter(|&d| d <= 10.0 && fields::duration8(d).is_some() && whole(d) && divides(d))
         .min_by(|a, b| (a - 1.0).abs().total_cmp(&(b - 1.0).abs()));

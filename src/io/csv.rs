@@ -1,0 +1,296 @@
+//! CSV: a `time` column (seconds) and one column per channel headed `label [unit]`.
+//!
+//! The rate comes from the time column (which must be uniform) or `--fs` when there is no
+//! time column. CSV holds one rate and no annotations; `convert` says what it drops.
+
+use crate::block::Block;
+use crate::io::{Error, OpenOptions, Reader, Result, Selection, Writer};
+use crate::record::{
+    Channel, ChannelInfo, ChannelMeta, Record, RecordInfo, RecordMeta, SignalSpec,
+};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// A CSV recording, parsed whole on open (CSV has no index to seek by).
+pub struct CsvReader {
+    path: PathBuf,
+    info: RecordInfo,
+    columns: Vec<Vec<f32>>,
+}
+
+/// `label [unit]` → (`label`, `unit`); a plain header is a label without unit.
+fn split_header(h: &str) -> (String, String) {
+    let h = h.trim();
+    match (h.rfind('['), h.ends_with(']')) {
+        (Some(i), true) => (
+            h[..i].trim().to_string(),
+            h[i + 1..h.len() - 1].trim().to_string(),
+        ),
+        _ => (h.to_string(), String::new()),
+    }
+}
+
+impl CsvReader {
+    /// Parses `path`; errors name the line and column of the first bad cell.
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_path(path)
+            .map_err(|e| Error::format(path, "file", e.to_string()))?;
+        let headers = rdr
+            .headers()
+            .map_err(|e| Error::format(path, "header row", e.to_string()))?
+            .clone();
+        let has_time = headers
+            .get(0)
+            .is_some_and(|h| split_header(h).0.eq_ignore_ascii_case("time"));
+        let first = usize::from(has_time);
+        let names: Vec<(String, String)> = headers.iter().skip(first).map(split_header).collect();
+        if names.is_empty() {
+            return Err(Error::format(path, "header row", "no signal columns"));
+        }
+        let mut time = Vec::new();
+        let mut columns: Vec<Vec<f32>> = vec![Vec::new(); names.len()];
+        for (row, rec) in rdr.records().enumerate() {
+            let line = row + 2;
+            let rec =
+                rec.map_err(|e| Error::format(path, format!("line {line}"), e.to_string()))?;
+            for (k, cell) in rec.iter().enumerate() {
+                let v: f64 = cell.parse().map_err(|_| {
+                    Error::format(
+                        path,
+                        format!("line {line}, column {}", k + 1),
+                        format!("`{cell}` is not a number"),
+                    )
+                })?;
+                if !v.is_finite() {
+                    return Err(Error::format(
+                        path,
+                        format!("line {line}, column {}", k + 1),
+                        format!("{v} is not finite"),
+                    ));
+                }
+                if k < first {
+                    time.push(v);
+                } else {
+                    columns[k - first].push(v as f32);
+                }
+            }
+        }
+        let rate = rate(path, &time, opts)?;
+        let n = columns[0].len() as u64;
+        let channels = names
+            .into_iter()
+            .map(|(label, unit)| ChannelInfo {
+                meta: ChannelMeta::new(label, unit, rate),
+                n_samples: n,
+            })
+            .collect();
+        let info = RecordInfo {
+            meta: RecordMeta::default(),
+            channels,
+        };
+        Ok(CsvReader {
+            path: path.to_path_buf(),
+            info,
+            columns,
+        })
+    }
+}
+
+/// The sample rate: `--fs`, else 1 / the time column's (uniform) step.
+fn rate(path: &Path, time: &[f64], opts: &OpenOptions) -> Result<f64> {
+    if let Some(fs) = opts.sample_rate {
+        return if fs.is_finite() && fs > 0.0 {
+            Ok(fs)
+        } else {
+            Err(Error::format(
+                path,
+                "--fs",
+                format!("{fs} is not a positive rate"),
+            ))
+        };
+    }
+    if time.len() < 2 {
+        return Err(Error::format(
+            path,
+            "time",
+            "no time column (or under two rows): give --fs",
+        ));
+    }
+    let dt = (time[time.len() - 1] - time[0]) / (time.len() - 1) as f64;
+    let bad = time
+        .windows(2)
+        .position(|w| ((w[1] - w[0]) - dt).abs() > 1e-3 * dt.abs() + 1e-9);
+    match bad {
+        _ if dt <= 0.0 => Err(Error::format(path, "time", "times do not increase")),
+        Some(i) => Err(Error::format(
+            path,
+            format!("time, line {}", i + 3),
+            format!(
+                "step {} s differs from the mean step {dt} s: samples must be uniform",
+                time[i + 1] - time[i]
+            ),
+        )),
+        None => Ok((1.0 / dt * 1e6).round() / 1e6),
+    }
+}
+
+impl Reader for CsvReader {
+    fn info(&self) -> &RecordInfo {
+        &self.info
+    }
+
+    fn read(&mut self, sel: &Selection) -> Result<Record> {
+        let picks = sel
+            .channel_indices(&self.info)
+            .map_err(|msg| Error::Selection {
+                path: self.path.clone(),
+                msg,
+            })?;
+        let rate = self.info.channels[0].meta.sample_rate;
+        let (a, b) = sel.sample_range(rate, self.columns[0].len() as u64);
+        let channels = picks
+            .iter()
+            .map(|&c| Channel {
+                meta: self.info.channels[c].meta.clone(),
+                samples: self.columns[c][a as usize..b as usize].to_vec(),
+            })
+            .collect();
+        Ok(Record {
+            meta: self.info.meta.clone(),
+            channels,
+        })
+    }
+}
+
+/// Streams frames to a CSV file, one row per frame.
+pub struct CsvWriter {
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    rate: f64,
+    frame: u64,
+    line: String,
+}
+
+impl CsvWriter {
+    /// Creates `path` and writes the header row.
+    pub fn create(path: &Path, spec: &SignalSpec) -> Result<Self> {
+        let f = File::create(path).map_err(|e| Error::open(path, e))?;
+        let mut out = BufWriter::new(f);
+        let mut head = String::from("time");
+        for c in &spec.channels {
+            head.push(',');
+            head.push_str(&header_cell(&c.label, &c.unit));
+        }
+        writeln!(out, "{head}").map_err(|e| Error::open(path, e))?;
+        Ok(CsvWriter {
+            path: path.to_path_buf(),
+            out: Some(out),
+            rate: spec.sample_rate,
+            frame: 0,
+            line: String::new(),
+        })
+    }
+
+    /// Appends frames given per channel (all slices the same length).
+    pub fn push(&mut self, per_channel: &[&[f32]]) -> Result<()> {
+        use std::fmt::Write as _;
+        let n = per_channel.first().map_or(0, |c| c.len());
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| Error::open(&self.path, std::io::Error::other("finished")))?;
+        for i in 0..n {
+            self.line.clear();
+            let _ = write!(self.line, "{}", self.frame as f64 / self.rate);
+            for c in per_channel {
+                let _ = write!(self.line, ",{}", c[i]);
+            }
+            self.line.push('\n');
+            out.write_all(self.line.as_bytes())
+                .map_err(|e| Error::open(&self.path, e))?;
+            self.frame += 1;
+        }
+        Ok(())
+    }
+}
+
+/// `label [unit]`, quoted when the label holds a comma or quote.
+fn header_cell(label: &str, unit: &str) -> String {
+    let cell = if unit.is_empty() {
+        label.to_string()
+    } else {
+        format!("{label} [{unit}]")
+    };
+    if cell.contains([',', '"', '\n']) {
+        format!("\"{}\"", cell.replace('"', "\"\""))
+    } else {
+        cell
+    }
+}
+
+impl Writer for CsvWriter {
+    fn write(&mut self, block: &Block) -> Result<()> {
+        let chans: Vec<&[f32]> = (0..block.n_channels).map(|c| block.channel(c)).collect();
+        self.push(&chans)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        match self.out.take() {
+            Some(mut o) => o.flush().map_err(|e| Error::open(&self.path, e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Writes a whole record (one rate for all channels) as CSV.
+pub fn save(record: &Record, path: &Path) -> Result<()> {
+    let first = record
+        .channels
+        .first()
+        .ok_or_else(|| Error::format(path, "signals", "no channels to write"))?;
+    let rate = first.meta.sample_rate;
+    if record.channels.iter().any(|c| c.meta.sample_rate != rate) {
+        return Err(Error::format(
+            path,
+            "sample rate",
+            "CSV holds one sample rate; resample the channels first",
+        ));
+    }
+    let spec = SignalSpec {
+        sample_rate: rate,
+        channels: record
+            .channels
+            .iter()
+            .map(|c| crate::record::ChannelSpec {
+                label: c.meta.label.clone(),
+                unit: c.meta.unit.clone(),
+                range: (0.0, 0.0),
+            })
+            .collect(),
+    };
+    let mut w = CsvWriter::create(path, &spec)?;
+    let n = record
+        .channels
+        .iter()
+        .map(|c| c.samples.len())
+        .min()
+        .unwrap_or(0);
+    let chans: Vec<&[f32]> = record.channels.iter().map(|c| &c.samples[..n]).collect();
+    w.push(&chans)?;
+    w.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_carry_units_in_brackets() {
+        assert_eq!(split_header("ECG II [mV]"), ("ECG II".into(), "mV".into()));
+        assert_eq!(split_header("Fz"), ("Fz".into(), String::new()));
+        assert_eq!(header_cell("a,b", "uV"), "\"a,b [uV]\"");
+    }
+}
