@@ -21,32 +21,6 @@ fn edf_check(file: &Path, dump_dir: &Path, extra: &[&str]) -> String {
     common::python("edf_check.py", args)
 }
 
-/// Writes what biowave holds for `rec` where edf_check.py expects it.
-fn dump(rec: &Record, dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let channels: Vec<_> = rec
-        .channels
-        .iter()
-        .map(|c| {
-            serde_json::json!({"label": c.meta.label, "unit": c.meta.unit,
-                "sample_rate": c.meta.sample_rate, "n_samples": c.samples.len()})
-        })
-        .collect();
-    let ann: Vec<_> = rec
-        .meta
-        .annotations
-        .iter()
-        .map(|a| serde_json::json!([a.onset, a.duration, a.text]))
-        .collect();
-    let meta = serde_json::json!({"channels": channels, "annotations": ann,
-        "duration_s": rec.duration_s()});
-    std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
-    for (i, c) in rec.channels.iter().enumerate() {
-        let bytes: Vec<u8> = c.samples.iter().flat_map(|v| v.to_le_bytes()).collect();
-        std::fs::write(dir.join(format!("ch{i}.f32")), bytes).unwrap();
-    }
-}
-
 #[test]
 fn real_files_read_like_pyedflib_edfio_and_mne() {
     let tmp = tempfile::tempdir().unwrap();
@@ -54,7 +28,7 @@ fn real_files_read_like_pyedflib_edfio_and_mne() {
         let rec = io::read(Path::new(f)).unwrap();
         assert!(!rec.channels.is_empty() && rec.duration_s() > 1.0, "{f}");
         let d = tmp.path().join(k.to_string());
-        dump(&rec, &d);
+        common::dump(&rec, &d);
         let out = edf_check(Path::new(f), &d, &["--mne"]);
         assert!(out.contains("pyedflib:") && out.contains("edfio:") && out.contains("mne:"));
     }
@@ -93,7 +67,7 @@ fn mixed_rates_written_by_pyedflib_read_right() {
         .annotations
         .iter()
         .any(|a| a.duration == Some(1.25)));
-    dump(&rec, &tmp.path().join("d"));
+    common::dump(&rec, &tmp.path().join("d"));
     edf_check(&f, &tmp.path().join("d"), &[]);
 }
 
@@ -129,7 +103,7 @@ fn written_edf_and_bdf_open_in_pyedflib_edfio_and_mne() {
         let out = tmp.path().join(format!("out.{ext}"));
         io::save(&rec, &out).unwrap();
         let d = tmp.path().join(format!("d-{ext}"));
-        dump(&rec, &d);
+        common::dump(&rec, &d);
         edf_check(&out, &d, &["--tol", "quant", "--mne"]);
         // And biowave reads its own file back within one quantisation step.
         let back = io::read(&out).unwrap();

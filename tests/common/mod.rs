@@ -32,3 +32,29 @@ pub fn pyedflib_summary(path: &Path, extra: &[&str]) -> serde_json::Value {
     args.extend(extra.iter().map(OsStr::new));
     serde_json::from_str(&python("edf_summary.py", args)).unwrap()
 }
+
+/// Writes what biowave holds for `rec` where edf_check.py expects it.
+pub fn dump(rec: &biowave::record::Record, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let channels: Vec<_> = rec
+        .channels
+        .iter()
+        .map(|c| {
+            serde_json::json!({"label": c.meta.label, "unit": c.meta.unit,
+                "sample_rate": c.meta.sample_rate, "n_samples": c.samples.len()})
+        })
+        .collect();
+    let ann: Vec<_> = rec
+        .meta
+        .annotations
+        .iter()
+        .map(|a| serde_json::json!([a.onset, a.duration, a.text]))
+        .collect();
+    let meta = serde_json::json!({"channels": channels, "annotations": ann,
+        "duration_s": rec.duration_s()});
+    std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
+    for (i, c) in rec.channels.iter().enumerate() {
+        let bytes: Vec<u8> = c.samples.iter().flat_map(|v| v.to_le_bytes()).collect();
+        std::fs::write(dir.join(format!("ch{i}.f32")), bytes).unwrap();
+    }
+}

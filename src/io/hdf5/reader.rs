@@ -72,9 +72,14 @@ impl H5Reader {
                 (_, false) => (vec![s, 0], vec![n, l.n_channels]),
                 (_, true) => (vec![0, s], vec![l.n_channels, n]),
             };
-            let raw: Vec<f64> = ds
-                .read_numeric_slice_as::<f64>(&starts, &counts)
-                .map_err(|e| h5err(&self.path, &format!("dataset `{}`", l.dataset), e))?;
+            let field = || format!("dataset `{}`", l.dataset);
+            let raw: Vec<f64> = if l.integer {
+                let v = ds.read_numeric_slice_as::<i64>(&starts, &counts);
+                v.map(|v| v.into_iter().map(|x| x as f64).collect())
+            } else {
+                ds.read_numeric_slice_as::<f64>(&starts, &counts)
+            }
+            .map_err(|e| h5err(&self.path, &field(), e))?;
             for (o, &c) in out.iter_mut().zip(picks) {
                 for i in 0..n {
                     let v = if l.channels_first {

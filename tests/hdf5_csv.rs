@@ -1,0 +1,239 @@
+//! HDF5 and CSV: files written by h5py read like h5py reads them, files biowave writes
+//! read back in h5py with their attributes, round trips through EDF, bad input (exit 2).
+
+mod common;
+use biowave::io::{self, OpenOptions, Reader, Selection};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+fn open(path: &Path, opts: &OpenOptions) -> biowave::record::Record {
+    io::open_with(path, opts)
+        .and_then(|mut r| r.read(&Selection::all()))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// biowave reads `file`, then h5py compares (tests/py/h5_check.py compare).
+fn compare(file: &Path, opts: &OpenOptions, extra: &[&str], dir: &Path) {
+    let rec = open(file, opts);
+    let d = dir.join(format!(
+        "dump-{}",
+        file.file_name().unwrap().to_string_lossy()
+    ));
+    common::dump(&rec, &d);
+    let mut args = vec![OsStr::new("compare"), file.as_os_str(), d.as_os_str()];
+    args.extend(extra.iter().map(OsStr::new));
+    let out = common::python("h5_check.py", args);
+    assert!(out.contains("max |diff|"), "{out}");
+}
+
+fn make(dir: &Path) {
+    common::python("h5_check.py", [OsStr::new("make"), dir.as_os_str()]);
+}
+
+#[test]
+fn h5py_files_read_like_h5py_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    make(tmp.path());
+    let o = OpenOptions::default();
+    compare(
+        &tmp.path().join("a2d.h5"),
+        &o,
+        &["--dataset", "eeg"],
+        tmp.path(),
+    );
+    let cs = OpenOptions {
+        h5_layout: Some("channels-samples".into()),
+        ..o.clone()
+    };
+    compare(
+        &tmp.path().join("cs.h5"),
+        &cs,
+        &["--dataset", "grp/eeg", "--channels-first"],
+        tmp.path(),
+    );
+    compare(
+        &tmp.path().join("i16.h5"),
+        &o,
+        &["--dataset", "raw"],
+        tmp.path(),
+    );
+    let rec = open(&tmp.path().join("a2d.h5"), &o);
+    assert_eq!(rec.channels.len(), 14);
+    assert_eq!(rec.channels[0].meta.label, "AF3");
+    assert_eq!(rec.channels[0].meta.unit, "uV");
+    assert_eq!(rec.channels[0].meta.sample_rate, 128.0);
+}
+
+#[test]
+fn shipped_code_style_3d_file_reads_each_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = Path::new("signals/ecg12_3x4096.h5");
+    for r in 0..3 {
+        let o = OpenOptions {
+            h5_record: Some(r),
+            ..Default::default()
+        };
+        compare(
+            f,
+            &o,
+            &["--record", &r.to_string()],
+            &tmp.path().join(r.to_string()),
+        );
+    }
+    let rec = open(f, &OpenOptions::default());
+    let labels: Vec<&str> = rec.channels.iter().map(|c| c.meta.label.as_str()).collect();
+    assert_eq!(labels[..3], ["I", "II", "III"]);
+    // A partial read: one lead, one second, equals the slice of the whole read.
+    let mut r = io::open(f).unwrap();
+    let part = r
+        .read(&Selection {
+            channels: Some(vec!["V2".into()]),
+            start_s: 2.0,
+            end_s: Some(3.0),
+        })
+        .unwrap();
+    let v2 = rec.channel_index("V2").unwrap();
+    assert_eq!(
+        part.channels[0].samples,
+        rec.channels[v2].samples[1000..1500]
+    );
+}
+
+#[test]
+fn biowave_files_open_in_h5py_with_attributes_and_annotations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rec = io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    rec.meta.annotations.push(biowave::record::Annotation {
+        onset: 30.5,
+        duration: Some(2.0),
+        text: "noise burst".into(),
+    });
+    let out = tmp.path().join("m.h5");
+    io::save(&rec, &out).unwrap();
+    common::dump(&rec, &tmp.path().join("d"));
+    common::python(
+        "h5_check.py",
+        [
+            OsStr::new("compare"),
+            out.as_os_str(),
+            tmp.path().join("d").as_os_str(),
+        ],
+    );
+    // And back: HDF5 → EDF keeps values within one EDF step and the annotations.
+    let edf = tmp.path().join("back.edf");
+    io::save(&io::read(&out).unwrap(), &edf).unwrap();
+    let back = io::read(&edf).unwrap();
+    assert_eq!(back.meta.annotations.len(), 3);
+    let c = &back.channels[0];
+    let step = (c.meta.physical_max - c.meta.physical_min) / 65535.0;
+    let worst = rec.channels[0]
+        .samples
+        .iter()
+        .zip(&c.samples)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(f64::from(worst) <= step * 1.0001, "{worst} > {step}");
+}
+
+#[test]
+fn csv_round_trips_and_reads_its_units() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rec = io::read(Path::new("signals/phyaat_eeg14.edf")).unwrap();
+    let p = tmp.path().join("e.csv");
+    io::save(&rec, &p).unwrap();
+    let back = io::read(&p).unwrap();
+    assert_eq!(back.channels.len(), 14);
+    assert_eq!(back.channels[3].meta.label, rec.channels[3].meta.label);
+    assert_eq!(back.channels[3].meta.unit, "uV");
+    assert_eq!(back.channels[3].meta.sample_rate, 128.0);
+    for (a, b) in rec.channels.iter().zip(&back.channels) {
+        assert_eq!(
+            a.samples, b.samples,
+            "f32 shortest text round-trips exactly"
+        );
+    }
+}
+
+#[test]
+fn stream_to_h5_gives_a_file_h5py_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("s.h5");
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args([
+            "stream",
+            "--model",
+            "sine",
+            "--fast",
+            "--duration",
+            "2s",
+            "--to",
+        ])
+        .arg(format!("file:{}", f.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rec = io::read(&f).unwrap();
+    assert_eq!(rec.channels[0].samples.len(), 1000);
+    let d = tmp.path().join("d");
+    common::dump(&rec, &d);
+    common::python(
+        "h5_check.py",
+        [OsStr::new("compare"), f.as_os_str(), d.as_os_str()],
+    );
+}
+
+fn exit_2(args: &[&OsStr], needle: &str) {
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: `{err}` lacks `{needle}`");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_hdf5_and_csv_input_exit_2_naming_file_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    make(tmp.path());
+    let p = |n: &str| tmp.path().join(n).into_os_string();
+    let info = OsStr::new("info");
+    exit_2(&[info, &p("nofs.h5")], "sample_rate");
+    exit_2(&[info, &p("rank1.h5")], "no 2-D or 3-D numeric dataset");
+    exit_2(&[info, &p("corrupt.h5")], "corrupt.h5");
+    exit_2(
+        &[
+            info,
+            &p("a2d.h5"),
+            OsStr::new("--h5-dataset"),
+            OsStr::new("nope"),
+        ],
+        "nope",
+    );
+    exit_2(
+        &[
+            info,
+            &p("a2d.h5"),
+            OsStr::new("--h5-layout"),
+            OsStr::new("diagonal"),
+        ],
+        "h5-layout",
+    );
+    let out = tmp.path().join("o.edf").into_os_string();
+    exit_2(
+        &[OsStr::new("convert"), &p("nan.h5"), &out],
+        "sample 100 is NaN",
+    );
+    std::fs::write(tmp.path().join("ragged.csv"), "time,a [mV]\n0,1\n0.1,2,3\n").unwrap();
+    exit_2(&[info, &p("ragged.csv")], "line 3");
+    std::fs::write(tmp.path().join("text.csv"), "time,a [mV]\n0,1\n0.1,abc\n").unwrap();
+    exit_2(&[info, &p("text.csv")], "`abc` is not a number");
+    std::fs::write(
+        tmp.path().join("jitter.csv"),
+        "time,a\n0,1\n0.1,2\n0.35,3\n0.4,1\n",
+    )
+    .unwrap();
+    exit_2(&[info, &p("jitter.csv")], "uniform");
+}
