@@ -2,7 +2,7 @@
 //! read back in h5py with their attributes, round trips through EDF, bad input (exit 2).
 
 mod common;
-use biowave::io::{self, OpenOptions, Reader, Selection};
+use biowave::io::{self, OpenOptions, Selection};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;

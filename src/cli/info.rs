@@ -81,15 +81,23 @@ pub fn run(args: Args) -> crate::Result<()> {
     let info = reader.info();
     let format = crate::io::Format::detect(&args.file)?;
     let j = to_json(&args.file, format, info);
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&j).expect("info JSON serialises")
-        );
+    let text = if args.json {
+        serde_json::to_string_pretty(&j).expect("info JSON serialises") + "\n"
     } else {
-        print_text(&j);
+        render_text(&j)
+    };
+    emit(&text)
+}
+
+/// Writes to stdout; a reader that closed the pipe early (`| head`) is not an error.
+fn emit(text: &str) -> crate::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(crate::Error::os("writing to stdout", e))
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 fn to_json<'a>(
@@ -125,8 +133,12 @@ fn to_json<'a>(
     }
 }
 
-fn print_text(j: &InfoJson) {
-    println!(
+/// The human-readable listing.
+fn render_text(j: &InfoJson) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "{} ({:?}), {:.3} s, start {}",
         j.file,
         j.format,
@@ -134,17 +146,19 @@ fn print_text(j: &InfoJson) {
         j.start.as_deref().unwrap_or("unknown")
     );
     if !j.patient.is_empty() {
-        println!("patient:   {}", j.patient);
+        let _ = writeln!(out, "patient:   {}", j.patient);
     }
     if !j.recording.is_empty() {
-        println!("recording: {}", j.recording);
+        let _ = writeln!(out, "recording: {}", j.recording);
     }
-    println!(
+    let _ = writeln!(
+        out,
         "{:>3}  {:<16} {:<6} {:>10} {:>12}  physical range",
         "#", "label", "unit", "rate Hz", "samples"
     );
     for (i, c) in j.channels.iter().enumerate() {
-        println!(
+        let _ = writeln!(
+            out,
             "{:>3}  {:<16} {:<6} {:>10} {:>12}  [{}, {}]",
             i + 1,
             c.label,
@@ -156,14 +170,15 @@ fn print_text(j: &InfoJson) {
         );
     }
     if !j.segments.is_empty() {
-        println!("discontinuous: {} segments", j.segments.len());
+        let _ = writeln!(out, "discontinuous: {} segments", j.segments.len());
         for s in j.segments {
-            println!("  {:>10.3} s  +{:.3} s", s.onset, s.duration);
+            let _ = writeln!(out, "  {:>10.3} s  +{:.3} s", s.onset, s.duration);
         }
     }
-    println!("annotations: {}", j.annotations_count);
+    let _ = writeln!(out, "annotations: {}", j.annotations_count);
     for a in j.annotations {
         let d = a.duration.map(|d| format!(" ({d} s)")).unwrap_or_default();
-        println!("  {:>10.3} s{d}  {}", a.onset, a.text);
+        let _ = writeln!(out, "  {:>10.3} s{d}  {}", a.onset, a.text);
     }
+    out
 }
