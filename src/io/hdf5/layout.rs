@@ -38,6 +38,8 @@ pub struct Layout {
     pub offset: f64,
     /// Integer storage (scale applies) rather than float.
     pub integer: bool,
+    /// Stored as little-endian float32: read straight into f32, no conversion.
+    pub native_f32: bool,
     /// Start time from a `start` attribute (ISO 8601), if any.
     pub start: Option<chrono::NaiveDateTime>,
 }
@@ -53,7 +55,16 @@ impl Layout {
             Error::format(path, "dataset", format!("`{name}`: {e} (see --h5-dataset)"))
         })?;
         let shape = ds.shape();
-        let integer = match ds.datatype().map_err(|e| h5err(path, &name, e))? {
+        let dtype = ds.datatype().map_err(|e| h5err(path, &name, e))?;
+        let native_f32 = matches!(
+            dtype,
+            DatatypeMessage::FloatingPoint {
+                size: 4,
+                byte_order: rust_hdf5::ByteOrder::LittleEndian,
+                ..
+            }
+        );
+        let integer = match dtype {
             DatatypeMessage::FloatingPoint { .. } => false,
             DatatypeMessage::FixedPoint { .. } => true,
             other => {
@@ -130,6 +141,7 @@ impl Layout {
                 0.0
             },
             integer,
+            native_f32,
             start,
         })
     }

@@ -9,7 +9,10 @@ use rust_hdf5::H5File;
 use std::path::{Path, PathBuf};
 
 /// Samples per hyperslab read: bounds memory for long datasets.
-const CHUNK_FRAMES: usize = 1 << 16;
+const CHUNK_FRAMES: usize = 1 << 14;
+
+/// Decoded channels and each one's (min, max).
+type Decoded = (Vec<Vec<f32>>, Vec<(f32, f32)>);
 
 /// An opened HDF5 recording (one record of a 3-D dataset).
 pub struct H5Reader {
@@ -54,7 +57,7 @@ impl H5Reader {
     }
 
     /// Samples `[first, last)` of every channel, channel-major, scaled.
-    fn decode(&self, first: usize, last: usize, picks: &[usize]) -> Result<Vec<Vec<f32>>> {
+    fn decode(&self, first: usize, last: usize, picks: &[usize]) -> Result<Decoded> {
         let l = &self.layout;
         let ds = self
             .file
@@ -64,6 +67,8 @@ impl H5Reader {
             .iter()
             .map(|_| Vec::with_capacity(last - first))
             .collect();
+        let mut raw: Vec<f32> = Vec::new();
+        let mut range = vec![(f32::INFINITY, f32::NEG_INFINITY); picks.len()];
         let mut s = first;
         while s < last {
             let n = CHUNK_FRAMES.min(last - s);
@@ -73,40 +78,81 @@ impl H5Reader {
                 (_, true) => (vec![0, s], vec![l.n_channels, n]),
             };
             let field = || format!("dataset `{}`", l.dataset);
-            let raw: Vec<f64> = if l.integer {
-                let v = ds.read_numeric_slice_as::<i64>(&starts, &counts);
-                v.map(|v| v.into_iter().map(|x| x as f64).collect())
+            let m = counts.iter().product::<usize>();
+            raw.resize(m, 0.0);
+            if l.native_f32 {
+                ds.read_slice_into::<f32>(&mut raw, &starts, &counts)
+            } else if l.integer {
+                ds.read_numeric_slice_as::<i64>(&starts, &counts).map(|v| {
+                    raw.iter_mut()
+                        .zip(v)
+                        .for_each(|(r, x)| *r = (x as f64 * l.scale + l.offset) as f32)
+                })
             } else {
                 ds.read_numeric_slice_as::<f64>(&starts, &counts)
+                    .map(|v| raw.iter_mut().zip(v).for_each(|(r, x)| *r = x as f32))
             }
             .map_err(|e| h5err(&self.path, &field(), e))?;
-            for (o, &c) in out.iter_mut().zip(picks) {
-                for i in 0..n {
-                    let v = if l.channels_first {
-                        raw[c * n + i]
-                    } else {
-                        raw[i * l.n_channels + c]
-                    };
-                    let x = v * l.scale + l.offset;
-                    if !x.is_finite() {
-                        return Err(Error::format(
-                            &self.path,
-                            format!("dataset `{}`", l.dataset),
-                            format!(
-                                "channel {} (`{}`) sample {} is {x}",
-                                c + 1,
-                                l.labels[c],
-                                s + i
-                            ),
-                        ));
-                    }
-                    o.push(x as f32);
-                }
-            }
+            scatter(&raw, n, l, picks, &mut out, &mut range);
             s += n;
         }
-        Ok(out)
+        if range.iter().any(|r| !(r.0.is_finite() && r.1.is_finite())) {
+            if let Some((c, i)) = first_non_finite(&out) {
+                return Err(Error::format(
+                    &self.path,
+                    format!("dataset `{}`", l.dataset),
+                    format!(
+                        "channel {} (`{}`) sample {} is {}",
+                        picks[c] + 1,
+                        l.labels[picks[c]],
+                        first + i,
+                        out[c][i]
+                    ),
+                ));
+            }
+        }
+        Ok((out, range))
     }
+}
+
+/// Appends an interleaved (or channels-first) slab of `n` frames to each picked channel,
+/// in cache-sized blocks of frames, keeping each channel's (min, max) as it goes.
+fn scatter(
+    raw: &[f32],
+    n: usize,
+    l: &Layout,
+    picks: &[usize],
+    out: &mut [Vec<f32>],
+    range: &mut [(f32, f32)],
+) {
+    const BLOCK: usize = 64;
+    let nc = l.n_channels;
+    for f0 in (0..n).step_by(BLOCK) {
+        let f1 = (f0 + BLOCK).min(n);
+        for ((o, &c), r) in out.iter_mut().zip(picks).zip(range.iter_mut()) {
+            let start = o.len();
+            if l.channels_first {
+                o.extend_from_slice(&raw[c * n + f0..c * n + f1]);
+            } else {
+                o.extend(raw[f0 * nc + c..].iter().step_by(nc).take(f1 - f0));
+            }
+            let (mut lo, mut hi, mut bad) = (r.0, r.1, r.0.is_nan());
+            for &x in &o[start..] {
+                lo = lo.min(x);
+                hi = hi.max(x);
+                bad |= !x.is_finite();
+            }
+            // A non-finite sample poisons the range; read() then finds and reports it.
+            *r = if bad { (f32::NAN, f32::NAN) } else { (lo, hi) };
+        }
+    }
+}
+
+/// The first non-finite sample in any channel: (channel, index).
+fn first_non_finite(out: &[Vec<f32>]) -> Option<(usize, usize)> {
+    out.iter()
+        .enumerate()
+        .find_map(|(c, v)| v.iter().position(|x| !x.is_finite()).map(|i| (c, i)))
 }
 
 fn info(l: &Layout, annotations: Vec<Annotation>) -> RecordInfo {
@@ -176,15 +222,13 @@ impl Reader for H5Reader {
                 msg,
             })?;
         let (first, last) = sel.sample_range(self.layout.sample_rate, self.layout.n_samples as u64);
-        let data = self.decode(first as usize, last as usize, &picks)?;
+        let (data, ranges) = self.decode(first as usize, last as usize, &picks)?;
         let channels = picks
             .iter()
             .zip(data)
-            .map(|(&c, samples)| {
+            .zip(ranges)
+            .map(|((&c, samples), (lo, hi))| {
                 let mut meta = self.info.channels[c].meta.clone();
-                let (lo, hi) = samples
-                    .iter()
-                    .fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
                 if lo <= hi {
                     (meta.physical_min, meta.physical_max) = (f64::from(lo), f64::from(hi));
                 }
