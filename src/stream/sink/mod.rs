@@ -2,6 +2,7 @@
 //! opens the sink (binding ports, creating files) so bad input fails before streaming.
 
 pub mod file;
+pub mod lsl;
 pub mod stdout;
 pub mod tcp;
 
@@ -30,7 +31,7 @@ pub enum SinkSpec {
     File(PathBuf),
     /// `tcp://HOST:PORT[?max_clients=N&queue=BLOCKS&wait=N]`.
     Tcp(tcp::TcpOptions),
-    /// `lsl:NAME` (not built: needs liblsl).
+    /// `lsl:NAME`: an LSL outlet (liblsl loaded at run time).
     Lsl(String),
 }
 
@@ -81,11 +82,7 @@ pub fn build(spec: &SinkSpec, ctx: &SinkContext) -> Result<Box<dyn Sink>> {
         SinkSpec::Stdout => Box::new(stdout::StdoutSink::new(ctx)?),
         SinkSpec::File(p) => Box::new(file::FileSink::new(p, ctx)?),
         SinkSpec::Tcp(o) => Box::new(tcp::TcpSink::bind(o, ctx)?),
-        SinkSpec::Lsl(name) => {
-            return Err(Error::BadInput(format!(
-                "sink lsl:{name}: LSL output is not built into this binary (needs liblsl)"
-            )))
-        }
+        SinkSpec::Lsl(name) => Box::new(lsl::LslSink::open(name, ctx)?),
     })
 }
 

@@ -1,0 +1,68 @@
+//! The LSL outlet received by a real pylsl inlet: name, type, rate, channels, labels,
+//! units, sample values and timestamps; a missing liblsl is a clear error (exit 2).
+
+mod common;
+use std::process::{Command, Stdio};
+
+#[test]
+fn pylsl_inlet_receives_the_stream_with_metadata_values_and_timestamps() {
+    let name = format!("biowave-test-{}", std::process::id());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["stream", "--model", "sine", "--duration", "6s", "--to"])
+        .arg(format!("lsl:{name}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = common::python("lsl_inlet.py", [name.as_str(), "3"]);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "biowave stream failed");
+    let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(j["name"], name.as_str());
+    assert_eq!(j["type"], "ECG", "mV → ECG");
+    assert_eq!(j["rate"], 500.0);
+    assert_eq!(j["channel_count"], 1);
+    assert_eq!(j["labels"], serde_json::json!(["S1"]));
+    assert_eq!(j["units"], serde_json::json!(["mV"]));
+    let n = j["n"].as_u64().unwrap();
+    assert!((1200..=1700).contains(&n), "about 3 s at 500 Hz: {n}");
+    assert!(j["sine_err"].as_f64().unwrap() < 1e-4, "{j}");
+    let (dt, sd) = (
+        j["dt_mean"].as_f64().unwrap(),
+        j["dt_std"].as_f64().unwrap(),
+    );
+    assert!(
+        (dt - 0.002).abs() < 1e-6 && sd < 1e-6,
+        "timestamps 1/rate apart: {dt} ± {sd}"
+    );
+    let lag = j["lag_median"].as_f64().unwrap();
+    // A block leaves at its first sample's deadline, stamped with each sample's nominal
+    // time, so the newest stamp can be up to one block (20 ms) ahead of the receipt.
+    assert!(
+        (-0.025..0.1).contains(&lag),
+        "timestamps on the inlet's clock: {lag}"
+    );
+}
+
+#[test]
+fn a_missing_liblsl_is_a_clear_error_before_streaming() {
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args([
+            "stream",
+            "--model",
+            "sine",
+            "--duration",
+            "1s",
+            "--to",
+            "lsl:x",
+        ])
+        .env("BIOWAVE_LIBLSL", "/nonexistent/liblsl.so")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent/liblsl.so") && err.contains("pip install pylsl"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "nothing streamed");
+}
