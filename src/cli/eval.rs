@@ -28,7 +28,76 @@ pub struct Args {
     pub report: Option<PathBuf>,
 }
 
-/// Compares synthetic with real recordings.
-pub fn run(_args: Args) -> crate::Result<()> {
-    Err(crate::Error::NotBuilt("eval"))
+fn load(paths: &[PathBuf]) -> crate::Result<Vec<(String, crate::record::Record)>> {
+    paths
+        .iter()
+        .map(|p| Ok((p.display().to_string(), crate::io::read(p)?)))
+        .collect()
+}
+
+/// Compares synthetic with real recordings: prints the metric table (or JSON) and writes
+/// the HTML report when asked.
+pub fn run(args: Args) -> crate::Result<()> {
+    use crate::eval::{self, windows::cut};
+    if !(args.window_s.is_finite() && args.window_s > 0.0) {
+        return Err(crate::Error::BadInput(format!(
+            "--window-s {}: must be positive",
+            args.window_s
+        )));
+    }
+    let labels = args.channels.as_deref();
+    let real = cut(&load(&args.real)?, labels, args.window_s, "real")?;
+    let synth = cut(
+        &load(&args.synth)?,
+        Some(&real.labels),
+        args.window_s,
+        "synthetic",
+    )?;
+    if synth.rate != real.rate {
+        return Err(crate::Error::BadInput(format!(
+            "synthetic data at {} Hz, real at {} Hz: resample one of them (biowave convert --fs)",
+            synth.rate, real.rate
+        )));
+    }
+    let train = if args.train.is_empty() {
+        None
+    } else {
+        Some(cut(
+            &load(&args.train)?,
+            Some(&real.labels),
+            args.window_s,
+            "training",
+        )?)
+    };
+    if real.windows.len() < 4 || synth.windows.len() < 4 {
+        return Err(crate::Error::BadInput(format!(
+            "{} real and {} synthetic windows of {} s: need at least 4 of each (shorter --window-s or more data)",
+            real.windows.len(),
+            synth.windows.len(),
+            args.window_s
+        )));
+    }
+    let cfg = eval::Config {
+        window_s: args.window_s,
+        folds: 5,
+        seed: 0,
+    };
+    let report = eval::evaluate(&real, &synth, train.as_ref(), &cfg);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report JSON serialises")
+        );
+    } else {
+        print!("{}", eval::report::table(&report));
+    }
+    if let Some(dir) = &args.report {
+        eval::report::write_html(dir, &report, &real, &synth)
+            .map_err(|e| crate::Error::os(format!("writing the report to {}", dir.display()), e))?;
+        eprintln!(
+            "biowave: report written to {}",
+            dir.join("index.html").display()
+        );
+    }
+    Ok(())
 }

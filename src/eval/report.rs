@@ -1,0 +1,263 @@
+//! The human table and the self-contained HTML report (inline SVG plots via `plotters`).
+
+use super::windows::Windows;
+use super::{Comparison, Report};
+use plotters::prelude::*;
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn opt(v: Option<f64>) -> String {
+    v.map_or("–".into(), |x| format!("{x:.3}"))
+}
+
+/// The metric table as aligned text (stdout of `biowave eval`).
+pub fn table(r: &Report) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{:?} · {} channels · {} Hz · {} real windows",
+        r.kind,
+        r.channels.len(),
+        r.sample_rate,
+        r.real_windows
+    );
+    let _ = writeln!(
+        s,
+        "{:<28} {:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>9}",
+        "set", "windows", "PSD dist dB", "MMD²", "AUC", "HR bpm", "SDNN ms", "templ r"
+    );
+    let row = |s: &mut String, c: &Comparison| {
+        let _ = writeln!(
+            s,
+            "{:<28} {:>7} {:>10.2} {:>9.4} {:>9.3} {:>8} {:>8} {:>9}",
+            c.name,
+            c.windows,
+            c.psd_distance_db,
+            c.mmd2,
+            c.discriminative_auc,
+            opt(c.hr_mean),
+            opt(c.sdnn_ms),
+            opt(c.template_corr)
+        );
+    };
+    row(&mut s, &r.real);
+    for c in &r.comparisons {
+        row(&mut s, c);
+    }
+    if let Some(b) = &r.real.band_powers {
+        let _ = writeln!(s, "relative band power δ/θ/α/β: real {:.2?}", b);
+        for c in &r.comparisons {
+            let _ = writeln!(
+                s,
+                "  {:<26} {:.2?}",
+                c.name,
+                c.band_powers.unwrap_or_default()
+            );
+        }
+    }
+    if let Some(p) = &r.privacy {
+        let _ = writeln!(s, "privacy: DCR ratio (synthetic / held-out real, median) {:.3}; synthetic closer than real p5: {:.1} %", p.dcr_ratio, 100.0 * p.share_below_p5);
+    }
+    s
+}
+
+fn svg(
+    draw: impl FnOnce(DrawingArea<SVGBackend, plotters::coord::Shift>) -> Result<(), String>,
+) -> String {
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (640, 260)).into_drawing_area();
+        let _ = root.fill(&WHITE);
+        if let Err(e) = draw(root.clone()) {
+            tracing::warn!("plot: {e}");
+        }
+        let _ = root.present();
+    }
+    out
+}
+
+/// A named, coloured polyline.
+type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
+
+fn lines(series: &[Series], log_y: bool) -> String {
+    svg(|root| {
+        let all = series.iter().flat_map(|s| s.1.iter());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in all {
+            let y = if log_y { y.max(1e-30).log10() } else { y };
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        if x0 >= x1 || y0 >= y1 {
+            return Ok(());
+        }
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| e.to_string())?;
+        chart.configure_mesh().disable_mesh().draw().ok();
+        for (_, pts, color) in series {
+            let p = pts
+                .iter()
+                .map(|&(x, y)| (x, if log_y { y.max(1e-30).log10() } else { y }));
+            chart
+                .draw_series(LineSeries::new(p, color))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+fn scatter(groups: &[(Vec<(f64, f64)>, RGBColor)]) -> String {
+    svg(|root| {
+        let pts = groups.iter().flat_map(|g| g.0.iter());
+        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+        for &(x, y) in pts {
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+        }
+        if x0 >= x1 || y0 >= y1 {
+            return Ok(());
+        }
+        let mut chart = ChartBuilder::on(&root)
+            .margin(10)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(|e| e.to_string())?;
+        for (p, c) in groups {
+            chart
+                .draw_series(p.iter().map(|&xy| Circle::new(xy, 3, c.filled())))
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })
+}
+
+/// First two principal components of standardised rows (power iteration).
+pub fn pca2(rows: &[Vec<f64>]) -> Vec<(f64, f64)> {
+    let d = rows.first().map_or(0, Vec::len);
+    if d == 0 {
+        return Vec::new();
+    }
+    let (m, sd) = super::metrics::column_stats(rows);
+    let z = super::metrics::standardise(rows, &m, &sd);
+    let cov = |v: &[f64]| -> Vec<f64> {
+        let mut out = vec![0.0; d];
+        for r in &z {
+            let p: f64 = r.iter().zip(v).map(|(a, b)| a * b).sum();
+            out.iter_mut().zip(r).for_each(|(o, x)| *o += p * x);
+        }
+        out
+    };
+    let mut comps: Vec<Vec<f64>> = Vec::new();
+    for k in 0..2 {
+        let mut v: Vec<f64> = (0..d).map(|i| ((i + k) % 3) as f64 + 1.0).collect();
+        for _ in 0..100 {
+            let mut w = cov(&v);
+            for c in &comps {
+                let p: f64 = w.iter().zip(c).map(|(a, b)| a * b).sum();
+                w.iter_mut().zip(c).for_each(|(x, y)| *x -= p * y);
+            }
+            let n = w.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-30);
+            v = w.into_iter().map(|x| x / n).collect();
+        }
+        comps.push(v);
+    }
+    z.iter()
+        .map(|r| {
+            let p = |c: &[f64]| r.iter().zip(c).map(|(a, b)| a * b).sum::<f64>();
+            (p(&comps[0]), p(&comps[1]))
+        })
+        .collect()
+}
+
+const REAL: RGBColor = RGBColor(31, 119, 180);
+const SYNTH: RGBColor = RGBColor(214, 39, 40);
+const SURR: RGBColor = RGBColor(44, 160, 44);
+const NOISE: RGBColor = RGBColor(127, 127, 127);
+
+/// Writes `dir/index.html`: waveforms, PSD overlay, HR histogram (ECG), PCA scatter, table.
+pub fn write_html(dir: &Path, r: &Report, real: &Windows, synth: &Windows) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let wave = |w: &Windows| -> Vec<(f64, f64)> {
+        let x = &w.windows[0][0];
+        let n = x.len().min((5.0 * w.rate) as usize);
+        (0..n)
+            .map(|i| (i as f64 / w.rate, f64::from(x[i])))
+            .collect()
+    };
+    let waves = lines(
+        &[
+            ("real", wave(real), REAL),
+            ("synthetic", wave(synth), SYNTH),
+        ],
+        false,
+    );
+    let psd = |c: &Comparison| -> Vec<(f64, f64)> {
+        r.freqs
+            .iter()
+            .copied()
+            .zip(c.mean_psd.iter().copied())
+            .skip(1)
+            .collect()
+    };
+    let mut series = vec![("real", psd(&r.real), REAL)];
+    for (c, color) in r.comparisons.iter().zip([SYNTH, SURR, NOISE]) {
+        series.push((c.name.as_str(), psd(c), color));
+    }
+    let psds = lines(&series, true);
+    let kind = super::Kind::of(real);
+    let mut welch = super::psd::Welch::new(super::features::nperseg(real.rate, real.len()));
+    let fr = super::features::extract(real, kind, &mut welch);
+    let fs = super::features::extract(synth, kind, &mut welch);
+    let n_real = fr.len();
+    let pc = pca2(&fr.iter().chain(&fs).cloned().collect::<Vec<_>>());
+    let scatter_svg = scatter(&[
+        (pc[..n_real].to_vec(), REAL),
+        (pc[n_real..].to_vec(), SYNTH),
+    ]);
+    let hr = if kind == super::Kind::Ecg {
+        let hist = |f: &[Vec<f64>]| -> Vec<(f64, f64)> {
+            let mut bins = vec![0.0; 30];
+            let d = f.first().map_or(0, Vec::len);
+            for row in f {
+                let h = row[d - 3];
+                if h.is_finite() {
+                    bins[((h - 30.0) / 5.0).clamp(0.0, 29.0) as usize] += 1.0 / f.len() as f64;
+                }
+            }
+            bins.iter()
+                .enumerate()
+                .map(|(i, &b)| (30.0 + 5.0 * i as f64, b))
+                .collect()
+        };
+        format!(
+            "<h2>Heart rate (windows per 5 bpm bin, 30–180 bpm)</h2>{}",
+            lines(
+                &[("real", hist(&fr), REAL), ("synthetic", hist(&fs), SYNTH)],
+                false
+            )
+        )
+    } else {
+        String::new()
+    };
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>biowave eval</title>\
+         <style>body{{font-family:sans-serif;max-width:720px;margin:2em auto}}pre{{background:#f4f4f4;padding:1em;overflow-x:auto}}\
+         .k span{{padding:0 .6em}}</style></head><body><h1>biowave eval</h1>\
+         <p class=\"k\"><span style=\"color:#1f77b4\">■ real</span><span style=\"color:#d62728\">■ synthetic</span>\
+         <span style=\"color:#2ca02c\">■ phase-randomised surrogate</span><span style=\"color:#7f7f7f\">■ white noise</span></p>\
+         <h2>Metrics</h2><pre>{}</pre><h2>Example waveforms (first window, first channel, 5 s)</h2>{waves}\
+         <h2>Mean PSD (log scale)</h2>{psds}{hr}<h2>Feature space (PCA, first two components)</h2>{scatter_svg}\
+         </body></html>",
+        html_escape(&table(r))
+    );
+    std::fs::write(dir.join("index.html"), html)?;
+    std::fs::write(
+        dir.join("metrics.json"),
+        serde_json::to_string_pretty(r).unwrap_or_default(),
+    )
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

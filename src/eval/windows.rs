@@ -1,0 +1,112 @@
+//! Cutting recordings into equal windows of one channel set, refusing mismatched rates.
+
+use crate::record::Record;
+use crate::{Error, Result};
+
+/// Windows of one data set: `windows[k][c]` is channel `c` of window `k`.
+#[derive(Debug, Clone)]
+pub struct Windows {
+    /// Sample rate shared by every window.
+    pub rate: f64,
+    /// Channel labels, in order.
+    pub labels: Vec<String>,
+    /// Units of the channels.
+    pub units: Vec<String>,
+    /// The windows.
+    pub windows: Vec<Vec<Vec<f32>>>,
+}
+
+impl Windows {
+    /// Samples per window.
+    pub fn len(&self) -> usize {
+        self.windows
+            .first()
+            .and_then(|w| w.first())
+            .map_or(0, Vec::len)
+    }
+
+    /// True when there are no windows.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+}
+
+/// Non-overlapping windows of `window_s` seconds from `records` (named `what` in errors),
+/// for the channels `labels` (all of the first record's channels when `None`).
+pub fn cut(
+    records: &[(String, Record)],
+    labels: Option<&[String]>,
+    window_s: f64,
+    what: &str,
+) -> Result<Windows> {
+    let (name0, first) = records
+        .first()
+        .ok_or_else(|| Error::BadInput(format!("{what}: no recordings given")))?;
+    let labels: Vec<String> = match labels {
+        Some(l) => l.to_vec(),
+        None => first
+            .channels
+            .iter()
+            .map(|c| c.meta.label.trim().to_string())
+            .collect(),
+    };
+    let mut out = Windows {
+        rate: 0.0,
+        labels: labels.clone(),
+        units: Vec::new(),
+        windows: Vec::new(),
+    };
+    for (name, rec) in records {
+        let by_label: Option<Vec<usize>> = labels.iter().map(|l| rec.channel_index(l)).collect();
+        let idx = match by_label {
+            Some(i) => i,
+            // Same number of channels under other names (MLII vs II): match by position.
+            None if rec.channels.len() == labels.len() => {
+                tracing::warn!("{name}: channel labels differ from {name0}; matching channels by position");
+                (0..labels.len()).collect()
+            }
+            None => {
+                return Err(Error::BadInput(format!(
+                    "{name}: channels {:?} not found (the {what} set needs the channels of {name0}, or --channels)",
+                    labels
+                )))
+            }
+        };
+        let rate = rec.channels[idx[0]].meta.sample_rate;
+        if out.rate == 0.0 {
+            out.rate = rate;
+            out.units = idx
+                .iter()
+                .map(|&i| rec.channels[i].meta.unit.clone())
+                .collect();
+        }
+        if idx
+            .iter()
+            .any(|&i| rec.channels[i].meta.sample_rate != out.rate)
+        {
+            return Err(Error::BadInput(format!(
+                "{name}: sample rate {rate} Hz differs from {} Hz; resample first (biowave convert --fs)",
+                out.rate
+            )));
+        }
+        let w = (window_s * rate).round() as usize;
+        let n = idx
+            .iter()
+            .map(|&i| rec.channels[i].samples.len())
+            .min()
+            .unwrap_or(0);
+        if w < 16 || w > n {
+            return Err(Error::BadInput(format!(
+                "{name}: a {window_s} s window ({w} samples) does not fit its {n} samples (--window-s)"
+            )));
+        }
+        for k in 0..n / w {
+            out.windows.push(
+                idx.iter()
+                    .map(|&i| rec.channels[i].samples[k * w..(k + 1) * w].to_vec())
+                    .collect(),
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,268 @@
+//! `biowave eval` on real data: halves of one real record look alike, phase-randomised
+//! surrogates and noise do not, a copied training record is flagged; numbers recomputed
+//! with scipy / numpy / scikit-learn; the HTML report renders in headless Chromium.
+
+mod common;
+use biowave::eval::{self, features, metrics, windows::Windows};
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+fn mitdb_windows(window_s: f64) -> Windows {
+    let rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    eval::windows::cut(&[("mitdb208".into(), rec)], None, window_s, "real").unwrap()
+}
+
+/// Windows `k` with `k % m == r`: interleaved subsets of one record.
+fn subset(w: &Windows, m: usize, r: usize) -> Windows {
+    let mut s = w.clone();
+    s.windows = w
+        .windows
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k % m == r)
+        .map(|(_, x)| x.clone())
+        .collect();
+    s
+}
+
+fn cfg() -> eval::Config {
+    eval::Config {
+        window_s: 5.0,
+        folds: 5,
+        seed: 0,
+    }
+}
+
+#[test]
+fn real_halves_match_and_baselines_are_told_apart() {
+    let all = mitdb_windows(5.0);
+    let (a, b) = (subset(&all, 2, 0), subset(&all, 2, 1));
+    let r = eval::evaluate(&a, &b, None, &cfg());
+    let synth = &r.comparisons[0];
+    assert!(
+        synth.discriminative_auc < 0.7,
+        "halves: AUC {}",
+        synth.discriminative_auc
+    );
+    assert!(
+        synth.psd_distance_db < 1.0,
+        "halves: {} dB",
+        synth.psd_distance_db
+    );
+    assert!(synth.template_corr.unwrap() > 0.95);
+    for c in &r.comparisons[1..] {
+        assert!(
+            c.discriminative_auc >= 0.9,
+            "{}: AUC {}",
+            c.name,
+            c.discriminative_auc
+        );
+    }
+    assert!(
+        r.comparisons[2].psd_distance_db > 3.0,
+        "white noise has another spectrum"
+    );
+    let hr = r.real.hr_mean.unwrap();
+    assert!((60.0..140.0).contains(&hr), "MIT-BIH 208 heart rate {hr}");
+}
+
+#[test]
+fn a_copied_training_record_is_flagged_and_a_fresh_one_is_not() {
+    let all = mitdb_windows(5.0);
+    let (train, held_out, other) = (subset(&all, 3, 0), subset(&all, 3, 1), subset(&all, 3, 2));
+    let copy = eval::evaluate(&held_out, &train, Some(&train), &cfg())
+        .privacy
+        .unwrap();
+    assert!(
+        copy.dcr_ratio < 0.1 && copy.share_below_p5 > 0.9,
+        "{copy:?}"
+    );
+    let fresh = eval::evaluate(&held_out, &other, Some(&train), &cfg())
+        .privacy
+        .unwrap();
+    assert!(
+        fresh.dcr_ratio > 0.5 && fresh.share_below_p5 < 0.3,
+        "{fresh:?}"
+    );
+}
+
+#[test]
+fn psd_distance_mmd_and_auc_agree_with_scipy_numpy_sklearn() {
+    let all = mitdb_windows(5.0);
+    let (a, b) = (subset(&all, 2, 0), subset(&all, 2, 1));
+    let r = eval::evaluate(&a, &b, None, &cfg());
+    let c = &r.comparisons[0];
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = |w: &Windows| -> Vec<u8> {
+        w.windows
+            .iter()
+            .flat_map(|x| x[0].iter().flat_map(|v| v.to_le_bytes()))
+            .collect()
+    };
+    std::fs::write(tmp.path().join("a.f32"), raw(&a)).unwrap();
+    std::fs::write(tmp.path().join("b.f32"), raw(&b)).unwrap();
+    let kind = features::Kind::of(&a);
+    let nper = features::nperseg(a.rate, a.len());
+    let mut welch = eval::psd::Welch::new(nper);
+    let (fa, fb) = (
+        features::extract(&a, kind, &mut welch),
+        features::extract(&b, kind, &mut welch),
+    );
+    let pooled: Vec<Vec<f64>> = fa.iter().chain(&fb).cloned().collect();
+    let (m, sd) = metrics::column_stats(&pooled);
+    let csv = |rows: Vec<Vec<f64>>| {
+        rows.iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    std::fs::write(
+        tmp.path().join("features_a.csv"),
+        csv(metrics::standardise(&fa, &m, &sd)),
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("features_b.csv"),
+        csv(metrics::standardise(&fb, &m, &sd)),
+    )
+    .unwrap();
+    let j = serde_json::json!({"window": a.len(), "rate": a.rate, "nperseg": nper, "band": kind.band(a.rate)});
+    std::fs::write(tmp.path().join("biowave.json"), j.to_string()).unwrap();
+    let out = common::python("eval_check.py", [tmp.path().as_os_str()]);
+    let p: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let lsd = p["lsd_db"].as_f64().unwrap();
+    assert!(
+        (lsd - c.psd_distance_db).abs() < 1e-3 * lsd.max(1.0),
+        "LSD scipy {lsd} vs {}",
+        c.psd_distance_db
+    );
+    let mmd = p["mmd2"].as_f64().unwrap();
+    assert!(
+        (mmd - c.mmd2).abs() < 1e-9 + 1e-6 * mmd.abs(),
+        "MMD² numpy {mmd} vs {}",
+        c.mmd2
+    );
+    let auc = p["auc"].as_f64().unwrap();
+    assert!(
+        (auc - c.discriminative_auc).abs() < 0.15,
+        "AUC sklearn {auc} vs {}",
+        c.discriminative_auc
+    );
+}
+
+#[test]
+fn cli_prints_json_writes_a_report_that_renders_and_refuses_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_biowave");
+    let synth = tmp.path().join("syn");
+    let o = Command::new(bin)
+        .args([
+            "generate",
+            "--model",
+            "ecgsyn",
+            "--leads",
+            "1",
+            "--fs",
+            "360",
+            "--duration",
+            "60s",
+            "--format",
+            "edf",
+            "--out",
+        ])
+        .arg(&synth)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = tmp.path().join("report");
+    let o = Command::new(bin)
+        .args([
+            "eval",
+            "--real",
+            "signals/mitdb208.edf",
+            "--window-s",
+            "5",
+            "--json",
+            "--synth",
+        ])
+        .arg(synth.join("ecgsyn-000000.edf"))
+        .arg("--report")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["comparisons"].as_array().unwrap().len(), 3);
+    let synth_hr = j["comparisons"][0]["hr_mean"].as_f64().unwrap();
+    assert!(
+        (65.0..80.0).contains(&synth_hr),
+        "ecgsyn default 72 bpm: {synth_hr}"
+    );
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert_eq!(
+        html.matches("<svg").count(),
+        4,
+        "waveform, PSD, HR histogram, PCA"
+    );
+    screenshot_is_not_blank(&report.join("index.html"), tmp.path());
+    for (args, needle) in [
+        (
+            vec!["--real", "nope.edf", "--synth", "signals/mitdb208.edf"],
+            "nope.edf",
+        ),
+        (
+            vec![
+                "--real",
+                "signals/mitdb208.edf",
+                "--synth",
+                "signals/phyaat_eeg14.edf",
+            ],
+            "channels",
+        ),
+        (
+            vec![
+                "--real",
+                "signals/mitdb208.edf",
+                "--synth",
+                "signals/mitdb208.edf",
+                "--window-s",
+                "999",
+            ],
+            "window",
+        ),
+    ] {
+        let o = Command::new(bin).arg("eval").args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
+
+/// Renders the page in headless Chromium and checks the screenshot has real content.
+fn screenshot_is_not_blank(html: &Path, dir: &Path) {
+    let png = dir.join("shot.png");
+    let o = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=800,1400"])
+        .arg(format!("--user-data-dir={}", dir.join("chrome").display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .expect("chromium is needed for the report render test (apt-get install chromium; .ci/apt-packages)");
+    assert!(
+        png.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = common::python("png_colours.py", [OsStr::new(png.as_os_str())]);
+    let colours: usize = out.trim().parse().unwrap();
+    assert!(
+        colours > 8,
+        "the rendered report is blank ({colours} colours)"
+    );
+}
