@@ -1,5 +1,10 @@
 //! `biowave train --data FILE... --model vae|transformer --out NAME …`.
 
+use crate::data::{DataConfig, Dataset, Source};
+use crate::model::checkpoint::{self, CheckpointConfig};
+use crate::model::train::TrainConfig;
+use crate::model::vae::VaeConfig;
+use crate::record::{ChannelSpec, SignalSpec};
 use std::path::PathBuf;
 
 /// Arguments of `biowave train`.
@@ -35,9 +40,174 @@ pub struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Continue from the checkpoint already in `--out`.
+    #[arg(long)]
+    pub resume: bool,
+    /// Hidden-layer width.
+    #[arg(long, default_value_t = 256)]
+    pub hidden: usize,
+    /// Latent dimension.
+    #[arg(long, default_value_t = 32)]
+    pub latent: usize,
+    /// Windows per batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
 }
 
-/// Trains a model.
-pub fn run(_args: Args) -> crate::Result<()> {
-    Err(crate::Error::NotBuilt("train"))
+/// Pieces a recording is cut into when fewer than three are given, so that validation can
+/// hold out whole stretches of time (never windows of one piece on both sides).
+const PIECES: usize = 5;
+
+fn sources(args: &Args) -> crate::Result<Vec<Source>> {
+    let mut out = Vec::new();
+    for p in &args.data {
+        let rec = crate::io::read(p)?;
+        let name = p.display().to_string();
+        if args.data.len() >= 3 {
+            out.push(Source { name, record: rec });
+            continue;
+        }
+        for k in 0..PIECES {
+            let mut piece = rec.clone();
+            for c in &mut piece.channels {
+                let n = c.samples.len() / PIECES;
+                c.samples = c.samples[k * n..(k + 1) * n].to_vec();
+            }
+            out.push(Source {
+                name: format!("{name}#{k}"),
+                record: piece,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The output spec: labels and units of the picked channels, the training rate, and a
+/// physical range 1.5× the data's (file sinks size their digital range from it).
+fn spec_of(src: &[Source], dc: &DataConfig) -> SignalSpec {
+    let rec = &src[0].record;
+    let picked: Vec<&crate::record::Channel> = match &dc.channels {
+        Some(l) => l
+            .iter()
+            .filter_map(|l| rec.channel_index(l).map(|i| &rec.channels[i]))
+            .collect(),
+        None => rec.channels.iter().collect(),
+    };
+    let channels = picked
+        .iter()
+        .map(|c| {
+            let m = c.samples.iter().fold(0f32, |m, v| m.max(v.abs())) as f64 * 1.5;
+            ChannelSpec {
+                label: c.meta.label.clone(),
+                unit: c.meta.unit.clone(),
+                range: (-m.max(1e-3), m.max(1e-3)),
+            }
+        })
+        .collect();
+    SignalSpec {
+        sample_rate: dc.sample_rate.unwrap_or(picked[0].meta.sample_rate),
+        channels,
+    }
+}
+
+/// Trains a model and writes its checkpoint (models/NAME or a path).
+pub fn run(args: Args) -> crate::Result<()> {
+    if args.model != "vae" {
+        return Err(crate::Error::BadInput(format!(
+            "--model {}: this build trains `vae` (the transformer is not built yet)",
+            args.model
+        )));
+    }
+    let src = sources(&args)?;
+    let dc = DataConfig {
+        window_s: args.window_s.unwrap_or(2.0),
+        sample_rate: args.fs,
+        channels: args.channels.clone(),
+        seed: args.seed,
+        ..DataConfig::default()
+    };
+    let spec = spec_of(&src, &dc);
+    let fingerprints = args
+        .data
+        .iter()
+        .map(|p| Ok((p.display().to_string(), checkpoint::fingerprint(p)?)))
+        .collect::<crate::Result<Vec<_>>>()?;
+    let data = Dataset::build(src, &dc)?;
+    let out = if args.out.contains('/') {
+        PathBuf::from(&args.out)
+    } else {
+        PathBuf::from("models").join(&args.out)
+    };
+    let dev = device();
+    let vae = VaeConfig {
+        n_features: data.n_features(),
+        window_frames: data.window_frames,
+        hidden: args.hidden,
+        latent: args.latent,
+    };
+    let resume = args.resume && out.join("config.json").exists();
+    let mut ckpt = CheckpointConfig {
+        kind: "vae".into(),
+        format_version: checkpoint::FORMAT_VERSION,
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        vae: vae.clone(),
+        spec,
+        data: dc,
+        norm: data.stats.clone(),
+        fingerprints,
+        seed: args.seed,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        step: 0,
+        losses: serde_json::Value::Null,
+    };
+    if resume {
+        let old = checkpoint::load_config(&out)?;
+        if old.vae != vae {
+            return Err(crate::Error::bad_path(
+                &out,
+                "--resume: the checkpoint's model shape differs from this data and these flags",
+            ));
+        }
+        ckpt.step = old.step;
+    }
+    let (model, varmap) = crate::model::train::build(&vae, &dev, resume.then_some(out.as_path()))?;
+    if !resume {
+        crate::model::train::seed_weights(&varmap, args.seed)?;
+    }
+    let tc = TrainConfig {
+        epochs: args.epochs.unwrap_or(60),
+        batch: args.batch,
+        lr: args.lr,
+        warmup: 50,
+        beta: 1.0,
+        beta_warmup: 500,
+        clip: 1.0,
+        patience: 8,
+        checkpoint_every: 200,
+        max_minutes: args.max_minutes.unwrap_or(20.0),
+        seed: args.seed,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let t0 = std::time::Instant::now();
+    let done = crate::model::train::train(&model, &varmap, &data, &tc, ckpt, &out, &dev)?;
+    eprintln!(
+        "biowave: trained {} in {:.1} s ({} steps); losses {}; saved {}",
+        out.display(),
+        t0.elapsed().as_secs_f64(),
+        done.step,
+        done.losses,
+        out.display()
+    );
+    Ok(())
+}
+
+fn device() -> candle_core::Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(d) = candle_core::Device::new_cuda(0) {
+        return d;
+    }
+    candle_core::Device::Cpu
 }

@@ -1,7 +1,11 @@
 //! Signal generators: the [`Generator`] trait and the models that implement it.
 
+pub mod checkpoint;
 pub mod physio;
 pub mod test_signal;
+pub mod train;
+pub mod vae;
+pub mod vae_gen;
 
 use crate::block::Block;
 use crate::record::SignalSpec;
@@ -26,8 +30,14 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Generator>> {
         "sine" => Ok(Box::new(test_signal::Sine::new(500.0, 1, 10.0, 1.0))),
         "ecgsyn" => Ok(Box::new(physio::EcgSyn::new(Default::default(), seed)?)),
         "eeg" => Ok(Box::new(physio::Eeg::new(Default::default(), seed)?)),
-        other => Err(crate::Error::BadInput(format!(
-            "unknown model `{other}` (known: sine, ecgsyn, eeg)"
-        ))),
+        other => {
+            let dir = checkpoint::locate(other);
+            if dir.join("config.json").exists() {
+                return Ok(Box::new(vae_gen::VaeGenerator::load(&dir, seed)?));
+            }
+            Err(crate::Error::BadInput(format!(
+                "unknown model `{other}` (known: sine, ecgsyn, eeg, or a checkpoint under models/ or at a path)"
+            )))
+        }
     }
 }
