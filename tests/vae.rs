@@ -3,7 +3,7 @@
 //! not change the stream, and bad input is refused with exit 2.
 
 use biowave::block::Block;
-use biowave::model::{self, Generator};
+use biowave::model;
 use std::path::Path;
 use std::process::Command;
 
