@@ -159,7 +159,10 @@ pub fn run(args: Args) -> crate::Result<()> {
         norm: data.stats.clone(),
         fingerprints,
         seed: args.seed,
-        command: std::env::args().collect::<Vec<_>>().join(" "),
+        command: std::iter::once("biowave".to_string())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" "),
         step: 0,
         losses: serde_json::Value::Null,
     };

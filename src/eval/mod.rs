@@ -245,8 +245,19 @@ fn privacy(
     let mut sorted = dr.clone();
     sorted.sort_by(f64::total_cmp);
     let p5 = sorted[(sorted.len() as f64 * 0.05) as usize];
+    let real_median = median(&dr);
+    if real_median < 1e-9 {
+        tracing::warn!(
+            "the real windows are in the training set: pass held-out real data with --real"
+        );
+    }
     Privacy {
-        dcr_ratio: median(&ds) / median(&dr).max(1e-12),
+        // NaN (null in JSON) when the "held-out" real windows are themselves training data.
+        dcr_ratio: if real_median < 1e-9 {
+            f64::NAN
+        } else {
+            median(&ds) / real_median
+        },
         share_below_p5: ds.iter().filter(|&&d| d < p5).count() as f64 / ds.len().max(1) as f64,
     }
 }
