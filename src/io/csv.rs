@@ -143,12 +143,7 @@ impl Reader for CsvReader {
     }
 
     fn read(&mut self, sel: &Selection) -> Result<Record> {
-        let picks = sel
-            .channel_indices(&self.info)
-            .map_err(|msg| Error::Selection {
-                path: self.path.clone(),
-                msg,
-            })?;
+        let picks = sel.resolve(&self.info, &self.path)?;
         let rate = self.info.channels[0].meta.sample_rate;
         let (a, b) = sel.sample_range(rate, self.columns[0].len() as u64);
         let channels = picks
@@ -247,30 +242,7 @@ impl Writer for CsvWriter {
 
 /// Writes a whole record (one rate for all channels) as CSV.
 pub fn save(record: &Record, path: &Path) -> Result<()> {
-    let first = record
-        .channels
-        .first()
-        .ok_or_else(|| Error::format(path, "signals", "no channels to write"))?;
-    let rate = first.meta.sample_rate;
-    if record.channels.iter().any(|c| c.meta.sample_rate != rate) {
-        return Err(Error::format(
-            path,
-            "sample rate",
-            "CSV holds one sample rate; resample the channels first",
-        ));
-    }
-    let spec = SignalSpec {
-        sample_rate: rate,
-        channels: record
-            .channels
-            .iter()
-            .map(|c| crate::record::ChannelSpec {
-                label: c.meta.label.clone(),
-                unit: c.meta.unit.clone(),
-                range: (0.0, 0.0),
-            })
-            .collect(),
-    };
+    let spec = crate::io::one_rate_spec(record, path, "CSV")?;
     let mut w = CsvWriter::create(path, &spec)?;
     let n = record
         .channels

@@ -115,6 +115,36 @@ pub struct OpenOptions {
     pub h5_record: Option<usize>,
 }
 
+/// The stream spec of a record whose channels share one rate (HDF5 and CSV hold one rate);
+/// `what` names the format in the error.
+pub(crate) fn one_rate_spec(record: &Record, path: &Path, what: &str) -> Result<SignalSpec> {
+    let first = record
+        .channels
+        .first()
+        .ok_or_else(|| Error::format(path, "signals", "the record has no channels to write"))?;
+    let rate = first.meta.sample_rate;
+    if record.channels.iter().any(|c| c.meta.sample_rate != rate) {
+        return Err(Error::format(
+            path,
+            "sample rate",
+            format!("{what} holds one sample rate; resample the channels first"),
+        ));
+    }
+    let channels = record
+        .channels
+        .iter()
+        .map(|c| crate::record::ChannelSpec {
+            label: c.meta.label.clone(),
+            unit: c.meta.unit.clone(),
+            range: (c.meta.physical_min, c.meta.physical_max),
+        })
+        .collect();
+    Ok(SignalSpec {
+        sample_rate: rate,
+        channels,
+    })
+}
+
 /// Opens a recording, choosing the format from its magic bytes or extension.
 pub fn open(path: &Path) -> Result<Box<dyn Reader>> {
     open_with(path, &OpenOptions::default())

@@ -39,6 +39,35 @@ impl Selection {
         }
     }
 
+    /// [`Selection::channel_indices`] as an io error naming `path`.
+    pub fn resolve(
+        &self,
+        info: &RecordInfo,
+        path: &std::path::Path,
+    ) -> crate::io::Result<Vec<usize>> {
+        self.channel_indices(info)
+            .map_err(|msg| crate::io::Error::Selection {
+                path: path.to_path_buf(),
+                msg,
+            })
+    }
+
+    /// Keeps the annotations inside the selected time range, with onsets and the start
+    /// time moved to the range's start.
+    pub fn clip_meta(&self, meta: &mut crate::record::RecordMeta) {
+        if self.start_s <= 0.0 && self.end_s.is_none() {
+            return;
+        }
+        let end = self.end_s.unwrap_or(f64::INFINITY);
+        meta.annotations
+            .retain(|a| a.onset >= self.start_s && a.onset < end);
+        meta.annotations
+            .iter_mut()
+            .for_each(|a| a.onset -= self.start_s);
+        let shift = chrono::Duration::milliseconds((self.start_s * 1000.0).round() as i64);
+        meta.start = meta.start.map(|t| t + shift);
+    }
+
     /// Sample range `[first, last)` of a channel at `rate` holding `n` samples.
     pub fn sample_range(&self, rate: f64, n: u64) -> (u64, u64) {
         let first = ((self.start_s.max(0.0) * rate).round() as u64).min(n);

@@ -224,12 +224,7 @@ impl Reader for EdfReader {
     }
 
     fn read(&mut self, sel: &Selection) -> Result<Record> {
-        let picks = sel
-            .channel_indices(&self.info)
-            .map_err(|msg| Error::Selection {
-                path: self.path.clone(),
-                msg,
-            })?;
+        let picks = sel.resolve(&self.info, &self.path)?;
         let mut plan = Vec::with_capacity(picks.len());
         let mut out = Vec::with_capacity(picks.len());
         for &ci in &picks {
@@ -257,17 +252,7 @@ impl Reader for EdfReader {
             })
             .collect();
         let mut meta = self.info.meta.clone();
-        if sel.start_s > 0.0 || sel.end_s.is_some() {
-            let end = sel.end_s.unwrap_or(f64::INFINITY);
-            meta.annotations
-                .retain(|a| a.onset >= sel.start_s && a.onset < end);
-            meta.annotations
-                .iter_mut()
-                .for_each(|a| a.onset -= sel.start_s);
-            // The excerpt starts later than the file (whole milliseconds kept).
-            let shift = chrono::Duration::milliseconds((sel.start_s * 1000.0).round() as i64);
-            meta.start = meta.start.map(|t| t + shift);
-        }
+        sel.clip_meta(&mut meta);
         Ok(Record { meta, channels })
     }
 }

@@ -14,7 +14,7 @@ pub use reader::H5Reader;
 pub use writer::H5Writer;
 
 use crate::io::{Error, Result, WriteOptions};
-use crate::record::{ChannelSpec, Record, SignalSpec};
+use crate::record::Record;
 use std::path::Path;
 
 /// Maps a `rust-hdf5` error to an io error naming the file and what was being read.
@@ -25,30 +25,7 @@ pub(crate) fn h5err(path: &Path, field: &str, e: impl std::fmt::Display) -> Erro
 /// Writes a whole record (one rate for all channels) as `/signals` with its attributes
 /// and its annotations under `/annotations`.
 pub fn save(record: &Record, path: &Path, opts: &WriteOptions) -> Result<()> {
-    let first = record
-        .channels
-        .first()
-        .ok_or_else(|| Error::format(path, "signals", "the record has no channels to write"))?;
-    let rate = first.meta.sample_rate;
-    if record.channels.iter().any(|c| c.meta.sample_rate != rate) {
-        return Err(Error::format(
-            path,
-            "sample_rate",
-            "HDF5 output holds one sample rate; resample the channels first",
-        ));
-    }
-    let spec = SignalSpec {
-        sample_rate: rate,
-        channels: record
-            .channels
-            .iter()
-            .map(|c| ChannelSpec {
-                label: c.meta.label.clone(),
-                unit: c.meta.unit.clone(),
-                range: (c.meta.physical_min, c.meta.physical_max),
-            })
-            .collect(),
-    };
+    let spec = crate::io::one_rate_spec(record, path, "HDF5")?;
     let mut opts = opts.clone();
     opts.start = opts.start.or(record.meta.start);
     let mut w = H5Writer::create(path, &spec, &opts)?;

@@ -215,12 +215,7 @@ impl Reader for H5Reader {
     }
 
     fn read(&mut self, sel: &Selection) -> Result<Record> {
-        let picks = sel
-            .channel_indices(&self.info)
-            .map_err(|msg| Error::Selection {
-                path: self.path.clone(),
-                msg,
-            })?;
+        let picks = sel.resolve(&self.info, &self.path)?;
         let (first, last) = sel.sample_range(self.layout.sample_rate, self.layout.n_samples as u64);
         let (data, ranges) = self.decode(first as usize, last as usize, &picks)?;
         let channels = picks
@@ -236,12 +231,7 @@ impl Reader for H5Reader {
             })
             .collect();
         let mut meta = self.info.meta.clone();
-        let end = sel.end_s.unwrap_or(f64::INFINITY);
-        meta.annotations
-            .retain(|a| a.onset >= sel.start_s && a.onset < end);
-        meta.annotations
-            .iter_mut()
-            .for_each(|a| a.onset -= sel.start_s);
+        sel.clip_meta(&mut meta);
         Ok(Record { meta, channels })
     }
 }
