@@ -76,29 +76,35 @@ fn svg(
     out
 }
 
+/// x and y ranges of the points, `None` when either is empty.
+fn bounds(pts: impl Iterator<Item = (f64, f64)>) -> Option<(f64, f64, f64, f64)> {
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for (x, y) in pts {
+        (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+    }
+    (x0 < x1 && y0 < y1).then_some((x0, x1, y0, y1))
+}
+
 /// A named, coloured polyline.
 type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
 
 fn lines(series: &[Series], log_y: bool) -> String {
     svg(|root| {
-        let all = series.iter().flat_map(|s| s.1.iter());
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for &(x, y) in all {
-            let y = if log_y { y.max(1e-30).log10() } else { y };
-            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-        }
-        if x0 >= x1 || y0 >= y1 {
+        let ty = |y: f64| if log_y { y.max(1e-30).log10() } else { y };
+        let all = series
+            .iter()
+            .flat_map(|s| s.1.iter())
+            .map(|&(x, y)| (x, ty(y)));
+        let Some((x0, x1, y0, y1)) = bounds(all) else {
             return Ok(());
-        }
+        };
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(|e| e.to_string())?;
         chart.configure_mesh().disable_mesh().draw().ok();
         for (_, pts, color) in series {
-            let p = pts
-                .iter()
-                .map(|&(x, y)| (x, if log_y { y.max(1e-30).log10() } else { y }));
+            let p = pts.iter().map(|&(x, y)| (x, ty(y)));
             chart
                 .draw_series(LineSeries::new(p, color))
                 .map_err(|e| e.to_string())?;
@@ -109,14 +115,9 @@ fn lines(series: &[Series], log_y: bool) -> String {
 
 fn scatter(groups: &[(Vec<(f64, f64)>, RGBColor)]) -> String {
     svg(|root| {
-        let pts = groups.iter().flat_map(|g| g.0.iter());
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for &(x, y) in pts {
-            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
-        }
-        if x0 >= x1 || y0 >= y1 {
+        let Some((x0, x1, y0, y1)) = bounds(groups.iter().flat_map(|g| g.0.iter().copied())) else {
             return Ok(());
-        }
+        };
         let mut chart = ChartBuilder::on(&root)
             .margin(10)
             .build_cartesian_2d(x0..x1, y0..y1)
