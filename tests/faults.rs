@@ -70,3 +70,68 @@ fn out_dir_confines_scenario_file_sinks() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(out.join("inside.edf").exists());
 }
+
+/// SIGTERM during training: checkpoints are written atomically (temp file + rename), so
+/// the last one is intact and `--resume` continues from its step.
+#[test]
+fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let bin = env!("CARGO_BIN_EXE_biowave");
+    let args = [
+        "train",
+        "--model",
+        "vae",
+        "--data",
+        "signals/mitdb208.edf",
+        "--hidden",
+        "64",
+        "--latent",
+        "8",
+    ];
+    let mut child = Command::new(bin)
+        .args(args)
+        .args(["--epochs", "100000", "--max-minutes", "5", "--out"])
+        .arg(&out)
+        .spawn()
+        .unwrap();
+    // Wait for the first periodic checkpoint (every 200 steps), then stop the run.
+    let t = std::time::Instant::now();
+    while !out.join("config.json").exists() && t.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let step = cfg["step"].as_u64().unwrap();
+    assert!(step >= 200, "a periodic checkpoint was saved: step {step}");
+    assert!(
+        biowave::model::by_name(out.to_str().unwrap(), 0).is_ok(),
+        "the weights load"
+    );
+    let o = Command::new(bin)
+        .args(args)
+        .args([
+            "--epochs",
+            "100000",
+            "--max-minutes",
+            "0.05",
+            "--resume",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert!(
+        cfg["step"].as_u64().unwrap() > step,
+        "resumed past step {step}"
+    );
+}
