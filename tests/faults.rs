@@ -135,3 +135,39 @@ fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
         "resumed past step {step}"
     );
 }
+
+/// kill -9 while streaming HDF5: the writer closes and reopens the file about once a
+/// second, so h5py still opens it, with every frame up to the last reopen.
+#[test]
+fn kill_9_mid_stream_leaves_an_hdf5_file_h5py_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("killed.h5");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["stream", "--model", "sine", "--to"])
+        .arg(format!("file:{}", path.display()))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    Command::new("kill")
+        .args(["-KILL", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let rec = biowave::io::read(&path).expect("biowave reads the killed file");
+    let x = &rec.channels[0].samples;
+    assert!(x.len() >= 1000, "frames up to the last reopen: {}", x.len());
+    for (i, v) in x.iter().enumerate() {
+        let want = (std::f64::consts::TAU * 10.0 * i as f64 / 500.0).sin() as f32;
+        assert!((v - want).abs() < 1e-6, "frame {i}");
+    }
+    let d = dir.path().join("dump");
+    common::dump(&rec, &d);
+    common::python(
+        "h5_check.py",
+        [
+            std::ffi::OsStr::new("compare"),
+            path.as_os_str(),
+            d.as_os_str(),
+        ],
+    );
+}

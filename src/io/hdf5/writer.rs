@@ -14,7 +14,9 @@ use std::thread::JoinHandle;
 /// Name of the dataset biowave writes.
 pub const DATASET: &str = "signals";
 
-/// Streams frames into an HDF5 file; `finish()` writes annotations and closes it.
+/// Streams frames into an HDF5 file; `finish()` writes annotations and closes it. About
+/// once a second the file is closed and reopened, so after a kill -9 h5py still reads it
+/// up to that point.
 ///
 /// `rust-hdf5` handles are single-threaded (`Rc`), while writers move between threads, so
 /// the file lives on its own writer thread: frames go to it over a bounded channel and
@@ -35,10 +37,12 @@ enum Msg {
 /// The open file, owned by the writer thread.
 struct Inner {
     path: PathBuf,
-    file: H5File,
-    ds: H5Dataset,
+    /// The open file and dataset (`None` only inside `checkpoint`, between close and reopen).
+    open: Option<(H5File, H5Dataset)>,
+    n_channels: usize,
     flush_every: u64,
     since_flush: u64,
+    last_checkpoint: std::time::Instant,
     annotations: Vec<Annotation>,
 }
 
@@ -140,10 +144,11 @@ impl Inner {
             create_dataset(&file, spec, opts).map_err(|e| h5err(path, "dataset signals", e))?;
         Ok(Inner {
             path: path.to_path_buf(),
-            file,
-            ds,
+            open: Some((file, ds)),
+            n_channels: spec.n_channels(),
             flush_every: spec.sample_rate.max(1.0) as u64,
             since_flush: 0,
+            last_checkpoint: std::time::Instant::now(),
             annotations: Vec::new(),
         })
     }
@@ -159,30 +164,57 @@ impl Inner {
                 Msg::Annotations(a) => self.annotations = a,
             }
         }
-        write_annotations(&self.file, &self.annotations)
+        let (file, ds) = self.open.take().ok_or_else(|| closed(&self.path))?;
+        write_annotations(&file, &self.annotations)
             .map_err(|e| h5err(&self.path, "annotations", e))?;
-        self.ds.flush().map_err(|e| h5err(&self.path, "flush", e))?;
-        drop(self.ds);
-        self.file
-            .close()
-            .map_err(|e| h5err(&self.path, "closing", e))
+        ds.flush().map_err(|e| h5err(&self.path, "flush", e))?;
+        drop(ds);
+        file.close().map_err(|e| h5err(&self.path, "closing", e))
     }
 
     fn append(&mut self, frames: &[f32]) -> Result<()> {
         if frames.is_empty() {
             return Ok(());
         }
-        let n = frames.len() as u64 / self.ds.shape().get(1).copied().unwrap_or(1).max(1) as u64;
-        self.ds
-            .append(frames)
+        let n = (frames.len() / self.n_channels.max(1)) as u64;
+        let (_, ds) = self.open.as_ref().ok_or_else(|| closed(&self.path))?;
+        ds.append(frames)
             .map_err(|e| h5err(&self.path, "dataset signals", e))?;
         self.since_flush += n;
-        if self.since_flush >= self.flush_every {
-            self.ds.flush().map_err(|e| h5err(&self.path, "flush", e))?;
+        // At most once a wall-clock second and once a second of signal: bounded loss after
+        // a kill, and bulk (--fast) writing is not slowed by reopening.
+        if self.since_flush >= self.flush_every
+            && self.last_checkpoint.elapsed().as_secs_f64() >= 1.0
+        {
+            self.checkpoint()?;
             self.since_flush = 0;
+            self.last_checkpoint = std::time::Instant::now();
         }
         Ok(())
     }
+
+    /// Closes the file (superblock and object headers written) and reopens it to append:
+    /// a process killed later leaves a file h5py reads up to this point.
+    fn checkpoint(&mut self) -> Result<()> {
+        let p = self.path.clone();
+        let (file, ds) = self.open.take().ok_or_else(|| closed(&p))?;
+        drop(ds);
+        file.close().map_err(|e| h5err(&p, "closing", e))?;
+        let file = H5File::open_rw(&p).map_err(|e| h5err(&p, "reopening", e))?;
+        let ds = file
+            .dataset_writer(DATASET)
+            .map_err(|e| h5err(&p, "reopening dataset signals", e))?;
+        self.open = Some((file, ds));
+        Ok(())
+    }
+}
+
+fn closed(path: &Path) -> Error {
+    Error::format(
+        path,
+        "HDF5 writer",
+        "the file is closed after an earlier error",
+    )
 }
 
 /// The resizable `signals` dataset and its attributes.
