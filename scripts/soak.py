@@ -4,8 +4,9 @@
     python3 scripts/soak.py --minutes 60 [--interval 10] [--out soak/] [--scenario FILE]
 
 Without --scenario it runs: 12-lead ECGSYN at 500 Hz to a TCP client (read by this script)
-and to EDF files rolled every 10 minutes, a 19-channel EEG at 256 Hz to a BDF file, and a
-4-channel sine to a second TCP client. Every interval it records, into OUT/soak.csv:
+and to EDF files rolled every 10 minutes, a 19-channel EEG at 256 Hz to a BDF file, the shipped
+learned models (models/ecg-vae to HDF5, models/eeg-vae to EDF), and a 4-channel sine to a
+second TCP client. Every interval it records, into OUT/soak.csv:
 elapsed seconds, RSS (KiB), open file descriptors, threads, underruns and frames emitted
 (from the Prometheus endpoint). At the end it sends SIGTERM, checks the exit code, plots
 OUT/soak.png (matplotlib) and prints RSS growth after the first minute (goal < 1 MB/h).
@@ -44,6 +45,18 @@ on_error = "drop"
 name = "eeg"
 model = "eeg"
 to = ["file:{out}/eeg.bdf"]
+
+[[stream]]
+name = "ecg-vae"
+model = "ecg-vae"
+seed = 7
+to = ["file:{out}/ecg-vae.h5"]
+
+[[stream]]
+name = "eeg-vae"
+model = "eeg-vae"
+seed = 8
+to = ["file:{out}/eeg-vae.edf"]
 
 [[stream]]
 name = "sine"
@@ -154,7 +167,7 @@ def main():
         ax[2].plot(t, [r[4] for r in rows])
         ax[2].set_ylabel("underruns")
         ax[2].set_xlabel("minutes")
-        fig.suptitle("biowave soak: ecgsyn 12x500 Hz, eeg 19x256 Hz, sine 4x1 kHz")
+        fig.suptitle("biowave soak: ecgsyn, eeg, ecg-vae, eeg-vae, sine")
         fig.savefig(os.path.join(out, "soak.png"), dpi=80)
     except ImportError:
         print("matplotlib not installed: no plot")

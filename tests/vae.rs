@@ -99,13 +99,13 @@ fn bad_input_is_refused_with_exit_2() {
             vec![
                 "train",
                 "--model",
-                "transformer",
+                "gan",
                 "--data",
                 "signals/mitdb208.edf",
                 "--out",
                 &o,
             ],
-            "transformer",
+            "vae or transformer",
         ),
         (
             vec![
@@ -155,4 +155,33 @@ fn bad_input_is_refused_with_exit_2() {
     let r = run(&["stream", "--model", &o, "--duration", "1s", "--fast"]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("newer"));
+    // A config declaring a huge model is refused before anything is allocated for it, and
+    // one that fits the declared sizes but not the weights file on disk too.
+    for (from, to, needle) in [
+        ("\"hidden\": 64", "\"hidden\": 4000000", "parameters"),
+        ("\"hidden\": 64", "\"hidden\": 3000", "cannot hold"),
+        ("\"latent\": 8", "\"latent\": 0", "latent"),
+    ] {
+        assert!(text.contains(from), "{from} not in config.json");
+        std::fs::write(&cfg, text.replace(from, to)).unwrap();
+        let r = run(&["stream", "--model", &o, "--duration", "1s", "--fast"]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{to}: {err}");
+        let names_file = err.contains("config.json") || err.contains("model.safetensors");
+        assert!(err.contains(needle) && names_file, "{to}: {err}");
+    }
+    // The temperature is a transformer setting.
+    std::fs::write(&cfg, &text).unwrap();
+    let r = run(&[
+        "stream",
+        "--model",
+        &o,
+        "--duration",
+        "1s",
+        "--fast",
+        "--temperature",
+        "0.5",
+    ]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("transformer"));
 }

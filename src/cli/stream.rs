@@ -32,11 +32,14 @@ pub struct Args {
     #[arg(long)]
     pub metrics: Option<String>,
     /// Run the streams a TOML scenario describes.
-    #[arg(long, conflicts_with_all = ["model", "to", "duration", "roll"])]
+    #[arg(long, conflicts_with_all = ["model", "to", "duration", "roll", "temperature"])]
     pub scenario: Option<PathBuf>,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Sampling temperature of a transformer checkpoint (scale on its predicted spread).
+    #[arg(long)]
+    pub temperature: Option<f32>,
     /// Layout of stdout output.
     #[arg(long, value_enum, default_value_t = TextFormat::F32)]
     pub format: TextFormat,
@@ -65,6 +68,7 @@ fn single_stream(a: &Args) -> StreamDef {
         name: Some("main".into()),
         model: a.model.clone().unwrap_or_else(default_model),
         seed: a.seed,
+        temperature: a.temperature,
         block_ms: Some(a.block_ms),
         duration: a.duration.clone(),
         to: a.to.clone(),

@@ -2,8 +2,9 @@
 
 use crate::data::{DataConfig, Dataset, Source};
 use crate::model::checkpoint::{self, CheckpointConfig};
-use crate::model::train::TrainConfig;
-use crate::model::vae::VaeConfig;
+use crate::model::train::{self, Objective, TrainConfig};
+use crate::model::transformer::{Transformer, TransformerConfig, TransformerObjective};
+use crate::model::vae::{Vae, VaeConfig, VaeObjective};
 use crate::record::{ChannelSpec, SignalSpec};
 use std::path::PathBuf;
 
@@ -43,9 +44,15 @@ pub struct Args {
     /// Continue from the checkpoint already in `--out`.
     #[arg(long)]
     pub resume: bool,
-    /// Hidden-layer width.
+    /// Hidden-layer width (VAE MLP; the transformer's d_model).
     #[arg(long, default_value_t = 256)]
     pub hidden: usize,
+    /// Transformer blocks.
+    #[arg(long, default_value_t = 2)]
+    pub layers: usize,
+    /// Transformer attention heads.
+    #[arg(long, default_value_t = 4)]
+    pub heads: usize,
     /// Latent dimension.
     #[arg(long, default_value_t = 32)]
     pub latent: usize,
@@ -115,15 +122,16 @@ fn spec_of(src: &[Source], dc: &DataConfig) -> SignalSpec {
 
 /// Trains a model and writes its checkpoint (models/NAME or a path).
 pub fn run(args: Args) -> crate::Result<()> {
-    if args.model != "vae" {
+    if args.model != "vae" && args.model != "transformer" {
         return Err(crate::Error::BadInput(format!(
-            "--model {}: this build trains `vae` (the transformer is not built yet)",
+            "--model {}: choose vae or transformer",
             args.model
         )));
     }
     let src = sources(&args)?;
+    let transformer = args.model == "transformer";
     let dc = DataConfig {
-        window_s: args.window_s.unwrap_or(2.0),
+        window_s: args.window_s.unwrap_or(if transformer { 8.0 } else { 2.0 }),
         sample_rate: args.fs,
         channels: args.channels.clone(),
         seed: args.seed,
@@ -141,19 +149,13 @@ pub fn run(args: Args) -> crate::Result<()> {
     } else {
         PathBuf::from("models").join(&args.out)
     };
-    let dev = device();
-    let vae = VaeConfig {
-        n_features: data.n_features(),
-        window_frames: data.window_frames,
-        hidden: args.hidden,
-        latent: args.latent,
-    };
-    let resume = args.resume && out.join("config.json").exists();
     let mut ckpt = CheckpointConfig {
-        kind: "vae".into(),
+        kind: args.model.clone(),
         format_version: checkpoint::FORMAT_VERSION,
         crate_version: env!("CARGO_PKG_VERSION").into(),
-        vae: vae.clone(),
+        vae: None,
+        transformer: None,
+        temperature: transformer.then_some(1.0),
         spec,
         data: dc,
         norm: data.stats.clone(),
@@ -166,9 +168,29 @@ pub fn run(args: Args) -> crate::Result<()> {
         step: 0,
         losses: serde_json::Value::Null,
     };
+    if transformer {
+        ckpt.transformer = Some(TransformerConfig {
+            n_features: data.n_features(),
+            d_model: args.hidden,
+            n_heads: args.heads,
+            n_layers: args.layers,
+            d_ff: 4 * args.hidden,
+            context: data.window_frames,
+        });
+    } else {
+        ckpt.vae = Some(VaeConfig {
+            n_features: data.n_features(),
+            window_frames: data.window_frames,
+            hidden: args.hidden,
+            latent: args.latent,
+        });
+    }
+    ckpt.validate()
+        .map_err(|e| crate::Error::BadInput(format!("train: {e}")))?;
+    let resume = args.resume && out.join("config.json").exists();
     if resume {
         let old = checkpoint::load_config(&out)?;
-        if old.vae != vae {
+        if old.vae != ckpt.vae || old.transformer != ckpt.transformer {
             return Err(crate::Error::bad_path(
                 &out,
                 "--resume: the checkpoint's model shape differs from this data and these flags",
@@ -176,17 +198,11 @@ pub fn run(args: Args) -> crate::Result<()> {
         }
         ckpt.step = old.step;
     }
-    let (model, varmap) = crate::model::train::build(&vae, &dev, resume.then_some(out.as_path()))?;
-    if !resume {
-        crate::model::train::seed_weights(&varmap, args.seed)?;
-    }
     let tc = TrainConfig {
         epochs: args.epochs.unwrap_or(60),
         batch: args.batch,
         lr: args.lr,
         warmup: 50,
-        beta: 1.0,
-        beta_warmup: 500,
         clip: 1.0,
         patience: 8,
         checkpoint_every: 200,
@@ -194,8 +210,28 @@ pub fn run(args: Args) -> crate::Result<()> {
         seed: args.seed,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
+    let dev = device();
+    let weights = resume.then_some(out.as_path());
     let t0 = std::time::Instant::now();
-    let done = crate::model::train::train(&model, &varmap, &data, &tc, ckpt, &out, &dev)?;
+    let fit = |obj: &dyn Objective, varmap: &candle_nn::VarMap, ckpt: CheckpointConfig| {
+        if !resume {
+            train::seed_weights(varmap, args.seed)?;
+        }
+        train::train(obj, varmap, &data, &tc, ckpt, &out, &dev)
+    };
+    let done = if let Some(c) = ckpt.transformer.clone() {
+        let (model, varmap) = train::build(|vb| Transformer::new(&c, vb), &dev, weights)?;
+        fit(&TransformerObjective { model: &model }, &varmap, ckpt)?
+    } else {
+        let c = ckpt.vae.clone().expect("set above");
+        let (model, varmap) = train::build(|vb| Vae::new(&c, vb), &dev, weights)?;
+        let obj = VaeObjective {
+            model: &model,
+            beta: 1.0,
+            beta_warmup: 500,
+        };
+        fit(&obj, &varmap, ckpt)?
+    };
     eprintln!(
         "biowave: trained {} in {:.1} s ({} steps); losses {}; saved {}",
         out.display(),

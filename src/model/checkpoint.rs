@@ -12,14 +12,21 @@ pub const FORMAT_VERSION: u32 = 1;
 /// config.json of a learned model.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct CheckpointConfig {
-    /// Model kind: `vae`.
+    /// Model kind: `vae` or `transformer`.
     pub kind: String,
     /// config.json format version.
     pub format_version: u32,
     /// biowave version that wrote it.
     pub crate_version: String,
-    /// Model hyperparameters.
-    pub vae: super::vae::VaeConfig,
+    /// VAE hyperparameters (kind `vae`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vae: Option<super::vae::VaeConfig>,
+    /// Transformer hyperparameters (kind `transformer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transformer: Option<super::transformer::TransformerConfig>,
+    /// Sampling temperature the generator uses unless told otherwise (transformer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f32>,
     /// Channels, units, rate of the training data (and of the output).
     pub spec: SignalSpec,
     /// Windows and spectra used for training.
@@ -48,23 +55,173 @@ pub fn locate(name: &str) -> PathBuf {
     }
 }
 
+/// Model kinds this build samples.
+pub const KINDS: [&str; 2] = ["vae", "transformer"];
+
+/// Most parameters a checkpoint may declare (400 MB of f32): a bound on what an untrusted
+/// config.json can make us allocate before the weights file is even looked at.
+const MAX_PARAMS: u64 = 100_000_000;
+
 /// Reads and checks config.json of the checkpoint at `dir`.
 pub fn load_config(dir: &Path) -> Result<CheckpointConfig> {
     let p = dir.join("config.json");
     let text = std::fs::read_to_string(&p).map_err(|e| Error::bad_path(&p, e))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::bad_path(&p, e))?;
+    parse_config(&p, &text)
+}
+
+/// Parses and validates config.json text (`path` names it in errors): kind, format version,
+/// every field, and sizes consistent with each other and bounded.
+pub fn parse_config(p: &Path, text: &str) -> Result<CheckpointConfig> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::bad_path(p, e))?;
     let kind = v["kind"].as_str().unwrap_or("");
-    if kind != "vae" {
+    if !KINDS.contains(&kind) {
         return Err(Error::bad_path(
-            &p,
-            format!("model kind `{kind}` is not one this build samples (vae)"),
+            p,
+            format!("model kind `{kind}` is not one this build samples (vae, transformer)"),
         ));
     }
     let ver = v["format_version"].as_u64().unwrap_or(0);
     if ver > u64::from(FORMAT_VERSION) {
-        return Err(Error::bad_path(&p, format!("format version {ver} is newer than this biowave reads ({FORMAT_VERSION}); upgrade biowave")));
+        return Err(Error::bad_path(p, format!("format version {ver} is newer than this biowave reads ({FORMAT_VERSION}); upgrade biowave")));
     }
-    serde_json::from_value(v).map_err(|e| Error::bad_path(&p, format!("config field: {e}")))
+    let cfg: CheckpointConfig =
+        serde_json::from_value(v).map_err(|e| Error::bad_path(p, format!("config field: {e}")))?;
+    cfg.validate().map_err(|e| Error::bad_path(p, e))?;
+    Ok(cfg)
+}
+
+impl CheckpointConfig {
+    /// Values per spectral frame the spec and STFT settings imply.
+    pub fn frame_features(&self) -> usize {
+        self.spec.n_channels() * (self.data.spectral.n_fft / 2 + 1) * 2
+    }
+
+    /// Parameters the model's config declares (weights and biases).
+    pub fn n_params(&self) -> u64 {
+        let lin = |i: usize, o: usize| (i as u64 + 1).saturating_mul(o as u64);
+        if let Some(c) = &self.vae {
+            let (d, h, z) = (c.input_dim(), c.hidden, c.latent);
+            [
+                lin(d, h),
+                lin(h, h),
+                lin(h, z),
+                lin(h, z),
+                lin(z, h),
+                lin(h, h),
+                lin(h, d),
+            ]
+            .iter()
+            .fold(0u64, |a, b| a.saturating_add(*b))
+        } else if let Some(c) = &self.transformer {
+            let (d, f) = (c.d_model, c.d_ff);
+            let block = [lin(d, 3 * d), lin(d, d), lin(d, f), lin(f, d), 4 * d as u64];
+            let block = block.iter().fold(0u64, |a, b| a.saturating_add(*b));
+            block
+                .saturating_mul(c.n_layers as u64)
+                .saturating_add(lin(c.n_features, d))
+                .saturating_add(lin(d, 2 * c.n_features))
+        } else {
+            0
+        }
+    }
+
+    /// Checks the fields agree with each other and stay within sane bounds.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let rate = self.spec.sample_rate;
+        if !(rate.is_finite() && rate > 0.0 && rate <= 1e6) {
+            return Err(format!(
+                "spec.sample_rate {rate} is not a rate in (0, 1e6] Hz"
+            ));
+        }
+        if !(1..=1024).contains(&self.spec.n_channels()) {
+            return Err(format!(
+                "spec.channels: {} channels (1..=1024)",
+                self.spec.n_channels()
+            ));
+        }
+        let sp = &self.data.spectral;
+        if !(4..=65536).contains(&sp.n_fft) || sp.hop == 0 || sp.hop > sp.n_fft {
+            return Err(format!(
+                "data.spectral: n_fft {} / hop {} out of range",
+                sp.n_fft, sp.hop
+            ));
+        }
+        let f = self.frame_features();
+        if self.norm.mean.len() != f || self.norm.std.len() != f {
+            return Err(format!(
+                "norm: {} means and {} stds for {f} features per frame",
+                self.norm.mean.len(),
+                self.norm.std.len()
+            ));
+        }
+        if self
+            .norm
+            .std
+            .iter()
+            .chain(&self.norm.mean)
+            .any(|v| !v.is_finite())
+        {
+            return Err("norm: non-finite statistics".into());
+        }
+        let n_features =
+            match (self.kind.as_str(), &self.vae, &self.transformer) {
+                ("vae", Some(c), _)
+                    if (1..=4096).contains(&c.window_frames) && c.hidden > 0 && c.latent > 0 =>
+                {
+                    c.n_features
+                }
+                ("vae", Some(_), _) => return Err(
+                    "vae: window_frames, hidden and latent must be positive (window_frames ≤ 4096)"
+                        .into(),
+                ),
+                ("transformer", _, Some(c)) => {
+                    c.check().map_err(|e| format!("transformer: {e}"))?;
+                    if c.context > 16384 {
+                        return Err(format!("transformer.context {} > 16384", c.context));
+                    }
+                    c.n_features
+                }
+                (k, _, _) => return Err(format!("kind `{k}` but no `{k}` section")),
+            };
+        if n_features != f {
+            return Err(format!(
+                "{}.n_features {n_features} ≠ {f} (channels × (n_fft/2+1) × 2)",
+                self.kind
+            ));
+        }
+        if self.n_params() > MAX_PARAMS {
+            return Err(format!(
+                "{} parameters declared, more than {MAX_PARAMS}",
+                self.n_params()
+            ));
+        }
+        if let Some(t) = self
+            .temperature
+            .filter(|t| !(t.is_finite() && (0.0..=10.0).contains(t)))
+        {
+            return Err(format!("temperature {t} not in [0, 10]"));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a weights file too small for the parameters the config declares, before any
+/// model is built from the config (so a hostile config cannot make us allocate).
+pub fn check_weights(dir: &Path, cfg: &CheckpointConfig) -> Result<()> {
+    let file = dir.join("model.safetensors");
+    let len = std::fs::metadata(&file)
+        .map_err(|e| Error::bad_path(&file, e))?
+        .len();
+    if len < cfg.n_params().saturating_mul(4) {
+        return Err(Error::bad_path(
+            &file,
+            format!(
+                "{len} bytes cannot hold the {} parameters config.json declares",
+                cfg.n_params()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Writes config.json (atomically: temp file, then rename).

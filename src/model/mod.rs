@@ -4,6 +4,8 @@ pub mod checkpoint;
 pub mod physio;
 pub mod test_signal;
 pub mod train;
+pub mod transformer;
+pub mod transformer_gen;
 pub mod vae;
 pub mod vae_gen;
 
@@ -22,18 +24,52 @@ pub trait Generator: Send {
     fn fill(&mut self, block: &mut Block) -> Result<()>;
 }
 
+/// Loads the checkpoint at `dir` as a generator of its kind; `temperature` overrides the
+/// one saved with a transformer.
+pub fn load_checkpoint(
+    dir: &std::path::Path,
+    seed: u64,
+    temperature: Option<f32>,
+) -> Result<Box<dyn Generator>> {
+    let cfg = checkpoint::load_config(dir)?;
+    Ok(match cfg.kind.as_str() {
+        "transformer" => Box::new(transformer_gen::TransformerGenerator::load(
+            dir,
+            seed,
+            temperature,
+        )?),
+        _ => Box::new(vae_gen::VaeGenerator::load(dir, seed)?),
+    })
+}
+
 /// Builds a generator by name: `sine` (calibration), `ecgsyn` and `eeg` (physiological
-/// models with default parameters), later checkpoints under `models/` or at a path.
-/// Each model issue adds its names here.
+/// models with default parameters), or a checkpoint under `models/` or at a path.
 pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Generator>> {
+    by_name_with(name, seed, None)
+}
+
+/// [`by_name`] with a sampling temperature, which only transformer checkpoints take.
+pub fn by_name_with(name: &str, seed: u64, temperature: Option<f32>) -> Result<Box<dyn Generator>> {
+    let no_temperature = |g: Box<dyn Generator>| match temperature {
+        Some(_) => Err(crate::Error::BadInput(format!(
+            "model `{name}`: --temperature applies to transformer checkpoints only"
+        ))),
+        None => Ok(g),
+    };
     match name {
-        "sine" => Ok(Box::new(test_signal::Sine::new(500.0, 1, 10.0, 1.0))),
-        "ecgsyn" => Ok(Box::new(physio::EcgSyn::new(Default::default(), seed)?)),
-        "eeg" => Ok(Box::new(physio::Eeg::new(Default::default(), seed)?)),
+        "sine" => no_temperature(Box::new(test_signal::Sine::new(500.0, 1, 10.0, 1.0))),
+        "ecgsyn" => no_temperature(Box::new(physio::EcgSyn::new(Default::default(), seed)?)),
+        "eeg" => no_temperature(Box::new(physio::Eeg::new(Default::default(), seed)?)),
         other => {
             let dir = checkpoint::locate(other);
             if dir.join("config.json").exists() {
-                return Ok(Box::new(vae_gen::VaeGenerator::load(&dir, seed)?));
+                let kind = checkpoint::load_config(&dir)?.kind;
+                let g = load_checkpoint(&dir, seed, temperature)?;
+                return if kind == "transformer" {
+                    Ok(g)
+                } else {
+                    no_temperature(g)
+                };
             }
             Err(crate::Error::BadInput(format!(
                 "unknown model `{other}` (known: sine, ecgsyn, eeg, or a checkpoint under models/ or at a path)"

@@ -1,16 +1,32 @@
 //! The training loop shared by the learned models: AdamW, linear warm-up then cosine
-//! decay, global gradient-norm clipping, β (KL weight) warm-up, validation by record,
-//! early stopping, checkpoints every N steps and at the end, `--resume`, a wall-clock
-//! budget, and a progress bar with loss and windows per second.
+//! decay, global gradient-norm clipping, validation by record, early stopping, checkpoints
+//! every N steps and at the end, `--resume`, a wall-clock budget, and a progress bar with
+//! the loss terms and windows per second. A model plugs in through [`Objective`].
 
 use super::checkpoint::{self, CheckpointConfig};
-use super::vae::{losses, Vae};
 use crate::data::{Dataset, Part};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::time::Instant;
+
+/// What the shared loop trains: a model scoring batches of windows.
+pub trait Objective {
+    /// Names of the loss terms [`Objective::losses`] returns; the first is the validation
+    /// score that early stopping watches.
+    fn term_names(&self) -> &'static [&'static str];
+    /// The loss to minimise and its named terms for windows `x` (`[n, frames, features]`).
+    /// `noise` is given while training (stochastic parts on) and absent when validating;
+    /// `step` drives schedules such as the VAE's KL warm-up.
+    fn losses(
+        &self,
+        x: &Tensor,
+        step: u64,
+        noise: Option<&mut ChaCha8Rng>,
+    ) -> candle_core::Result<(Tensor, Vec<Tensor>)>;
+}
 
 /// Settings of one training run.
 #[derive(Debug, Clone)]
@@ -23,10 +39,6 @@ pub struct TrainConfig {
     pub lr: f64,
     /// Linear warm-up steps.
     pub warmup: u64,
-    /// Final KL weight β and the steps over which it ramps up from 0.
-    pub beta: f64,
-    /// Steps of the β ramp.
-    pub beta_warmup: u64,
     /// Global gradient-norm limit.
     pub clip: f64,
     /// Stop after this many epochs without a better validation loss.
@@ -41,7 +53,8 @@ pub struct TrainConfig {
     pub progress: bool,
 }
 
-fn to_err(e: candle_core::Error) -> Error {
+/// A candle error as ours.
+pub fn to_err(e: candle_core::Error) -> Error {
     Error::BadInput(format!("model: {e}"))
 }
 
@@ -83,29 +96,40 @@ fn clip_gradients(
     Ok(norm)
 }
 
-/// Mean (reconstruction, KL) over a part of the data, with the posterior mean (no noise).
-fn evaluate(model: &Vae, data: &Dataset, part: Part, dev: &Device) -> Result<(f64, f64)> {
-    let (mut r, mut k, mut n) = (0.0, 0.0, 0usize);
+/// Mean of each loss term over a part of the data, without noise.
+fn evaluate(obj: &dyn Objective, data: &Dataset, part: Part, dev: &Device) -> Result<Vec<f64>> {
+    let mut sums = vec![0.0; obj.term_names().len()];
+    let mut n = 0usize;
     for b in data.batches(part, 64, 0) {
         let x =
-            Tensor::from_vec(b.data, (b.shape[0], b.shape[1] * b.shape[2]), dev).map_err(to_err)?;
-        let eps = x
-            .zeros_like()
-            .and_then(|t| t.narrow(1, 0, model.config().latent))
-            .map_err(to_err)?;
-        let o = model.forward(&x, &eps).map_err(to_err)?;
-        let (rec, kl) = losses(&x, &o).map_err(to_err)?;
-        r += f64::from(rec.to_scalar::<f32>().map_err(to_err)?) * b.shape[0] as f64;
-        k += f64::from(kl.to_scalar::<f32>().map_err(to_err)?) * b.shape[0] as f64;
+            Tensor::from_vec(b.data, (b.shape[0], b.shape[1], b.shape[2]), dev).map_err(to_err)?;
+        let (_, terms) = obj.losses(&x, u64::MAX, None).map_err(to_err)?;
+        for (s, t) in sums.iter_mut().zip(&terms) {
+            *s += scalar(t)? * b.shape[0] as f64;
+        }
         n += b.shape[0];
     }
-    Ok((r / n.max(1) as f64, k / n.max(1) as f64))
+    Ok(sums.into_iter().map(|s| s / n.max(1) as f64).collect())
 }
 
-/// Trains `model` (weights in `varmap`) on `data`, saving into `out` with `ckpt` as the
-/// config template. Returns the final config (steps, losses).
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(f64::from(t.to_scalar::<f32>().map_err(to_err)?))
+}
+
+/// `{"name": value, …}` of loss terms.
+fn terms_json(names: &[&str], values: &[f64]) -> serde_json::Value {
+    names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| (n.to_string(), serde_json::json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Trains the model behind `obj` (weights in `varmap`) on `data`, saving into `out` with
+/// `ckpt` as the config template. Returns the final config (steps, losses).
 pub fn train(
-    model: &Vae,
+    obj: &dyn Objective,
     varmap: &VarMap,
     data: &Dataset,
     cfg: &TrainConfig,
@@ -130,44 +154,41 @@ pub fn train(
     let (mut best, mut stale) = (f64::INFINITY, 0);
     let mut step = ckpt.step;
     let first_epoch = (step / per_epoch.max(1)) as usize;
-    let latent = model.config().latent;
-    let input = model.config().input_dim() as f64;
-    let mut last = (0.0, 0.0);
+    let names = obj.term_names();
+    let mut last = vec![0.0; names.len()];
     let mut noise = {
         use rand::SeedableRng;
-        rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed ^ step)
+        ChaCha8Rng::seed_from_u64(cfg.seed ^ step)
     };
     'epochs: for epoch in first_epoch..cfg.epochs {
         let t0 = Instant::now();
         let mut seen = 0;
         for b in data.batches(Part::Train, cfg.batch, epoch as u64) {
             let n = b.shape[0];
-            let x = Tensor::from_vec(b.data, (n, b.shape[1] * b.shape[2]), dev).map_err(to_err)?;
-            let eps = randn(&mut noise, n, latent, dev)?;
-            let o = model.forward(&x, &eps).map_err(to_err)?;
-            let (rec, kl) = losses(&x, &o).map_err(to_err)?;
-            let beta = cfg.beta * (step as f64 / cfg.beta_warmup.max(1) as f64).min(1.0);
-            let loss = (&rec + kl.affine(beta / input, 0.0).map_err(to_err)?).map_err(to_err)?;
+            let x = Tensor::from_vec(b.data, (n, b.shape[1], b.shape[2]), dev).map_err(to_err)?;
+            let (loss, terms) = obj.losses(&x, step, Some(&mut noise)).map_err(to_err)?;
             let mut grads = loss.backward().map_err(to_err)?;
             clip_gradients(&mut grads, &vars, cfg.clip)?;
             opt.set_learning_rate(lr_at(cfg, step, total));
             opt.step(&grads).map_err(to_err)?;
             step += 1;
             seen += n;
-            last = (
-                f64::from(rec.to_scalar::<f32>().map_err(to_err)?),
-                f64::from(kl.to_scalar::<f32>().map_err(to_err)?),
-            );
+            last = terms.iter().map(scalar).collect::<Result<_>>()?;
             if let Some(b) = &bar {
                 b.set_position(step);
                 let rate = seen as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                let shown: Vec<String> = names
+                    .iter()
+                    .zip(&last)
+                    .map(|(n, v)| format!("{n} {v:.4}"))
+                    .collect();
                 b.set_message(format!(
-                    "epoch {epoch} rec {:.4} kl {:.2} β {beta:.3} {rate:.0} windows/s",
-                    last.0, last.1
+                    "epoch {epoch} {} {rate:.0} windows/s",
+                    shown.join(" ")
                 ));
             }
             if step.is_multiple_of(cfg.checkpoint_every) {
-                save(varmap, &mut ckpt, step, last, None, out)?;
+                save(varmap, &mut ckpt, step, (names, &last), None, out)?;
             }
             if start.elapsed().as_secs_f64() > cfg.max_minutes * 60.0 {
                 tracing::info!("wall-clock budget reached at step {step}");
@@ -177,9 +198,9 @@ pub fn train(
         let val = if data.validation.is_empty() {
             None
         } else {
-            Some(evaluate(model, data, Part::Validation, dev)?)
+            Some(evaluate(obj, data, Part::Validation, dev)?)
         };
-        let score = val.map_or(last.0, |v| v.0);
+        let score = val.as_ref().map_or(last[0], |v| v[0]);
         if score < best - 1e-6 {
             (best, stale) = (score, 0);
         } else {
@@ -189,7 +210,6 @@ pub fn train(
                 break;
             }
         }
-        ckpt.losses = serde_json::json!({"train": {"rec": last.0, "kl": last.1}, "validation": val.map(|v| serde_json::json!({"rec": v.0, "kl": v.1}))});
     }
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -197,9 +217,9 @@ pub fn train(
     let val = if data.validation.is_empty() {
         None
     } else {
-        Some(evaluate(model, data, Part::Validation, dev)?)
+        Some(evaluate(obj, data, Part::Validation, dev)?)
     };
-    save(varmap, &mut ckpt, step, last, val, out)?;
+    save(varmap, &mut ckpt, step, (names, &last), val, out)?;
     Ok(ckpt)
 }
 
@@ -219,14 +239,15 @@ fn save(
     varmap: &VarMap,
     ckpt: &mut CheckpointConfig,
     step: u64,
-    last: (f64, f64),
-    val: Option<(f64, f64)>,
+    (names, last): (&[&str], &[f64]),
+    val: Option<Vec<f64>>,
     out: &Path,
 ) -> Result<()> {
     ckpt.step = step;
-    if val.is_some() || ckpt.losses.is_null() {
-        ckpt.losses = serde_json::json!({"train": {"rec": last.0, "kl": last.1}, "validation": val.map(|v| serde_json::json!({"rec": v.0, "kl": v.1}))});
-    }
+    ckpt.losses = serde_json::json!({
+        "train": terms_json(names, last),
+        "validation": val.map(|v| terms_json(names, &v)),
+    });
     std::fs::create_dir_all(out).map_err(|e| Error::bad_path(out, e))?;
     let tmp = out.join("model.safetensors.tmp");
     varmap.save(&tmp).map_err(to_err)?;
@@ -249,6 +270,12 @@ pub fn seed_weights(varmap: &VarMap, seed: u64) -> Result<()> {
     for name in names {
         let var = &data[name];
         let dims = var.dims().to_vec();
+        if is_norm(name) {
+            let one: f32 = if name.ends_with("weight") { 1.0 } else { 0.0 };
+            let t = Tensor::full(one, dims, var.device()).map_err(to_err)?;
+            var.set(&t).map_err(to_err)?;
+            continue;
+        }
         let fan_in = if name.ends_with("bias") {
             dims[0]
         } else {
@@ -263,13 +290,16 @@ pub fn seed_weights(varmap: &VarMap, seed: u64) -> Result<()> {
     Ok(())
 }
 
-/// Seeded standard normal noise of `shape`.
-fn randn(
-    rng: &mut rand_chacha::ChaCha8Rng,
-    rows: usize,
-    cols: usize,
-    dev: &Device,
-) -> Result<Tensor> {
+/// Layer-norm parameters (`…ln1.weight`, `ln_f.bias`): they start at 1 and 0.
+fn is_norm(name: &str) -> bool {
+    name.split('.')
+        .rev()
+        .nth(1)
+        .is_some_and(|layer| layer.starts_with("ln"))
+}
+
+/// Seeded standard normal noise `[rows, cols]`.
+pub fn randn(rng: &mut ChaCha8Rng, rows: usize, cols: usize, dev: &Device) -> Result<Tensor> {
     use rand_distr::{Distribution, StandardNormal};
     let v: Vec<f32> = (0..rows * cols)
         .map(|_| StandardNormal.sample(rng))
@@ -277,19 +307,18 @@ fn randn(
     Tensor::from_vec(v, (rows, cols), dev).map_err(to_err)
 }
 
-/// Builds a model on `dev`, loading weights from `dir` when given.
-pub fn build(
-    cfg: &super::vae::VaeConfig,
+/// Builds a model on `dev` with `make`, loading weights from `dir` when given.
+pub fn build<M>(
+    make: impl FnOnce(VarBuilder) -> candle_core::Result<M>,
     dev: &Device,
     weights: Option<&Path>,
-) -> Result<(Vae, VarMap)> {
+) -> Result<(M, VarMap)> {
     let mut varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, dev);
-    let model = Vae::new(cfg, vb).map_err(to_err)?;
+    let model = make(vb).map_err(to_err)?;
     if let Some(dir) = weights {
-        varmap
-            .load(dir.join("model.safetensors"))
-            .map_err(|e| Error::bad_path(&dir.join("model.safetensors"), e))?;
+        let file = dir.join("model.safetensors");
+        varmap.load(&file).map_err(|e| Error::bad_path(&file, e))?;
     }
     Ok((model, varmap))
 }

@@ -108,3 +108,41 @@ pub fn losses(x: &Tensor, o: &VaeOutput) -> Result<(Tensor, Tensor)> {
         .mean_all()?;
     Ok((rec, kl))
 }
+
+/// The VAE's training objective: reconstruction plus β·KL, with β ramped up linearly from 0
+/// over `beta_warmup` steps (against posterior collapse) and scaled per input value.
+pub struct VaeObjective<'a> {
+    /// The model being trained.
+    pub model: &'a Vae,
+    /// Final KL weight.
+    pub beta: f64,
+    /// Steps of the β ramp.
+    pub beta_warmup: u64,
+}
+
+impl super::train::Objective for VaeObjective<'_> {
+    fn term_names(&self) -> &'static [&'static str] {
+        &["rec", "kl"]
+    }
+
+    fn losses(
+        &self,
+        x: &Tensor,
+        step: u64,
+        noise: Option<&mut rand_chacha::ChaCha8Rng>,
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let n = x.dim(0)?;
+        let x = x.reshape((n, self.model.cfg.input_dim()))?;
+        let latent = self.model.cfg.latent;
+        let eps = match noise {
+            Some(rng) => super::train::randn(rng, n, latent, x.device())
+                .map_err(|e| candle_core::Error::Msg(e.to_string()))?,
+            None => Tensor::zeros((n, latent), x.dtype(), x.device())?,
+        };
+        let o = self.model.forward(&x, &eps)?;
+        let (rec, kl) = losses(&x, &o)?;
+        let ramp = (step as f64 / self.beta_warmup.max(1) as f64).min(1.0);
+        let w = self.beta * ramp / self.model.cfg.input_dim() as f64;
+        Ok(((&rec + kl.affine(w, 0.0)?)?, vec![rec, kl]))
+    }
+}

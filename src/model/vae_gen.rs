@@ -36,12 +36,19 @@ impl VaeGenerator {
     /// Loads the checkpoint at `dir` on the CPU; `seed` fixes the latent walk.
     pub fn load(dir: &Path, seed: u64) -> Result<Self> {
         let cfg = checkpoint::load_config(dir)?;
+        let vae = cfg.vae.clone().ok_or_else(|| {
+            Error::bad_path(
+                &dir.join("config.json"),
+                "not a VAE checkpoint (no `vae` section)",
+            )
+        })?;
+        checkpoint::check_weights(dir, &cfg)?;
         let dev = Device::Cpu;
-        let (model, _vars) = super::train::build(&cfg.vae, &dev, Some(dir))?;
+        let (model, _vars) = super::train::build(|vb| Vae::new(&vae, vb), &dev, Some(dir))?;
         let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;
-        let overlap = (cfg.vae.window_frames / 4).max(1);
+        let overlap = (vae.window_frames / 4).max(1);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let z = (0..cfg.vae.latent)
+        let z = (0..vae.latent)
             .map(|_| StandardNormal.sample(&mut rng))
             .collect();
         Ok(VaeGenerator {
@@ -60,8 +67,10 @@ impl VaeGenerator {
 
     /// Decodes the next window and pushes its frames (crossfaded) to the decoder.
     fn next_window(&mut self) -> Result<()> {
-        let f = self.cfg.vae.n_features;
-        let t = self.cfg.vae.window_frames;
+        let (f, t) = {
+            let c = self.model.config();
+            (c.n_features, c.window_frames)
+        };
         let s = (1.0 - RHO * RHO).sqrt();
         for v in self.z.iter_mut() {
             let e: f32 = StandardNormal.sample(&mut self.rng);

@@ -10,6 +10,7 @@
 //! params = { rate = 500, channels = 12, freq = 10, amplitude = 1 }  # sine only
 //! block_ms = 20
 //! duration = "10m"                # optional
+//! temperature = 0.5               # optional; transformer checkpoints only
 //! to = ["tcp://127.0.0.1:5000", "file:out.edf"]
 //! on_error = "drop"               # or "stop" (default)
 //! ```
@@ -46,6 +47,8 @@ pub struct StreamDef {
     /// Random seed.
     #[serde(default)]
     pub seed: u64,
+    /// Sampling temperature (transformer checkpoints only).
+    pub temperature: Option<f32>,
     /// Block length in milliseconds (default 20).
     pub block_ms: Option<u32>,
     /// Stop after this long (`10s`, `5m`, `1h`, `250ms`).
@@ -110,7 +113,7 @@ pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
         (name, Some(_)) => Err(Error::BadInput(format!(
             "model {name}: `params` are only understood by the sine generator"
         ))),
-        (name, None) => model::by_name(name, def.seed),
+        (name, None) => model::by_name_with(name, def.seed, def.temperature),
     }
 }
 

@@ -1,0 +1,341 @@
+//! A causal transformer over spectral frames (candle, in candle's style: a config struct,
+//! `Transformer::new(&cfg, vb)`, `forward`).
+//!
+//! Tokens are whole frames: every channel's STFT bins as normalised re/im values
+//! (`dsp::repr`), projected to `d_model`. A learned start token sits at position 0 and stays
+//! in the context for ever (an attention sink), so training windows and the endless sliding
+//! window of sampling look alike. Pre-norm blocks, rotary positions (relative, so the window
+//! can slide), multi-head attention, GELU MLP. The head predicts a diagonal Gaussian over the
+//! next frame (mean, log-std per value): cheap to train and sample, and the temperature is
+//! a plain scale on the standard deviation. A mixture would capture multi-modal phases
+//! better; at our sizes the Gaussian trains in minutes and keeps sampling at constant cost.
+
+use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_nn::{layer_norm, linear, ops, rotary_emb, LayerNorm, Linear, VarBuilder};
+
+/// Hyperparameters, stored in the checkpoint's config.json.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TransformerConfig {
+    /// Values per spectral frame (channels × bins × 2).
+    pub n_features: usize,
+    /// Width of the residual stream.
+    pub d_model: usize,
+    /// Attention heads (`d_model` must divide by it, into an even head size).
+    pub n_heads: usize,
+    /// Transformer blocks.
+    pub n_layers: usize,
+    /// Width of the MLP inside each block.
+    pub d_ff: usize,
+    /// Positions of context, the start token included: the training window, and the
+    /// sliding window when sampling.
+    pub context: usize,
+}
+
+impl TransformerConfig {
+    /// Size of one attention head.
+    pub fn head_dim(&self) -> usize {
+        self.d_model / self.n_heads.max(1)
+    }
+
+    /// Checks the shape is buildable: positive sizes, heads dividing `d_model` evenly.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let sizes = [
+            self.n_features,
+            self.d_model,
+            self.n_heads,
+            self.n_layers,
+            self.d_ff,
+            self.context,
+        ];
+        if sizes.contains(&0) {
+            return Err("every transformer size must be positive".into());
+        }
+        if !self.d_model.is_multiple_of(self.n_heads) || !self.head_dim().is_multiple_of(2) {
+            return Err(format!(
+                "d_model {} must split into {} heads of an even size",
+                self.d_model, self.n_heads
+            ));
+        }
+        if self.context < 2 {
+            return Err("context must hold the start token and at least one frame".into());
+        }
+        Ok(())
+    }
+}
+
+/// One pre-norm block: attention then MLP, each around a residual.
+struct Block {
+    ln1: LayerNorm,
+    qkv: Linear,
+    proj: Linear,
+    ln2: LayerNorm,
+    ff1: Linear,
+    ff2: Linear,
+    heads: usize,
+}
+
+/// Keys and values of the frames in the sliding window, per block, unrotated
+/// (`[1, heads, len, head_dim]`); position 0 is always the start token.
+#[derive(Default)]
+pub struct KvCache {
+    kv: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl KvCache {
+    /// Positions held (the same in every block).
+    pub fn len(&self) -> usize {
+        self.kv
+            .first()
+            .and_then(|e| e.as_ref())
+            .map_or(0, |(k, _)| k.dim(2).unwrap_or(0))
+    }
+
+    /// Whether nothing has been fed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The model.
+pub struct Transformer {
+    start: Tensor,
+    input: Linear,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    head: Linear,
+    cos: Tensor,
+    sin: Tensor,
+    cfg: TransformerConfig,
+}
+
+/// Rotary tables `[context, head_dim / 2]` (base 10 000), computed once.
+fn rope_tables(cfg: &TransformerConfig, dev: &Device) -> Result<(Tensor, Tensor)> {
+    let half = cfg.head_dim() / 2;
+    let mut cos = Vec::with_capacity(cfg.context * half);
+    let mut sin = Vec::with_capacity(cfg.context * half);
+    for p in 0..cfg.context {
+        for i in 0..half {
+            let a = p as f64 / 10_000f64.powf(2.0 * i as f64 / cfg.head_dim() as f64);
+            cos.push(a.cos() as f32);
+            sin.push(a.sin() as f32);
+        }
+    }
+    Ok((
+        Tensor::from_vec(cos, (cfg.context, half), dev)?,
+        Tensor::from_vec(sin, (cfg.context, half), dev)?,
+    ))
+}
+
+impl Block {
+    fn new(cfg: &TransformerConfig, vb: VarBuilder) -> Result<Self> {
+        let d = cfg.d_model;
+        Ok(Block {
+            ln1: layer_norm(d, 1e-5, vb.pp("ln1"))?,
+            qkv: linear(d, 3 * d, vb.pp("qkv"))?,
+            proj: linear(d, d, vb.pp("proj"))?,
+            ln2: layer_norm(d, 1e-5, vb.pp("ln2"))?,
+            ff1: linear(d, cfg.d_ff, vb.pp("ff1"))?,
+            ff2: linear(cfg.d_ff, d, vb.pp("ff2"))?,
+            heads: cfg.n_heads,
+        })
+    }
+
+    /// Splits `[b, t, 3d]` into q, k, v of `[b, heads, t, head_dim]`.
+    fn qkv(&self, x: &Tensor) -> Result<(Tensor, Tensor, Tensor)> {
+        let (b, t, d) = x.dims3()?;
+        let qkv = self.qkv.forward(&self.ln1.forward(x)?)?;
+        let split = |i: usize| {
+            qkv.narrow(2, i * d, d)?
+                .reshape((b, t, self.heads, d / self.heads))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        Ok((split(0)?, split(1)?, split(2)?))
+    }
+
+    /// Attention of rotated `q` over rotated `k`, then values, heads merged and projected.
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let (b, h, t, hd) = q.dims4()?;
+        let mut att = (q.matmul(&k.t()?)? * (1.0 / (hd as f64).sqrt()))?;
+        if let Some(m) = mask {
+            att = att.broadcast_add(m)?;
+        }
+        let y = ops::softmax(&att, D::Minus1)?.matmul(v)?;
+        self.proj
+            .forward(&y.transpose(1, 2)?.reshape((b, t, h * hd))?)
+    }
+
+    fn mlp(&self, x: &Tensor) -> Result<Tensor> {
+        self.ff2
+            .forward(&self.ff1.forward(&self.ln2.forward(x)?)?.gelu()?)
+    }
+
+    /// Whole-window pass (training): causal mask, differentiable rotary embedding.
+    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (q, k, v) = self.qkv(x)?;
+        let q = rotary_emb::rope_slow(&q, cos, sin)?;
+        let k = rotary_emb::rope_slow(&k, cos, sin)?;
+        let x = (x + self.attend(&q, &k, &v, Some(mask))?)?;
+        &x + self.mlp(&x)?
+    }
+
+    /// One new position (sampling): appends k, v to the cache (dropping the oldest frame
+    /// after the start token when full), rotates by window position, attends to all.
+    fn step(
+        &self,
+        x: &Tensor,
+        slot: &mut Option<(Tensor, Tensor)>,
+        cos: &Tensor,
+        sin: &Tensor,
+        context: usize,
+    ) -> Result<Tensor> {
+        let (q, k, v) = self.qkv(x)?;
+        let (k, v) = match slot.take() {
+            None => (k, v),
+            Some((ck, cv)) => {
+                let len = ck.dim(2)?;
+                let (ck, cv) = if len + 1 > context {
+                    let keep = |c: &Tensor| {
+                        Tensor::cat(&[c.narrow(2, 0, 1)?, c.narrow(2, 2, len - 2)?], 2)
+                    };
+                    (keep(&ck)?, keep(&cv)?)
+                } else {
+                    (ck, cv)
+                };
+                (Tensor::cat(&[&ck, &k], 2)?, Tensor::cat(&[&cv, &v], 2)?)
+            }
+        };
+        let len = k.dim(2)?;
+        let kr = rotary_emb::rope(
+            &k.contiguous()?,
+            &cos.narrow(0, 0, len)?,
+            &sin.narrow(0, 0, len)?,
+        )?;
+        let qr = rotary_emb::rope(
+            &q.contiguous()?,
+            &cos.narrow(0, len - 1, 1)?.contiguous()?,
+            &sin.narrow(0, len - 1, 1)?.contiguous()?,
+        )?;
+        let y = self.attend(&qr, &kr, &v, None)?;
+        *slot = Some((k, v));
+        let x = (x + y)?;
+        &x + self.mlp(&x)?
+    }
+}
+
+/// Mean and log-std of the predicted next frames, `[b, t, n_features]` each.
+pub struct FrameDistribution {
+    /// Predicted means.
+    pub mean: Tensor,
+    /// Predicted log standard deviations (clamped to [-5, 3]).
+    pub log_std: Tensor,
+}
+
+impl Transformer {
+    /// Creates (or loads, with a loaded `vb`) the layers.
+    pub fn new(cfg: &TransformerConfig, vb: VarBuilder) -> Result<Self> {
+        cfg.check().map_err(candle_core::Error::Msg)?;
+        let d = cfg.d_model;
+        let (cos, sin) = rope_tables(cfg, vb.device())?;
+        Ok(Transformer {
+            start: vb.get((1, d), "start")?,
+            input: linear(cfg.n_features, d, vb.pp("input"))?,
+            blocks: (0..cfg.n_layers)
+                .map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}"))))
+                .collect::<Result<_>>()?,
+            ln_f: layer_norm(d, 1e-5, vb.pp("ln_f"))?,
+            head: linear(d, 2 * cfg.n_features, vb.pp("head"))?,
+            cos,
+            sin,
+            cfg: cfg.clone(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &TransformerConfig {
+        &self.cfg
+    }
+
+    fn distribution(&self, h: &Tensor) -> Result<FrameDistribution> {
+        let f = self.cfg.n_features;
+        let out = self.head.forward(&self.ln_f.forward(h)?)?;
+        Ok(FrameDistribution {
+            mean: out.narrow(D::Minus1, 0, f)?,
+            log_std: out.narrow(D::Minus1, f, f)?.clamp(-5f32, 3f32)?,
+        })
+    }
+
+    /// Teacher forcing: for frames `[b, t, n_features]` (t ≤ context), the distribution of
+    /// frame i given the start token and frames before i, for every i.
+    pub fn forward(&self, frames: &Tensor) -> Result<FrameDistribution> {
+        let (b, t, _) = frames.dims3()?;
+        let d = self.cfg.d_model;
+        let start = self.start.unsqueeze(0)?.broadcast_as((b, 1, d))?;
+        let mut h = if t > 1 {
+            let x = self.input.forward(&frames.narrow(1, 0, t - 1)?)?;
+            Tensor::cat(&[&start.contiguous()?, &x], 1)?
+        } else {
+            start.contiguous()?
+        };
+        let mask = causal_mask(t, frames.device())?;
+        let (cos, sin) = (self.cos.narrow(0, 0, t)?, self.sin.narrow(0, 0, t)?);
+        for blk in &self.blocks {
+            h = blk.forward(&h, &cos, &sin, &mask)?;
+        }
+        self.distribution(&h)
+    }
+
+    /// Feeds one frame (`[n_features]`, normalised), or the start token when `frame` is
+    /// `None`, and returns the distribution of the frame after it. Cost and memory are
+    /// bounded by `context`, however long it runs.
+    pub fn step(&self, frame: Option<&Tensor>, cache: &mut KvCache) -> Result<FrameDistribution> {
+        let x = match frame {
+            None => self.start.unsqueeze(0)?,
+            Some(f) => self
+                .input
+                .forward(&f.reshape((1, 1, self.cfg.n_features))?)?,
+        };
+        cache.kv.resize_with(self.blocks.len(), || None);
+        let mut h = x;
+        for (blk, slot) in self.blocks.iter().zip(cache.kv.iter_mut()) {
+            h = blk.step(&h, slot, &self.cos, &self.sin, self.cfg.context)?;
+        }
+        self.distribution(&h)
+    }
+}
+
+/// `[t, t]` additive mask: 0 on and below the diagonal, a large negative number above.
+fn causal_mask(t: usize, dev: &Device) -> Result<Tensor> {
+    let m: Vec<f32> = (0..t * t)
+        .map(|i| if i % t > i / t { -1e9 } else { 0.0 })
+        .collect();
+    Tensor::from_vec(m, (t, t), dev)?.to_dtype(DType::F32)
+}
+
+/// Mean Gaussian negative log-likelihood per value (without the constant ½·ln 2π).
+pub fn nll(target: &Tensor, d: &FrameDistribution) -> Result<Tensor> {
+    let z = ((target - &d.mean)? * d.log_std.neg()?.exp()?)?;
+    ((z.sqr()? * 0.5)? + &d.log_std)?.mean_all()
+}
+
+/// The transformer's training objective: teacher-forced Gaussian NLL of every frame.
+pub struct TransformerObjective<'a> {
+    /// The model being trained.
+    pub model: &'a Transformer,
+}
+
+impl super::train::Objective for TransformerObjective<'_> {
+    fn term_names(&self) -> &'static [&'static str] {
+        &["nll"]
+    }
+
+    fn losses(
+        &self,
+        x: &Tensor,
+        _step: u64,
+        _noise: Option<&mut rand_chacha::ChaCha8Rng>,
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let loss = nll(x, &self.model.forward(x)?)?;
+        Ok((loss.clone(), vec![loss]))
+    }
+}
