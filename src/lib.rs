@@ -11,6 +11,7 @@ pub mod data;
 pub mod dsp;
 mod error;
 pub mod eval;
+pub mod fuzz;
 pub mod generate;
 pub mod io;
 pub mod model;

@@ -93,15 +93,21 @@ pub fn parse_config(p: &Path, text: &str) -> Result<CheckpointConfig> {
 impl CheckpointConfig {
     /// Values per spectral frame the spec and STFT settings imply.
     pub fn frame_features(&self) -> usize {
-        self.spec.n_channels() * (self.data.spectral.n_fft / 2 + 1) * 2
+        (self.spec.n_channels())
+            .saturating_mul(self.data.spectral.n_fft / 2 + 1)
+            .saturating_mul(2)
     }
 
-    /// Parameters the model's config declares (weights and biases).
+    /// Parameters the model's config declares (weights and biases), saturating: the
+    /// sizes come from an untrusted file.
     pub fn n_params(&self) -> u64 {
-        let lin = |i: usize, o: usize| (i as u64 + 1).saturating_mul(o as u64);
+        let m = |a: u64, b: u64| a.saturating_mul(b);
+        let lin = |i: u64, o: u64| m(i.saturating_add(1), o);
+        let sum = |v: &[u64]| v.iter().fold(0u64, |a, b| a.saturating_add(*b));
         if let Some(c) = &self.vae {
-            let (d, h, z) = (c.input_dim(), c.hidden, c.latent);
-            [
+            let (f, w) = (c.n_features as u64, c.window_frames as u64);
+            let (d, h, z) = (m(f, w), c.hidden as u64, c.latent as u64);
+            sum(&[
                 lin(d, h),
                 lin(h, h),
                 lin(h, z),
@@ -109,17 +115,11 @@ impl CheckpointConfig {
                 lin(z, h),
                 lin(h, h),
                 lin(h, d),
-            ]
-            .iter()
-            .fold(0u64, |a, b| a.saturating_add(*b))
+            ])
         } else if let Some(c) = &self.transformer {
-            let (d, f) = (c.d_model, c.d_ff);
-            let block = [lin(d, 3 * d), lin(d, d), lin(d, f), lin(f, d), 4 * d as u64];
-            let block = block.iter().fold(0u64, |a, b| a.saturating_add(*b));
-            block
-                .saturating_mul(c.n_layers as u64)
-                .saturating_add(lin(c.n_features, d))
-                .saturating_add(lin(d, 2 * c.n_features))
+            let (d, ff, f) = (c.d_model as u64, c.d_ff as u64, c.n_features as u64);
+            let block = sum(&[lin(d, m(3, d)), lin(d, d), lin(d, ff), lin(ff, d), m(4, d)]);
+            sum(&[m(block, c.n_layers as u64), lin(f, d), lin(d, m(2, f)), d])
         } else {
             0
         }

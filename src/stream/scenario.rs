@@ -84,7 +84,12 @@ impl Scenario {
     /// Reads and parses a scenario file; errors name the file and the field.
     pub fn load(path: &Path) -> Result<Scenario> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::bad_path(path, e))?;
-        let s: Scenario = toml::from_str(&text).map_err(|e| Error::bad_path(path, e))?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses scenario text (`path` names it in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<Scenario> {
+        let s: Scenario = toml::from_str(text).map_err(|e| Error::bad_path(path, e))?;
         if s.streams.is_empty() {
             return Err(Error::bad_path(path, "no [[stream]] entries"));
         }
@@ -138,6 +143,13 @@ fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
         ))));
     }
     let block_frames = ((rate * block_ms as f64 / 1000.0).round() as usize).max(1);
+    let channels = generator.spec().n_channels();
+    if block_frames.saturating_mul(channels) > MAX_BLOCK_SAMPLES {
+        return Err(ctx(Error::BadInput(format!(
+            "block_ms {block_ms} at {rate} Hz × {channels} channels is more than \
+             {MAX_BLOCK_SAMPLES} samples per block; use a shorter block_ms"
+        ))));
+    }
     let frames_of = |d: &str| parse_duration(d).map(|s| (s * rate).round() as u64);
     let total_frames = def
         .duration
@@ -175,6 +187,18 @@ fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
         format: def.format,
         roll_frames,
     })
+}
+
+/// Most samples (frames × channels) one block may hold: 64 MB of f32 per block, times the
+/// queue depth, is as much as a stream should ever hold in memory.
+const MAX_BLOCK_SAMPLES: usize = 16 << 20;
+
+/// Validates every definition (generators, durations, sink syntax) without opening sinks.
+pub fn validate(defs: &[StreamDef], realtime: bool) -> Result<()> {
+    for (i, d) in defs.iter().enumerate() {
+        check(d, i, realtime)?;
+    }
+    Ok(())
 }
 
 /// Validates every definition (generators, durations, sink syntax) and then opens every

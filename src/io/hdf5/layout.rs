@@ -6,6 +6,40 @@ use crate::io::{Error, OpenOptions, Result};
 use rust_hdf5::{DatatypeMessage, H5Dataset, H5File};
 use std::path::Path;
 
+/// Most channels a dataset may have (labels and units are allocated per channel).
+const MAX_CHANNELS: usize = 65_536;
+/// Largest decoded chunk we let the HDF5 layer allocate (real files use KB to a few MB).
+const MAX_CHUNK_BYTES: u64 = 256 << 20;
+/// deflate cannot compress better than about 1032:1, so no file holds more data than this
+/// many times its own size.
+const MAX_EXPANSION: u64 = 1100;
+
+/// Refuses shapes and chunk sizes that a file of this size cannot really hold, before the
+/// HDF5 layer allocates anything by them (a corrupt header must not cost memory).
+fn check_sizes(path: &Path, name: &str, shape: &[usize], chunk: Option<&[usize]>) -> Result<()> {
+    let field = || format!("dataset `{name}`");
+    let file_len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let bytes = shape.iter().try_fold(8u64, |a, &d| a.checked_mul(d as u64));
+    if bytes.is_none_or(|b| b > file_len.saturating_mul(MAX_EXPANSION)) {
+        return Err(Error::format(
+            path,
+            field(),
+            format!("shape {shape:?} claims more data than a {file_len}-byte file can hold"),
+        ));
+    }
+    if let Some(c) = chunk {
+        let bytes = c.iter().try_fold(8u64, |a, &d| a.checked_mul(d as u64));
+        if c.len() != shape.len() || c.contains(&0) || bytes.is_none_or(|b| b > MAX_CHUNK_BYTES) {
+            return Err(Error::format(
+                path,
+                format!("{} chunk", field()),
+                format!("chunk shape {c:?} for a dataset of shape {shape:?} is not plausible"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Attribute names read as the sample rate, in order (DESIGN.md).
 const RATE_ATTRS: [&str; 3] = ["sample_rate", "fs", "sfreq"];
 /// Groups searched below the root for a dataset when none is named.
@@ -107,6 +141,14 @@ impl Layout {
                 path,
                 format!("dataset `{name}`"),
                 format!("shape {shape:?} holds no samples"),
+            ));
+        }
+        check_sizes(path, &name, &shape, ds.chunk_dims().as_deref())?;
+        if n_channels > MAX_CHANNELS {
+            return Err(Error::format(
+                path,
+                format!("dataset `{name}`"),
+                format!("shape {shape:?}: {n_channels} channels, more than {MAX_CHANNELS}"),
             ));
         }
         let sample_rate = rate(path, &ds, f, opts)?;
