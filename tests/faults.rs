@@ -171,3 +171,134 @@ fn kill_9_mid_stream_leaves_an_hdf5_file_h5py_reads() {
         ],
     );
 }
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+/// Hundreds of clients connecting and leaving (and more than `max_clients` at once) do
+/// not disturb a reading client, are refused beyond the limit, and leak no descriptors.
+#[test]
+fn a_flood_of_clients_neither_disturbs_the_stream_nor_leaks() {
+    use std::io::Read;
+    let port = common::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["stream", "--model", "sine", "--duration", "6s"])
+        .arg(format!("--to=tcp://127.0.0.1:{port}?max_clients=6&wait=1"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Drain stderr as it comes: a test that reads it only at the end must not be the
+    // reason the server blocks.
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let good = common::connect(port);
+    let reader = std::thread::spawn(move || common::read_client(good));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let baseline = open_fds(pid);
+    // Eight idle clients at once against a limit of six (the reader holds one slot):
+    // at least three are closed by the server straight away.
+    let idle: Vec<_> = (0..8).map(|_| common::connect(port)).collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let refused = idle
+        .iter()
+        .filter(|s| {
+            let mut s = *s;
+            s.set_read_timeout(Some(std::time::Duration::from_millis(500)))
+                .unwrap();
+            let mut b = [0u8; 1];
+            match s.read(&mut b) {
+                Ok(n) => n == 0,
+                Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+            }
+        })
+        .count();
+    drop(idle);
+    let flooders: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                for i in 0..150 {
+                    if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                        if i % 3 == 0 {
+                            let mut b = [0u8; 64];
+                            let _ = s.read(&mut b);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for f in flooders {
+        f.join().unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let after = open_fds(pid);
+    let (header, xs) = reader.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = log.join().unwrap();
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.lines().count() < 40,
+        "refusals are summarised, not logged one by one: {err}"
+    );
+    assert_eq!(header["sample_rate"], 500.0);
+    assert_eq!(
+        xs.len(),
+        6 * 500,
+        "the reader got every frame: {}",
+        xs.len()
+    );
+    assert!(
+        refused >= 3,
+        "clients over the limit are refused: {refused} of 8"
+    );
+    assert!(err.contains("refused: too many"), "{err}");
+    assert!(
+        after <= baseline + 1,
+        "descriptors return to their level after the flood: {baseline} → {after}"
+    );
+}
+
+/// With `--on-error drop` a failing sink (here a file on a full disk) is dropped with a
+/// warning and the stream goes on to its end for the others; the default stops it.
+#[test]
+fn a_failing_sink_is_dropped_or_stops_the_stream_as_told() {
+    let dir = tempfile::tempdir().unwrap();
+    for (policy, code) in [("drop", 0), ("stop", 1)] {
+        let port = common::free_port();
+        let path = dir.path().join(format!("{policy}.edf"));
+        let script = format!(
+            "trap '' XFSZ; ulimit -f 64; exec {} stream --model sine --fast --duration 120s \
+             --on-error {policy} --to file:{} --to 'tcp://127.0.0.1:{port}?wait=1'",
+            env!("CARGO_BIN_EXE_biowave"),
+            path.display()
+        );
+        let child = Command::new("bash")
+            .args(["-c", &script])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (_, xs) = common::read_client(common::connect(port));
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{policy}: {err}");
+        assert!(err.contains(&path.display().to_string()), "{policy}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        if policy == "drop" {
+            assert_eq!(xs.len(), 120 * 500, "the TCP client got the whole stream");
+        } else {
+            assert!(
+                xs.len() < 120 * 500,
+                "the stream stopped early: {}",
+                xs.len()
+            );
+        }
+        let s = common::pyedflib_summary(&path, &["--sine", "10"]);
+        assert!(s["sine_err"].as_f64().unwrap() < 1e-3, "{policy}: {s}");
+    }
+}

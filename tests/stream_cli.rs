@@ -3,54 +3,18 @@
 //! The `sine` generator at 500 Hz is used so expected samples are known exactly.
 
 mod common;
-use common::pyedflib_summary;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use common::{connect, free_port, pyedflib_summary, read_client};
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_biowave");
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn stream(args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.arg("stream").args(args);
     c
-}
-
-fn connect(port: u16) -> TcpStream {
-    let t = Instant::now();
-    loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(s) => return s,
-            Err(_) if t.elapsed() < Duration::from_secs(10) => {
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Err(e) => panic!("could not connect to port {port}: {e}"),
-        }
-    }
-}
-
-/// Reads a client's header line and all frames until the server closes.
-fn read_client(s: TcpStream) -> (serde_json::Value, Vec<f32>) {
-    let mut r = BufReader::new(s);
-    let mut line = String::new();
-    r.read_line(&mut line).unwrap();
-    let header: serde_json::Value = serde_json::from_str(&line).expect("header is JSON");
-    let mut bytes = Vec::new();
-    r.read_to_end(&mut bytes).unwrap();
-    assert_eq!(bytes.len() % 4, 0, "a whole number of f32");
-    let xs = bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes(b.try_into().unwrap()));
-    (header, xs.collect())
 }
 
 fn finish(child: Child) -> Output {

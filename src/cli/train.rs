@@ -44,14 +44,15 @@ pub struct Args {
     /// Continue from the checkpoint already in `--out`.
     #[arg(long)]
     pub resume: bool,
-    /// Hidden-layer width (VAE MLP; the transformer's d_model).
-    #[arg(long, default_value_t = 256)]
-    pub hidden: usize,
+    /// Hidden width: the VAE's MLP layers (default 256), the transformer's d_model
+    /// (default 192).
+    #[arg(long)]
+    pub hidden: Option<usize>,
     /// Transformer blocks.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 3)]
     pub layers: usize,
     /// Transformer attention heads.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 6)]
     pub heads: usize,
     /// Latent dimension.
     #[arg(long, default_value_t = 32)]
@@ -171,17 +172,17 @@ pub fn run(args: Args) -> crate::Result<()> {
     if transformer {
         ckpt.transformer = Some(TransformerConfig {
             n_features: data.n_features(),
-            d_model: args.hidden,
+            d_model: args.hidden.unwrap_or(192),
             n_heads: args.heads,
             n_layers: args.layers,
-            d_ff: 4 * args.hidden,
+            d_ff: 4 * args.hidden.unwrap_or(192),
             context: data.window_frames,
         });
     } else {
         ckpt.vae = Some(VaeConfig {
             n_features: data.n_features(),
             window_frames: data.window_frames,
-            hidden: args.hidden,
+            hidden: args.hidden.unwrap_or(256),
             latent: args.latent,
         });
     }

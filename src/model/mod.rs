@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod physio;
+pub mod spectral_stream;
 pub mod test_signal;
 pub mod train;
 pub mod transformer;
@@ -32,13 +33,15 @@ pub fn load_checkpoint(
     temperature: Option<f32>,
 ) -> Result<Box<dyn Generator>> {
     let cfg = checkpoint::load_config(dir)?;
-    Ok(match cfg.kind.as_str() {
-        "transformer" => Box::new(transformer_gen::TransformerGenerator::load(
-            dir,
-            seed,
-            temperature,
-        )?),
-        _ => Box::new(vae_gen::VaeGenerator::load(dir, seed)?),
+    Ok(match (cfg.kind.as_str(), temperature) {
+        ("transformer", t) => Box::new(transformer_gen::load(dir, seed, t)?),
+        (kind, Some(_)) => {
+            return Err(crate::Error::BadInput(format!(
+                "{}: --temperature applies to transformer checkpoints only, this is a {kind}",
+                dir.display()
+            )))
+        }
+        (_, None) => Box::new(vae_gen::load(dir, seed)?),
     })
 }
 

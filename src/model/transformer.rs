@@ -339,3 +339,88 @@ impl super::train::Objective for TransformerObjective<'_> {
         Ok((loss.clone(), vec![loss]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_nn::VarMap;
+
+    fn model(context: usize) -> Transformer {
+        let cfg = TransformerConfig {
+            n_features: 6,
+            d_model: 16,
+            n_heads: 2,
+            n_layers: 2,
+            d_ff: 32,
+            context,
+        };
+        let vm = VarMap::new();
+        let m =
+            Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+        crate::model::train::seed_weights(&vm, 3).unwrap();
+        m
+    }
+
+    fn frames(t: usize) -> Tensor {
+        let v: Vec<f32> = (0..t * 6)
+            .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
+            .collect();
+        Tensor::from_vec(v, (1, t, 6), &Device::Cpu).unwrap()
+    }
+
+    /// Stepping through the KV cache gives what the teacher-forced pass gives.
+    #[test]
+    fn cached_steps_match_the_full_pass() {
+        let m = model(8);
+        let x = frames(8);
+        let full = m.forward(&x).unwrap();
+        let mut cache = KvCache::default();
+        for i in 0..8 {
+            let input = (i > 0).then(|| x.get(0).unwrap().get(i - 1).unwrap());
+            let d = m.step(input.as_ref(), &mut cache).unwrap();
+            let want = full.mean.get(0).unwrap().get(i).unwrap();
+            let diff = (d.mean.flatten_all().unwrap() - want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-4, "position {i}: {diff}");
+        }
+    }
+
+    /// The window slides: memory stays at `context` positions however long it runs, and
+    /// the start token stays at position 0.
+    #[test]
+    fn the_cache_never_outgrows_the_context() {
+        let m = model(5);
+        let x = frames(1);
+        let mut cache = KvCache::default();
+        m.step(None, &mut cache).unwrap();
+        for _ in 0..40 {
+            let d = m.step(Some(&x.flatten_all().unwrap()), &mut cache).unwrap();
+            assert!(cache.len() <= 5);
+            assert!(d
+                .mean
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+                .iter()
+                .all(|v| v.is_finite()));
+        }
+        assert_eq!(cache.len(), 5);
+    }
+
+    #[test]
+    fn shapes_that_cannot_split_into_heads_are_refused() {
+        let mut cfg = model(4).config().clone();
+        cfg.n_heads = 3;
+        assert!(cfg.check().unwrap_err().contains("heads"));
+        cfg.n_heads = 2;
+        cfg.context = 1;
+        assert!(cfg.check().is_err());
+    }
+}

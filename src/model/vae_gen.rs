@@ -3,11 +3,10 @@
 //! frames become samples through the streaming inverse STFT. No seams, no repeats.
 
 use super::checkpoint::{self, CheckpointConfig};
+use super::spectral_stream::{FrameSource, SpectralStream};
+use super::train::to_err;
 use super::vae::Vae;
-use super::Generator;
-use crate::block::Block;
 use crate::dsp::StreamDecoder;
-use crate::record::SignalSpec;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -18,55 +17,51 @@ use std::path::Path;
 /// AR(1) coefficient of the latent walk per window (near 1: neighbours are similar).
 const RHO: f32 = 0.9;
 
-/// A checkpointed VAE as a [`Generator`].
-pub struct VaeGenerator {
+/// A checkpointed VAE as a [`Generator`](super::Generator).
+pub type VaeGenerator = SpectralStream<VaeSampler>;
+
+/// The model side of [`VaeGenerator`]: latent walk, decoding, crossfade.
+pub struct VaeSampler {
     cfg: CheckpointConfig,
     model: Vae,
     dev: Device,
-    decoder: StreamDecoder,
     rng: ChaCha8Rng,
     z: Vec<f32>,
     tail: Vec<f32>,
     overlap: usize,
-    index: u64,
-    pulled: Vec<f32>,
 }
 
-impl VaeGenerator {
-    /// Loads the checkpoint at `dir` on the CPU; `seed` fixes the latent walk.
-    pub fn load(dir: &Path, seed: u64) -> Result<Self> {
-        let cfg = checkpoint::load_config(dir)?;
-        let vae = cfg.vae.clone().ok_or_else(|| {
-            Error::bad_path(
-                &dir.join("config.json"),
-                "not a VAE checkpoint (no `vae` section)",
-            )
-        })?;
-        checkpoint::check_weights(dir, &cfg)?;
-        let dev = Device::Cpu;
-        let (model, _vars) = super::train::build(|vb| Vae::new(&vae, vb), &dev, Some(dir))?;
-        let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;
-        let overlap = (vae.window_frames / 4).max(1);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let z = (0..vae.latent)
-            .map(|_| StandardNormal.sample(&mut rng))
-            .collect();
-        Ok(VaeGenerator {
-            cfg,
-            model,
-            dev,
-            decoder,
-            rng,
-            z,
-            tail: Vec::new(),
-            overlap,
-            index: 0,
-            pulled: Vec::new(),
-        })
-    }
+/// Loads the VAE checkpoint at `dir` on the CPU; `seed` fixes the latent walk.
+pub fn load(dir: &Path, seed: u64) -> Result<VaeGenerator> {
+    let cfg = checkpoint::load_config(dir)?;
+    let vae = cfg.vae.clone().ok_or_else(|| {
+        let p = dir.join("config.json");
+        Error::bad_path(&p, "not a VAE checkpoint (no `vae` section)")
+    })?;
+    checkpoint::check_weights(dir, &cfg)?;
+    let dev = Device::Cpu;
+    let (model, _vars) = super::train::build(|vb| Vae::new(&vae, vb), &dev, Some(dir))?;
+    let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let z = (0..vae.latent)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let spec = cfg.spec.clone();
+    let sampler = VaeSampler {
+        cfg,
+        model,
+        dev,
+        rng,
+        z,
+        tail: Vec::new(),
+        overlap: (vae.window_frames / 4).max(1),
+    };
+    Ok(SpectralStream::new(sampler, spec, decoder))
+}
 
+impl FrameSource for VaeSampler {
     /// Decodes the next window and pushes its frames (crossfaded) to the decoder.
-    fn next_window(&mut self) -> Result<()> {
+    fn push_frames(&mut self, decoder: &mut StreamDecoder) -> Result<()> {
         let (f, t) = {
             let c = self.model.config();
             (c.n_features, c.window_frames)
@@ -76,14 +71,13 @@ impl VaeGenerator {
             let e: f32 = StandardNormal.sample(&mut self.rng);
             *v = RHO * *v + s * e;
         }
-        let z =
-            Tensor::from_vec(self.z.clone(), (1, self.z.len()), &self.dev).map_err(model_err)?;
+        let z = Tensor::from_vec(self.z.clone(), (1, self.z.len()), &self.dev).map_err(to_err)?;
         let mut w: Vec<f32> = self
             .model
             .decode(&z)
             .and_then(|x| x.flatten_all())
             .and_then(|x| x.to_vec1())
-            .map_err(model_err)?;
+            .map_err(to_err)?;
         self.cfg.norm.invert(&mut w);
         let o = self.overlap;
         let start = if self.tail.is_empty() { 0 } else { o };
@@ -92,39 +86,12 @@ impl VaeGenerator {
             let frame: Vec<f32> = (0..f)
                 .map(|k| (1.0 - a) * self.tail[i * f + k] + a * w[i * f + k])
                 .collect();
-            self.decoder.push(&frame)?;
+            decoder.push(&frame)?;
         }
         for i in start..t - o {
-            self.decoder.push(&w[i * f..(i + 1) * f])?;
+            decoder.push(&w[i * f..(i + 1) * f])?;
         }
         self.tail = w[(t - o) * f..].to_vec();
-        Ok(())
-    }
-}
-
-fn model_err(e: candle_core::Error) -> Error {
-    Error::BadInput(format!("model: {e}"))
-}
-
-impl Generator for VaeGenerator {
-    fn spec(&self) -> &SignalSpec {
-        &self.cfg.spec
-    }
-
-    fn fill(&mut self, block: &mut Block) -> Result<()> {
-        let n = block.n_frames;
-        while self.decoder.available() < n {
-            self.next_window()?;
-        }
-        self.pulled.resize(n * self.cfg.spec.n_channels(), 0.0);
-        self.decoder.pull(&mut self.pulled, n);
-        for c in 0..block.n_channels {
-            block
-                .channel_mut(c)
-                .copy_from_slice(&self.pulled[c * n..(c + 1) * n]);
-        }
-        block.set_start(self.index, self.cfg.spec.sample_rate);
-        self.index += n as u64;
         Ok(())
     }
 }

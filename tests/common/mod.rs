@@ -1,9 +1,13 @@
-//! Helpers shared by the integration tests: running the Python cross-check scripts.
+//! Helpers shared by the integration tests: running the Python cross-check scripts, and
+//! TCP clients of the stream sink.
 #![allow(dead_code)] // each test crate uses its own subset
 
 use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// Runs `python3 tests/py/SCRIPT args…` and returns its stdout. A missing python, a
 /// missing module or a failing check fails the calling test with the script's output.
@@ -57,4 +61,49 @@ pub fn dump(rec: &biowave::record::Record, dir: &Path) {
         let bytes: Vec<u8> = c.samples.iter().flat_map(|v| v.to_le_bytes()).collect();
         std::fs::write(dir.join(format!("ch{i}.f32")), bytes).unwrap();
     }
+}
+
+/// A free local TCP port below Linux's ephemeral range (32768+), so that no outgoing
+/// connection of a parallel test can be holding it when the server binds it.
+pub fn free_port() -> u16 {
+    let seed = std::process::id() as u64 * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos() as u64;
+    (0..2000u64)
+        .map(|i| 20_000 + ((seed + i * 4099) % 12_000) as u16)
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port in 20000..32000")
+}
+
+/// Connects to a local port, retrying for up to 10 s while the server starts.
+pub fn connect(port: u16) -> TcpStream {
+    let t = Instant::now();
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => return s,
+            Err(_) if t.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(e) => panic!("could not connect to port {port}: {e}"),
+        }
+    }
+}
+
+/// Reads a client's header line and all frames until the server closes.
+pub fn read_client(s: TcpStream) -> (serde_json::Value, Vec<f32>) {
+    // A test fails rather than hangs if the server stops talking.
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let header: serde_json::Value = serde_json::from_str(&line).expect("header is JSON");
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes).unwrap();
+    assert_eq!(bytes.len() % 4, 0, "a whole number of f32");
+    let xs = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()));
+    (header, xs.collect())
 }

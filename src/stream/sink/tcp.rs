@@ -1,6 +1,8 @@
 //! The TCP server sink: each client gets one JSON header line, then interleaved f32 LE
-//! frames. Every client has its own bounded queue on the tokio runtime; a client whose
-//! queue fills (slow or stalled) is dropped and counted, never stalling the stream.
+//! frames. Every client has its own bounded queue on the tokio runtime. In real time a
+//! client whose queue fills (slow or stalled) is dropped and counted, never stalling the
+//! stream; with `--fast` the stream waits for room instead (backpressure: the clients set
+//! the pace), and only a client that takes nothing for [`FAST_STALL`] is dropped.
 
 use super::SinkContext;
 use crate::block::Block;
@@ -14,6 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
+
+/// With `--fast`, how long a client may take no data before it is dropped.
+pub const FAST_STALL: Duration = Duration::from_secs(10);
 
 /// Where and how the TCP sink listens: `HOST:PORT?max_clients=N&queue=BLOCKS&wait=N`.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +100,7 @@ pub struct TcpSink {
     shared: Arc<Shared>,
     accept: tokio::task::JoinHandle<()>,
     wait_clients: usize,
+    realtime: bool,
     frames: Vec<f32>,
     spare: VecDeque<Arc<Vec<u8>>>,
     dropped_clients: metrics::Counter,
@@ -138,11 +144,43 @@ impl TcpSink {
             shared,
             accept,
             wait_clients: o.wait_clients,
+            realtime: ctx.realtime,
             frames: Vec::new(),
             spare: VecDeque::new(),
             dropped_clients: metrics::counter!(tm::CLIENTS_DROPPED, &labels),
             dropped_blocks: metrics::counter!(tm::BLOCKS_DROPPED, &labels),
         })
+    }
+
+    /// `--fast`: hands `chunk` to every client, waiting for room in each queue (without
+    /// holding the client list); drops clients that take nothing for [`FAST_STALL`].
+    fn send_waiting(&mut self, chunk: Chunk) -> Result<()> {
+        let senders: Vec<_> = (self.shared.clients.lock().expect("client list lock"))
+            .iter()
+            .map(|c| (c.peer, c.tx.clone()))
+            .collect();
+        let mut gone = Vec::new();
+        for (peer, tx) in senders {
+            match self.rt.block_on(tx.send_timeout(chunk.clone(), FAST_STALL)) {
+                Ok(()) => {}
+                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    tracing::warn!(%peer, "tcp client took nothing for {FAST_STALL:?}: dropped");
+                    self.dropped_clients.increment(1);
+                    gone.push(peer);
+                }
+                Err(mpsc::error::SendTimeoutError::Closed(_)) => gone.push(peer),
+            }
+        }
+        let mut clients = self.shared.clients.lock().expect("client list lock");
+        clients.retain(|c| {
+            let keep = !gone.contains(&c.peer);
+            if !keep {
+                c.task.abort();
+            }
+            keep
+        });
+        self.shared.connected.set(clients.len() as f64);
+        Ok(())
     }
 
     /// Encodes `block` as interleaved f32 LE into a recycled shared buffer.
@@ -179,6 +217,9 @@ impl Sink for TcpSink {
             start_index: block.start_index,
             bytes: self.encode(block),
         };
+        if !self.realtime {
+            return self.send_waiting(chunk);
+        }
         let mut clients = self.shared.clients.lock().expect("client list lock");
         clients.retain(|c| match c.tx.try_send(chunk.clone()) {
             Ok(()) => true,
@@ -227,6 +268,9 @@ impl Sink for TcpSink {
 }
 
 async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
+    // Refusals are logged at most once a second: a flood of connections must not flood
+    // the log (or block on a slow stderr).
+    let (mut refused, mut last_report) = (0u64, None::<std::time::Instant>);
     loop {
         let (sock, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -236,20 +280,37 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let mut clients = shared.clients.lock().expect("client list lock");
-        if clients.len() >= shared.max_clients {
-            tracing::warn!(%peer, max = shared.max_clients, "tcp client refused: too many");
+        if !admit(&shared, sock, peer) {
+            refused += 1;
+            if last_report.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(
+                    refused,
+                    max = shared.max_clients,
+                    "tcp clients refused: too many connected"
+                );
+                (refused, last_report) = (0, Some(std::time::Instant::now()));
+            }
             continue;
         }
-        let _ = sock.set_nodelay(true);
-        // A small kernel buffer so a stalled reader shows up in its queue within seconds.
-        let _ = socket2::SockRef::from(&sock).set_send_buffer_size(64 * 1024);
-        let (tx, rx) = mpsc::channel(shared.queue);
-        let task = tokio::spawn(serve_client(sock, rx, shared.header.clone()));
         tracing::info!(%peer, "tcp client connected");
-        clients.push(Client { tx, task, peer });
-        shared.connected.set(clients.len() as f64);
     }
+}
+
+/// Adds a client unless `max_clients` are connected (the socket is then closed). Holds the
+/// client lock only for the check and the push: nothing here can block the pacer.
+fn admit(shared: &Arc<Shared>, sock: tokio::net::TcpStream, peer: SocketAddr) -> bool {
+    let mut clients = shared.clients.lock().expect("client list lock");
+    if clients.len() >= shared.max_clients {
+        return false;
+    }
+    let _ = sock.set_nodelay(true);
+    // A small kernel buffer so a stalled reader shows up in its queue within seconds.
+    let _ = socket2::SockRef::from(&sock).set_send_buffer_size(64 * 1024);
+    let (tx, rx) = mpsc::channel(shared.queue);
+    let task = tokio::spawn(serve_client(sock, rx, shared.header.clone()));
+    clients.push(Client { tx, task, peer });
+    shared.connected.set(clients.len() as f64);
+    true
 }
 
 /// Writes the header (with the first block's index), then every queued block.
