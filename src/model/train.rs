@@ -322,3 +322,17 @@ pub fn build<M>(
     }
     Ok((model, varmap))
 }
+
+/// Builds a model for sampling from the weights in `dir`: plain tensors, not trainable
+/// variables, so nothing records a gradient graph (a KV cache fed for days would otherwise
+/// chain every step to the last and grow without bound).
+pub fn load_frozen<M>(
+    make: impl FnOnce(VarBuilder) -> candle_core::Result<M>,
+    dev: &Device,
+    dir: &Path,
+) -> Result<M> {
+    let file = dir.join("model.safetensors");
+    let tensors =
+        candle_core::safetensors::load(&file, dev).map_err(|e| Error::bad_path(&file, e))?;
+    make(VarBuilder::from_tensors(tensors, DType::F32, dev)).map_err(|e| Error::bad_path(&file, e))
+}

@@ -49,7 +49,7 @@ pub fn load(dir: &Path, seed: u64, temperature: Option<f32>) -> Result<Transform
         )));
     }
     let dev = Device::Cpu;
-    let (model, _vars) = super::train::build(|vb| Transformer::new(&tc, vb), &dev, Some(dir))?;
+    let model = super::train::load_frozen(|vb| Transformer::new(&tc, vb), &dev, dir)?;
     let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;
     let spec = cfg.spec.clone();
     let mut s = TransformerSampler {

@@ -40,7 +40,7 @@ pub fn load(dir: &Path, seed: u64) -> Result<VaeGenerator> {
     })?;
     checkpoint::check_weights(dir, &cfg)?;
     let dev = Device::Cpu;
-    let (model, _vars) = super::train::build(|vb| Vae::new(&vae, vb), &dev, Some(dir))?;
+    let model = super::train::load_frozen(|vb| Vae::new(&vae, vb), &dev, dir)?;
     let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let z = (0..vae.latent)
