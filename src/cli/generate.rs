@@ -1,6 +1,6 @@
 //! `biowave generate --model … --duration D [--count N] [--shard I/N] [--out DIR] …`.
 
-use crate::generate::{self, Job, OutFormat, Shard};
+use crate::generate::{self, Job, JobModel, LearnedModel, OutFormat, Shard};
 use crate::model::physio::{params, PhysioModel};
 use crate::Error;
 use std::io::IsTerminal;
@@ -30,6 +30,9 @@ pub struct Args {
     /// Random seed; record seeds derive from (seed, record index).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Sampling temperature of a transformer checkpoint.
+    #[arg(long)]
+    pub temperature: Option<f32>,
     /// Model parameters from a TOML file (keys as in `--param`).
     #[arg(long)]
     pub params: Option<PathBuf>,
@@ -113,19 +116,30 @@ impl Args {
 }
 
 /// Builds the model with its parameters from the arguments.
-pub fn model_from_args(a: &Args) -> crate::Result<PhysioModel> {
+pub fn model_from_args(a: &Args) -> crate::Result<JobModel> {
     if a.model != "ecgsyn" && a.model != "eeg" {
-        return Err(Error::BadInput(format!(
-            "--model `{}`: generate knows the physiological models ecgsyn and eeg (learned checkpoints are not built yet)",
-            a.model
-        )));
+        if a.params.is_some() || !a.overrides(&a.model)?.is_empty() {
+            return Err(Error::BadInput(format!(
+                "--model `{}`: parameters apply to the physiological models ecgsyn and eeg",
+                a.model
+            )));
+        }
+        return Ok(JobModel::Learned(LearnedModel::open(
+            &a.model,
+            a.temperature,
+        )?));
+    }
+    if a.temperature.is_some() {
+        return Err(Error::BadInput(
+            "--temperature applies to transformer checkpoints only".into(),
+        ));
     }
     let text = match &a.params {
         Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::bad_path(p, e))?),
         None => None,
     };
     let file = a.params.as_deref().zip(text.as_deref());
-    PhysioModel::from_parts(&a.model, file, &a.overrides(&a.model)?)
+    PhysioModel::from_parts(&a.model, file, &a.overrides(&a.model)?).map(JobModel::Physio)
 }
 
 /// Generates records.

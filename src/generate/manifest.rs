@@ -34,9 +34,9 @@ pub struct RecordEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
     /// Model name.
-    pub model: &'static str,
-    /// All model parameters.
-    pub params: crate::model::physio::PhysioModel,
+    pub model: String,
+    /// All model parameters (physiological models), or the checkpoint's identity.
+    pub params: super::JobModel,
     /// Dataset seed.
     pub seed: u64,
     /// Seconds per record.
@@ -57,7 +57,7 @@ impl Manifest {
     /// The manifest of `job` with its `records`.
     pub fn new(job: &Job, records: Vec<RecordEntry>) -> Self {
         Self {
-            model: job.model.name(),
+            model: job.model.name().to_string(),
             params: job.model.clone(),
             seed: job.seed,
             duration_s: job.duration_s,

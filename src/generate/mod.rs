@@ -66,11 +66,63 @@ impl OutFormat {
     }
 }
 
+/// What a job generates with: a physiological model with its parameters, or a learned
+/// checkpoint.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum JobModel {
+    /// `ecgsyn` or `eeg` with parameters.
+    Physio(PhysioModel),
+    /// A checkpoint under models/ or at a path.
+    Learned(LearnedModel),
+}
+
+/// A learned checkpoint as a generate job records it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LearnedModel {
+    /// `--model` as given (a name under models/ or a path).
+    pub name: String,
+    /// `vae` or `transformer`.
+    pub kind: String,
+    /// sha256 of model.safetensors: which weights made the dataset.
+    pub weights_sha256: String,
+    /// Sampling temperature (transformer).
+    pub temperature: Option<f32>,
+}
+
+impl LearnedModel {
+    /// Checks the checkpoint `name` loads and records its identity.
+    pub fn open(name: &str, temperature: Option<f32>) -> Result<Self> {
+        let dir = crate::model::checkpoint::locate(name);
+        let cfg = crate::model::checkpoint::load_config(&dir)?;
+        crate::model::by_name_with(name, 0, temperature)?;
+        Ok(LearnedModel {
+            name: name.to_string(),
+            kind: cfg.kind,
+            weights_sha256: crate::model::checkpoint::fingerprint(&dir.join("model.safetensors"))?,
+            temperature,
+        })
+    }
+}
+
+impl JobModel {
+    /// Name used in file names and the manifest.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Physio(p) => p.name(),
+            Self::Learned(l) => Path::new(&l.name)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("model"),
+        }
+    }
+}
+
 /// A bulk-generation job.
 #[derive(Debug, Clone)]
 pub struct Job {
     /// Model and parameters.
-    pub model: PhysioModel,
+    pub model: JobModel,
     /// Seconds per record.
     pub duration_s: f64,
     /// Records in the whole dataset (all shards).
@@ -135,12 +187,16 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
     let path = job.out.join(&name);
     let mut beats = vec![];
     let (spec, total) = match &job.model {
-        PhysioModel::Ecgsyn(p) => {
+        JobModel::Physio(PhysioModel::Ecgsyn(p)) => {
             let mut g = EcgSyn::new((**p).clone(), seed)?;
             write_record(&mut g, job, &path, seed, |g| beats.extend(g.drain_beats()))?
         }
-        PhysioModel::Eeg(p) => {
+        JobModel::Physio(PhysioModel::Eeg(p)) => {
             write_record(&mut Eeg::new(p.clone(), seed)?, job, &path, seed, |_| {})?
+        }
+        JobModel::Learned(l) => {
+            let mut g = crate::model::by_name_with(&l.name, seed, l.temperature)?;
+            write_record(&mut g, job, &path, seed, |_| {})?
         }
     };
     let (sha256, bytes) = hash_file(&path)?;
@@ -198,10 +254,16 @@ fn write_record<G: Generator>(
 
 /// Labels of a record: the model's (rhythm, HR …) and, for ECG, what was produced.
 fn labels(
-    model: &PhysioModel,
+    model: &JobModel,
     beats: &[crate::model::physio::Beat],
     duration_s: f64,
 ) -> serde_json::Value {
+    let model = match model {
+        JobModel::Physio(p) => p,
+        JobModel::Learned(l) => {
+            return serde_json::json!({"model": l.name, "kind": l.kind, "temperature": l.temperature})
+        }
+    };
     match model {
         PhysioModel::Ecgsyn(p) => {
             let normal: Vec<f64> = beats

@@ -25,6 +25,17 @@ pub trait Generator: Send {
     fn fill(&mut self, block: &mut Block) -> Result<()>;
 }
 
+/// A boxed generator is a generator (the engine and `generate` hold them boxed).
+impl<G: Generator + ?Sized> Generator for Box<G> {
+    fn spec(&self) -> &SignalSpec {
+        (**self).spec()
+    }
+
+    fn fill(&mut self, block: &mut Block) -> Result<()> {
+        (**self).fill(block)
+    }
+}
+
 /// Loads the checkpoint at `dir` as a generator of its kind; `temperature` overrides the
 /// one saved with a transformer.
 pub fn load_checkpoint(
