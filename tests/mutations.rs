@@ -229,16 +229,28 @@ fn fuzz_regressions_replay_cleanly() {
             continue;
         };
         for e in entries {
-            let bytes = std::fs::read(e.unwrap().path()).unwrap();
-            let _ = match target {
+            let path = e.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let r = match target {
                 "scenario" => fuzz::scenario(&bytes),
                 "checkpoint" => fuzz::checkpoint_config(&bytes),
                 "hdf5" => fuzz::read_file(&bytes, "h5", dir.path()),
                 ext => fuzz::read_file(&bytes, ext, dir.path()),
             };
+            // Hand-made regressions are invalid inputs: refused. libFuzzer's own artifacts
+            // (crash-…, oom-…, timeout-…) only have to come back without a panic.
+            let fuzzer_made = ["crash-", "oom-", "timeout-", "leak-"]
+                .iter()
+                .any(|p| path.file_name().unwrap().to_string_lossy().starts_with(p));
+            assert!(
+                fuzzer_made || r.is_err(),
+                "{}: should be refused",
+                path.display()
+            );
             replayed += 1;
         }
     }
+    assert!(replayed >= 5, "the regression corpus is there: {replayed}");
     eprintln!("replayed {replayed} fuzz regression inputs");
 }
 
