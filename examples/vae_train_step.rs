@@ -1,0 +1,56 @@
+//! Times VAE training steps with candle (forward, loss, backward, clipping-free AdamW step)
+//! on random windows: the Rust half of `scripts/bench_vae_train_step.py`.
+//!
+//! `cargo run --release --example vae_train_step -- [STEPS=200] [BATCH=32]`; prints seconds
+//! per step. Shapes are `models/ecg-vae`'s: 258 features × 11 frames, hidden 256, latent 32.
+
+use biowave::model::train::{seed_weights, Objective};
+use biowave::model::vae::{Vae, VaeConfig, VaeObjective};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use rand::SeedableRng;
+use std::time::Instant;
+
+fn main() -> candle_core::Result<()> {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (steps, batch) = (*args.first().unwrap_or(&200), *args.get(1).unwrap_or(&32));
+    let cfg = VaeConfig {
+        n_features: 258,
+        window_frames: 11,
+        hidden: 256,
+        latent: 32,
+    };
+    let dev = Device::Cpu;
+    let vm = VarMap::new();
+    let model = Vae::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &dev))?;
+    seed_weights(&vm, 1).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+    let obj = VaeObjective {
+        model: &model,
+        beta: 1.0,
+        beta_warmup: 500,
+    };
+    let params = ParamsAdamW {
+        lr: 1e-3,
+        weight_decay: 1e-4,
+        ..Default::default()
+    };
+    let mut opt = AdamW::new(vm.all_vars(), params)?;
+    let x = Tensor::randn(0f32, 1.0, (batch, cfg.window_frames, cfg.n_features), &dev)?;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let mut step = |i: u64| -> candle_core::Result<()> {
+        let (loss, _) = obj.losses(&x, i, Some(&mut rng))?;
+        opt.backward_step(&loss)
+    };
+    for i in 0..10 {
+        step(i)?;
+    }
+    let t = Instant::now();
+    for i in 0..steps as u64 {
+        step(i)?;
+    }
+    println!("{:.6}", t.elapsed().as_secs_f64() / steps as f64);
+    Ok(())
+}
