@@ -59,13 +59,17 @@ fn object(c: &[u8], index: u32) -> Result<&[u8], String> {
         if id == 0 {
             break; // free space
         }
-        let data = c
-            .get(pos + 16..pos + 16 + size)
-            .ok_or("global heap object runs past its collection")?;
+        // `size` comes from the file: every sum with it is checked.
+        let past = || "global heap object runs past its collection".to_string();
+        let end = (pos + 16).checked_add(size).ok_or_else(past)?;
+        let data = c.get(pos + 16..end).ok_or_else(past)?;
         if u32::from(id) == index {
             return Ok(data);
         }
-        pos += 16 + size.next_multiple_of(8);
+        pos = size
+            .checked_next_multiple_of(8)
+            .and_then(|s| (pos + 16).checked_add(s))
+            .ok_or_else(past)?;
     }
     Err(format!("global heap object {index} not found"))
 }
