@@ -8,18 +8,29 @@ use std::path::Path;
 
 /// Largest global heap collection read (they are 4 KiB+ normally).
 const MAX_COLLECTION: u64 = 16 << 20;
+/// Most heap bytes one attribute may make us read: labels pointing at ever new collections
+/// must not turn one attribute into gigabytes of I/O.
+const MAX_TOTAL: u64 = 64 << 20;
 
 /// Resolves `raw` (the attribute's bytes: 16 per element) against the file's global heap.
 pub fn vlen_strings(path: &Path, raw: &[u8]) -> Result<Vec<String>, String> {
     let mut f = File::open(path).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(raw.len() / 16);
     let mut cache: Option<(u64, Vec<u8>)> = None;
+    let mut total = 0u64;
     for e in raw.chunks_exact(16) {
         let len = u32::from_le_bytes(e[0..4].try_into().unwrap()) as usize;
         let addr = u64::from_le_bytes(e[4..12].try_into().unwrap());
         let index = u32::from_le_bytes(e[12..16].try_into().unwrap());
         if cache.as_ref().is_none_or(|(a, _)| *a != addr) {
-            cache = Some((addr, collection(&mut f, addr)?));
+            let c = collection(&mut f, addr)?;
+            total += c.len() as u64;
+            if total > MAX_TOTAL {
+                return Err(format!(
+                    "string attribute reads more than {MAX_TOTAL} heap bytes"
+                ));
+            }
+            cache = Some((addr, c));
         }
         let bytes = object(&cache.as_ref().unwrap().1, index)?;
         let s = bytes
