@@ -106,8 +106,7 @@ fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
         .status()
         .unwrap();
     child.wait().unwrap();
-    let cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let cfg: serde_json::Value = common::read_json(&out.join("config.json"));
     let step = cfg["step"].as_u64().unwrap();
     assert!(step >= 200, "a periodic checkpoint was saved: step {step}");
     assert!(
@@ -128,8 +127,7 @@ fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let cfg: serde_json::Value = common::read_json(&out.join("config.json"));
     assert!(
         cfg["step"].as_u64().unwrap() > step,
         "resumed past step {step}"

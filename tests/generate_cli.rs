@@ -15,7 +15,7 @@ fn biowave(args: &[&str]) -> std::process::Output {
 }
 
 fn manifest(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    common::read_json(path)
 }
 
 #[test]

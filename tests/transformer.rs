@@ -2,6 +2,7 @@
 //! seed, temperature honoured, and an hour of the shipped ECG model that neither fades,
 //! explodes nor loops.
 
+mod common;
 use biowave::block::Block;
 use biowave::eval::psd::Welch;
 use biowave::model;
@@ -40,8 +41,7 @@ fn trains_from_the_cli_and_streams_reproducibly() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let cfg: serde_json::Value = common::read_json(&out.join("config.json"));
     assert_eq!(cfg["kind"], "transformer");
     assert_eq!(cfg["transformer"]["n_features"], 258);
     assert!(cfg["losses"]["validation"]["nll"]

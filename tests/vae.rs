@@ -2,6 +2,7 @@
 //! same samples, `--resume` continues, same seed ⇒ same weights and samples, block sizes do
 //! not change the stream, and bad input is refused with exit 2.
 
+mod common;
 use biowave::block::Block;
 use biowave::model;
 use std::path::Path;
@@ -26,7 +27,7 @@ fn train(out: &Path, extra: &[&str]) -> serde_json::Value {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap()
+    common::read_json(&out.join("config.json"))
 }
 
 fn samples(dir: &Path, seed: u64, block: usize, n: usize) -> Vec<f32> {

@@ -44,15 +44,16 @@ pub fn load_checkpoint(
     temperature: Option<f32>,
 ) -> Result<Box<dyn Generator>> {
     let cfg = checkpoint::load_config(dir)?;
+    checkpoint::check_weights(dir, &cfg)?;
     Ok(match (cfg.kind.as_str(), temperature) {
-        ("transformer", t) => Box::new(transformer_gen::load(dir, seed, t)?),
+        ("transformer", t) => Box::new(transformer_gen::load(dir, cfg, seed, t)?),
         (kind, Some(_)) => {
             return Err(crate::Error::BadInput(format!(
                 "{}: --temperature applies to transformer checkpoints only, this is a {kind}",
                 dir.display()
             )))
         }
-        (_, None) => Box::new(vae_gen::load(dir, seed)?),
+        (_, None) => Box::new(vae_gen::load(dir, cfg, seed)?),
     })
 }
 
@@ -64,26 +65,20 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Generator>> {
 
 /// [`by_name`] with a sampling temperature, which only transformer checkpoints take.
 pub fn by_name_with(name: &str, seed: u64, temperature: Option<f32>) -> Result<Box<dyn Generator>> {
-    let no_temperature = |g: Box<dyn Generator>| match temperature {
-        Some(_) => Err(crate::Error::BadInput(format!(
+    if matches!(name, "sine" | "ecgsyn" | "eeg") && temperature.is_some() {
+        return Err(crate::Error::BadInput(format!(
             "model `{name}`: --temperature applies to transformer checkpoints only"
-        ))),
-        None => Ok(g),
-    };
+        )));
+    }
     match name {
-        "sine" => no_temperature(Box::new(test_signal::Sine::new(500.0, 1, 10.0, 1.0))),
-        "ecgsyn" => no_temperature(Box::new(physio::EcgSyn::new(Default::default(), seed)?)),
-        "eeg" => no_temperature(Box::new(physio::Eeg::new(Default::default(), seed)?)),
+        "sine" => Ok(Box::new(test_signal::Sine::new(500.0, 1, 10.0, 1.0))),
+        "ecgsyn" => Ok(Box::new(physio::EcgSyn::new(Default::default(), seed)?)),
+        "eeg" => Ok(Box::new(physio::Eeg::new(Default::default(), seed)?)),
         other => {
             let dir = checkpoint::locate(other);
             if dir.join("config.json").exists() {
-                let kind = checkpoint::load_config(&dir)?.kind;
-                let g = load_checkpoint(&dir, seed, temperature)?;
-                return if kind == "transformer" {
-                    Ok(g)
-                } else {
-                    no_temperature(g)
-                };
+                // Refuses a temperature for anything but a transformer checkpoint.
+                return load_checkpoint(&dir, seed, temperature);
             }
             Err(crate::Error::BadInput(format!(
                 "unknown model `{other}` (known: sine, ecgsyn, eeg, or a checkpoint under models/ or at a path)"

@@ -3,7 +3,7 @@
 //! next frame from the predicted Gaussian at the chosen temperature, un-normalises it and
 //! hands it to the streaming inverse STFT. Constant cost and memory per frame.
 
-use super::checkpoint::{self, CheckpointConfig};
+use super::checkpoint::CheckpointConfig;
 use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::transformer::{KvCache, Transformer};
@@ -30,10 +30,15 @@ pub struct TransformerSampler {
     frame: Vec<f32>,
 }
 
-/// Loads the transformer checkpoint at `dir` on the CPU; `seed` fixes the draws;
-/// `temperature` (scale on the predicted standard deviation) overrides the saved one.
-pub fn load(dir: &Path, seed: u64, temperature: Option<f32>) -> Result<TransformerGenerator> {
-    let cfg = checkpoint::load_config(dir)?;
+/// Loads the transformer checkpoint at `dir` (its config already read and checked, see
+/// `model::load_checkpoint`) on the CPU; `seed` fixes the draws; `temperature` (scale on
+/// the predicted standard deviation) overrides the saved one.
+pub fn load(
+    dir: &Path,
+    cfg: CheckpointConfig,
+    seed: u64,
+    temperature: Option<f32>,
+) -> Result<TransformerGenerator> {
     let tc = cfg.transformer.clone().ok_or_else(|| {
         let p = dir.join("config.json");
         Error::bad_path(
@@ -41,7 +46,6 @@ pub fn load(dir: &Path, seed: u64, temperature: Option<f32>) -> Result<Transform
             "not a transformer checkpoint (no `transformer` section)",
         )
     })?;
-    checkpoint::check_weights(dir, &cfg)?;
     let temperature = temperature.or(cfg.temperature).unwrap_or(1.0);
     if !(temperature.is_finite() && (0.0..=10.0).contains(&temperature)) {
         return Err(Error::BadInput(format!(
@@ -96,9 +100,13 @@ impl FrameSource for TransformerSampler {
             let e: f32 = StandardNormal.sample(&mut self.rng);
             *v = m + self.temperature * s * e;
         }
-        let normalised = self.frame.clone();
-        self.cfg.norm.invert(&mut self.frame);
-        decoder.push(&self.frame)?;
-        self.feed(Some(&normalised))
+        // Feed the normalised draw back first, then un-normalise it in place for the decoder:
+        // one frame buffer, no copy per frame.
+        let mut frame = std::mem::take(&mut self.frame);
+        let fed = self.feed(Some(&frame));
+        self.cfg.norm.invert(&mut frame);
+        let pushed = decoder.push(&frame);
+        self.frame = frame;
+        fed.and(pushed)
     }
 }

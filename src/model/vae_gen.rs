@@ -2,7 +2,7 @@
 //! is crossfaded into the previous one over a quarter window of spectral frames, and the
 //! frames become samples through the streaming inverse STFT. No seams, no repeats.
 
-use super::checkpoint::{self, CheckpointConfig};
+use super::checkpoint::CheckpointConfig;
 use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::vae::Vae;
@@ -31,14 +31,13 @@ pub struct VaeSampler {
     overlap: usize,
 }
 
-/// Loads the VAE checkpoint at `dir` on the CPU; `seed` fixes the latent walk.
-pub fn load(dir: &Path, seed: u64) -> Result<VaeGenerator> {
-    let cfg = checkpoint::load_config(dir)?;
+/// Loads the VAE checkpoint at `dir` (its config already read and checked, see
+/// `model::load_checkpoint`) on the CPU; `seed` fixes the latent walk.
+pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator> {
     let vae = cfg.vae.clone().ok_or_else(|| {
         let p = dir.join("config.json");
         Error::bad_path(&p, "not a VAE checkpoint (no `vae` section)")
     })?;
-    checkpoint::check_weights(dir, &cfg)?;
     let dev = Device::Cpu;
     let model = super::train::load_frozen(|vb| Vae::new(&vae, vb), &dev, dir)?;
     let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;

@@ -107,3 +107,9 @@ pub fn read_client(s: TcpStream) -> (serde_json::Value, Vec<f32>) {
         .map(|b| f32::from_le_bytes(b.try_into().unwrap()));
     (header, xs.collect())
 }
+
+/// Parses a JSON file (a checkpoint's config.json, a manifest).
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
