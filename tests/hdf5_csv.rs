@@ -65,6 +65,46 @@ fn h5py_files_read_like_h5py_reads_them() {
     assert_eq!(rec.channels[0].meta.sample_rate, 128.0);
 }
 
+/// Files large enough to be read by several threads: whole reads equal h5py's, and a
+/// time range of scattered channels equals the same slice of the whole read.
+#[test]
+fn large_h5py_files_read_in_parallel_like_h5py_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    make(tmp.path());
+    let o = OpenOptions::default();
+    let cs = OpenOptions {
+        h5_layout: Some("channels-samples".into()),
+        ..o.clone()
+    };
+    let big = tmp.path().join("big.h5");
+    let bigcs = tmp.path().join("bigcs.h5");
+    compare(&big, &o, &["--dataset", "eeg"], tmp.path());
+    compare(
+        &bigcs,
+        &cs,
+        &["--dataset", "raw", "--channels-first"],
+        tmp.path(),
+    );
+    for (file, opts) in [(&big, &o), (&bigcs, &cs)] {
+        let whole = open(file, opts);
+        assert_eq!(whole.channels[0].samples.len(), 163_840);
+        // Every channel, scrambled (the gather path), over > 2 M values (several threads).
+        let order = [13, 2, 3, 7, 0, 1, 4, 5, 6, 8, 9, 10, 11, 12];
+        let labels = order.map(|i| whole.channels[i].meta.label.clone());
+        let part = io::open_with(file, opts)
+            .unwrap()
+            .read(&Selection {
+                channels: Some(labels.to_vec()),
+                start_s: 20.5,
+                end_s: Some(1270.25),
+            })
+            .unwrap();
+        for (p, i) in part.channels.iter().zip(order) {
+            assert_eq!(p.samples, whole.channels[i].samples[2_624..162_592]);
+        }
+    }
+}
+
 #[test]
 fn shipped_code_style_3d_file_reads_each_record() {
     let tmp = tempfile::tempdir().unwrap();

@@ -50,6 +50,18 @@ def make(d):
         ds.attrs["scale"] = 0.05
         ds.attrs["offset"] = 1.5
         ds.attrs["leads"] = np.array(labels, dtype=STR)
+    # Long enough (> 2 M values) that biowave reads it with several threads; chunk sizes
+    # that do not divide biowave's slabs, so reads start and end inside chunks.
+    big = np.concatenate([x * (1 + 0.01 * k) for k in range(80)])  # 163840 x 14
+    with h5py.File(os.path.join(d, "big.h5"), "w") as f:
+        ds = f.create_dataset("eeg", data=big.astype(np.float32), chunks=(1000, 14))
+        ds.attrs["sample_rate"] = 128
+        ds.attrs["labels"] = np.array(labels, dtype=STR)
+    with h5py.File(os.path.join(d, "bigcs.h5"), "w") as f:
+        q = np.round(big.T / 0.05).astype(np.int16)
+        ds = f.create_dataset("raw", data=q, chunks=(7, 3000), compression="gzip")
+        ds.attrs["fs"] = 128
+        ds.attrs["scale"] = 0.05
     with h5py.File(os.path.join(d, "nofs.h5"), "w") as f:
         f.create_dataset("x", data=x.astype(np.float32))
     with h5py.File(os.path.join(d, "rank1.h5"), "w") as f:

@@ -76,6 +76,8 @@ pub struct Layout {
     pub native_f32: bool,
     /// Start time from a `start` attribute (ISO 8601), if any.
     pub start: Option<chrono::NaiveDateTime>,
+    /// Chunk extent along the sample axis (chunked datasets), for chunk-aligned reads.
+    pub chunk_frames: Option<usize>,
 }
 
 impl Layout {
@@ -143,7 +145,10 @@ impl Layout {
                 format!("shape {shape:?} holds no samples"),
             ));
         }
-        check_sizes(path, &name, &shape, ds.chunk_dims().as_deref())?;
+        let chunk = ds.chunk_dims();
+        check_sizes(path, &name, &shape, chunk.as_deref())?;
+        let sample_axis = usize::from(shape.len() == 3 || channels_first);
+        let chunk_frames = chunk.as_ref().and_then(|c| c.get(sample_axis).copied());
         if n_channels > MAX_CHANNELS {
             return Err(Error::format(
                 path,
@@ -185,6 +190,7 @@ impl Layout {
             integer,
             native_f32,
             start,
+            chunk_frames,
         })
     }
 }

@@ -3,11 +3,12 @@
 //!
 //! Built on the pure-Rust `rust-hdf5` crate (no libhdf5: plain `cargo build` works);
 //! ARCHITECTURE.md says why. [`layout`] finds the dataset and its axes and attributes,
-//! [`reader`] decodes hyperslabs on demand, [`writer`] appends block by block.
+//! [`reader`] decodes hyperslabs on demand (`slab`: chunk-aligned, in parallel), [`writer`] appends block by block.
 
 mod heap;
 pub mod layout;
 pub mod reader;
+mod slab;
 pub mod writer;
 
 pub use reader::H5Reader;

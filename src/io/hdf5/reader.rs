@@ -1,6 +1,7 @@
 //! HDF5 reader: layout on open, hyperslabs of the selected samples decoded on `read`.
 
-use super::{h5err, layout::Layout};
+use super::layout::Layout;
+use super::slab::{self, Decoded};
 use crate::io::{Error, OpenOptions, Reader, Result, Selection};
 use crate::record::{
     Annotation, Channel, ChannelInfo, ChannelMeta, Record, RecordInfo, RecordMeta,
@@ -8,16 +9,10 @@ use crate::record::{
 use rust_hdf5::H5File;
 use std::path::{Path, PathBuf};
 
-/// Samples per hyperslab read: bounds memory for long datasets.
-const CHUNK_FRAMES: usize = 1 << 14;
-
-/// Decoded channels and each one's (min, max).
-type Decoded = (Vec<Vec<f32>>, Vec<(f32, f32)>);
-
-/// An opened HDF5 recording (one record of a 3-D dataset).
+/// An opened HDF5 recording (one record of a 3-D dataset). The layout and attributes are
+/// read on open; `read` opens its own handles (one per reader thread) for the samples.
 pub struct H5Reader {
     path: PathBuf,
-    file: H5File,
     layout: Layout,
     record: usize,
     info: RecordInfo,
@@ -44,7 +39,6 @@ impl H5Reader {
         let info = info(&layout, annotations(&file));
         Ok(H5Reader {
             path: path.to_path_buf(),
-            file,
             layout,
             record,
             info,
@@ -56,48 +50,21 @@ impl H5Reader {
         &self.layout
     }
 
-    /// Samples `[first, last)` of every channel, channel-major, scaled.
+    /// Samples `[first, last)` of the picked channels, channel-major, scaled, with each
+    /// channel's (min, max); a NaN or ±∞ sample is an error naming its position.
     fn decode(&self, first: usize, last: usize, picks: &[usize]) -> Result<Decoded> {
         let l = &self.layout;
-        let ds = self
-            .file
-            .dataset(&l.dataset)
-            .map_err(|e| h5err(&self.path, &l.dataset, e))?;
-        let mut out: Vec<Vec<f32>> = picks
-            .iter()
-            .map(|_| Vec::with_capacity(last - first))
-            .collect();
-        let mut raw: Vec<f32> = Vec::new();
-        let mut range = vec![(f32::INFINITY, f32::NEG_INFINITY); picks.len()];
-        let mut s = first;
-        while s < last {
-            let n = CHUNK_FRAMES.min(last - s);
-            let (starts, counts) = match (l.shape.len(), l.channels_first) {
-                (3, _) => (vec![self.record, s, 0], vec![1, n, l.n_channels]),
-                (_, false) => (vec![s, 0], vec![n, l.n_channels]),
-                (_, true) => (vec![0, s], vec![l.n_channels, n]),
-            };
-            let field = || format!("dataset `{}`", l.dataset);
-            let m = counts.iter().product::<usize>();
-            raw.resize(m, 0.0);
-            if l.native_f32 {
-                ds.read_slice_into::<f32>(&mut raw, &starts, &counts)
-            } else if l.integer {
-                ds.read_numeric_slice_as::<i64>(&starts, &counts).map(|v| {
-                    raw.iter_mut()
-                        .zip(v)
-                        .for_each(|(r, x)| *r = (x as f64 * l.scale + l.offset) as f32)
-                })
-            } else {
-                ds.read_numeric_slice_as::<f64>(&starts, &counts)
-                    .map(|v| raw.iter_mut().zip(v).for_each(|(r, x)| *r = x as f32))
-            }
-            .map_err(|e| h5err(&self.path, &field(), e))?;
-            scatter(&raw, n, l, picks, &mut out, &mut range);
-            s += n;
-        }
+        let req = slab::Request {
+            path: &self.path,
+            layout: l,
+            record: self.record,
+            first,
+            last,
+            picks,
+        };
+        let (out, range) = slab::decode(&req)?;
         if range.iter().any(|r| !(r.0.is_finite() && r.1.is_finite())) {
-            if let Some((c, i)) = first_non_finite(&out) {
+            if let Some((c, i)) = slab::first_non_finite(&out) {
                 return Err(Error::format(
                     &self.path,
                     format!("dataset `{}`", l.dataset),
@@ -113,46 +80,6 @@ impl H5Reader {
         }
         Ok((out, range))
     }
-}
-
-/// Appends an interleaved (or channels-first) slab of `n` frames to each picked channel,
-/// in cache-sized blocks of frames, keeping each channel's (min, max) as it goes.
-fn scatter(
-    raw: &[f32],
-    n: usize,
-    l: &Layout,
-    picks: &[usize],
-    out: &mut [Vec<f32>],
-    range: &mut [(f32, f32)],
-) {
-    const BLOCK: usize = 64;
-    let nc = l.n_channels;
-    for f0 in (0..n).step_by(BLOCK) {
-        let f1 = (f0 + BLOCK).min(n);
-        for ((o, &c), r) in out.iter_mut().zip(picks).zip(range.iter_mut()) {
-            let start = o.len();
-            if l.channels_first {
-                o.extend_from_slice(&raw[c * n + f0..c * n + f1]);
-            } else {
-                o.extend(raw[f0 * nc + c..].iter().step_by(nc).take(f1 - f0));
-            }
-            let (mut lo, mut hi, mut bad) = (r.0, r.1, r.0.is_nan());
-            for &x in &o[start..] {
-                lo = lo.min(x);
-                hi = hi.max(x);
-                bad |= !x.is_finite();
-            }
-            // A non-finite sample poisons the range; read() then finds and reports it.
-            *r = if bad { (f32::NAN, f32::NAN) } else { (lo, hi) };
-        }
-    }
-}
-
-/// The first non-finite sample in any channel: (channel, index).
-fn first_non_finite(out: &[Vec<f32>]) -> Option<(usize, usize)> {
-    out.iter()
-        .enumerate()
-        .find_map(|(c, v)| v.iter().position(|x| !x.is_finite()).map(|i| (c, i)))
 }
 
 fn info(l: &Layout, annotations: Vec<Annotation>) -> RecordInfo {
