@@ -49,7 +49,9 @@ fn hr_stats(peaks: &[f64]) -> (f64, f64, f64) {
 fn detected_r_peaks_give_requested_hr_and_hr_std() {
     for (hr, sd, seed) in [(72.0, 3.0, 1), (50.0, 2.0, 2), (120.0, 5.0, 3)] {
         let (h, s) = (hr.to_string(), sd.to_string());
-        let mut g = EcgSyn::new(ecg(&[("hr", &h), ("hr_std", &s), ("leads", "II")]), seed).unwrap();
+        let mut g = EcgSyn::new(ecg(&[("hr", &h), ("hr_std", &s), ("leads", "II")]), seed)
+            .unwrap()
+            .log_beats();
         let b = run(&mut g, 300.0);
         let peaks = r_peaks(b.channel(0), 500.0);
         let beats: Vec<f64> = g.drain_beats().iter().map(|b| b.time).collect();
@@ -181,7 +183,8 @@ fn pvcs_come_at_the_rate_asked_with_compensatory_pauses() {
         ]),
         11,
     )
-    .unwrap();
+    .unwrap()
+    .log_beats();
     let b = run(&mut g, 600.0);
     let beats = g.drain_beats();
     let n_pvc = beats.iter().filter(|b| b.kind == BeatKind::Pvc).count();
@@ -238,7 +241,8 @@ fn st_shift_appears_in_the_named_lead() {
             ]),
             3,
         )
-        .unwrap();
+        .unwrap()
+        .log_beats();
         let b = run(&mut g, 10.0);
         let beats = g.drain_beats();
         let i = ((beats[3].time + 0.12) * 500.0) as usize;
@@ -538,4 +542,20 @@ fn same_seed_same_samples_other_seed_other_samples() {
         assert_eq!(take(m, 1), take(m, 1));
         assert_ne!(take(m, 1), take(m, 2));
     }
+}
+
+/// A stream keeps no beat log (memory stays flat for days); `generate` asks for one.
+#[test]
+fn beats_are_logged_only_when_asked() {
+    let mut plain = EcgSyn::new(ecg(&[("leads", "II")]), 4).unwrap();
+    let mut logged = EcgSyn::new(ecg(&[("leads", "II")]), 4).unwrap().log_beats();
+    let (a, b) = (run(&mut plain, 60.0), run(&mut logged, 60.0));
+    assert_eq!(
+        a.channel(0),
+        b.channel(0),
+        "logging must not change the signal"
+    );
+    assert!(plain.drain_beats().is_empty());
+    let n = logged.drain_beats().len();
+    assert!((50..=100).contains(&n), "{n} beats in 60 s");
 }

@@ -188,7 +188,7 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
     let mut beats = vec![];
     let (spec, total) = match &job.model {
         JobModel::Physio(PhysioModel::Ecgsyn(p)) => {
-            let mut g = EcgSyn::new((**p).clone(), seed)?;
+            let mut g = EcgSyn::new((**p).clone(), seed)?.log_beats();
             write_record(&mut g, job, &path, seed, |g| beats.extend(g.drain_beats()))?
         }
         JobModel::Physio(PhysioModel::Eeg(p)) => {

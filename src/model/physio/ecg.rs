@@ -148,6 +148,8 @@ pub struct EcgSyn {
     dt: f64,
     substeps: usize,
     frame: u64,
+    /// Whether R peaks are kept for `drain_beats` (off unless asked: a stream runs for days).
+    log_beats: bool,
     beats: VecDeque<Beat>,
 }
 
@@ -226,6 +228,7 @@ impl EcgSyn {
             dt: 1.0 / (p.fs * substeps as f64),
             substeps,
             frame: 0,
+            log_beats: false,
             beats: VecDeque::new(),
             p,
         };
@@ -236,12 +239,22 @@ impl EcgSyn {
         Ok(g)
     }
 
-    /// R peaks produced so far and not yet taken (the latest 65,536 at most).
+    /// Keeps the R peaks it produces for [`drain_beats`](Self::drain_beats) (labels for
+    /// `generate`). Off by default, so an endless stream holds no growing log.
+    pub fn log_beats(mut self) -> Self {
+        self.log_beats = true;
+        self
+    }
+
+    /// R peaks produced since logging began and not yet taken (the latest 65,536 at most).
     pub fn drain_beats(&mut self) -> Vec<Beat> {
         self.beats.drain(..).collect()
     }
 
     fn push_beat(&mut self, time: f64, kind: BeatKind) {
+        if !self.log_beats {
+            return;
+        }
         if self.beats.len() == MAX_BEATS {
             self.beats.pop_front();
         }
