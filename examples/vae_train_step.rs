@@ -17,6 +17,8 @@ fn main() -> candle_core::Result<()> {
         .filter_map(|a| a.parse().ok())
         .collect();
     let (steps, batch) = (*args.first().unwrap_or(&200), *args.get(1).unwrap_or(&32));
+    // As `biowave train` does: keep freed tensor memory for reuse.
+    biowave::alloc::keep_freed_memory();
     let cfg = VaeConfig {
         n_features: 258,
         window_frames: 11,

@@ -5,6 +5,7 @@
 //! [`stream::Sink`]s; [`eval`] compares synthetic with real. See ARCHITECTURE.md.
 #![warn(missing_docs)]
 
+pub mod alloc;
 pub mod block;
 pub mod cli;
 pub mod data;

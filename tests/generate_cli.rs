@@ -315,3 +315,46 @@ fn learned_checkpoints_generate_reproducible_datasets() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("transformer"));
 }
+
+/// The shipped VAEs sound like their data: `biowave eval` puts their generated spectrum
+/// within a few dB of the recording they learned (15–19 dB low before the per-bin power
+/// calibration in `model::vae_gen`), with no sample clipped by the EDF range.
+#[test]
+fn shipped_vaes_match_their_recordings_spectrum() {
+    let dir = tempfile::tempdir().unwrap();
+    for (model, real, window, max_db) in [
+        ("ecg-vae", "signals/mitdb208.edf", "5", 3.0),
+        ("eeg-vae", "signals/phyaat_eeg14.edf", "2", 8.0),
+    ] {
+        let out = dir.path().join(model);
+        let o = biowave(&[
+            "generate",
+            "--model",
+            model,
+            "--duration",
+            "5m",
+            "--seed",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{stderr}");
+        assert!(!stderr.contains("clipped"), "{model}: {stderr}");
+        let synth = out.join(format!("{model}-000000.edf"));
+        let o = biowave(&[
+            "eval",
+            "--real",
+            real,
+            "--synth",
+            synth.to_str().unwrap(),
+            "--window-s",
+            window,
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let psd = v["comparisons"][0]["psd_distance_db"].as_f64().unwrap();
+        assert!(psd < max_db, "{model}: PSD distance {psd} dB");
+    }
+}

@@ -42,6 +42,7 @@ pub enum Command {
 
 /// Parses `std::env::args`, runs the subcommand, prints any error, returns the exit code.
 pub fn main() -> i32 {
+    crate::alloc::keep_freed_memory();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli) {

@@ -1,6 +1,14 @@
 //! Sampling a trained VAE forever: latents follow a slow AR(1) walk, each decoded window
-//! is crossfaded into the previous one over a quarter window of spectral frames, and the
-//! frames become samples through the streaming inverse STFT. No seams, no repeats.
+//! is crossfaded (equal power) into the previous one over a quarter window of spectral
+//! frames, and the frames become samples through the streaming inverse STFT. No seams, no
+//! repeats.
+//!
+//! Decoded from the prior, a VAE over complex STFT bins is over-smoothed: its re/im
+//! outputs regress towards their means and phases average out, so the output is ~15 dB
+//! too weak. As statistical speech synthesis does (global variance compensation), each
+//! bin is scaled by a gain fixed at load time: the training data's mean power in that bin
+//! (from the saved normalisation statistics) over the mean power of a calibration batch
+//! of decoded prior samples.
 
 use super::checkpoint::CheckpointConfig;
 use super::spectral_stream::{FrameSource, SpectralStream};
@@ -16,6 +24,15 @@ use std::path::Path;
 
 /// AR(1) coefficient of the latent walk per window (near 1: neighbours are similar).
 const RHO: f32 = 0.9;
+/// Prior samples decoded at load time to measure the decoder's power per bin.
+const CALIBRATION_BATCH: usize = 64;
+/// Seed of the calibration batch: the gains belong to the model, not to a stream's seed.
+const CALIBRATION_SEED: u64 = 0x9e37_79b9;
+/// Widening of the checkpoint's channel ranges (1.5 × the training peak) for EDF/BDF
+/// sinks: restored power brings peaks beyond the training data's, which would be clipped.
+const RANGE_HEADROOM: f64 = 3.0;
+/// Bounds on a bin's power gain (a bin the decoder leaves silent is not blown up).
+const MAX_GAIN: f32 = 100.0;
 
 /// A checkpointed VAE as a [`Generator`](super::Generator).
 pub type VaeGenerator = SpectralStream<VaeSampler>;
@@ -29,6 +46,8 @@ pub struct VaeSampler {
     z: Vec<f32>,
     tail: Vec<f32>,
     overlap: usize,
+    /// Amplitude gain per complex bin (channel × bin), applied after denormalising.
+    gain: Vec<f32>,
 }
 
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
@@ -45,7 +64,11 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
     let z = (0..vae.latent)
         .map(|_| StandardNormal.sample(&mut rng))
         .collect();
-    let spec = cfg.spec.clone();
+    let mut spec = cfg.spec.clone();
+    for c in &mut spec.channels {
+        c.range = (c.range.0 * RANGE_HEADROOM, c.range.1 * RANGE_HEADROOM);
+    }
+    let gain = calibrate(&model, &cfg, &dev)?;
     let sampler = VaeSampler {
         cfg,
         model,
@@ -54,8 +77,61 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
         z,
         tail: Vec::new(),
         overlap: (vae.window_frames / 4).max(1),
+        gain,
     };
     Ok(SpectralStream::new(sampler, spec, decoder))
+}
+
+/// Per-bin amplitude gains: sqrt(training power / decoded prior power), see module docs.
+fn calibrate(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Vec<f32>> {
+    let latent = model.config().latent;
+    let mut rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
+    let z: Vec<f32> = (0..CALIBRATION_BATCH * latent)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let z = Tensor::from_vec(z, (CALIBRATION_BATCH, latent), dev).map_err(to_err)?;
+    let mut w: Vec<f32> = model
+        .decode(&z)
+        .and_then(|x| x.flatten_all())
+        .and_then(|x| x.to_vec1())
+        .map_err(to_err)?;
+    cfg.norm.invert(&mut w);
+    let n = &cfg.norm;
+    let f = n.n_features();
+    let mut decoded = vec![0f64; f / 2];
+    for frame in w.chunks_exact(f) {
+        for (d, p) in decoded.iter_mut().zip(frame.chunks_exact(2)) {
+            *d += f64::from(p[0] * p[0] + p[1] * p[1]);
+        }
+    }
+    let frames = (w.len() / f).max(1) as f64;
+    let target = (0..f).map(|i| {
+        // Features fitted as constant (imaginary DC/Nyquist) got std 1 and carry no power.
+        let constant = n.std[i] == 1.0 && n.mean[i].abs() < 1e-6;
+        let (m, s) = (f64::from(n.mean[i]), f64::from(n.std[i]));
+        if constant {
+            0.0
+        } else {
+            m * m + s * s
+        }
+    });
+    let target: Vec<f64> = target
+        .collect::<Vec<_>>()
+        .chunks(2)
+        .map(|p| p.iter().sum())
+        .collect();
+    Ok(decoded
+        .iter()
+        .zip(&target)
+        .map(|(&d, &t)| {
+            let g = (t / (d / frames).max(f64::MIN_POSITIVE)).sqrt() as f32;
+            if g.is_finite() {
+                g.clamp(1.0 / MAX_GAIN, MAX_GAIN)
+            } else {
+                1.0
+            }
+        })
+        .collect())
 }
 
 impl FrameSource for VaeSampler {
@@ -78,12 +154,21 @@ impl FrameSource for VaeSampler {
             .and_then(|x| x.to_vec1())
             .map_err(to_err)?;
         self.cfg.norm.invert(&mut w);
+        for frame in w.chunks_exact_mut(f) {
+            for (p, g) in frame.chunks_exact_mut(2).zip(&self.gain) {
+                p[0] *= g;
+                p[1] *= g;
+            }
+        }
         let o = self.overlap;
         let start = if self.tail.is_empty() { 0 } else { o };
         for i in 0..o.min(self.tail.len() / f) {
+            // Equal power: the two windows' phases are unrelated, so amplitudes add as
+            // sqrt weights (a linear fade would dip 3 dB mid-way).
             let a = (i as f32 + 0.5) / o as f32;
+            let (wa, wb) = ((1.0 - a).sqrt(), a.sqrt());
             let frame: Vec<f32> = (0..f)
-                .map(|k| (1.0 - a) * self.tail[i * f + k] + a * w[i * f + k])
+                .map(|k| wa * self.tail[i * f + k] + wb * w[i * f + k])
                 .collect();
             decoder.push(&frame)?;
         }
