@@ -67,7 +67,11 @@ type Out = std::mem::MaybeUninit<f32>;
 
 /// Reads the request, in parallel when it is large.
 pub(super) fn decode(req: &Request) -> Result<Decoded> {
-    let len = req.last - req.first;
+    let len = req.last.saturating_sub(req.first);
+    if len == 0 {
+        let empty = || (Vec::new(), (f32::INFINITY, f32::NEG_INFINITY));
+        return Ok(req.picks.iter().map(|_| empty()).unzip());
+    }
     let slab = slab_frames(req);
     let bounds = part_bounds(req, slab);
     // Written before read (every frame of every part is stored once), so not zeroed first.
