@@ -9,7 +9,8 @@ learned models (models/ecg-vae to HDF5, models/eeg-vae to EDF), and a 4-channel 
 second TCP client. Every interval it records, into OUT/soak.csv:
 elapsed seconds, RSS (KiB), open file descriptors, threads, underruns and frames emitted
 (from the Prometheus endpoint). At the end it sends SIGTERM, checks the exit code, plots
-OUT/soak.png (matplotlib) and prints RSS growth after the first minute (goal < 1 MB/h).
+OUT/soak.png (matplotlib) and prints RSS growth after the first minute, after the warm-up
+(`--warmup-min`, default 10: the first EDF roll) and over the second half (goal < 1 MB).
 """
 import argparse
 import csv
@@ -107,6 +108,8 @@ def main():
     ap.add_argument("--interval", type=float, default=10)
     ap.add_argument("--out", default="soak")
     ap.add_argument("--scenario")
+    ap.add_argument("--warmup-min", type=float, default=10,
+                    help="minutes before RSS growth is counted (the first EDF roll is at 10)")
     a = ap.parse_args()
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
@@ -142,13 +145,15 @@ def main():
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=30)
     stop.set()
-    warm = next((r for r in rows if r[0] >= 60), rows[0])
     last = rows[-1]
-    hours = max((last[0] - warm[0]) / 3600, 1e-9)
     print(f"ran {last[0] / 60:.1f} min, exit code {code} after SIGTERM")
-    print(f"RSS: {rows[0][1] / 1024:.1f} MiB at {rows[0][0]:.0f} s, {warm[1] / 1024:.1f} MiB at {warm[0]:.0f} s, "
-          f"{last[1] / 1024:.1f} MiB at the end: growth after warm-up {(last[1] - warm[1]) / 1024:.2f} MiB "
-          f"({(last[1] - warm[1]) / 1024 / hours:.2f} MiB/h)")
+    print(f"RSS: {rows[0][1] / 1024:.1f} MiB at {rows[0][0]:.0f} s, {last[1] / 1024:.1f} MiB at the end")
+    for label, since in (("1 min", 60), (f"warm-up ({a.warmup_min:g} min)", a.warmup_min * 60),
+                         ("the first half", last[0] / 2)):
+        warm = next((r for r in rows if r[0] >= since), rows[0])
+        hours = max((last[0] - warm[0]) / 3600, 1e-9)
+        print(f"  growth after {label}: {warm[1] / 1024:.2f} -> {last[1] / 1024:.2f} MiB, "
+              f"{(last[1] - warm[1]) / 1024:+.2f} MiB ({(last[1] - warm[1]) / 1024 / hours:+.2f} MiB/h)")
     print(f"fds: {min(r[2] for r in rows)}..{max(r[2] for r in rows)}, threads: "
           f"{min(r[3] for r in rows)}..{max(r[3] for r in rows)}, underruns: {last[4]:.0f}, "
           f"frames emitted: {last[5]:.0f}, TCP bytes read: {last[6]}")
