@@ -84,47 +84,12 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
 
 /// Per-bin amplitude gains: sqrt(training power / decoded prior power), see module docs.
 fn calibrate(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Vec<f32>> {
-    let latent = model.config().latent;
-    let mut rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
-    let z: Vec<f32> = (0..CALIBRATION_BATCH * latent)
-        .map(|_| StandardNormal.sample(&mut rng))
-        .collect();
-    let z = Tensor::from_vec(z, (CALIBRATION_BATCH, latent), dev).map_err(to_err)?;
-    let mut w: Vec<f32> = model
-        .decode(&z)
-        .and_then(|x| x.flatten_all())
-        .and_then(|x| x.to_vec1())
-        .map_err(to_err)?;
-    cfg.norm.invert(&mut w);
-    let n = &cfg.norm;
-    let f = n.n_features();
-    let mut decoded = vec![0f64; f / 2];
-    for frame in w.chunks_exact(f) {
-        for (d, p) in decoded.iter_mut().zip(frame.chunks_exact(2)) {
-            *d += f64::from(p[0] * p[0] + p[1] * p[1]);
-        }
-    }
-    let frames = (w.len() / f).max(1) as f64;
-    let target = (0..f).map(|i| {
-        // Features fitted as constant (imaginary DC/Nyquist) got std 1 and carry no power.
-        let constant = n.std[i] == 1.0 && n.mean[i].abs() < 1e-6;
-        let (m, s) = (f64::from(n.mean[i]), f64::from(n.std[i]));
-        if constant {
-            0.0
-        } else {
-            m * m + s * s
-        }
-    });
-    let target: Vec<f64> = target
-        .collect::<Vec<_>>()
-        .chunks(2)
-        .map(|p| p.iter().sum())
-        .collect();
+    let decoded = decoded_power(model, cfg, dev)?;
     Ok(decoded
         .iter()
-        .zip(&target)
-        .map(|(&d, &t)| {
-            let g = (t / (d / frames).max(f64::MIN_POSITIVE)).sqrt() as f32;
+        .zip(target_power(&cfg.norm))
+        .map(|(&d, t)| {
+            let g = (t / d.max(f64::MIN_POSITIVE)).sqrt() as f32;
             if g.is_finite() {
                 g.clamp(1.0 / MAX_GAIN, MAX_GAIN)
             } else {
@@ -132,6 +97,50 @@ fn calibrate(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Vec<f3
             }
         })
         .collect())
+}
+
+/// Mean power per complex bin of `CALIBRATION_BATCH` decoded prior windows, decoded a few
+/// at a time so memory stays that of a few windows.
+fn decoded_power(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Vec<f64>> {
+    const AT_ONCE: usize = 8;
+    let latent = model.config().latent;
+    let f = cfg.norm.n_features();
+    let mut rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
+    let (mut power, mut frames) = (vec![0f64; f / 2], 0usize);
+    for _ in 0..CALIBRATION_BATCH / AT_ONCE {
+        let z: Vec<f32> = (0..AT_ONCE * latent)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let z = Tensor::from_vec(z, (AT_ONCE, latent), dev).map_err(to_err)?;
+        let mut w: Vec<f32> = model
+            .decode(&z)
+            .and_then(|x| x.flatten_all())
+            .and_then(|x| x.to_vec1())
+            .map_err(to_err)?;
+        cfg.norm.invert(&mut w);
+        for frame in w.chunks_exact(f) {
+            for (d, p) in power.iter_mut().zip(frame.chunks_exact(2)) {
+                *d += f64::from(p[0] * p[0] + p[1] * p[1]);
+            }
+            frames += 1;
+        }
+    }
+    let n = frames.max(1) as f64;
+    Ok(power.into_iter().map(|p| p / n).collect())
+}
+
+/// Mean power per complex bin of the training frames: Σ over re/im of mean² + std².
+fn target_power(norm: &crate::data::NormStats) -> impl Iterator<Item = f64> + '_ {
+    let feature = |i: usize| {
+        // Features fitted as constant (imaginary DC/Nyquist) got std 1 and carry no power.
+        let (m, s) = (f64::from(norm.mean[i]), f64::from(norm.std[i]));
+        if norm.std[i] == 1.0 && norm.mean[i].abs() < 1e-6 {
+            0.0
+        } else {
+            m * m + s * s
+        }
+    };
+    (0..norm.n_features() / 2).map(move |k| feature(2 * k) + feature(2 * k + 1))
 }
 
 impl FrameSource for VaeSampler {
