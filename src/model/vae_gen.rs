@@ -111,13 +111,7 @@ fn decoded_power(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Ve
         let z: Vec<f32> = (0..AT_ONCE * latent)
             .map(|_| StandardNormal.sample(&mut rng))
             .collect();
-        let z = Tensor::from_vec(z, (AT_ONCE, latent), dev).map_err(to_err)?;
-        let mut w: Vec<f32> = model
-            .decode(&z)
-            .and_then(|x| x.flatten_all())
-            .and_then(|x| x.to_vec1())
-            .map_err(to_err)?;
-        cfg.norm.invert(&mut w);
+        let w = decode_physical(model, cfg, dev, z, AT_ONCE)?;
         for frame in w.chunks_exact(f) {
             for (d, p) in power.iter_mut().zip(frame.chunks_exact(2)) {
                 *d += f64::from(p[0] * p[0] + p[1] * p[1]);
@@ -127,6 +121,26 @@ fn decoded_power(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Ve
     }
     let n = frames.max(1) as f64;
     Ok(power.into_iter().map(|p| p / n).collect())
+}
+
+/// Decodes `batch` latents (`z`, row-major) into windows of denormalised spectral frames,
+/// flattened: the sampler's and the calibration's one way from latents to features.
+fn decode_physical(
+    model: &Vae,
+    cfg: &CheckpointConfig,
+    dev: &Device,
+    z: Vec<f32>,
+    batch: usize,
+) -> Result<Vec<f32>> {
+    let latent = model.config().latent;
+    let z = Tensor::from_vec(z, (batch, latent), dev).map_err(to_err)?;
+    let mut w: Vec<f32> = model
+        .decode(&z)
+        .and_then(|x| x.flatten_all())
+        .and_then(|x| x.to_vec1())
+        .map_err(to_err)?;
+    cfg.norm.invert(&mut w);
+    Ok(w)
 }
 
 /// Mean power per complex bin of the training frames: Σ over re/im of mean² + std².
@@ -155,14 +169,7 @@ impl FrameSource for VaeSampler {
             let e: f32 = StandardNormal.sample(&mut self.rng);
             *v = RHO * *v + s * e;
         }
-        let z = Tensor::from_vec(self.z.clone(), (1, self.z.len()), &self.dev).map_err(to_err)?;
-        let mut w: Vec<f32> = self
-            .model
-            .decode(&z)
-            .and_then(|x| x.flatten_all())
-            .and_then(|x| x.to_vec1())
-            .map_err(to_err)?;
-        self.cfg.norm.invert(&mut w);
+        let mut w = decode_physical(&self.model, &self.cfg, &self.dev, self.z.clone(), 1)?;
         for frame in w.chunks_exact_mut(f) {
             for (p, g) in frame.chunks_exact_mut(2).zip(&self.gain) {
                 p[0] *= g;

@@ -87,7 +87,7 @@ pub(super) fn decode(req: &Request) -> Result<Decoded> {
     }
     let stats = std::thread::scope(|s| -> Result<Vec<Stats>> {
         let mut jobs = bounds.windows(2).zip(parts);
-        let (b0, p0) = jobs.next().expect("at least one part");
+        let (b0, mut p0) = jobs.next().expect("at least one part");
         let handles: Vec<_> = jobs
             .map(|(b, mut p)| {
                 let (s0, s1) = (b[0], b[1]);
@@ -97,7 +97,6 @@ pub(super) fn decode(req: &Request) -> Result<Decoded> {
                     .map_err(|e| Error::open(req.path, e))
             })
             .collect::<Result<_>>()?;
-        let mut p0 = p0;
         let mut stats = read_part(req, b0[0], b0[1], slab, &mut p0)?;
         for h in handles {
             let part = h.join().map_err(|_| {
@@ -313,26 +312,25 @@ impl Lanes {
         }
     }
 
+    /// Lane `k`'s stats.
+    fn lane(&self, k: usize) -> Stats {
+        Stats {
+            lo: self.lo[k],
+            hi: self.hi[k],
+            nonfinite: self.nonfinite[k],
+        }
+    }
+
     /// Folds lane `k` into channel `k`'s stats.
     fn merge_into(&self, st: &mut [Stats]) {
         for (k, s) in st.iter_mut().enumerate() {
-            s.merge(Stats {
-                lo: self.lo[k],
-                hi: self.hi[k],
-                nonfinite: self.nonfinite[k],
-            });
+            s.merge(self.lane(k));
         }
     }
 
     /// Folds every lane into one channel's stats (a channel read in `LANES`-wide steps).
     fn merge_all(&self, s: &mut Stats) {
-        for k in 0..LANES {
-            s.merge(Stats {
-                lo: self.lo[k],
-                hi: self.hi[k],
-                nonfinite: self.nonfinite[k],
-            });
-        }
+        (0..LANES).for_each(|k| s.merge(self.lane(k)));
     }
 }
 
