@@ -1,11 +1,12 @@
 //! Times VAE training steps with candle (forward, loss, backward, clipping-free AdamW step)
 //! on random windows: the Rust half of `scripts/bench_vae_train_step.py`.
 //!
-//! `cargo run --release --example vae_train_step -- [STEPS=200] [BATCH=32]`; prints seconds
-//! per step. Shapes are `models/ecg-vae`'s: 258 features × 11 frames, hidden 256, latent 32.
+//! `cargo run --release --example vae_train_step -- [STEPS=200] [BATCH=32] [conv|mlp]`;
+//! prints seconds per step. Shapes are `models/ecg-vae`'s (conv: 66 features × 45 frames,
+//! hidden 128, latent 32) or the earlier MLP's (258 × 11, hidden 256).
 
 use biowave::model::train::{seed_weights, Objective};
-use biowave::model::vae::{Vae, VaeConfig, VaeObjective};
+use biowave::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::SeedableRng;
@@ -19,11 +20,13 @@ fn main() -> candle_core::Result<()> {
     let (steps, batch) = (*args.first().unwrap_or(&200), *args.get(1).unwrap_or(&32));
     // As `biowave train` does: keep freed tensor memory for reuse.
     biowave::alloc::keep_freed_memory();
+    let mlp = std::env::args().any(|a| a == "mlp");
     let cfg = VaeConfig {
-        n_features: 258,
-        window_frames: 11,
-        hidden: 256,
+        n_features: if mlp { 258 } else { 66 },
+        window_frames: if mlp { 11 } else { 45 },
+        hidden: if mlp { 256 } else { 128 },
         latent: 32,
+        arch: if mlp { VaeArch::Mlp } else { VaeArch::Conv },
     };
     let dev = Device::Cpu;
     let vm = VarMap::new();

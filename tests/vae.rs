@@ -160,7 +160,7 @@ fn bad_input_is_refused_with_exit_2() {
     // one that fits the declared sizes but not the weights file on disk too.
     for (from, to, needle) in [
         ("\"hidden\": 64", "\"hidden\": 4000000", "parameters"),
-        ("\"hidden\": 64", "\"hidden\": 3000", "cannot hold"),
+        ("\"hidden\": 64", "\"hidden\": 640", "cannot hold"),
         ("\"latent\": 8", "\"latent\": 0", "latent"),
     ] {
         assert!(text.contains(from), "{from} not in config.json");

@@ -1,10 +1,11 @@
 //! `biowave train --data FILE... --model vae|transformer --out NAME …`.
 
 use crate::data::{DataConfig, Dataset, Source};
+use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::train::{self, Objective, TrainConfig};
 use crate::model::transformer::{Transformer, TransformerConfig, TransformerObjective};
-use crate::model::vae::{Vae, VaeConfig, VaeObjective};
+use crate::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
 use crate::record::{ChannelSpec, SignalSpec};
 use std::path::PathBuf;
 
@@ -32,6 +33,18 @@ pub struct Args {
     /// Training window length in seconds.
     #[arg(long)]
     pub window_s: Option<f64>,
+    /// Seconds between the starts of training windows (default: half a window).
+    #[arg(long)]
+    pub stride_s: Option<f64>,
+    /// STFT frame length in samples (default 256; the VAE defaults to 64).
+    #[arg(long)]
+    pub n_fft: Option<usize>,
+    /// Samples between STFT frames (default n_fft/4).
+    #[arg(long)]
+    pub hop: Option<usize>,
+    /// VAE network: conv (default: convolutions over frames) or mlp.
+    #[arg(long, value_enum, default_value_t = ArchArg::Conv)]
+    pub arch: ArchArg,
     /// Passes over the training data.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -44,8 +57,8 @@ pub struct Args {
     /// Continue from the checkpoint already in `--out`.
     #[arg(long)]
     pub resume: bool,
-    /// Hidden width: the VAE's MLP layers (default 256), the transformer's d_model
-    /// (default 192).
+    /// Hidden width: the VAE's convolution channels (default 128) or MLP layers (default
+    /// 256), the transformer's d_model (default 192).
     #[arg(long)]
     pub hidden: Option<usize>,
     /// Transformer blocks.
@@ -60,9 +73,21 @@ pub struct Args {
     /// Windows per batch.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Final KL weight of the VAE (β; below 1 trades prior fit for sharper reconstructions).
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
     /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+}
+
+/// `--arch` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchArg {
+    /// 1-D convolutions over spectral frames.
+    Conv,
+    /// MLP over the flattened window.
+    Mlp,
 }
 
 /// Pieces a recording is cut into when fewer than three are given, so that validation can
@@ -131,8 +156,16 @@ pub fn run(args: Args) -> crate::Result<()> {
     }
     let src = sources(&args)?;
     let transformer = args.model == "transformer";
+    let conv = !transformer && args.arch == ArchArg::Conv;
+    let n_fft = args.n_fft.unwrap_or(if conv { 64 } else { 256 });
     let dc = DataConfig {
         window_s: args.window_s.unwrap_or(if transformer { 8.0 } else { 2.0 }),
+        stride_s: args.stride_s,
+        spectral: SpectralConfig {
+            n_fft,
+            hop: args.hop.unwrap_or(n_fft / 4),
+            ..SpectralConfig::default()
+        },
         sample_rate: args.fs,
         channels: args.channels.clone(),
         seed: args.seed,
@@ -182,8 +215,9 @@ pub fn run(args: Args) -> crate::Result<()> {
         ckpt.vae = Some(VaeConfig {
             n_features: data.n_features(),
             window_frames: data.window_frames,
-            hidden: args.hidden.unwrap_or(256),
+            hidden: args.hidden.unwrap_or(if conv { 128 } else { 256 }),
             latent: args.latent,
+            arch: if conv { VaeArch::Conv } else { VaeArch::Mlp },
         });
     }
     ckpt.validate()
@@ -228,7 +262,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         let (model, varmap) = train::build(|vb| Vae::new(&c, vb), &dev, weights)?;
         let obj = VaeObjective {
             model: &model,
-            beta: 1.0,
+            beta: args.beta,
             beta_warmup: 500,
         };
         fit(&obj, &varmap, ckpt)?

@@ -7,6 +7,7 @@ pub mod filter;
 pub mod qrs;
 pub mod repr;
 pub mod resample;
+pub mod splice;
 pub mod stft;
 pub mod window;
 

@@ -105,17 +105,7 @@ impl CheckpointConfig {
         let lin = |i: u64, o: u64| m(i.saturating_add(1), o);
         let sum = |v: &[u64]| v.iter().fold(0u64, |a, b| a.saturating_add(*b));
         if let Some(c) = &self.vae {
-            let (f, w) = (c.n_features as u64, c.window_frames as u64);
-            let (d, h, z) = (m(f, w), c.hidden as u64, c.latent as u64);
-            sum(&[
-                lin(d, h),
-                lin(h, h),
-                lin(h, z),
-                lin(h, z),
-                lin(z, h),
-                lin(h, h),
-                lin(h, d),
-            ])
+            c.n_params()
         } else if let Some(c) = &self.transformer {
             let (d, ff, f) = (c.d_model as u64, c.d_ff as u64, c.n_features as u64);
             let block = sum(&[lin(d, m(3, d)), lin(d, d), lin(d, ff), lin(ff, d), m(4, d)]);

@@ -7,7 +7,9 @@ pub mod test_signal;
 pub mod train;
 pub mod transformer;
 pub mod transformer_gen;
+pub mod unfold;
 pub mod vae;
+pub mod vae_conv;
 pub mod vae_gen;
 
 use crate::block::Block;

@@ -162,7 +162,7 @@ pub fn train(
     };
     'epochs: for epoch in first_epoch..cfg.epochs {
         let t0 = Instant::now();
-        let mut seen = 0;
+        let (mut seen, mut sums) = (0, vec![0.0; names.len()]);
         for b in data.batches(Part::Train, cfg.batch, epoch as u64) {
             let n = b.shape[0];
             let x = Tensor::from_vec(b.data, (n, b.shape[1], b.shape[2]), dev).map_err(to_err)?;
@@ -173,7 +173,12 @@ pub fn train(
             opt.step(&grads).map_err(to_err)?;
             step += 1;
             seen += n;
-            last = terms.iter().map(scalar).collect::<Result<_>>()?;
+            // Reported training losses: the mean over this epoch's windows so far (one
+            // batch's value, a short last batch especially, is too noisy to compare).
+            for (s, t) in sums.iter_mut().zip(&terms) {
+                *s += scalar(t)? * n as f64;
+            }
+            last = sums.iter().map(|s| s / seen as f64).collect();
             if let Some(b) = &bar {
                 b.set_position(step);
                 let rate = seen as f64 / t0.elapsed().as_secs_f64().max(1e-9);
@@ -276,10 +281,12 @@ pub fn seed_weights(varmap: &VarMap, seed: u64) -> Result<()> {
             var.set(&t).map_err(to_err)?;
             continue;
         }
-        let fan_in = if name.ends_with("bias") {
-            dims[0]
+        // A weight's fan-in is everything but its output axis: `in` for a linear
+        // `[out, in]`, `in × k` for a convolution `[out, in, k]`.
+        let fan_in = if name.ends_with("bias") || dims.len() < 2 {
+            dims.first().copied().unwrap_or(1)
         } else {
-            *dims.last().unwrap_or(&1)
+            dims[1..].iter().product()
         };
         let bound = 1.0 / (fan_in.max(1) as f32).sqrt();
         let n: usize = dims.iter().product();

@@ -2,12 +2,25 @@
 //! a config struct, `Vae::new(&cfg, vb)`, `forward`).
 //!
 //! A window is `window_frames` frames of `n_features` normalised values (every channel's
-//! STFT bins as re/im, `dsp::repr`), flattened. Encoder and decoder are two-layer GELU MLPs
-//! around a `latent`-dimensional Gaussian: at these sizes (a few hundred features × ~12
-//! frames) an MLP trains in minutes on two CPU cores and stays under 10 MB.
+//! STFT bins as re/im, `dsp::repr`), flattened frame-major. Two bodies share the Gaussian
+//! latent and the objective ([`VaeArch`]): the default convolves over frames (weights
+//! shared across time, so a beat learnt at one position is known at every position), the
+//! original MLP sees the whole window at once and is kept for old checkpoints.
 
+use super::vae_conv::{ConvDecoder, ConvEncoder};
 use candle_core::{Result, Tensor, D};
 use candle_nn::{linear, Linear, Module, VarBuilder};
+
+/// Which network encodes and decodes a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VaeArch {
+    /// Two-layer GELU MLPs over the flattened window (checkpoints written before `arch`).
+    #[default]
+    Mlp,
+    /// 1-D convolutions over frames, features as channels, time downsampled 4× (`vae_conv`).
+    Conv,
+}
 
 /// Hyperparameters, stored in the checkpoint's config.json.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -16,10 +29,13 @@ pub struct VaeConfig {
     pub n_features: usize,
     /// Frames per window.
     pub window_frames: usize,
-    /// Width of the hidden layers.
+    /// Width of the hidden layers (MLP) or convolution channels (conv).
     pub hidden: usize,
     /// Latent dimension.
     pub latent: usize,
+    /// The network; absent in checkpoints older than the choice, which are MLPs.
+    #[serde(default)]
+    pub arch: VaeArch,
 }
 
 impl VaeConfig {
@@ -27,17 +43,50 @@ impl VaeConfig {
     pub fn input_dim(&self) -> usize {
         self.n_features * self.window_frames
     }
+
+    /// Weights and biases the layers hold, saturating (sizes may come from an untrusted file).
+    pub fn n_params(&self) -> u64 {
+        let m = |a: u64, b: u64| a.saturating_mul(b);
+        let lin = |i: u64, o: u64| m(i.saturating_add(1), o);
+        let sum = |v: &[u64]| v.iter().fold(0u64, |a, b| a.saturating_add(*b));
+        let (f, w) = (self.n_features as u64, self.window_frames as u64);
+        let (h, z) = (self.hidden as u64, self.latent as u64);
+        match self.arch {
+            VaeArch::Mlp => {
+                let d = m(f, w);
+                let body = sum(&[lin(d, h), lin(h, h), lin(z, h), lin(h, h), lin(h, d)]);
+                sum(&[body, lin(h, z), lin(h, z)])
+            }
+            VaeArch::Conv => {
+                let e = m(h, super::vae_conv::latent_frames(self.window_frames) as u64);
+                let k = super::vae_conv::KERNEL as u64;
+                sum(&[
+                    lin(m(k, f), h),
+                    lin(m(2, h), h),
+                    lin(m(2, h), h),
+                    lin(e, z),
+                    lin(e, z),
+                    lin(z, e),
+                    lin(m(k, h), h),
+                    lin(m(k, h), h),
+                    lin(m(k, h), f),
+                ])
+            }
+        }
+    }
+}
+
+/// Encoder and decoder of one architecture.
+enum Body {
+    Mlp { enc: [Linear; 2], dec: [Linear; 3] },
+    Conv { enc: ConvEncoder, dec: ConvDecoder },
 }
 
 /// The model.
 pub struct Vae {
-    enc1: Linear,
-    enc2: Linear,
+    body: Body,
     mu: Linear,
     logvar: Linear,
-    dec1: Linear,
-    dec2: Linear,
-    out: Linear,
     cfg: VaeConfig,
 }
 
@@ -54,15 +103,29 @@ pub struct VaeOutput {
 impl Vae {
     /// Creates (or loads, with a loaded `vb`) the layers.
     pub fn new(cfg: &VaeConfig, vb: VarBuilder) -> Result<Self> {
-        let (d, h, z) = (cfg.input_dim(), cfg.hidden, cfg.latent);
+        let (h, z) = (cfg.hidden, cfg.latent);
+        let (body, e) = match cfg.arch {
+            VaeArch::Mlp => {
+                let d = cfg.input_dim();
+                let enc = [linear(d, h, vb.pp("enc1"))?, linear(h, h, vb.pp("enc2"))?];
+                let dec = [
+                    linear(z, h, vb.pp("dec1"))?,
+                    linear(h, h, vb.pp("dec2"))?,
+                    linear(h, d, vb.pp("out"))?,
+                ];
+                (Body::Mlp { enc, dec }, h)
+            }
+            VaeArch::Conv => {
+                let enc = ConvEncoder::new(cfg, vb.pp("enc"))?;
+                let dec = ConvDecoder::new(cfg, vb.pp("dec"))?;
+                let e = enc.out_dim();
+                (Body::Conv { enc, dec }, e)
+            }
+        };
         Ok(Vae {
-            enc1: linear(d, h, vb.pp("enc1"))?,
-            enc2: linear(h, h, vb.pp("enc2"))?,
-            mu: linear(h, z, vb.pp("mu"))?,
-            logvar: linear(h, z, vb.pp("logvar"))?,
-            dec1: linear(z, h, vb.pp("dec1"))?,
-            dec2: linear(h, h, vb.pp("dec2"))?,
-            out: linear(h, d, vb.pp("out"))?,
+            body,
+            mu: linear(e, z, vb.pp("mu"))?,
+            logvar: linear(e, z, vb.pp("logvar"))?,
             cfg: cfg.clone(),
         })
     }
@@ -74,17 +137,25 @@ impl Vae {
 
     /// Posterior mean and log-variance of windows `x` (`[batch, input_dim]`).
     pub fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
-        let h = self.enc2.forward(&self.enc1.forward(x)?.gelu()?)?.gelu()?;
+        let h = match &self.body {
+            Body::Mlp { enc, .. } => enc[1].forward(&enc[0].forward(x)?.gelu()?)?.gelu()?,
+            Body::Conv { enc, .. } => enc.forward(x)?,
+        };
         Ok((
             self.mu.forward(&h)?,
             self.logvar.forward(&h)?.clamp(-10f32, 10f32)?,
         ))
     }
 
-    /// Windows decoded from latents `z` (`[batch, latent]`).
+    /// Windows decoded from latents `z` (`[batch, latent]`), `[batch, input_dim]`.
     pub fn decode(&self, z: &Tensor) -> Result<Tensor> {
-        let h = self.dec2.forward(&self.dec1.forward(z)?.gelu()?)?.gelu()?;
-        self.out.forward(&h)
+        match &self.body {
+            Body::Mlp { dec, .. } => {
+                let h = dec[1].forward(&dec[0].forward(z)?.gelu()?)?.gelu()?;
+                dec[2].forward(&h)
+            }
+            Body::Conv { dec, .. } => dec.forward(z),
+        }
     }
 
     /// Encodes, samples with the reparameterisation trick (noise `eps`), decodes.

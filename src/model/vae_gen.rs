@@ -1,20 +1,24 @@
-//! Sampling a trained VAE forever: latents follow a slow AR(1) walk, each decoded window
-//! is crossfaded (equal power) into the previous one over a quarter window of spectral
-//! frames, and the frames become samples through the streaming inverse STFT. No seams, no
-//! repeats.
+//! Sampling a trained VAE forever: latents follow a slow AR(1) walk, each window is
+//! decoded, inverted to samples on its own, and joined to what came before by
+//! waveform-similarity overlap-add (`dsp::splice`): entered where its waveform best
+//! continues the previous window, so beats line up across the join. No seams, no repeats.
 //!
 //! Decoded from the prior, a VAE over complex STFT bins is over-smoothed: its re/im
-//! outputs regress towards their means and phases average out, so the output is ~15 dB
-//! too weak. As statistical speech synthesis does (global variance compensation), each
-//! bin is scaled by a gain fixed at load time: the training data's mean power in that bin
-//! (from the saved normalisation statistics) over the mean power of a calibration batch
-//! of decoded prior samples.
+//! outputs regress towards their means and phases average out, so the output is too weak.
+//! As statistical speech synthesis does (global variance compensation), each bin is scaled
+//! by a gain fixed at load time: the training data's mean power in that bin (from the saved
+//! normalisation statistics) over the mean power of a calibration batch of decoded prior
+//! samples.
 
 use super::checkpoint::CheckpointConfig;
-use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::vae::Vae;
-use crate::dsp::StreamDecoder;
+use super::Generator;
+use crate::block::Block;
+use crate::dsp::repr::unpack_bins;
+use crate::dsp::splice::Splicer;
+use crate::dsp::{Complex32, Stft};
+use crate::record::SignalSpec;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -34,32 +38,52 @@ const RANGE_HEADROOM: f64 = 3.0;
 /// Bounds on a bin's power gain (a bin the decoder leaves silent is not blown up).
 const MAX_GAIN: f32 = 100.0;
 
-/// A checkpointed VAE as a [`Generator`](super::Generator).
-pub type VaeGenerator = SpectralStream<VaeSampler>;
-
-/// The model side of [`VaeGenerator`]: latent walk, decoding, crossfade.
-pub struct VaeSampler {
+/// A checkpointed VAE as a [`Generator`]: latent walk, decoding, inversion, splicing.
+pub struct VaeGenerator {
     cfg: CheckpointConfig,
+    spec: SignalSpec,
     model: Vae,
     dev: Device,
     rng: ChaCha8Rng,
     z: Vec<f32>,
-    tail: Vec<f32>,
-    overlap: usize,
     /// Amplitude gain per complex bin (channel × bin), applied after denormalising.
     gain: Vec<f32>,
+    stft: Stft,
+    splicer: Splicer,
+    /// Samples trimmed from each end of an inverted window (half a frame: the window
+    /// sum is partial there).
+    margin: usize,
+    bins: Vec<Complex32>,
+    inverted: Vec<f32>,
+    segment: Vec<f32>,
+    scratch: Vec<f32>,
+    index: u64,
 }
 
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
 /// `model::load_checkpoint`) on the CPU; `seed` fixes the latent walk.
 pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator> {
-    let vae = cfg.vae.clone().ok_or_else(|| {
-        let p = dir.join("config.json");
-        Error::bad_path(&p, "not a VAE checkpoint (no `vae` section)")
-    })?;
+    let p = dir.join("config.json");
+    let vae = cfg
+        .vae
+        .clone()
+        .ok_or_else(|| Error::bad_path(&p, "not a VAE checkpoint (no `vae` section)"))?;
     let dev = Device::Cpu;
     let model = super::train::load_frozen(|vb| Vae::new(&vae, vb), &dev, dir)?;
-    let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;
+    let sp = cfg.data.spectral;
+    let margin = sp.n_fft / 2;
+    let covered = (vae.window_frames - 1) * sp.hop;
+    let seg_len = covered.saturating_sub(2 * margin);
+    let splicer = Splicer::new(cfg.spec.n_channels(), seg_len).map_err(|e| {
+        Error::bad_path(
+            &p,
+            format!(
+                "vae.window_frames: {} frames of hop {} leave {seg_len} samples per window \
+                 ({e}); retrain with a longer --window-s",
+                vae.window_frames, sp.hop
+            ),
+        )
+    })?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let z = (0..vae.latent)
         .map(|_| StandardNormal.sample(&mut rng))
@@ -69,17 +93,23 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
         c.range = (c.range.0 * RANGE_HEADROOM, c.range.1 * RANGE_HEADROOM);
     }
     let gain = calibrate(&model, &cfg, &dev)?;
-    let sampler = VaeSampler {
+    Ok(VaeGenerator {
+        stft: Stft::new(&sp)?,
+        bins: vec![Complex32::default(); vae.window_frames * sp.n_bins()],
         cfg,
+        spec,
         model,
         dev,
         rng,
         z,
-        tail: Vec::new(),
-        overlap: (vae.window_frames / 4).max(1),
         gain,
-    };
-    Ok(SpectralStream::new(sampler, spec, decoder))
+        splicer,
+        margin,
+        inverted: Vec::new(),
+        segment: Vec::new(),
+        scratch: Vec::new(),
+        index: 0,
+    })
 }
 
 /// Per-bin amplitude gains: sqrt(training power / decoded prior power), see module docs.
@@ -157,9 +187,9 @@ fn target_power(norm: &crate::data::NormStats) -> impl Iterator<Item = f64> + '_
     (0..norm.n_features() / 2).map(move |k| feature(2 * k) + feature(2 * k + 1))
 }
 
-impl FrameSource for VaeSampler {
-    /// Decodes the next window and pushes its frames (crossfaded) to the decoder.
-    fn push_frames(&mut self, decoder: &mut StreamDecoder) -> Result<()> {
+impl VaeGenerator {
+    /// Steps the latent walk, decodes a window, inverts it and hands it to the splicer.
+    fn next_window(&mut self) -> Result<()> {
         let (f, t) = {
             let c = self.model.config();
             (c.n_features, c.window_frames)
@@ -176,22 +206,41 @@ impl FrameSource for VaeSampler {
                 p[1] *= g;
             }
         }
-        let o = self.overlap;
-        let start = if self.tail.is_empty() { 0 } else { o };
-        for i in 0..o.min(self.tail.len() / f) {
-            // Equal power: the two windows' phases are unrelated, so amplitudes add as
-            // sqrt weights (a linear fade would dip 3 dB mid-way).
-            let a = (i as f32 + 0.5) / o as f32;
-            let (wa, wb) = ((1.0 - a).sqrt(), a.sqrt());
-            let frame: Vec<f32> = (0..f)
-                .map(|k| wa * self.tail[i * f + k] + wb * w[i * f + k])
-                .collect();
-            decoder.push(&frame)?;
+        let n_bins = self.cfg.data.spectral.n_bins();
+        let len = self.splicer.segment_len();
+        let covered = (t - 1) * self.cfg.data.spectral.hop;
+        self.segment.clear();
+        for c in 0..self.spec.n_channels() {
+            for (frame, dst) in w.chunks_exact(f).zip(self.bins.chunks_exact_mut(n_bins)) {
+                unpack_bins(frame, c, dst);
+            }
+            self.stft.inverse(&self.bins, covered, &mut self.inverted)?;
+            self.segment
+                .extend_from_slice(&self.inverted[self.margin..self.margin + len]);
         }
-        for i in start..t - o {
-            decoder.push(&w[i * f..(i + 1) * f])?;
+        self.splicer.push(&self.segment)
+    }
+}
+
+impl Generator for VaeGenerator {
+    fn spec(&self) -> &SignalSpec {
+        &self.spec
+    }
+
+    fn fill(&mut self, block: &mut Block) -> Result<()> {
+        let n = block.n_frames;
+        while self.splicer.available() < n {
+            self.next_window()?;
         }
-        self.tail = w[(t - o) * f..].to_vec();
+        self.scratch.resize(n * self.spec.n_channels(), 0.0);
+        self.splicer.pull(&mut self.scratch, n);
+        for c in 0..block.n_channels {
+            block
+                .channel_mut(c)
+                .copy_from_slice(&self.scratch[c * n..(c + 1) * n]);
+        }
+        block.set_start(self.index, self.spec.sample_rate);
+        self.index += n as u64;
         Ok(())
     }
 }

@@ -1,0 +1,197 @@
+//! Joining independently generated segments into one continuous signal by waveform-
+//! similarity overlap-add (WSOLA, Verhelst & Roelands 1993): each new segment is entered at
+//! the offset where its waveform best continues what the previous segment would have
+//! played next, and the two are crossfaded there.
+//!
+//! Two ECG windows crossfaded at a fixed point put two unrelated beats into the fade (the
+//! detector then counts beats that are too close together); entered at the best-matching
+//! offset, the beats of the overlap coincide and the rhythm carries over. The correlation
+//! ignores the mean, so a new segment is also lifted to the old one's baseline at the join,
+//! the lift fading out over the segment (a short crossfade between two baselines would be
+//! a step: spurious high frequencies).
+
+use std::collections::VecDeque;
+
+use crate::{Error, Result};
+
+/// Streaming splicer for segments of `segment_len` samples on every channel.
+///
+/// Of a segment of length `L`: `L/4` samples before the join are compared (the context),
+/// `L/16` are crossfaded, and every segment adds at least `L/4` new samples.
+pub struct Splicer {
+    len: usize,
+    context: usize,
+    overlap: usize,
+    min_advance: usize,
+    /// The previous segment, channel-major (`n_channels × len`); empty before the first.
+    prev: Vec<f32>,
+    ready: Vec<VecDeque<f32>>,
+}
+
+impl Splicer {
+    /// A splicer for `n_channels` channels of `segment_len`-sample segments (at least 16).
+    pub fn new(n_channels: usize, segment_len: usize) -> Result<Self> {
+        if segment_len < 16 || n_channels == 0 {
+            return Err(Error::BadInput(format!(
+                "splicer: segments of {segment_len} samples on {n_channels} channels are too \
+                 short to join (need ≥ 16 samples, ≥ 1 channel)"
+            )));
+        }
+        Ok(Self {
+            len: segment_len,
+            context: segment_len / 4,
+            overlap: (segment_len / 16).max(1),
+            min_advance: segment_len / 4,
+            prev: Vec::with_capacity(n_channels * segment_len),
+            ready: (0..n_channels)
+                .map(|_| VecDeque::with_capacity(2 * segment_len))
+                .collect(),
+        })
+    }
+
+    /// Samples every segment must have.
+    pub fn segment_len(&self) -> usize {
+        self.len
+    }
+
+    /// Appends a segment (channel-major, `n_channels × segment_len`).
+    pub fn push(&mut self, seg: &[f32]) -> Result<()> {
+        let (l, ov) = (self.len, self.overlap);
+        if seg.len() != l * self.ready.len() {
+            return Err(Error::BadInput(format!(
+                "splicer: segment has {} values, expected {}",
+                seg.len(),
+                l * self.ready.len()
+            )));
+        }
+        let cut = l - ov;
+        if self.prev.is_empty() {
+            for (q, s) in self.ready.iter_mut().zip(seg.chunks_exact(l)) {
+                q.extend(&s[..cut]);
+            }
+        } else {
+            let at = self.best_offset(seg);
+            for ((q, s), p) in self
+                .ready
+                .iter_mut()
+                .zip(seg.chunks_exact(l))
+                .zip(self.prev.chunks_exact(l))
+            {
+                // The two may sit at different baselines: the new one starts at the old
+                // one's level and returns to its own by its end (no step, no drift).
+                let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
+                let step = mean(&p[cut..]) - mean(&s[at..at + ov]);
+                let span = (cut - at) as f32;
+                let level = |i: usize| s[at + i] + step * (1.0 - i as f32 / span);
+                q.extend((0..ov).map(|i| {
+                    let a = (i as f32 + 0.5) / ov as f32;
+                    (1.0 - a) * p[cut + i] + a * level(i)
+                }));
+                q.extend((ov..cut - at).map(level));
+            }
+        }
+        self.prev.clear();
+        self.prev.extend_from_slice(seg);
+        Ok(())
+    }
+
+    /// Offset in `seg` where its waveform best matches the previous segment's continuation
+    /// (normalised cross-correlation over context + overlap, all channels pooled).
+    fn best_offset(&self, seg: &[f32]) -> usize {
+        let (l, k, ov) = (self.len, self.context, self.overlap);
+        let target = l - ov - k;
+        let span = k + ov;
+        let (lo, hi) = (k, l - ov - self.min_advance);
+        let mut best = (f64::NEG_INFINITY, lo);
+        for d in lo..=hi.max(lo) {
+            let (mut sab, mut saa, mut sbb, mut sa, mut sb) = (0f64, 0f64, 0f64, 0f64, 0f64);
+            for (s, p) in seg.chunks_exact(l).zip(self.prev.chunks_exact(l)) {
+                for (&a, &b) in s[d - k..d - k + span].iter().zip(&p[target..target + span]) {
+                    let (a, b) = (f64::from(a), f64::from(b));
+                    sab += a * b;
+                    saa += a * a;
+                    sbb += b * b;
+                    sa += a;
+                    sb += b;
+                }
+            }
+            let n = (span * self.ready.len()) as f64;
+            let cov = sab - sa * sb / n;
+            let var = (saa - sa * sa / n) * (sbb - sb * sb / n);
+            let r = cov / var.max(f64::MIN_POSITIVE).sqrt();
+            if r > best.0 {
+                best = (r, d);
+            }
+        }
+        best.1
+    }
+
+    /// Samples ready in every channel.
+    pub fn available(&self) -> usize {
+        self.ready.iter().map(VecDeque::len).min().unwrap_or(0)
+    }
+
+    /// Moves `len` ready samples of each channel into the channel-major `out`
+    /// (`n_channels × len`); returns false, moving nothing, if fewer are ready.
+    pub fn pull(&mut self, out: &mut [f32], len: usize) -> bool {
+        if self.available() < len || out.len() != len * self.ready.len() {
+            return false;
+        }
+        for (q, dst) in self.ready.iter_mut().zip(out.chunks_exact_mut(len)) {
+            for (o, v) in dst.iter_mut().zip(q.drain(..len)) {
+                *o = v;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spiky periodic signal (period `p` samples, spikes at multiples of `p` + phase).
+    fn pulses(n: usize, p: usize, phase: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let d = (i + p - phase % p) % p;
+                let d = d.min(p - d) as f32;
+                (-d * d / 8.0).exp()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn segments_of_one_rhythm_at_random_phases_keep_its_period() {
+        let (p, l) = (37, 160);
+        let mut sp = Splicer::new(1, l).unwrap();
+        for phase in [0, 11, 29, 5, 17, 33, 2, 21] {
+            sp.push(&pulses(l, p, phase)).unwrap();
+        }
+        let n = sp.available();
+        let mut out = vec![0.0; n];
+        assert!(sp.pull(&mut out, n));
+        let peaks: Vec<usize> = (1..out.len() - 1)
+            .filter(|&i| out[i] > 0.5 && out[i] >= out[i - 1] && out[i] > out[i + 1])
+            .collect();
+        assert!(peaks.len() > 20, "{} peaks", peaks.len());
+        for w in peaks.windows(2) {
+            assert_eq!(w[1] - w[0], p, "spacing broken at {}: {peaks:?}", w[0]);
+        }
+    }
+
+    #[test]
+    fn every_segment_adds_at_least_a_quarter_and_bad_shapes_are_refused() {
+        let mut sp = Splicer::new(2, 64).unwrap();
+        sp.push(&[0.5; 128]).unwrap();
+        let first = sp.available();
+        assert_eq!(first, 64 - 4);
+        sp.push(&[0.25; 128]).unwrap();
+        assert!(sp.available() >= first + 16);
+        assert!(sp.push(&[0.0; 64]).is_err());
+        assert!(Splicer::new(1, 8).is_err());
+        let mut out = vec![0.0; 2 * 10];
+        assert!(sp.pull(&mut out, 10));
+        assert_eq!(out[10], 0.5);
+    }
+}
