@@ -1,8 +1,8 @@
 //! VAE sampling cost for 12-lead ECG at 500 Hz through the real generator: a checkpoint
 //! shaped as `biowave train --model vae` makes one (conv body, n_fft 64, hop 16, 2 s
 //! windows), with random weights, loaded by `model::load_checkpoint` and pulled block by
-//! block: latent step, decode, inverse STFT and splicing per window. Prints the real-time
-//! factor per core.
+//! block: latent step, decode, inverse STFT and splicing per window, candle on one thread
+//! as the CLI runs it. Prints the real-time factor per core.
 
 use biowave::block::Block;
 use biowave::data::{DataConfig, NormStats};
@@ -77,6 +77,8 @@ fn checkpoint(dir: &std::path::Path) {
 }
 
 fn bench(c: &mut Criterion) {
+    // As `stream` and `generate` run it: candle on one thread per generator (`cli`).
+    std::env::set_var("RAYON_NUM_THREADS", "1");
     let dir = tempfile::tempdir().unwrap();
     checkpoint(dir.path());
     let mut gen = load_checkpoint(dir.path(), 1, None).unwrap();
