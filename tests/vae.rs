@@ -74,6 +74,31 @@ fn training_lowers_the_loss_and_checkpoints_are_reproducible() {
     assert!(sd > 1e-3 && sd < 5.0, "output in a millivolt range: {sd}");
 }
 
+/// Both bodies train and stream: the default conv body on n_fft 64 spectra, `--arch mlp` on
+/// the default n_fft 256 (checkpoints from before the choice have no `arch` and are MLPs).
+#[test]
+fn conv_is_the_default_body_and_mlp_still_trains_and_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (arch, n_fft, features) in [("conv", 64, 66), ("mlp", 256, 258)] {
+        let d = tmp.path().join(arch);
+        let extra: &[&str] = if arch == "mlp" {
+            &["--epochs", "1", "--arch", "mlp"]
+        } else {
+            &["--epochs", "1"]
+        };
+        let c = train(&d, extra);
+        assert_eq!(c["vae"]["arch"], arch);
+        assert_eq!(c["data"]["spectral"]["n_fft"], n_fft);
+        assert_eq!(c["vae"]["n_features"], features);
+        let x = samples(&d, 1, 100, 3000);
+        assert!(x.iter().all(|v| v.is_finite()));
+        assert!(
+            x.iter().any(|&v| v != x[0]),
+            "{arch}: output is not constant"
+        );
+    }
+}
+
 #[test]
 fn resume_continues_from_the_saved_step() {
     let tmp = tempfile::tempdir().unwrap();
