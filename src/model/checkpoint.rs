@@ -90,6 +90,17 @@ pub fn parse_config(p: &Path, text: &str) -> Result<CheckpointConfig> {
     Ok(cfg)
 }
 
+/// Weights and bias of a linear layer `i → o`, saturating (sizes may come from an
+/// untrusted file).
+pub fn linear_params(i: u64, o: u64) -> u64 {
+    i.saturating_add(1).saturating_mul(o)
+}
+
+/// Saturating sum of parameter counts.
+pub fn sum_params(counts: &[u64]) -> u64 {
+    counts.iter().fold(0u64, |a, b| a.saturating_add(*b))
+}
+
 impl CheckpointConfig {
     /// Values per spectral frame the spec and STFT settings imply.
     pub fn frame_features(&self) -> usize {
@@ -101,9 +112,7 @@ impl CheckpointConfig {
     /// Parameters the model's config declares (weights and biases), saturating: the
     /// sizes come from an untrusted file.
     pub fn n_params(&self) -> u64 {
-        let m = |a: u64, b: u64| a.saturating_mul(b);
-        let lin = |i: u64, o: u64| m(i.saturating_add(1), o);
-        let sum = |v: &[u64]| v.iter().fold(0u64, |a, b| a.saturating_add(*b));
+        let (m, lin, sum) = (u64::saturating_mul, linear_params, sum_params);
         if let Some(c) = &self.vae {
             c.n_params()
         } else if let Some(c) = &self.transformer {

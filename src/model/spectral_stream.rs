@@ -20,8 +20,38 @@ pub struct SpectralStream<S> {
     pub source: S,
     spec: SignalSpec,
     decoder: StreamDecoder,
+    out: BlockOut,
+}
+
+/// The last step every learned generator shares: `n` ready samples per channel, pulled
+/// channel-major from its queue (iSTFT or splicer), become the next block, stamped with the
+/// running sample index.
+#[derive(Default)]
+pub struct BlockOut {
     scratch: Vec<f32>,
     index: u64,
+}
+
+impl BlockOut {
+    /// Fills `block` through `pull(out, n)`, which moves `n` samples per channel into the
+    /// channel-major `out`; the caller has made sure that many are ready.
+    pub fn fill(
+        &mut self,
+        block: &mut Block,
+        rate: f64,
+        pull: impl FnOnce(&mut [f32], usize) -> bool,
+    ) {
+        let n = block.n_frames;
+        self.scratch.resize(n * block.n_channels, 0.0);
+        pull(&mut self.scratch, n);
+        for c in 0..block.n_channels {
+            block
+                .channel_mut(c)
+                .copy_from_slice(&self.scratch[c * n..(c + 1) * n]);
+        }
+        block.set_start(self.index, rate);
+        self.index += n as u64;
+    }
 }
 
 impl<S: FrameSource> SpectralStream<S> {
@@ -31,8 +61,7 @@ impl<S: FrameSource> SpectralStream<S> {
             source,
             spec,
             decoder,
-            scratch: Vec::new(),
-            index: 0,
+            out: BlockOut::default(),
         }
     }
 }
@@ -47,15 +76,9 @@ impl<S: FrameSource> Generator for SpectralStream<S> {
         while self.decoder.available() < n {
             self.source.push_frames(&mut self.decoder)?;
         }
-        self.scratch.resize(n * self.spec.n_channels(), 0.0);
-        self.decoder.pull(&mut self.scratch, n);
-        for c in 0..block.n_channels {
-            block
-                .channel_mut(c)
-                .copy_from_slice(&self.scratch[c * n..(c + 1) * n]);
-        }
-        block.set_start(self.index, self.spec.sample_rate);
-        self.index += n as u64;
+        let decoder = &mut self.decoder;
+        self.out
+            .fill(block, self.spec.sample_rate, |o, n| decoder.pull(o, n));
         Ok(())
     }
 }

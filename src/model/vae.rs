@@ -46,9 +46,8 @@ impl VaeConfig {
 
     /// Weights and biases the layers hold, saturating (sizes may come from an untrusted file).
     pub fn n_params(&self) -> u64 {
-        let m = |a: u64, b: u64| a.saturating_mul(b);
-        let lin = |i: u64, o: u64| m(i.saturating_add(1), o);
-        let sum = |v: &[u64]| v.iter().fold(0u64, |a, b| a.saturating_add(*b));
+        use super::checkpoint::{linear_params as lin, sum_params as sum};
+        let m = u64::saturating_mul;
         let (f, w) = (self.n_features as u64, self.window_frames as u64);
         let (h, z) = (self.hidden as u64, self.latent as u64);
         match self.arch {

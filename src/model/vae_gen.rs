@@ -11,6 +11,7 @@
 //! samples.
 
 use super::checkpoint::CheckpointConfig;
+use super::spectral_stream::BlockOut;
 use super::train::to_err;
 use super::vae::Vae;
 use super::Generator;
@@ -56,8 +57,7 @@ pub struct VaeGenerator {
     bins: Vec<Complex32>,
     inverted: Vec<f32>,
     segment: Vec<f32>,
-    scratch: Vec<f32>,
-    index: u64,
+    out: BlockOut,
 }
 
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
@@ -107,8 +107,7 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
         margin,
         inverted: Vec::new(),
         segment: Vec::new(),
-        scratch: Vec::new(),
-        index: 0,
+        out: BlockOut::default(),
     })
 }
 
@@ -232,15 +231,9 @@ impl Generator for VaeGenerator {
         while self.splicer.available() < n {
             self.next_window()?;
         }
-        self.scratch.resize(n * self.spec.n_channels(), 0.0);
-        self.splicer.pull(&mut self.scratch, n);
-        for c in 0..block.n_channels {
-            block
-                .channel_mut(c)
-                .copy_from_slice(&self.scratch[c * n..(c + 1) * n]);
-        }
-        block.set_start(self.index, self.spec.sample_rate);
-        self.index += n as u64;
+        let splicer = &mut self.splicer;
+        self.out
+            .fill(block, self.spec.sample_rate, |o, n| splicer.pull(o, n));
         Ok(())
     }
 }
