@@ -211,3 +211,29 @@ fn bad_input_is_refused_with_exit_2() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("transformer"));
 }
+
+/// `--beats` cuts one training window per R peak and the generator joins one decoded beat
+/// cycle per window: even a briefly trained model (15 epochs: ~70 bpm, the shipped one ~95)
+/// streams beats at a plausible rate below the record's ~100 bpm ceiling of 130, not the
+/// 140+ of two faint beats per window; the transformer refuses the flag.
+#[test]
+fn beat_aligned_training_streams_beats_at_the_records_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("beats");
+    let c = train(&d, &["--epochs", "15", "--beats", "--seed", "2"]);
+    assert_eq!(c["data"]["beats"]["pre_s"], 0.28);
+    let fs = 360.0;
+    let x = samples(&d, 1, 100, 60 * 360);
+    assert!(x.iter().all(|v| v.is_finite()));
+    let peaks = biowave::dsp::qrs::detect(&x, fs).unwrap();
+    let bpm = peaks.len() as f64;
+    assert!((50.0..130.0).contains(&bpm), "{bpm} beats in 60 s");
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["train", "--model", "transformer", "--beats", "--data"])
+        .args(["signals/mitdb208.edf", "--out"])
+        .arg(tmp.path().join("t"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--beats"));
+}

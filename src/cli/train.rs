@@ -1,6 +1,6 @@
 //! `biowave train --data FILE... --model vae|transformer --out NAME …`.
 
-use crate::data::{DataConfig, Dataset, Source};
+use crate::data::{BeatAlign, DataConfig, Dataset, Source};
 use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::train::{self, Objective, TrainConfig};
@@ -36,6 +36,10 @@ pub struct Args {
     /// Seconds between the starts of training windows (default: half a window).
     #[arg(long)]
     pub stride_s: Option<f64>,
+    /// ECG VAE: one training window per detected R peak instead of one every --stride-s;
+    /// the generator then joins one decoded beat cycle per window (sharper beats).
+    #[arg(long)]
+    pub beats: bool,
     /// STFT frame length in samples (default 256; the VAE defaults to 64).
     #[arg(long)]
     pub n_fft: Option<usize>,
@@ -154,8 +158,13 @@ pub fn run(args: Args) -> crate::Result<()> {
             args.model
         )));
     }
-    let src = sources(&args)?;
     let transformer = args.model == "transformer";
+    if transformer && args.beats {
+        return Err(crate::Error::BadInput(
+            "--beats applies to the VAE only (the transformer streams frame by frame)".into(),
+        ));
+    }
+    let src = sources(&args)?;
     let conv = !transformer && args.arch == ArchArg::Conv;
     let n_fft = args.n_fft.unwrap_or(if conv { 64 } else { 256 });
     let dc = DataConfig {
@@ -169,6 +178,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         sample_rate: args.fs,
         channels: args.channels.clone(),
         seed: args.seed,
+        beats: args.beats.then(BeatAlign::default),
         ..DataConfig::default()
     };
     let spec = spec_of(&src, &dc);

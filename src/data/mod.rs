@@ -6,14 +6,16 @@
 //! in both), fits [`NormStats`] on train and normalises both parts in place; [`Batches`]
 //! then streams shuffled windows as flat `f32` batches without copying the dataset.
 
+mod beats;
 mod loader;
 mod norm;
 mod prepare;
 mod split;
 
+pub use beats::beat_windows;
 pub use loader::{Batch, Batches};
 pub use norm::NormStats;
-pub use prepare::{prepare, Source};
+pub use prepare::{prepare, prepare_signals, Source};
 pub use split::{shuffle, split_records};
 
 use crate::dsp::{Representation, SpectralConfig};
@@ -39,6 +41,31 @@ pub struct DataConfig {
     pub val_fraction: f64,
     /// Seed of the split and of the per-epoch shuffles.
     pub seed: u64,
+    /// ECG only: one window per R peak instead of one every `stride_s` (see `beats`);
+    /// absent in configs written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beats: Option<BeatAlign>,
+}
+
+/// Where beat-aligned windows start relative to each R peak; stored with a model because
+/// its generator joins decoded windows at the same place.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BeatAlign {
+    /// Seconds from a window's first frame centre to its R peak.
+    pub pre_s: f64,
+    /// Extra copies of each window shifted by up to this many seconds either way.
+    pub jitter_s: f64,
+}
+
+impl Default for BeatAlign {
+    /// The R peak 0.28 s into the window (room for the P wave and the join before it),
+    /// ±8 ms copies.
+    fn default() -> Self {
+        Self {
+            pre_s: 0.28,
+            jitter_s: 0.008,
+        }
+    }
 }
 
 impl Default for DataConfig {
@@ -53,6 +80,7 @@ impl Default for DataConfig {
             channels: None,
             val_fraction: 0.2,
             seed: 0,
+            beats: None,
         }
     }
 }
@@ -115,26 +143,25 @@ impl Dataset {
                 config.val_fraction
             )));
         }
-        let mut prepared = sources
-            .iter()
-            .map(|s| {
-                prepare(s, config).map(|rep| Prepared {
-                    name: s.name.clone(),
-                    rep,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let (fs, records) = prepare_all(&sources, config)?;
         drop(sources);
-        let (fs, hop) = (prepared[0].rep.sample_rate, config.spectral.hop as f64);
+        let hop = config.spectral.hop as f64;
         let window_frames = ((config.window_s * fs / hop).round() as usize).max(1);
         let stride_s = config.stride_s.unwrap_or(config.window_s / 2.0);
         let stride_frames = ((stride_s * fs / hop).round() as usize).max(1);
-        check_shapes(&prepared, window_frames, config)?;
+        let mut prepared = records
+            .into_iter()
+            .map(|(name, signals)| windows_of(name, &signals, fs, window_frames, config))
+            .collect::<Result<Vec<_>>>()?;
+        check_shapes(
+            prepared.iter().flatten().collect::<Vec<_>>().as_slice(),
+            window_frames,
+            config,
+        )?;
         let (train_idx, val_idx) = split_records(prepared.len(), config.val_fraction, config.seed);
-        let mut slots: Vec<Option<Prepared>> = prepared.drain(..).map(Some).collect();
         let mut take = |idx: &[usize]| {
             idx.iter()
-                .filter_map(|&i| slots[i].take())
+                .flat_map(|&i| std::mem::take(&mut prepared[i]))
                 .collect::<Vec<_>>()
         };
         let (mut train, mut validation) = (take(&train_idx), take(&val_idx));
@@ -171,9 +198,61 @@ impl Dataset {
     }
 }
 
+/// A record's name and its prepared channels.
+type Signals = (String, Vec<Vec<f32>>);
+
+/// Prepares every source's signals; all must end up at one sample rate.
+fn prepare_all(sources: &[Source], config: &DataConfig) -> Result<(f64, Vec<Signals>)> {
+    let mut records: Vec<Signals> = Vec::with_capacity(sources.len());
+    let mut fs = 1.0;
+    for s in sources {
+        let (signals, rate) = prepare_signals(s, config)?;
+        match records.first() {
+            None => fs = rate,
+            Some((first, chans)) if rate != fs => {
+                return Err(Error::BadInput(format!(
+                    "{}: {} channels at {rate} Hz, but {first} has {} channels at {fs} Hz \
+                     (select channels with --channels and a rate with --fs)",
+                    s.name,
+                    signals.len(),
+                    chans.len()
+                )))
+            }
+            Some(_) => {}
+        }
+        records.push((s.name.clone(), signals));
+    }
+    Ok((fs, records))
+}
+
+/// One record's spectra: the whole record, or one representation per beat when aligned.
+fn windows_of(
+    name: String,
+    signals: &[Vec<f32>],
+    fs: f64,
+    window_frames: usize,
+    config: &DataConfig,
+) -> Result<Vec<Prepared>> {
+    let reps = match &config.beats {
+        Some(align) => beat_windows(&name, signals, fs, &config.spectral, window_frames, align)?,
+        None => {
+            let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+            vec![Representation::from_channels(&views, fs, &config.spectral)
+                .map_err(|e| Error::BadInput(format!("{name}: {e}")))?]
+        }
+    };
+    Ok(reps
+        .into_iter()
+        .map(|rep| Prepared {
+            name: name.clone(),
+            rep,
+        })
+        .collect())
+}
+
 /// Every record must hold at least one window and have the same feature count and rate.
-fn check_shapes(prepared: &[Prepared], window_frames: usize, config: &DataConfig) -> Result<()> {
-    let first = &prepared[0];
+fn check_shapes(prepared: &[&Prepared], window_frames: usize, config: &DataConfig) -> Result<()> {
+    let first = prepared[0];
     for p in prepared {
         if p.rep.n_features() != first.rep.n_features()
             || p.rep.sample_rate != first.rep.sample_rate

@@ -19,6 +19,15 @@ pub struct Source {
 
 /// Turns one record into its (not yet normalised) representation under `config`.
 pub fn prepare(src: &Source, config: &DataConfig) -> Result<Representation> {
+    let (signals, fs) = prepare_signals(src, config)?;
+    let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+    Representation::from_channels(&views, fs, &config.spectral)
+        .map_err(|e| Error::BadInput(format!("{}: {e}", src.name)))
+}
+
+/// The selected channels of one record, resampled and band-passed as `config` says, cut
+/// to one length, and their sample rate: what the STFT (or beat alignment) starts from.
+pub fn prepare_signals(src: &Source, config: &DataConfig) -> Result<(Vec<Vec<f32>>, f64)> {
     let named = |e: Error| Error::BadInput(format!("{}: {e}", src.name));
     let rec = &src.record;
     let picked: Vec<usize> = match &config.channels {
@@ -66,6 +75,8 @@ pub fn prepare(src: &Source, config: &DataConfig) -> Result<Representation> {
         signals.push(x);
     }
     let n = signals.iter().map(Vec::len).min().unwrap_or(0);
-    let views: Vec<&[f32]> = signals.iter().map(|s| &s[..n]).collect();
-    Representation::from_channels(&views, fs, &config.spectral).map_err(named)
+    for s in &mut signals {
+        s.truncate(n);
+    }
+    Ok((signals, fs))
 }

@@ -14,6 +14,61 @@ use std::collections::VecDeque;
 
 use crate::{Error, Result};
 
+/// Joins decoded segments into continuous channels: push segments, pull samples.
+pub trait Join: Send {
+    /// Samples every segment must have.
+    fn segment_len(&self) -> usize;
+    /// Appends a segment (channel-major, `n_channels × segment_len`).
+    fn push(&mut self, seg: &[f32]) -> Result<()>;
+    /// Samples ready in every channel.
+    fn available(&self) -> usize;
+    /// Moves `len` ready samples of each channel into the channel-major `out`
+    /// (`n_channels × len`); returns false, moving nothing, if fewer are ready.
+    fn pull(&mut self, out: &mut [f32], len: usize) -> bool;
+}
+
+/// Per-channel queues of joined samples waiting to be pulled.
+pub struct Ready(Vec<VecDeque<f32>>);
+
+impl Ready {
+    /// Queues for `n_channels` channels, each with room for `capacity` samples.
+    pub fn new(n_channels: usize, capacity: usize) -> Self {
+        Self(
+            (0..n_channels)
+                .map(|_| VecDeque::with_capacity(capacity))
+                .collect(),
+        )
+    }
+
+    /// Number of channels.
+    pub fn n_channels(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Channel `c`'s queue, to append to.
+    pub fn lane(&mut self, c: usize) -> &mut VecDeque<f32> {
+        &mut self.0[c]
+    }
+
+    /// Samples ready in every channel.
+    pub fn available(&self) -> usize {
+        self.0.iter().map(VecDeque::len).min().unwrap_or(0)
+    }
+
+    /// See [`Join::pull`].
+    pub fn pull(&mut self, out: &mut [f32], len: usize) -> bool {
+        if self.available() < len || out.len() != len * self.0.len() {
+            return false;
+        }
+        for (q, dst) in self.0.iter_mut().zip(out.chunks_exact_mut(len)) {
+            for (o, v) in dst.iter_mut().zip(q.drain(..len)) {
+                *o = v;
+            }
+        }
+        true
+    }
+}
+
 /// Streaming splicer for segments of `segment_len` samples on every channel.
 ///
 /// Of a segment of length `L`: `L/4` samples before the join are compared (the context),
@@ -25,7 +80,7 @@ pub struct Splicer {
     min_advance: usize,
     /// The previous segment, channel-major (`n_channels × len`); empty before the first.
     prev: Vec<f32>,
-    ready: Vec<VecDeque<f32>>,
+    ready: Ready,
 }
 
 impl Splicer {
@@ -43,56 +98,8 @@ impl Splicer {
             overlap: (segment_len / 16).max(1),
             min_advance: segment_len / 4,
             prev: Vec::with_capacity(n_channels * segment_len),
-            ready: (0..n_channels)
-                .map(|_| VecDeque::with_capacity(2 * segment_len))
-                .collect(),
+            ready: Ready::new(n_channels, 2 * segment_len),
         })
-    }
-
-    /// Samples every segment must have.
-    pub fn segment_len(&self) -> usize {
-        self.len
-    }
-
-    /// Appends a segment (channel-major, `n_channels × segment_len`).
-    pub fn push(&mut self, seg: &[f32]) -> Result<()> {
-        let (l, ov) = (self.len, self.overlap);
-        if seg.len() != l * self.ready.len() {
-            return Err(Error::BadInput(format!(
-                "splicer: segment has {} values, expected {}",
-                seg.len(),
-                l * self.ready.len()
-            )));
-        }
-        let cut = l - ov;
-        if self.prev.is_empty() {
-            for (q, s) in self.ready.iter_mut().zip(seg.chunks_exact(l)) {
-                q.extend(&s[..cut]);
-            }
-        } else {
-            let at = self.best_offset(seg);
-            for ((q, s), p) in self
-                .ready
-                .iter_mut()
-                .zip(seg.chunks_exact(l))
-                .zip(self.prev.chunks_exact(l))
-            {
-                // The two may sit at different baselines: the new one starts at the old
-                // one's level and returns to its own by its end (no step, no drift).
-                let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
-                let step = mean(&p[cut..]) - mean(&s[at..at + ov]);
-                let span = (cut - at) as f32;
-                let level = |i: usize| s[at + i] + step * (1.0 - i as f32 / span);
-                q.extend((0..ov).map(|i| {
-                    let a = (i as f32 + 0.5) / ov as f32;
-                    (1.0 - a) * p[cut + i] + a * level(i)
-                }));
-                q.extend((ov..cut - at).map(level));
-            }
-        }
-        self.prev.clear();
-        self.prev.extend_from_slice(seg);
-        Ok(())
     }
 
     /// Offset in `seg` where its waveform best matches the previous segment's continuation
@@ -115,7 +122,7 @@ impl Splicer {
                     sb += b;
                 }
             }
-            let n = (span * self.ready.len()) as f64;
+            let n = (span * self.ready.n_channels()) as f64;
             let cov = sab - sa * sb / n;
             let var = (saa - sa * sa / n) * (sbb - sb * sb / n);
             let r = cov / var.max(f64::MIN_POSITIVE).sqrt();
@@ -125,24 +132,61 @@ impl Splicer {
         }
         best.1
     }
+}
 
-    /// Samples ready in every channel.
-    pub fn available(&self) -> usize {
-        self.ready.iter().map(VecDeque::len).min().unwrap_or(0)
+impl Join for Splicer {
+    /// Samples every segment must have.
+    fn segment_len(&self) -> usize {
+        self.len
     }
 
-    /// Moves `len` ready samples of each channel into the channel-major `out`
-    /// (`n_channels × len`); returns false, moving nothing, if fewer are ready.
-    pub fn pull(&mut self, out: &mut [f32], len: usize) -> bool {
-        if self.available() < len || out.len() != len * self.ready.len() {
-            return false;
+    /// Appends a segment (channel-major, `n_channels × segment_len`).
+    fn push(&mut self, seg: &[f32]) -> Result<()> {
+        let (l, ov) = (self.len, self.overlap);
+        if seg.len() != l * self.ready.n_channels() {
+            return Err(Error::BadInput(format!(
+                "splicer: segment has {} values, expected {}",
+                seg.len(),
+                l * self.ready.n_channels()
+            )));
         }
-        for (q, dst) in self.ready.iter_mut().zip(out.chunks_exact_mut(len)) {
-            for (o, v) in dst.iter_mut().zip(q.drain(..len)) {
-                *o = v;
+        let cut = l - ov;
+        if self.prev.is_empty() {
+            for (c, s) in seg.chunks_exact(l).enumerate() {
+                self.ready.lane(c).extend(&s[..cut]);
+            }
+        } else {
+            let at = self.best_offset(seg);
+            for (c, (s, p)) in seg
+                .chunks_exact(l)
+                .zip(self.prev.chunks_exact(l))
+                .enumerate()
+            {
+                let q = self.ready.lane(c);
+                // The two may sit at different baselines: the new one starts at the old
+                // one's level and returns to its own by its end (no step, no drift).
+                let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
+                let step = mean(&p[cut..]) - mean(&s[at..at + ov]);
+                let span = (cut - at) as f32;
+                let level = |i: usize| s[at + i] + step * (1.0 - i as f32 / span);
+                q.extend((0..ov).map(|i| {
+                    let a = (i as f32 + 0.5) / ov as f32;
+                    (1.0 - a) * p[cut + i] + a * level(i)
+                }));
+                q.extend((ov..cut - at).map(level));
             }
         }
-        true
+        self.prev.clear();
+        self.prev.extend_from_slice(seg);
+        Ok(())
+    }
+
+    fn available(&self) -> usize {
+        self.ready.available()
+    }
+
+    fn pull(&mut self, out: &mut [f32], len: usize) -> bool {
+        self.ready.pull(out, len)
     }
 }
 

@@ -16,9 +16,10 @@ use super::train::to_err;
 use super::vae::Vae;
 use super::Generator;
 use crate::block::Block;
+use crate::dsp::beat_splice::BeatSplicer;
 use crate::dsp::repr::unpack_bins;
-use crate::dsp::splice::Splicer;
-use crate::dsp::{Complex32, Stft};
+use crate::dsp::splice::{Join, Splicer};
+use crate::dsp::{Complex32, Representation, Stft};
 use crate::record::SignalSpec;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
@@ -50,7 +51,7 @@ pub struct VaeGenerator {
     /// Amplitude gain per complex bin (channel × bin), applied after denormalising.
     gain: Vec<f32>,
     stft: Stft,
-    splicer: Splicer,
+    splicer: Box<dyn Join>,
     /// Samples trimmed from each end of an inverted window (half a frame: the window
     /// sum is partial there).
     margin: usize,
@@ -74,7 +75,7 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
     let margin = sp.n_fft / 2;
     let covered = (vae.window_frames - 1) * sp.hop;
     let seg_len = covered.saturating_sub(2 * margin);
-    let splicer = Splicer::new(cfg.spec.n_channels(), seg_len).map_err(|e| {
+    let splicer = joiner(&cfg, seg_len, margin).map_err(|e| {
         Error::bad_path(
             &p,
             format!(
@@ -93,7 +94,7 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
         c.range = (c.range.0 * RANGE_HEADROOM, c.range.1 * RANGE_HEADROOM);
     }
     let gain = calibrate(&model, &cfg, &dev)?;
-    Ok(VaeGenerator {
+    let mut generator = VaeGenerator {
         stft: Stft::new(&sp)?,
         bins: vec![Complex32::default(); vae.window_frames * sp.n_bins()],
         cfg,
@@ -108,6 +109,22 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
         inverted: Vec::new(),
         segment: Vec::new(),
         out: BlockOut::default(),
+    };
+    generator.refine_gains()?;
+    Ok(generator)
+}
+
+/// How decoded windows are joined: one beat cycle per window for beat-aligned ECG models
+/// (the R peak `margin` samples earlier in the trimmed segment than in the window), else
+/// waveform-similarity overlap-add.
+fn joiner(cfg: &CheckpointConfig, seg_len: usize, margin: usize) -> Result<Box<dyn Join>> {
+    let (nc, fs) = (cfg.spec.n_channels(), cfg.spec.sample_rate);
+    Ok(match cfg.data.beats {
+        Some(b) => {
+            let r0 = ((b.pre_s * fs).round() as usize).saturating_sub(margin);
+            Box::new(BeatSplicer::new(nc, seg_len, r0, fs)?)
+        }
+        None => Box::new(Splicer::new(nc, seg_len)?),
     })
 }
 
@@ -187,6 +204,46 @@ fn target_power(norm: &crate::data::NormStats) -> impl Iterator<Item = f64> + '_
 }
 
 impl VaeGenerator {
+    /// Second calibration pass, on what is emitted: the joiner keeps only part of each
+    /// decoded window (one beat cycle, or what WSOLA advances by), whose power per bin
+    /// differs from the whole window's. Runs `CALIBRATION_BATCH` windows through it and
+    /// corrects each bin's gain by sqrt(training power / emitted power); then restores the
+    /// stream's latent walk and a fresh joiner.
+    fn refine_gains(&mut self) -> Result<()> {
+        let saved = (self.rng.clone(), self.z.clone());
+        self.rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
+        for _ in 0..CALIBRATION_BATCH {
+            self.next_window()?;
+        }
+        let (n, nc) = (self.splicer.available(), self.spec.n_channels());
+        let mut out = vec![0f32; n * nc];
+        self.splicer.pull(&mut out, n);
+        let views: Vec<&[f32]> = out.chunks_exact(n.max(1)).collect();
+        let sp = self.cfg.data.spectral;
+        let emitted = Representation::from_channels(&views, self.spec.sample_rate, &sp)?;
+        let mut power = vec![0f64; self.gain.len()];
+        for t in 0..emitted.n_frames {
+            for (p, v) in power.iter_mut().zip(emitted.frame(t).chunks_exact(2)) {
+                *p += f64::from(v[0] * v[0] + v[1] * v[1]);
+            }
+        }
+        for ((g, e), t) in self
+            .gain
+            .iter_mut()
+            .zip(power)
+            .zip(target_power(&self.cfg.norm))
+        {
+            let e = e / emitted.n_frames.max(1) as f64;
+            let c = (t / e).sqrt() as f32;
+            if e > 0.0 && c.is_finite() {
+                *g = (*g * c).clamp(1.0 / MAX_GAIN, MAX_GAIN);
+            }
+        }
+        (self.rng, self.z) = saved;
+        self.splicer = joiner(&self.cfg, self.splicer.segment_len(), self.margin)?;
+        Ok(())
+    }
+
     /// Steps the latent walk, decodes a window, inverts it and hands it to the splicer.
     fn next_window(&mut self) -> Result<()> {
         let (f, t) = {

@@ -1,0 +1,257 @@
+//! Joining beat-aligned ECG segments one cardiac cycle at a time (pitch-synchronous
+//! overlap-add, as speech synthesis joins pitch periods).
+//!
+//! Every segment comes from a window that starts a fixed time before an R peak (training
+//! windows were cut that way, `data::beats`), so its first beat sits at a known place `r0`
+//! and is sharp. The next R peak is found in the segment itself: the first point after a
+//! refractory 250 ms where the slope energy (all channels pooled) reaches a quarter of the
+//! first beat's, placed on the largest deflection from baseline within 100 ms. The cycle
+//! from shortly before the first R to as long before the second is kept; cycles are joined
+//! in the P–R interval with a short crossfade, each lifted to the previous one's baseline.
+//! The RR interval of the output is thus the one the model decoded. A segment with no
+//! second beat to be found is skipped (up to 8 in a row), not played as a long pause.
+
+use super::splice::{Join, Ready};
+use crate::{Error, Result};
+
+/// Refractory period after an R peak, seconds.
+const MIN_RR_S: f64 = 0.25;
+/// Search span for the second R peak's apex after its onset, seconds.
+const SEARCH_S: f64 = 0.1;
+/// How far the first R peak's apex may sit from `r0`, seconds.
+const LOCATE_S: f64 = 0.025;
+/// Where cycles are joined, seconds before the R peak (in the P–R interval).
+const JOIN_S: f64 = 0.15;
+/// Crossfade length, seconds.
+const FADE_S: f64 = 0.04;
+/// Slope-energy smoothing, seconds.
+const SMOOTH_S: f64 = 0.025;
+/// Fraction of the first beat's slope energy that marks the next beat's onset.
+const ONSET: f32 = 0.25;
+/// Segments in a row without a second beat that are skipped before one is kept whole.
+const MAX_SKIPPED: usize = 8;
+
+/// Streaming splicer of beat-aligned segments (`n_channels × segment_len`, channel-major).
+pub struct BeatSplicer {
+    len: usize,
+    r0: usize,
+    locate: usize,
+    join: usize,
+    fade: usize,
+    min_rr: usize,
+    search: usize,
+    smooth: usize,
+    /// The last `fade` samples of the previous cycle, channel-major; empty before the first.
+    tail: Vec<f32>,
+    /// Segments skipped in a row for want of a second beat.
+    skipped: usize,
+    ready: Ready,
+    deviation: Vec<f32>,
+    energy: Vec<f32>,
+    slope: Vec<f32>,
+    scratch: Vec<f32>,
+}
+
+impl BeatSplicer {
+    /// A splicer for segments of `segment_len` samples at `fs` Hz whose first R peak is at
+    /// sample `r0`; refuses shapes with no room for a join before it or a beat after it.
+    pub fn new(n_channels: usize, segment_len: usize, r0: usize, fs: f64) -> Result<Self> {
+        let n = |s: f64| ((s * fs).round() as usize).max(1);
+        let (locate, fade) = (n(LOCATE_S), n(FADE_S));
+        let (min_rr, search) = (n(MIN_RR_S), n(SEARCH_S));
+        if n_channels == 0
+            || r0 < locate + fade
+            || r0 + locate + min_rr + search + fade > segment_len
+        {
+            return Err(Error::BadInput(format!(
+                "beat splicer: segments of {segment_len} samples at {fs} Hz with the R peak at \
+                 {r0} leave no room for a join before it and a beat after it (need R ≥ {} and \
+                 ≥ {} samples after it, ≥ 1 channel)",
+                locate + fade,
+                locate + min_rr + search + fade
+            )));
+        }
+        Ok(Self {
+            len: segment_len,
+            r0,
+            locate,
+            join: n(JOIN_S).min(r0 - locate),
+            fade,
+            min_rr,
+            search,
+            smooth: n(SMOOTH_S),
+            tail: Vec::with_capacity(n_channels * fade),
+            skipped: 0,
+            ready: Ready::new(n_channels, 2 * segment_len),
+            deviation: Vec::with_capacity(segment_len),
+            energy: Vec::with_capacity(segment_len),
+            slope: Vec::with_capacity(segment_len),
+            scratch: Vec::with_capacity(segment_len),
+        })
+    }
+
+    /// Pooled absolute deviation from each channel's median, and smoothed slope energy.
+    fn measure(&mut self, seg: &[f32]) {
+        let l = self.len;
+        self.deviation.clear();
+        self.deviation.resize(l, 0.0);
+        self.slope.clear();
+        self.slope.resize(l, 0.0);
+        for x in seg.chunks_exact(l) {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(x);
+            let mid = l / 2;
+            let med = *self.scratch.select_nth_unstable_by(mid, f32::total_cmp).1;
+            for (i, d) in self.deviation.iter_mut().enumerate() {
+                *d += (x[i] - med).abs();
+            }
+            for (i, s) in self.slope.iter_mut().enumerate().skip(1) {
+                *s += (x[i] - x[i - 1]).abs();
+            }
+        }
+        let w = self.smooth;
+        self.energy.clear();
+        self.energy.extend((0..l).map(|i| {
+            let (a, b) = (i.saturating_sub(w / 2), (i + w / 2 + 1).min(l));
+            self.slope[a..b].iter().sum::<f32>() / (b - a) as f32
+        }));
+    }
+
+    /// Index of the largest deviation in `lo..hi`.
+    fn apex(&self, lo: usize, hi: usize) -> usize {
+        (lo..hi)
+            .max_by(|&a, &b| self.deviation[a].total_cmp(&self.deviation[b]))
+            .unwrap_or(lo)
+    }
+
+    /// First and second R peak of the measured segment (`None`: no second beat).
+    fn beats(&self) -> (usize, Option<usize>) {
+        let r0 = self.apex(self.r0 - self.locate, self.r0 + self.locate + 1);
+        let peak = self.energy[r0 - self.locate..=r0 + self.locate]
+            .iter()
+            .fold(0f32, |m, &e| m.max(e));
+        // A cycle ends `fade` after `r1 - join` (within the segment since join ≥ fade).
+        let limit = self.len;
+        let onset = (r0 + self.min_rr..limit).find(|&i| self.energy[i] > ONSET * peak);
+        (
+            r0,
+            onset.map(|d| self.apex(d, (d + self.search).min(limit))),
+        )
+    }
+}
+
+impl Join for BeatSplicer {
+    fn segment_len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, seg: &[f32]) -> Result<()> {
+        let (l, fade, nc) = (self.len, self.fade, self.ready.n_channels());
+        if seg.len() != l * nc {
+            return Err(Error::BadInput(format!(
+                "beat splicer: segment has {} values, expected {}",
+                seg.len(),
+                l * nc
+            )));
+        }
+        self.measure(seg);
+        let (r0, r1) = match self.beats() {
+            (r0, Some(r1)) => (r0, r1),
+            // A decoded window whose second beat is too faint to find would be one long
+            // beatless cycle (a pause the record never has): skip it, within reason.
+            (_, None) if self.skipped < MAX_SKIPPED => {
+                self.skipped += 1;
+                return Ok(());
+            }
+            (r0, None) => (r0, l),
+        };
+        self.skipped = 0;
+        let (a, span) = (r0 - self.join, r1 - r0);
+        let first = self.tail.is_empty();
+        let mut tail = Vec::with_capacity(nc * fade);
+        for (c, x) in seg.chunks_exact(l).enumerate() {
+            let cycle = &x[a..a + span + fade];
+            let q = self.ready.lane(c);
+            if first {
+                q.extend(&cycle[..span]);
+            } else {
+                let old = &self.tail[c * fade..(c + 1) * fade];
+                let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+                let step = mean(old) - mean(&cycle[..fade]);
+                let level = |i: usize| cycle[i] + step * (1.0 - i as f32 / span as f32);
+                q.extend((0..fade).map(|i| {
+                    let w = (i as f32 + 0.5) / fade as f32;
+                    (1.0 - w) * old[i] + w * level(i)
+                }));
+                q.extend((fade..span).map(level));
+            }
+            tail.extend_from_slice(&cycle[span..]);
+        }
+        self.tail = tail;
+        Ok(())
+    }
+
+    fn available(&self) -> usize {
+        self.ready.available()
+    }
+
+    fn pull(&mut self, out: &mut [f32], len: usize) -> bool {
+        self.ready.pull(out, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spikes every `p` samples, one at `first`, on a flat line.
+    fn spikes(n: usize, p: usize, first: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| {
+                let d = (i + p - first % p) % p;
+                let d = d.min(p - d) as f32;
+                (-d * d / 8.0).exp()
+            })
+            .collect()
+    }
+
+    fn peaks(x: &[f32]) -> Vec<usize> {
+        (1..x.len() - 1)
+            .filter(|&i| x[i] > 0.5 && x[i] >= x[i - 1] && x[i] > x[i + 1])
+            .collect()
+    }
+
+    #[test]
+    fn one_cycle_per_segment_at_the_decoded_rr() {
+        let (fs, l, r0) = (360.0, 640, 76);
+        let mut sp = BeatSplicer::new(1, l, r0, fs).unwrap();
+        let rrs = [200, 180, 230, 200, 260, 150, 210];
+        for &rr in &rrs {
+            sp.push(&spikes(l, rr, r0)).unwrap();
+        }
+        let n = sp.available();
+        let mut out = vec![0.0; n];
+        assert!(sp.pull(&mut out, n));
+        let p = peaks(&out);
+        let got: Vec<usize> = p.windows(2).map(|w| w[1] - w[0]).collect();
+        // Every cycle but the last (whose next beat comes with the next segment) is out.
+        assert_eq!(got, rrs[..rrs.len() - 1].to_vec());
+    }
+
+    #[test]
+    fn segments_without_a_second_beat_are_skipped_then_kept_and_bad_shapes_are_refused() {
+        let (fs, l, r0) = (360.0, 640, 76);
+        let mut sp = BeatSplicer::new(2, l, r0, fs).unwrap();
+        let mut lone: Vec<f32> = spikes(l, 10_000, r0);
+        lone.extend(spikes(l, 10_000, r0));
+        for _ in 0..MAX_SKIPPED {
+            sp.push(&lone).unwrap();
+            assert_eq!(sp.available(), 0);
+        }
+        sp.push(&lone).unwrap();
+        assert!(sp.available() > l / 2);
+        assert!(sp.push(&lone[..l]).is_err());
+        assert!(BeatSplicer::new(1, 100, 76, fs).is_err());
+        assert!(BeatSplicer::new(1, 640, 5, fs).is_err());
+    }
+}
