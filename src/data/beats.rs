@@ -9,7 +9,12 @@
 //! the generator's beat splicer (`dsp::beat_splice`) uses to join one cycle per window.
 
 use super::BeatAlign;
+use crate::dsp::repr::features_per_frame;
 use crate::dsp::{qrs, Representation, SpectralConfig};
+
+/// Bytes of one record's beat windows held at most (each window is its own copy of its
+/// frames): past it the jitter copies go, then beats are thinned evenly, with a warning.
+const RECORD_BUDGET: usize = 512 << 20;
 use crate::{Error, Result};
 
 /// The windows of one record: `window_frames` centred STFT frames per R peak of the first
@@ -33,10 +38,20 @@ pub fn beat_windows(
     let lead = (spectral.n_fft / 2).div_ceil(hop) * hop;
     let len = 2 * lead + (window_frames - 1) * hop;
     let pre = (align.pre_s * fs).round() as isize;
-    let jitter = (align.jitter_s * fs).round() as isize;
+    let bytes = window_frames * features_per_frame(spectral, signals.len()) * 4;
+    let (jitter, every) = thinning(peaks.len(), bytes, (align.jitter_s * fs).round() as isize);
+    if every > 1 || jitter == 0 && align.jitter_s > 0.0 {
+        tracing::warn!(
+            "{name}: {} beats would need more than {} MiB of windows: \
+             keeping every {every}th beat, {} copies",
+            peaks.len(),
+            RECORD_BUDGET >> 20,
+            2 * jitter + 1
+        );
+    }
     let skip = lead / hop;
     let mut out = Vec::new();
-    for &r in &peaks {
+    for &r in peaks.iter().step_by(every) {
         for j in -jitter..=jitter {
             let start = r as isize - pre + j - lead as isize;
             if start < 0 || start as usize + len > first.len() {
@@ -57,6 +72,18 @@ pub fn beat_windows(
         )));
     }
     Ok(out)
+}
+
+/// Jitter (samples) and beat stride that keep `beats` windows of `bytes` each within
+/// [`RECORD_BUDGET`]: first without the jittered copies, then with every k-th beat.
+fn thinning(beats: usize, bytes: usize, jitter: isize) -> (isize, usize) {
+    let copies = (2 * jitter.max(0) + 1) as usize;
+    let total = beats.saturating_mul(bytes);
+    if total.saturating_mul(copies) <= RECORD_BUDGET {
+        (jitter.max(0), 1)
+    } else {
+        (0, total.div_ceil(RECORD_BUDGET).max(1))
+    }
 }
 
 /// Keeps frames `skip..skip + n` of `rep` (those whose every sample is real signal).
@@ -107,6 +134,17 @@ mod tests {
                 .unwrap();
             assert!(peak.abs_diff(pre) <= 1, "peak at {peak}, expected {pre}");
         }
+    }
+
+    #[test]
+    fn a_day_of_12_lead_beats_is_thinned_to_the_budget() {
+        // 5-min record: all beats and copies. 24 h of 12-lead: no copies, every k-th beat.
+        assert_eq!(thinning(500, 45 * 66 * 4, 3), (3, 1));
+        let bytes = 45 * 12 * 66 * 4;
+        let (jitter, every) = thinning(100_000, bytes, 4);
+        assert_eq!(jitter, 0);
+        let kept = |k: usize| 100_000usize.div_ceil(k) * bytes;
+        assert!(kept(every) <= RECORD_BUDGET + bytes && kept(every - 1) > RECORD_BUDGET);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct BeatSplicer {
     smooth: usize,
     /// The last `fade` samples of the previous cycle, channel-major; empty before the first.
     tail: Vec<f32>,
+    /// The buffer the next tail is written into (swapped with `tail`: no allocation).
+    next_tail: Vec<f32>,
     /// Segments skipped in a row for want of a second beat.
     skipped: usize,
     ready: Ready,
@@ -61,7 +63,10 @@ impl BeatSplicer {
         let (min_rr, search) = (n(MIN_RR_S), n(SEARCH_S));
         if n_channels == 0
             || r0 < locate + fade
-            || r0 + locate + min_rr + search + fade > segment_len
+            || [locate, min_rr, search, fade]
+                .iter()
+                .fold(r0, |a, &b| a.saturating_add(b))
+                > segment_len
         {
             return Err(Error::BadInput(format!(
                 "beat splicer: segments of {segment_len} samples at {fs} Hz with the R peak at \
@@ -81,6 +86,7 @@ impl BeatSplicer {
             search,
             smooth: n(SMOOTH_S),
             tail: Vec::with_capacity(n_channels * fade),
+            next_tail: Vec::with_capacity(n_channels * fade),
             skipped: 0,
             ready: Ready::new(n_channels, 2 * segment_len),
             deviation: Vec::with_capacity(segment_len),
@@ -168,7 +174,8 @@ impl Join for BeatSplicer {
         self.skipped = 0;
         let (a, span) = (r0 - self.join, r1 - r0);
         let first = self.tail.is_empty();
-        let mut tail = Vec::with_capacity(nc * fade);
+        let mut tail = std::mem::take(&mut self.next_tail);
+        tail.clear();
         for (c, x) in seg.chunks_exact(l).enumerate() {
             let cycle = &x[a..a + span + fade];
             let q = self.ready.lane(c);
@@ -187,7 +194,7 @@ impl Join for BeatSplicer {
             }
             tail.extend_from_slice(&cycle[span..]);
         }
-        self.tail = tail;
+        self.next_tail = std::mem::replace(&mut self.tail, tail);
         Ok(())
     }
 

@@ -218,7 +218,12 @@ impl VaeGenerator {
         let (n, nc) = (self.splicer.available(), self.spec.n_channels());
         let mut out = vec![0f32; n * nc];
         self.splicer.pull(&mut out, n);
-        let views: Vec<&[f32]> = out.chunks_exact(n.max(1)).collect();
+        (self.rng, self.z) = saved;
+        self.splicer = joiner(&self.cfg, self.splicer.segment_len(), self.margin)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let views: Vec<&[f32]> = out.chunks_exact(n).collect();
         let sp = self.cfg.data.spectral;
         let emitted = Representation::from_channels(&views, self.spec.sample_rate, &sp)?;
         let mut power = vec![0f64; self.gain.len()];
@@ -239,8 +244,6 @@ impl VaeGenerator {
                 *g = (*g * c).clamp(1.0 / MAX_GAIN, MAX_GAIN);
             }
         }
-        (self.rng, self.z) = saved;
-        self.splicer = joiner(&self.cfg, self.splicer.segment_len(), self.margin)?;
         Ok(())
     }
 
