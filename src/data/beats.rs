@@ -11,11 +11,11 @@
 use super::BeatAlign;
 use crate::dsp::repr::features_per_frame;
 use crate::dsp::{qrs, Representation, SpectralConfig};
+use crate::{Error, Result};
 
 /// Bytes of one record's beat windows held at most (each window is its own copy of its
 /// frames): past it the jitter copies go, then beats are thinned evenly, with a warning.
 const RECORD_BUDGET: usize = 512 << 20;
-use crate::{Error, Result};
 
 /// The windows of one record: `window_frames` centred STFT frames per R peak of the first
 /// channel, frame 0 centred `align.pre_s` before the peak, plus copies shifted by up to
