@@ -11,7 +11,7 @@
 //! The RR interval of the output is thus the one the model decoded. A segment with no
 //! second beat to be found is skipped (up to 8 in a row), not played as a long pause.
 
-use super::splice::{Join, Ready};
+use super::splice::{join_lifted, Join, Ready};
 use crate::{Error, Result};
 
 /// Refractory period after an R peak, seconds.
@@ -182,15 +182,7 @@ impl Join for BeatSplicer {
             if first {
                 q.extend(&cycle[..span]);
             } else {
-                let old = &self.tail[c * fade..(c + 1) * fade];
-                let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
-                let step = mean(old) - mean(&cycle[..fade]);
-                let level = |i: usize| cycle[i] + step * (1.0 - i as f32 / span as f32);
-                q.extend((0..fade).map(|i| {
-                    let w = (i as f32 + 0.5) / fade as f32;
-                    (1.0 - w) * old[i] + w * level(i)
-                }));
-                q.extend((fade..span).map(level));
+                join_lifted(q, &self.tail[c * fade..(c + 1) * fade], cycle, span);
             }
             tail.extend_from_slice(&cycle[span..]);
         }
@@ -211,16 +203,7 @@ impl Join for BeatSplicer {
 mod tests {
     use super::*;
 
-    /// Spikes every `p` samples, one at `first`, on a flat line.
-    fn spikes(n: usize, p: usize, first: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                let d = (i + p - first % p) % p;
-                let d = d.min(p - d) as f32;
-                (-d * d / 8.0).exp()
-            })
-            .collect()
-    }
+    use crate::dsp::splice::tests::pulses as spikes;
 
     fn peaks(x: &[f32]) -> Vec<usize> {
         (1..x.len() - 1)

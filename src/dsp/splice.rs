@@ -27,6 +27,22 @@ pub trait Join: Send {
     fn pull(&mut self, out: &mut [f32], len: usize) -> bool;
 }
 
+/// Appends `span` samples of `new` to `q`, crossfaded over the first `old.len()` from `old`
+/// (what the previous piece would have played next). The two may sit at different
+/// baselines: `new` starts at `old`'s level and returns to its own by `span` (no step, no
+/// drift). Both splicers join this way.
+pub fn join_lifted(q: &mut VecDeque<f32>, old: &[f32], new: &[f32], span: usize) {
+    let fade = old.len();
+    let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
+    let step = mean(old) - mean(&new[..fade]);
+    let level = |i: usize| new[i] + step * (1.0 - i as f32 / span as f32);
+    q.extend((0..fade).map(|i| {
+        let w = (i as f32 + 0.5) / fade as f32;
+        (1.0 - w) * old[i] + w * level(i)
+    }));
+    q.extend((fade..span).map(level));
+}
+
 /// Per-channel queues of joined samples waiting to be pulled.
 pub struct Ready(Vec<VecDeque<f32>>);
 
@@ -162,18 +178,7 @@ impl Join for Splicer {
                 .zip(self.prev.chunks_exact(l))
                 .enumerate()
             {
-                let q = self.ready.lane(c);
-                // The two may sit at different baselines: the new one starts at the old
-                // one's level and returns to its own by its end (no step, no drift).
-                let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
-                let step = mean(&p[cut..]) - mean(&s[at..at + ov]);
-                let span = (cut - at) as f32;
-                let level = |i: usize| s[at + i] + step * (1.0 - i as f32 / span);
-                q.extend((0..ov).map(|i| {
-                    let a = (i as f32 + 0.5) / ov as f32;
-                    (1.0 - a) * p[cut + i] + a * level(i)
-                }));
-                q.extend((ov..cut - at).map(level));
+                join_lifted(self.ready.lane(c), &p[cut..], &s[at..], cut - at);
             }
         }
         self.prev.clear();
@@ -191,11 +196,11 @@ impl Join for Splicer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A spiky periodic signal (period `p` samples, spikes at multiples of `p` + phase).
-    fn pulses(n: usize, p: usize, phase: usize) -> Vec<f32> {
+    pub(crate) fn pulses(n: usize, p: usize, phase: usize) -> Vec<f32> {
         (0..n)
             .map(|i| {
                 let d = (i + p - phase % p) % p;
