@@ -71,6 +71,10 @@ pub struct Args {
     /// Transformer attention heads.
     #[arg(long, default_value_t = 6)]
     pub heads: usize,
+    /// Gaussian components of the transformer's next-frame distribution (one: a single
+    /// diagonal Gaussian; several let a draw pick a whole coherent frame shape first).
+    #[arg(long, default_value_t = 1)]
+    pub mixture: usize,
     /// Latent dimension.
     #[arg(long, default_value_t = 32)]
     pub latent: usize,
@@ -220,6 +224,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             n_layers: args.layers,
             d_ff: 4 * args.hidden.unwrap_or(192),
             context: data.window_frames,
+            mixture: args.mixture,
         });
     } else {
         ckpt.vae = Some(VaeConfig {

@@ -1,5 +1,6 @@
 //! Signal generators: the [`Generator`] trait and the models that implement it.
 
+pub mod bias_relu;
 pub mod checkpoint;
 pub mod physio;
 pub mod spectral_stream;

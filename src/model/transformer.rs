@@ -5,10 +5,12 @@
 //! (`dsp::repr`), projected to `d_model`. A learned start token sits at position 0 and stays
 //! in the context for ever (an attention sink), so training windows and the endless sliding
 //! window of sampling look alike. Pre-norm blocks, rotary positions (relative, so the window
-//! can slide), multi-head attention, GELU MLP. The head predicts a diagonal Gaussian over the
-//! next frame (mean, log-std per value): cheap to train and sample, and the temperature is
-//! a plain scale on the standard deviation. A mixture would capture multi-modal phases
-//! better; at our sizes the Gaussian trains in minutes and keeps sampling at constant cost.
+//! can slide), multi-head attention, GELU MLP. The head predicts the next frame as a mixture
+//! of `mixture` diagonal Gaussians (mean, log-std per value and component, a weight per
+//! component). One Gaussian draws every re/im value independently, which blurs the phase
+//! coherence a QRS complex is made of (its bins share one linear phase); with several
+//! components the draw first picks a whole coherent frame shape (a component mean), then
+//! adds independent noise around it. The temperature scales the standard deviations.
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{layer_norm, linear, ops, rotary_emb, LayerNorm, Linear, VarBuilder};
@@ -29,7 +31,18 @@ pub struct TransformerConfig {
     /// Positions of context, the start token included: the training window, and the
     /// sliding window when sampling.
     pub context: usize,
+    /// Gaussian components of the next-frame distribution (1: a single diagonal
+    /// Gaussian, as checkpoints before the mixture head had).
+    #[serde(default = "one")]
+    pub mixture: usize,
 }
+
+fn one() -> usize {
+    1
+}
+
+/// Most mixture components a checkpoint may ask for (the head grows with each).
+pub const MAX_MIXTURE: usize = 64;
 
 impl TransformerConfig {
     /// Size of one attention head.
@@ -46,6 +59,7 @@ impl TransformerConfig {
             self.n_layers,
             self.d_ff,
             self.context,
+            self.mixture,
         ];
         if sizes.contains(&0) {
             return Err("every transformer size must be positive".into());
@@ -54,6 +68,12 @@ impl TransformerConfig {
             return Err(format!(
                 "d_model {} must split into {} heads of an even size",
                 self.d_model, self.n_heads
+            ));
+        }
+        if self.mixture > MAX_MIXTURE {
+            return Err(format!(
+                "mixture {} is more than {MAX_MIXTURE} components",
+                self.mixture
             ));
         }
         if self.context < 2 {
@@ -223,12 +243,14 @@ impl Block {
     }
 }
 
-/// Mean and log-std of the predicted next frames, `[b, t, n_features]` each.
+/// The predicted next frames: a mixture of diagonal Gaussians per position.
 pub struct FrameDistribution {
-    /// Predicted means.
+    /// Component means, `[b, t, mixture, n_features]`.
     pub mean: Tensor,
-    /// Predicted log standard deviations (clamped to [-5, 3]).
+    /// Component log standard deviations (clamped to [-5, 3]), shaped as `mean`.
     pub log_std: Tensor,
+    /// Log mixture weights (log-softmax), `[b, t, mixture]`.
+    pub log_weight: Tensor,
 }
 
 impl Transformer {
@@ -244,7 +266,7 @@ impl Transformer {
                 .map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}"))))
                 .collect::<Result<_>>()?,
             ln_f: layer_norm(d, 1e-5, vb.pp("ln_f"))?,
-            head: linear(d, 2 * cfg.n_features, vb.pp("head"))?,
+            head: linear(d, head_width(cfg), vb.pp("head"))?,
             cos,
             sin,
             cfg: cfg.clone(),
@@ -256,12 +278,24 @@ impl Transformer {
         &self.cfg
     }
 
+    /// Splits the head's output `[b, t, head_width]` into the mixture's parts; a single
+    /// Gaussian has no weight outputs (its log weight is 0).
     fn distribution(&self, h: &Tensor) -> Result<FrameDistribution> {
-        let f = self.cfg.n_features;
+        let (f, k) = (self.cfg.n_features, self.cfg.mixture);
         let out = self.head.forward(&self.ln_f.forward(h)?)?;
+        let (b, t, _) = out.dims3()?;
+        let log_weight = if k == 1 {
+            Tensor::zeros((b, t, 1), out.dtype(), out.device())?
+        } else {
+            ops::log_softmax(&out.narrow(D::Minus1, 2 * k * f, k)?, D::Minus1)?
+        };
         Ok(FrameDistribution {
-            mean: out.narrow(D::Minus1, 0, f)?,
-            log_std: out.narrow(D::Minus1, f, f)?.clamp(-5f32, 3f32)?,
+            mean: out.narrow(D::Minus1, 0, k * f)?.reshape((b, t, k, f))?,
+            log_std: out
+                .narrow(D::Minus1, k * f, k * f)?
+                .reshape((b, t, k, f))?
+                .clamp(-5f32, 3f32)?,
+            log_weight,
         })
     }
 
@@ -304,6 +338,13 @@ impl Transformer {
     }
 }
 
+/// Outputs of the head: means and log-stds of every component, then (with more than one
+/// component) the weights' logits.
+fn head_width(cfg: &TransformerConfig) -> usize {
+    let k = cfg.mixture;
+    2 * k * cfg.n_features + if k > 1 { k } else { 0 }
+}
+
 /// `[t, t]` additive mask: 0 on and below the diagonal, a large negative number above.
 fn causal_mask(t: usize, dev: &Device) -> Result<Tensor> {
     let m: Vec<f32> = (0..t * t)
@@ -312,13 +353,21 @@ fn causal_mask(t: usize, dev: &Device) -> Result<Tensor> {
     Tensor::from_vec(m, (t, t), dev)?.to_dtype(DType::F32)
 }
 
-/// Mean Gaussian negative log-likelihood per value (without the constant ½·ln 2π).
+/// Negative log-likelihood of `target` frames `[b, t, n_features]`, per value (without the
+/// constant ½·ln 2π): −log Σ_k w_k N(x; μ_k, σ_k), averaged over positions and divided by
+/// `n_features` (with one component, the mean Gaussian NLL per value).
 pub fn nll(target: &Tensor, d: &FrameDistribution) -> Result<Tensor> {
-    let z = ((target - &d.mean)? * d.log_std.neg()?.exp()?)?;
-    ((z.sqr()? * 0.5)? + &d.log_std)?.mean_all()
+    let f = d.mean.dim(D::Minus1)?;
+    let z = (target.unsqueeze(2)?.broadcast_sub(&d.mean)? * d.log_std.neg()?.exp()?)?;
+    let per_component = ((z.sqr()? * -0.5)? - &d.log_std)?.sum(D::Minus1)?;
+    let a = (per_component + &d.log_weight)?;
+    // log-sum-exp over components, shifted by the (constant for the gradient) maximum.
+    let m = a.max_keepdim(D::Minus1)?.detach();
+    let lse = (a.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m)?;
+    lse.mean_all()? * (-1.0 / f as f64)
 }
 
-/// The transformer's training objective: teacher-forced Gaussian NLL of every frame.
+/// The transformer's training objective: teacher-forced NLL of every frame.
 pub struct TransformerObjective<'a> {
     /// The model being trained.
     pub model: &'a Transformer,
@@ -346,6 +395,10 @@ mod tests {
     use candle_nn::VarMap;
 
     fn model(context: usize) -> Transformer {
+        mixture_model(context, 1)
+    }
+
+    fn mixture_model(context: usize, mixture: usize) -> Transformer {
         let cfg = TransformerConfig {
             n_features: 6,
             d_model: 16,
@@ -353,6 +406,7 @@ mod tests {
             n_layers: 2,
             d_ff: 32,
             context,
+            mixture,
         };
         let vm = VarMap::new();
         let m =
@@ -368,27 +422,69 @@ mod tests {
         Tensor::from_vec(v, (1, t, 6), &Device::Cpu).unwrap()
     }
 
-    /// Stepping through the KV cache gives what the teacher-forced pass gives.
+    /// Stepping through the KV cache gives what the teacher-forced pass gives, for a
+    /// single Gaussian and for a mixture (means and weights).
     #[test]
     fn cached_steps_match_the_full_pass() {
-        let m = model(8);
-        let x = frames(8);
-        let full = m.forward(&x).unwrap();
-        let mut cache = KvCache::default();
-        for i in 0..8 {
-            let input = (i > 0).then(|| x.get(0).unwrap().get(i - 1).unwrap());
-            let d = m.step(input.as_ref(), &mut cache).unwrap();
-            let want = full.mean.get(0).unwrap().get(i).unwrap();
-            let diff = (d.mean.flatten_all().unwrap() - want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert!(diff < 1e-4, "position {i}: {diff}");
+        for k in [1, 3] {
+            let m = mixture_model(8, k);
+            let x = frames(8);
+            let full = m.forward(&x).unwrap();
+            let mut cache = KvCache::default();
+            let diff = |a: &Tensor, b: Tensor| {
+                (a.flatten_all().unwrap() - b.flatten_all().unwrap())
+                    .unwrap()
+                    .abs()
+                    .unwrap()
+                    .max(0)
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            };
+            for i in 0..8 {
+                let input = (i > 0).then(|| x.get(0).unwrap().get(i - 1).unwrap());
+                let d = m.step(input.as_ref(), &mut cache).unwrap();
+                let at = |t: &Tensor| t.get(0).unwrap().get(i).unwrap();
+                let dm = diff(&d.mean, at(&full.mean));
+                let dw = diff(&d.log_weight, at(&full.log_weight));
+                assert!(dm < 1e-4 && dw < 1e-4, "k {k} position {i}: {dm} {dw}");
+            }
         }
+    }
+
+    /// The mixture NLL is −log Σ w_k N(x; μ_k, σ_k) per value, computed here directly.
+    #[test]
+    fn mixture_nll_is_the_negative_log_of_the_weighted_density() {
+        let dev = Device::Cpu;
+        let t = |v: &[f32], s: &[usize]| Tensor::from_slice(v, s, &dev).unwrap();
+        let (mu, ls, w) = (
+            [0.0, 1.0, 2.0, -1.0],
+            [0.0, -0.5, 0.3, 0.1],
+            [0.25f64, 0.75],
+        );
+        let d = FrameDistribution {
+            mean: t(&mu, &[1, 1, 2, 2]),
+            log_std: t(&ls, &[1, 1, 2, 2]),
+            log_weight: t(&[w[0].ln() as f32, w[1].ln() as f32], &[1, 1, 2]),
+        };
+        let x = [0.5f64, 0.2];
+        let got = nll(&t(&[0.5, 0.2], &[1, 1, 2]), &d)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let density: f64 = (0..2)
+            .map(|k| {
+                let log_n: f64 = (0..2)
+                    .map(|f| {
+                        let (m, l) = (f64::from(mu[2 * k + f]), f64::from(ls[2 * k + f]));
+                        -0.5 * ((x[f] - m) / l.exp()).powi(2) - l
+                    })
+                    .sum();
+                w[k] * log_n.exp()
+            })
+            .sum();
+        let want = -density.ln() / 2.0;
+        assert!((f64::from(got) - want).abs() < 1e-5, "{got} vs {want}");
     }
 
     /// The window slides: memory stays at `context` positions however long it runs, and
@@ -420,6 +516,9 @@ mod tests {
         cfg.n_heads = 3;
         assert!(cfg.check().unwrap_err().contains("heads"));
         cfg.n_heads = 2;
+        cfg.mixture = MAX_MIXTURE + 1;
+        assert!(cfg.check().unwrap_err().contains("mixture"));
+        cfg.mixture = 1;
         cfg.context = 1;
         assert!(cfg.check().is_err());
     }

@@ -1,6 +1,7 @@
 //! Sampling a trained transformer for ever: each step feeds the frame just drawn through the
 //! KV cache (a sliding window of `context` positions with the start token kept), draws the
-//! next frame from the predicted Gaussian at the chosen temperature, un-normalises it and
+//! next frame from the predicted mixture (a component by its weight, then its Gaussian at
+//! the chosen temperature), un-normalises it and
 //! hands it to the streaming inverse STFT. Constant cost and memory per frame.
 
 use super::checkpoint::CheckpointConfig;
@@ -25,8 +26,9 @@ pub struct TransformerSampler {
     cache: KvCache,
     rng: ChaCha8Rng,
     temperature: f32,
-    /// Distribution of the next frame (mean, std), from the last step.
-    next: (Vec<f32>, Vec<f32>),
+    /// Distribution of the next frame from the last step: component means and stds
+    /// (`mixture × n_features`), and component weights.
+    next: (Vec<f32>, Vec<f32>, Vec<f32>),
     frame: Vec<f32>,
 }
 
@@ -62,7 +64,7 @@ pub fn load(
         cache: KvCache::default(),
         rng: ChaCha8Rng::seed_from_u64(seed),
         temperature,
-        next: (Vec::new(), Vec::new()),
+        next: (Vec::new(), Vec::new(), Vec::new()),
         frame: vec![0.0; tc.n_features],
     };
     s.feed(None)?;
@@ -88,14 +90,36 @@ impl TransformerSampler {
         let flat = |x: Tensor| x.flatten_all().and_then(|x| x.to_vec1::<f32>());
         self.next.0 = flat(d.mean).map_err(to_err)?;
         self.next.1 = flat(d.log_std.exp().map_err(to_err)?).map_err(to_err)?;
+        self.next.2 = flat(d.log_weight.exp().map_err(to_err)?).map_err(to_err)?;
         Ok(())
     }
+}
+
+/// The component whose cumulative weight first exceeds `u` (uniform in [0, 1)); the last
+/// one if rounding leaves the weights' sum below `u`.
+fn pick(weight: &[f32], u: f32) -> usize {
+    let mut acc = 0.0;
+    for (i, w) in weight.iter().enumerate() {
+        acc += w;
+        if u < acc {
+            return i;
+        }
+    }
+    weight.len().saturating_sub(1)
 }
 
 impl FrameSource for TransformerSampler {
     /// Draws the next frame, pushes it (un-normalised) to the decoder, feeds it back.
     fn push_frames(&mut self, decoder: &mut StreamDecoder) -> Result<()> {
-        let (mean, std) = &self.next;
+        let (mean, std, weight) = &self.next;
+        let f = self.frame.len();
+        // A single Gaussian draws no component (its streams stay what they were before
+        // mixtures existed).
+        let k = match weight.len() {
+            0 | 1 => 0,
+            _ => pick(weight, rand::Rng::random(&mut self.rng)),
+        };
+        let (mean, std) = (&mean[k * f..(k + 1) * f], &std[k * f..(k + 1) * f]);
         for ((v, m), s) in self.frame.iter_mut().zip(mean).zip(std) {
             let e: f32 = StandardNormal.sample(&mut self.rng);
             *v = m + self.temperature * s * e;
@@ -108,5 +132,22 @@ impl FrameSource for TransformerSampler {
         let pushed = decoder.push(&frame);
         self.frame = frame;
         fed.and(pushed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick;
+
+    #[test]
+    fn components_are_picked_by_cumulative_weight() {
+        let w = [0.2, 0.5, 0.3];
+        assert_eq!(pick(&w, 0.0), 0);
+        assert_eq!(pick(&w, 0.19), 0);
+        assert_eq!(pick(&w, 0.2), 1);
+        assert_eq!(pick(&w, 0.69), 1);
+        assert_eq!(pick(&w, 0.71), 2);
+        // Weights summing to a little under 1 by rounding: the last one.
+        assert_eq!(pick(&[0.5, 0.4999], 0.99995), 1);
     }
 }

@@ -35,6 +35,24 @@ fn linear3d(l: &Linear, x: &Tensor) -> Result<Tensor> {
     y.reshape((b, t, o))
 }
 
+/// `relu(l(x))` on the last axis of `[b, t, c]`: the matmul, then bias and ReLU fused
+/// (`model::bias_relu`).
+fn linear3d_relu(l: &Linear, x: &Tensor) -> Result<Tensor> {
+    let (b, t, c) = x.dims3()?;
+    let y = linear_relu(l, &x.reshape((b * t, c))?)?;
+    let o = y.dim(1)?;
+    y.reshape((b, t, o))
+}
+
+/// `relu(l(x))` for a 2-D `x`, bias and ReLU in one pass.
+fn linear_relu(l: &Linear, x: &Tensor) -> Result<Tensor> {
+    let y = x.matmul(&l.weight().t()?)?;
+    match l.bias() {
+        Some(bias) => super::bias_relu::bias_relu(&y, bias),
+        None => y.relu(),
+    }
+}
+
 /// A stride-1 convolution over time with "same" zero padding, time-major.
 struct Conv(Linear);
 
@@ -51,13 +69,48 @@ impl Module for Conv {
     }
 }
 
-/// Halves time by merging neighbouring frames: `[b, t, c]` → `[b, t/2, 2c]` → linear.
-fn merge2(x: &Tensor, l: &Linear) -> Result<Tensor> {
-    let (b, t, c) = x.dims3()?;
-    linear3d(l, &x.reshape((b, t / 2, 2 * c))?)
+impl Conv {
+    /// The convolution followed by ReLU.
+    fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
+        linear3d_relu(&self.0, &super::unfold::unfold(x, KERNEL)?)
+    }
+
+    /// Nearest ×2 upsampling, this convolution and ReLU, computed at the input's rate
+    /// (polyphase): after upsampling, an even output frame `2i` sees input frames
+    /// `i−1, i−1, i, i, i+1` through taps 0..5 and an odd one `2i+1` sees `i−1, i, i, i+1,
+    /// i+1`, so each is a 3-tap convolution with summed taps. The same function and
+    /// gradients as [`upsample2`] then `forward_relu`, in 3/5 of the multiply-adds and
+    /// without the upsampled copy.
+    fn upsample2_relu(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, c) = x.dims3()?;
+        let w = self.0.weight();
+        let o = w.dim(0)?;
+        let tap = |j: usize| w.narrow(1, j * c, c);
+        let even = Tensor::cat(&[(tap(0)? + tap(1)?)?, (tap(2)? + tap(3)?)?, tap(4)?], 1)?;
+        let odd = Tensor::cat(&[tap(0)?, (tap(1)? + tap(2)?)?, (tap(3)? + tap(4)?)?], 1)?;
+        let poly = Tensor::cat(&[even, odd], 0)?;
+        let y = super::unfold::unfold(x, 3)?
+            .reshape((b * t, 3 * c))?
+            .matmul(&poly.t()?)?
+            .reshape((b * t * 2, o))?;
+        let y = match self.0.bias() {
+            Some(bias) => super::bias_relu::bias_relu(&y, bias)?,
+            None => y.relu()?,
+        };
+        y.reshape((b, 2 * t, o))
+    }
 }
 
-/// Nearest-neighbour ×2 in time: `[b, t, c]` → `[b, 2t, c]`.
+/// Halves time by merging neighbouring frames: `[b, t, c]` → `[b, t/2, 2c]` → linear →
+/// ReLU.
+fn merge2_relu(x: &Tensor, l: &Linear) -> Result<Tensor> {
+    let (b, t, c) = x.dims3()?;
+    linear3d_relu(l, &x.reshape((b, t / 2, 2 * c))?)
+}
+
+/// Nearest-neighbour ×2 in time: `[b, t, c]` → `[b, 2t, c]` (the reference for
+/// [`Conv::upsample2_relu`]).
+#[cfg(test)]
 fn upsample2(x: &Tensor) -> Result<Tensor> {
     let (b, t, c) = x.dims3()?;
     x.unsqueeze(2)?
@@ -106,9 +159,9 @@ impl Module for ConvEncoder {
             0,
             padded - self.frames,
         )?;
-        h = self.conv.forward(&h)?.relu()?;
+        h = self.conv.forward_relu(&h)?;
         for m in &self.merge {
-            h = merge2(&h, m)?.relu()?;
+            h = merge2_relu(&h, m)?;
         }
         h.flatten_from(1)
     }
@@ -144,13 +197,9 @@ impl Module for ConvDecoder {
     fn forward(&self, z: &Tensor) -> Result<Tensor> {
         let b = z.dim(0)?;
         let t = latent_frames(self.frames);
-        let mut h = self
-            .input
-            .forward(z)?
-            .reshape((b, t, self.hidden))?
-            .relu()?;
-        h = self.convs[0].forward(&upsample2(&h)?)?.relu()?;
-        h = self.convs[1].forward(&upsample2(&h)?)?.relu()?;
+        let mut h = linear_relu(&self.input, z)?.reshape((b, t, self.hidden))?;
+        h = self.convs[0].upsample2_relu(&h)?;
+        h = self.convs[1].upsample2_relu(&h)?;
         self.convs[2]
             .forward(&h)?
             .narrow(1, 0, self.frames)?
@@ -163,8 +212,47 @@ impl Module for ConvDecoder {
 mod tests {
     use super::*;
     use crate::model::vae::{Vae, VaeArch};
-    use candle_core::{DType, Device};
+    use candle_core::{DType, Device, Var};
     use candle_nn::VarMap;
+
+    #[test]
+    fn polyphase_upsampling_convolution_equals_upsampling_then_convolving() {
+        let dev = Device::Cpu;
+        let vm = VarMap::new();
+        let conv = Conv::new(3, 4, VarBuilder::from_varmap(&vm, DType::F32, &dev)).unwrap();
+        crate::model::train::seed_weights(&vm, 5).unwrap();
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2, 6, 3), &dev).unwrap()).unwrap();
+        let g = Tensor::randn(0f32, 1.0, (2, 12, 4), &dev).unwrap();
+        let fast = conv.upsample2_relu(x.as_tensor()).unwrap();
+        let slow = conv
+            .forward_relu(&upsample2(x.as_tensor()).unwrap())
+            .unwrap();
+        let diff = |p: &Tensor, q: &Tensor| {
+            (p - q)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+        };
+        assert!(
+            diff(&fast, &slow) < 1e-5,
+            "outputs differ by {}",
+            diff(&fast, &slow)
+        );
+        let gf = (fast * &g).unwrap().sum_all().unwrap().backward().unwrap();
+        let gs = (slow * &g).unwrap().sum_all().unwrap().backward().unwrap();
+        let mut vars = vm.all_vars();
+        vars.push(x);
+        for v in &vars {
+            let (a, b) = (gf.get(v).unwrap(), gs.get(v).unwrap());
+            assert!(diff(a, b) < 1e-4, "gradients differ by {}", diff(a, b));
+        }
+    }
 
     #[test]
     fn shapes_round_trip_for_any_window_length_and_count_matches_config() {
