@@ -8,8 +8,10 @@ frames, time-major; conv k5 to 128 channels, two pair merges (stride-2 kernel-2 
 latent 32 from the flattened 128 x 12, decoder: linear, twice (nearest x2, conv k5), conv k5
 back to 66 features, cropped to 45 frames. --arch mlp: the earlier MLP VAE (input 258 x 11
 flattened, two GELU layers of 256, latent 32, mirrored decoder). Loss = mean squared reconstruction + beta * KL / input_dim with
-the reparameterisation trick; AdamW(lr 1e-3, weight decay 1e-4). Both use every core (torch's
-default threads; candle's default). Needs `pip install torch`.
+the reparameterisation trick; AdamW(lr 1e-3, weight decay 1e-4). Both use every core as each
+normally trains: torch with its default intra-op threads, candle as `biowave train` runs it
+(the batch split into data-parallel shards, one thread each: model::data_parallel).
+Needs `pip install torch`.
 """
 import argparse
 import os

@@ -59,7 +59,12 @@ pub fn run(cli: Cli) -> crate::Result<()> {
     match cli.command {
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),
-        Command::Train(a) => train::run(a),
+        Command::Train(a) => {
+            // Shards are the parallelism (`model::data_parallel`), a core or more each.
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            candle_threads((cores / crate::model::data_parallel::SHARDS).max(1));
+            train::run(a)
+        }
         Command::Generate(a) => {
             one_thread_per_model();
             generate::run(a)
@@ -78,6 +83,12 @@ pub fn run(cli: Cli) -> crate::Result<()> {
 /// each unless `RAYON_NUM_THREADS` says otherwise. rayon's own pool (used by `generate`
 /// across records) is sized first, before the variable could shrink it.
 fn one_thread_per_model() {
+    candle_threads(1);
+}
+
+/// Lets candle split a matmul over `n` threads (unless `RAYON_NUM_THREADS` is set), with
+/// rayon's pool first sized to every core.
+fn candle_threads(n: usize) {
     if std::env::var_os("RAYON_NUM_THREADS").is_some() {
         return;
     }
@@ -86,7 +97,7 @@ fn one_thread_per_model() {
         .num_threads(cores)
         .build_global();
     // Read by candle at every matmul (candle_core::utils::get_num_threads).
-    std::env::set_var("RAYON_NUM_THREADS", "1");
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
 }
 
 fn init_logging(verbose: u8) {

@@ -263,7 +263,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     let dev = device();
     let weights = resume.then_some(out.as_path());
     let t0 = std::time::Instant::now();
-    let fit = |obj: &dyn Objective, varmap: &candle_nn::VarMap, ckpt: CheckpointConfig| {
+    let fit = |obj: &(dyn Objective + Sync), varmap: &candle_nn::VarMap, ckpt: CheckpointConfig| {
         if !resume {
             train::seed_weights(varmap, args.seed)?;
         }

@@ -1,9 +1,11 @@
 //! The training loop shared by the learned models: AdamW, linear warm-up then cosine
 //! decay, global gradient-norm clipping, validation by record, early stopping, checkpoints
 //! every N steps and at the end, `--resume`, a wall-clock budget, and a progress bar with
-//! the loss terms and windows per second. A model plugs in through [`Objective`].
+//! the loss terms and windows per second. A model plugs in through [`Objective`]. On the
+//! CPU each batch's gradients are computed data-parallel (`model::data_parallel`).
 
 use super::checkpoint::{self, CheckpointConfig};
+use super::data_parallel::{batch_gradients, SHARDS};
 use crate::data::{Dataset, Part};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -97,7 +99,12 @@ fn clip_gradients(
 }
 
 /// Mean of each loss term over a part of the data, without noise.
-fn evaluate(obj: &dyn Objective, data: &Dataset, part: Part, dev: &Device) -> Result<Vec<f64>> {
+fn evaluate(
+    obj: &(dyn Objective + Sync),
+    data: &Dataset,
+    part: Part,
+    dev: &Device,
+) -> Result<Vec<f64>> {
     let mut sums = vec![0.0; obj.term_names().len()];
     let mut n = 0usize;
     for b in data.batches(part, 64, 0) {
@@ -129,7 +136,7 @@ fn terms_json(names: &[&str], values: &[f64]) -> serde_json::Value {
 /// Trains the model behind `obj` (weights in `varmap`) on `data`, saving into `out` with
 /// `ckpt` as the config template. Returns the final config (steps, losses).
 pub fn train(
-    obj: &dyn Objective,
+    obj: &(dyn Objective + Sync),
     varmap: &VarMap,
     data: &Dataset,
     cfg: &TrainConfig,
@@ -166,8 +173,9 @@ pub fn train(
         for b in data.batches(Part::Train, cfg.batch, epoch as u64) {
             let n = b.shape[0];
             let x = Tensor::from_vec(b.data, (n, b.shape[1], b.shape[2]), dev).map_err(to_err)?;
-            let (loss, terms) = obj.losses(&x, step, Some(&mut noise)).map_err(to_err)?;
-            let mut grads = loss.backward().map_err(to_err)?;
+            let shards = if dev.is_cpu() { SHARDS } else { 1 };
+            let (terms, mut grads) =
+                batch_gradients(obj, &x, step, &mut noise, shards, &vars).map_err(to_err)?;
             clip_gradients(&mut grads, &vars, cfg.clip)?;
             opt.set_learning_rate(lr_at(cfg, step, total));
             opt.step(&grads).map_err(to_err)?;
