@@ -17,6 +17,7 @@
 use super::vae::VaeConfig;
 use candle_core::{Result, Tensor};
 use candle_nn::{linear, Linear, Module, VarBuilder};
+use std::sync::OnceLock;
 
 /// Kernel of the stride-1 convolutions, in frames.
 pub const KERNEL: usize = 5;
@@ -54,11 +55,11 @@ fn linear_relu(l: &Linear, x: &Tensor) -> Result<Tensor> {
 }
 
 /// A stride-1 convolution over time with "same" zero padding, time-major.
-struct Conv(Linear);
+struct Conv(Linear, OnceLock<Tensor>);
 
 impl Conv {
     fn new(i: usize, o: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self(linear(KERNEL * i, o, vb)?))
+        Ok(Self(linear(KERNEL * i, o, vb)?, OnceLock::new()))
     }
 }
 
@@ -83,12 +84,8 @@ impl Conv {
     /// without the upsampled copy.
     fn upsample2_relu(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
-        let w = self.0.weight();
-        let o = w.dim(0)?;
-        let tap = |j: usize| w.narrow(1, j * c, c);
-        let even = Tensor::cat(&[(tap(0)? + tap(1)?)?, (tap(2)? + tap(3)?)?, tap(4)?], 1)?;
-        let odd = Tensor::cat(&[tap(0)?, (tap(1)? + tap(2)?)?, (tap(3)? + tap(4)?)?], 1)?;
-        let poly = Tensor::cat(&[even, odd], 0)?;
+        let o = self.0.weight().dim(0)?;
+        let poly = self.polyphase(c)?;
         let y = super::unfold::unfold(x, 3)?
             .reshape((b * t, 3 * c))?
             .matmul(&poly.t()?)?
@@ -98,6 +95,24 @@ impl Conv {
             None => y.relu()?,
         };
         y.reshape((b, 2 * t, o))
+    }
+
+    /// The even and odd phases' 3-tap weights `[2·out, 3·c]`, from the 5-tap weights:
+    /// rebuilt at every call while training (the weights are variables the optimiser
+    /// changes, and the gradient flows through the sums), built once for frozen weights.
+    fn polyphase(&self, c: usize) -> Result<Tensor> {
+        let w = self.0.weight();
+        if let Some(p) = self.1.get() {
+            return Ok(p.clone());
+        }
+        let tap = |j: usize| w.narrow(1, j * c, c);
+        let even = Tensor::cat(&[(tap(0)? + tap(1)?)?, (tap(2)? + tap(3)?)?, tap(4)?], 1)?;
+        let odd = Tensor::cat(&[tap(0)?, (tap(1)? + tap(2)?)?, (tap(3)? + tap(4)?)?], 1)?;
+        let poly = Tensor::cat(&[even, odd], 0)?;
+        if !w.is_variable() {
+            let _ = self.1.set(poly.clone());
+        }
+        Ok(poly)
     }
 }
 
