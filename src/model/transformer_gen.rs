@@ -1,8 +1,8 @@
 //! Sampling a trained transformer for ever: each step feeds the frame just drawn through the
 //! KV cache (a sliding window of `context` positions with the start token kept), draws the
 //! next frame from the predicted mixture (a component by its weight, then its Gaussian at
-//! the chosen temperature), un-normalises it and
-//! hands it to the streaming inverse STFT. Constant cost and memory per frame.
+//! the chosen temperature), un-normalises it and hands it to the streaming inverse STFT.
+//! Constant cost and memory per frame.
 
 use super::checkpoint::CheckpointConfig;
 use super::spectral_stream::{FrameSource, SpectralStream};

@@ -12,7 +12,8 @@
 //!
 //! Encoder: conv k5 → two pair merges (stride-2 convs with kernel 2) → flatten
 //! (`hidden × ⌈W/4⌉`). Decoder: linear → twice (nearest ×2 upsampling, conv k5) → conv k5
-//! to features, cropped to `W` frames (upsampling + convolution, no checkerboard artefacts).
+//! to features, cropped to `W` frames (upsampling + convolution, no checkerboard artefacts;
+//! computed polyphase at the lower rate). Bias + ReLU is one fused op (`model::bias_relu`).
 
 use super::vae::VaeConfig;
 use candle_core::{Result, Tensor};
@@ -55,25 +56,31 @@ fn linear_relu(l: &Linear, x: &Tensor) -> Result<Tensor> {
 }
 
 /// A stride-1 convolution over time with "same" zero padding, time-major.
-struct Conv(Linear, OnceLock<Tensor>);
-
-impl Conv {
-    fn new(i: usize, o: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Self(linear(KERNEL * i, o, vb)?, OnceLock::new()))
-    }
+struct Conv {
+    /// `[k·in → out]` weights over the unfolded input.
+    linear: Linear,
+    /// Polyphase weights of frozen (sampling) weights, built on first use.
+    poly: OnceLock<Tensor>,
 }
 
 impl Module for Conv {
     /// `[b, t, i]` → `[b, t, o]`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        linear3d(&self.0, &super::unfold::unfold(x, KERNEL)?)
+        linear3d(&self.linear, &super::unfold::unfold(x, KERNEL)?)
     }
 }
 
 impl Conv {
+    fn new(i: usize, o: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            linear: linear(KERNEL * i, o, vb)?,
+            poly: OnceLock::new(),
+        })
+    }
+
     /// The convolution followed by ReLU.
     fn forward_relu(&self, x: &Tensor) -> Result<Tensor> {
-        linear3d_relu(&self.0, &super::unfold::unfold(x, KERNEL)?)
+        linear3d_relu(&self.linear, &super::unfold::unfold(x, KERNEL)?)
     }
 
     /// Nearest ×2 upsampling, this convolution and ReLU, computed at the input's rate
@@ -84,13 +91,13 @@ impl Conv {
     /// without the upsampled copy.
     fn upsample2_relu(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
-        let o = self.0.weight().dim(0)?;
+        let o = self.linear.weight().dim(0)?;
         let poly = self.polyphase(c)?;
         let y = super::unfold::unfold(x, 3)?
             .reshape((b * t, 3 * c))?
             .matmul(&poly.t()?)?
             .reshape((b * t * 2, o))?;
-        let y = match self.0.bias() {
+        let y = match self.linear.bias() {
             Some(bias) => super::bias_relu::bias_relu(&y, bias)?,
             None => y.relu()?,
         };
@@ -101,8 +108,8 @@ impl Conv {
     /// rebuilt at every call while training (the weights are variables the optimiser
     /// changes, and the gradient flows through the sums), built once for frozen weights.
     fn polyphase(&self, c: usize) -> Result<Tensor> {
-        let w = self.0.weight();
-        if let Some(p) = self.1.get() {
+        let w = self.linear.weight();
+        if let Some(p) = self.poly.get() {
             return Ok(p.clone());
         }
         let tap = |j: usize| w.narrow(1, j * c, c);
@@ -110,7 +117,7 @@ impl Conv {
         let odd = Tensor::cat(&[tap(0)?, (tap(1)? + tap(2)?)?, (tap(3)? + tap(4)?)?], 1)?;
         let poly = Tensor::cat(&[even, odd], 0)?;
         if !w.is_variable() {
-            let _ = self.1.set(poly.clone());
+            let _ = self.poly.set(poly.clone());
         }
         Ok(poly)
     }
