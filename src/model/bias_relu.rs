@@ -6,6 +6,7 @@
 //! another zero tensor and sum for the add: six passes over the activation where one does.
 //! Off the CPU (CUDA) the composed ops are used, since this kernel is CPU-only.
 
+use super::unfold::f32_slice as f32s;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, D};
 
 /// `relu(x + bias)` for `x` `[.., n]` and `bias` `[n]`.
@@ -14,17 +15,6 @@ pub fn bias_relu(x: &Tensor, bias: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op2(&bias.contiguous()?, BiasRelu)
     } else {
         x.broadcast_add(bias)?.relu()
-    }
-}
-
-/// A contiguous f32 view of a storage.
-fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("{what}: f32 only");
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("{what}: contiguous input only"),
     }
 }
 
@@ -121,6 +111,7 @@ impl CustomOp1 for SumRows {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::max_abs_diff;
     use candle_core::{Device, Var};
 
     #[test]
@@ -131,19 +122,7 @@ mod tests {
         let w = Tensor::randn(0f32, 1.0, (2, 5, 7), &dev).unwrap();
         let fused = bias_relu(x.as_tensor(), b.as_tensor()).unwrap();
         let composed = x.broadcast_add(b.as_tensor()).unwrap().relu().unwrap();
-        let diff = |p: &Tensor, q: &Tensor| {
-            (p - q)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
-        assert_eq!(diff(&fused, &composed), 0.0);
+        assert_eq!(max_abs_diff(&fused, &composed), 0.0);
         assert!(
             fused
                 .flatten_all()
@@ -163,7 +142,11 @@ mod tests {
             .unwrap();
         for v in [&x, &b] {
             let (a, c) = (gf.get(v).unwrap(), gc.get(v).unwrap());
-            assert!(diff(a, c) < 1e-5, "gradients differ by {}", diff(a, c));
+            assert!(
+                max_abs_diff(a, c) < 1e-5,
+                "gradients differ by {}",
+                max_abs_diff(a, c)
+            );
         }
     }
 

@@ -94,7 +94,8 @@ fn merge(into: &mut GradStore, other: &GradStore, vars: &[Var]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
+    use crate::model::max_abs_diff;
+    use candle_core::Device;
 
     /// Mean squared error of `x · w` against 1: deterministic, no noise.
     struct Mse<'a>(&'a Var);
@@ -128,29 +129,15 @@ mod tests {
         let (t1, g1) = batch_gradients(&Mse(&w), &x, 0, &mut rng, 1, &vars).unwrap();
         for shards in [2, 3, 7, 9] {
             let (t2, g2) = batch_gradients(&Mse(&w), &x, 0, &mut rng, shards, &vars).unwrap();
-            let d = |a: &Tensor, b: &Tensor| {
-                (a - b)
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .flatten_all()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_dtype(DType::F64)
-                    .unwrap()
-                    .to_scalar::<f64>()
-                    .unwrap()
-            };
-            assert!(d(&t1[0], &t2[0]) < 1e-5, "{shards} shards: loss");
+            assert!(max_abs_diff(&t1[0], &t2[0]) < 1e-5, "{shards} shards: loss");
             let (a, b) = (
                 g1.get(w.as_tensor()).unwrap(),
                 g2.get(w.as_tensor()).unwrap(),
             );
             assert!(
-                d(a, b) < 1e-5,
+                max_abs_diff(a, b) < 1e-5,
                 "{shards} shards: gradient off by {}",
-                d(a, b)
+                max_abs_diff(a, b)
             );
         }
     }

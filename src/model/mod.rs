@@ -18,6 +18,20 @@ use crate::block::Block;
 use crate::record::SignalSpec;
 use crate::Result;
 
+/// Largest absolute difference between two tensors holding the same number of values
+/// (shapes may differ): tests compare a kernel with its reference through it.
+#[cfg(test)]
+pub(crate) fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a.flatten_all().unwrap() - b.flatten_all().unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
 /// Produces synthetic samples block after block, forever or until exhausted.
 ///
 /// `fill` writes the next `block.n_frames` frames for every channel, in order, with no

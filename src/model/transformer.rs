@@ -392,6 +392,7 @@ impl super::train::Objective for TransformerObjective<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::max_abs_diff;
     use candle_nn::VarMap;
 
     fn model(context: usize) -> Transformer {
@@ -431,22 +432,12 @@ mod tests {
             let x = frames(8);
             let full = m.forward(&x).unwrap();
             let mut cache = KvCache::default();
-            let diff = |a: &Tensor, b: Tensor| {
-                (a.flatten_all().unwrap() - b.flatten_all().unwrap())
-                    .unwrap()
-                    .abs()
-                    .unwrap()
-                    .max(0)
-                    .unwrap()
-                    .to_scalar::<f32>()
-                    .unwrap()
-            };
             for i in 0..8 {
                 let input = (i > 0).then(|| x.get(0).unwrap().get(i - 1).unwrap());
                 let d = m.step(input.as_ref(), &mut cache).unwrap();
                 let at = |t: &Tensor| t.get(0).unwrap().get(i).unwrap();
-                let dm = diff(&d.mean, at(&full.mean));
-                let dw = diff(&d.log_weight, at(&full.log_weight));
+                let dm = max_abs_diff(&d.mean, &at(&full.mean));
+                let dw = max_abs_diff(&d.log_weight, &at(&full.log_weight));
                 assert!(dm < 1e-4 && dw < 1e-4, "k {k} position {i}: {dm} {dw}");
             }
         }

@@ -27,7 +27,8 @@ fn source(t: usize, j: usize, k: usize, len: usize) -> Option<usize> {
     (t + j).checked_sub(k / 2).filter(|&s| s < len)
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
+/// A contiguous f32 view of a custom op's input, naming the op (`what`) if it is not one.
+pub(super) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
         candle_core::bail!("{what}: f32 only");
     };
@@ -109,6 +110,7 @@ impl CustomOp1 for Fold {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::max_abs_diff;
     use candle_core::{Device, Var};
 
     /// The generic (narrow + cat) path, the reference for the kernel.
@@ -126,20 +128,14 @@ mod tests {
         let w = Tensor::randn(0f32, 1.0, (2, 7, 15), &dev).unwrap();
         let a = unfold(x.as_tensor(), 5).unwrap();
         let b = reference(x.as_tensor(), 5);
-        let diff = |p: &Tensor, q: &Tensor| {
-            (p - q)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
-        assert_eq!(diff(&a, &b), 0.0);
+        assert_eq!(max_abs_diff(&a, &b), 0.0);
         let ga = (a * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let gb = (b * &w).unwrap().sum_all().unwrap().backward().unwrap();
         let (ga, gb) = (ga.get(&x).unwrap(), gb.get(&x).unwrap());
-        assert!(diff(ga, gb) < 1e-5, "gradients differ by {}", diff(ga, gb));
+        assert!(
+            max_abs_diff(ga, gb) < 1e-5,
+            "gradients differ by {}",
+            max_abs_diff(ga, gb)
+        );
     }
 }

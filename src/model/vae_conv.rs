@@ -31,26 +31,32 @@ pub fn latent_frames(window_frames: usize) -> usize {
 /// `l` applied to the last axis of `[b, t, c]` as one 2-D matmul: candle's `Linear` on a
 /// 3-D input broadcasts the weight per batch item and sums its gradient back, ~4× slower.
 fn linear3d(l: &Linear, x: &Tensor) -> Result<Tensor> {
-    let (b, t, c) = x.dims3()?;
-    let y = l.forward(&x.reshape((b * t, c))?)?;
-    let o = y.dim(1)?;
-    y.reshape((b, t, o))
+    on_rows(x, |r| l.forward(r))
 }
 
 /// `relu(l(x))` on the last axis of `[b, t, c]`: the matmul, then bias and ReLU fused
 /// (`model::bias_relu`).
 fn linear3d_relu(l: &Linear, x: &Tensor) -> Result<Tensor> {
+    on_rows(x, |r| linear_relu(l, r))
+}
+
+/// `f` (rows in, rows out) applied to `[b, t, c]` reshaped to `[b·t, c]`.
+fn on_rows(x: &Tensor, f: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<Tensor> {
     let (b, t, c) = x.dims3()?;
-    let y = linear_relu(l, &x.reshape((b * t, c))?)?;
+    let y = f(&x.reshape((b * t, c))?)?;
     let o = y.dim(1)?;
     y.reshape((b, t, o))
 }
 
 /// `relu(l(x))` for a 2-D `x`, bias and ReLU in one pass.
 fn linear_relu(l: &Linear, x: &Tensor) -> Result<Tensor> {
-    let y = x.matmul(&l.weight().t()?)?;
+    bias_then_relu(l, &x.matmul(&l.weight().t()?)?)
+}
+
+/// `relu(y + l's bias)`, fused (`model::bias_relu`); plain ReLU without a bias.
+fn bias_then_relu(l: &Linear, y: &Tensor) -> Result<Tensor> {
     match l.bias() {
-        Some(bias) => super::bias_relu::bias_relu(&y, bias),
+        Some(bias) => super::bias_relu::bias_relu(y, bias),
         None => y.relu(),
     }
 }
@@ -97,11 +103,7 @@ impl Conv {
             .reshape((b * t, 3 * c))?
             .matmul(&poly.t()?)?
             .reshape((b * t * 2, o))?;
-        let y = match self.linear.bias() {
-            Some(bias) => super::bias_relu::bias_relu(&y, bias)?,
-            None => y.relu()?,
-        };
-        y.reshape((b, 2 * t, o))
+        bias_then_relu(&self.linear, &y)?.reshape((b, 2 * t, o))
     }
 
     /// The even and odd phases' 3-tap weights `[2·out, 3·c]`, from the 5-tap weights:
@@ -233,6 +235,7 @@ impl Module for ConvDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::max_abs_diff;
     use crate::model::vae::{Vae, VaeArch};
     use candle_core::{DType, Device, Var};
     use candle_nn::VarMap;
@@ -249,22 +252,10 @@ mod tests {
         let slow = conv
             .forward_relu(&upsample2(x.as_tensor()).unwrap())
             .unwrap();
-        let diff = |p: &Tensor, q: &Tensor| {
-            (p - q)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
         assert!(
-            diff(&fast, &slow) < 1e-5,
+            max_abs_diff(&fast, &slow) < 1e-5,
             "outputs differ by {}",
-            diff(&fast, &slow)
+            max_abs_diff(&fast, &slow)
         );
         let gf = (fast * &g).unwrap().sum_all().unwrap().backward().unwrap();
         let gs = (slow * &g).unwrap().sum_all().unwrap().backward().unwrap();
@@ -272,7 +263,11 @@ mod tests {
         vars.push(x);
         for v in &vars {
             let (a, b) = (gf.get(v).unwrap(), gs.get(v).unwrap());
-            assert!(diff(a, b) < 1e-4, "gradients differ by {}", diff(a, b));
+            assert!(
+                max_abs_diff(a, b) < 1e-4,
+                "gradients differ by {}",
+                max_abs_diff(a, b)
+            );
         }
     }
 
