@@ -237,3 +237,62 @@ fn beat_aligned_training_streams_beats_at_the_records_rate() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--beats"));
 }
+
+/// The output range covers the whole recording (the 16 s of EEG are cut into pieces for
+/// validation; its largest artefact is not in the first), and early stopping waits for the
+/// end of warm-up (50 steps) even with a patience of one epoch.
+#[test]
+fn ranges_cover_every_piece_and_warm_up_runs_before_early_stopping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("eeg");
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args([
+            "train",
+            "--model",
+            "vae",
+            "--data",
+            "signals/phyaat_eeg14.edf",
+        ])
+        .args([
+            "--arch",
+            "mlp",
+            "--n-fft",
+            "128",
+            "--window-s",
+            "2",
+            "--hidden",
+            "16",
+        ])
+        .args([
+            "--latent",
+            "4",
+            "--epochs",
+            "200",
+            "--patience",
+            "1",
+            "--seed",
+            "2",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg = common::read_json(&out.join("config.json"));
+    let rec = biowave::io::read(Path::new("signals/phyaat_eeg14.edf")).unwrap();
+    for (ch, spec) in rec
+        .channels
+        .iter()
+        .zip(cfg["spec"]["channels"].as_array().unwrap())
+    {
+        let peak = ch.samples.iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
+        let hi = spec["range"][1].as_f64().unwrap();
+        assert!(
+            hi >= 1.5 * peak - 1e-3,
+            "{}: range {hi} < 1.5 × {peak}",
+            ch.meta.label
+        );
+    }
+    let step = cfg["step"].as_u64().unwrap();
+    assert!((50..600).contains(&step), "stopped at step {step}");
+}

@@ -87,6 +87,9 @@ pub struct Args {
     /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
+    /// Early stopping: epochs after warm-up without a better validation loss.
+    #[arg(long, default_value_t = 8)]
+    pub patience: usize,
 }
 
 /// `--arch` values.
@@ -127,7 +130,8 @@ fn sources(args: &Args) -> crate::Result<Vec<Source>> {
 }
 
 /// The output spec: labels and units of the picked channels, the training rate, and a
-/// physical range 1.5× the data's (file sinks size their digital range from it).
+/// physical range 1.5× the largest magnitude any source reaches on that channel (file sinks
+/// size their digital range from it; every piece counts, not just the first).
 fn spec_of(src: &[Source], dc: &DataConfig) -> SignalSpec {
     let rec = &src[0].record;
     let picked: Vec<&crate::record::Channel> = match &dc.channels {
@@ -137,10 +141,16 @@ fn spec_of(src: &[Source], dc: &DataConfig) -> SignalSpec {
             .collect(),
         None => rec.channels.iter().collect(),
     };
+    let peak = |label: &str| {
+        src.iter()
+            .filter_map(|s| s.record.channel_index(label).map(|i| &s.record.channels[i]))
+            .flat_map(|c| c.samples.iter())
+            .fold(0f32, |m, v| m.max(v.abs()))
+    };
     let channels = picked
         .iter()
         .map(|c| {
-            let m = c.samples.iter().fold(0f32, |m, v| m.max(v.abs())) as f64 * 1.5;
+            let m = f64::from(peak(&c.meta.label)) * 1.5;
             ChannelSpec {
                 label: c.meta.label.clone(),
                 unit: c.meta.unit.clone(),
@@ -254,7 +264,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         lr: args.lr,
         warmup: 50,
         clip: 1.0,
-        patience: 8,
+        patience: args.patience,
         checkpoint_every: 200,
         max_minutes: args.max_minutes.unwrap_or(20.0),
         seed: args.seed,

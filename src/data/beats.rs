@@ -60,7 +60,7 @@ pub fn beat_windows(
             let s = start as usize;
             let views: Vec<&[f32]> = signals.iter().map(|x| &x[s..s + len]).collect();
             let rep = Representation::from_channels(&views, fs, spectral).map_err(named)?;
-            out.push(window_of(rep, skip, window_frames));
+            out.push(rep.keep_frames(skip, window_frames));
         }
     }
     if out.is_empty() {
@@ -84,16 +84,6 @@ fn thinning(beats: usize, bytes: usize, jitter: isize) -> (isize, usize) {
     } else {
         (0, total.div_ceil(RECORD_BUDGET).max(1))
     }
-}
-
-/// Keeps frames `skip..skip + n` of `rep` (those whose every sample is real signal).
-fn window_of(mut rep: Representation, skip: usize, n: usize) -> Representation {
-    let f = rep.n_features();
-    rep.data.drain(..skip * f);
-    rep.data.truncate(n * f);
-    rep.n_frames = n;
-    rep.n_samples = (n - 1) * rep.config.hop;
-    rep
 }
 
 #[cfg(test)]

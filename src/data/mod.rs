@@ -237,8 +237,16 @@ fn windows_of(
         Some(align) => beat_windows(&name, signals, fs, &config.spectral, window_frames, align)?,
         None => {
             let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
-            vec![Representation::from_channels(&views, fs, &config.spectral)
-                .map_err(|e| Error::BadInput(format!("{name}: {e}")))?]
+            let rep = Representation::from_channels(&views, fs, &config.spectral)
+                .map_err(|e| Error::BadInput(format!("{name}: {e}")))?;
+            let secs = rep.n_samples as f64 / fs;
+            vec![rep.interior().ok_or_else(|| {
+                Error::BadInput(format!(
+                    "{name}: record is {secs:.3} s long, shorter than one STFT frame \
+                     (n_fft {})",
+                    config.spectral.n_fft
+                ))
+            })?]
         }
     };
     Ok(reps
@@ -252,7 +260,9 @@ fn windows_of(
 
 /// Every record must hold at least one window and have the same feature count and rate.
 fn check_shapes(prepared: &[&Prepared], window_frames: usize, config: &DataConfig) -> Result<()> {
-    let first = prepared[0];
+    let first = prepared.first().ok_or_else(|| {
+        Error::BadInput("training data: no record holds a training window".into())
+    })?;
     for p in prepared {
         if p.rep.n_features() != first.rep.n_features()
             || p.rep.sample_rate != first.rep.sample_rate
@@ -270,7 +280,8 @@ fn check_shapes(prepared: &[&Prepared], window_frames: usize, config: &DataConfi
         }
         if p.rep.n_frames < window_frames {
             return Err(Error::BadInput(format!(
-                "{}: record is {:.3} s long, shorter than the {} s training window (window_s)",
+                "{}: record gives {:.3} s of whole STFT frames, shorter than the {} s training \
+                 window (window_s)",
                 p.name,
                 p.rep.n_samples as f64 / p.rep.sample_rate,
                 config.window_s

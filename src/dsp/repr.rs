@@ -73,6 +73,28 @@ impl Representation {
         &self.data[t * f..(t + 1) * f]
     }
 
+    /// Keeps frames `skip..skip + n` (as a training window; the inverse then covers
+    /// `(n − 1) · hop` samples).
+    pub fn keep_frames(mut self, skip: usize, n: usize) -> Representation {
+        let f = self.n_features();
+        self.data.drain(..(skip * f).min(self.data.len()));
+        self.data.truncate(n * f);
+        self.n_frames = self.data.len() / f.max(1);
+        self.n_samples = self.n_frames.saturating_sub(1) * self.config.hop;
+        self
+    }
+
+    /// Keeps only the frames whose every sample is signal, none of the zeros the centred
+    /// STFT pads each end with: a step from zero to the signal's level is broadband power
+    /// that is not in the signal (models would learn it and calibrate their gains to it).
+    /// `None` when the signal is shorter than one such frame.
+    pub fn interior(self) -> Option<Representation> {
+        let (half, hop) = (self.config.n_fft / 2, self.config.hop);
+        let first = half.div_ceil(hop);
+        let last = self.n_samples.checked_sub(half)? / hop;
+        (last >= first).then(|| self.keep_frames(first, last - first + 1))
+    }
+
     /// Transforms equal-length channels sampled at `sample_rate`.
     pub fn from_channels(
         channels: &[&[f32]],
@@ -237,6 +259,28 @@ impl StreamDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interior_frames_hold_no_step_from_the_zero_padding() {
+        let cfg = SpectralConfig {
+            n_fft: 64,
+            hop: 16,
+            ..SpectralConfig::default()
+        };
+        // A constant (a DC offset) has power in bins 0 and 1 of a Hann frame only; frames
+        // reaching into the padding see a step and spread power over every bin.
+        let x = vec![3.0f32; 1000];
+        let rep = Representation::from_channels(&[&x], 100.0, &cfg).unwrap();
+        let hf = |r: &Representation, t: usize| r.frame(t)[4..].iter().map(|v| v * v).sum::<f32>();
+        assert!(hf(&rep, 0) > 0.1, "edge frame: {}", hf(&rep, 0));
+        let inner = rep.clone().interior().unwrap();
+        // Frames 2..=60: centres 32..=960, each frame's 64 samples inside the 1000.
+        assert_eq!((inner.n_frames, inner.n_samples), (59, 58 * 16));
+        assert_eq!(inner.frame(0), rep.frame(2));
+        assert!((0..inner.n_frames).all(|t| hf(&inner, t) < 1e-6));
+        let short = Representation::from_channels(&[&x[..40]], 100.0, &cfg).unwrap();
+        assert!(short.interior().is_none());
+    }
 
     #[test]
     fn pack_and_unpack_are_inverse_and_layout_is_channel_within_frame() {

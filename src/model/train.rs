@@ -43,7 +43,8 @@ pub struct TrainConfig {
     pub warmup: u64,
     /// Global gradient-norm limit.
     pub clip: f64,
-    /// Stop after this many epochs without a better validation loss.
+    /// Stop after this many epochs (counted once warm-up is over) without a better
+    /// validation loss.
     pub patience: usize,
     /// Save a checkpoint every this many steps.
     pub checkpoint_every: u64,
@@ -216,7 +217,8 @@ pub fn train(
         let score = val.as_ref().map_or(last[0], |v| v[0]);
         if score < best - 1e-6 {
             (best, stale) = (score, 0);
-        } else {
+        } else if step >= cfg.warmup {
+            // During warm-up the rate is still rising: no verdict on the model yet.
             stale += 1;
             if stale >= cfg.patience {
                 tracing::info!("early stop after epoch {epoch}: validation loss has not improved for {stale} epochs");
