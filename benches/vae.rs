@@ -72,6 +72,7 @@ fn checkpoint(dir: &std::path::Path) {
         command: "benches/vae.rs".into(),
         step: 0,
         losses: serde_json::Value::Null,
+        latent_prior: None,
     };
     save_config(dir, &cfg).unwrap();
 }

@@ -3,6 +3,7 @@
 use crate::data::{BeatAlign, DataConfig, Dataset, Source};
 use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
+use crate::model::latent_prior::LatentPrior;
 use crate::model::train::{self, Objective, TrainConfig};
 use crate::model::transformer::{Transformer, TransformerConfig, TransformerObjective};
 use crate::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
@@ -225,6 +226,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             .join(" "),
         step: 0,
         losses: serde_json::Value::Null,
+        latent_prior: None,
     };
     if transformer {
         ckpt.transformer = Some(TransformerConfig {
@@ -290,7 +292,10 @@ pub fn run(args: Args) -> crate::Result<()> {
             beta: args.beta,
             beta_warmup: 500,
         };
-        fit(&obj, &varmap, ckpt)?
+        let mut done = fit(&obj, &varmap, ckpt)?;
+        done.latent_prior = Some(LatentPrior::of_training_windows(&model, &data, &dev)?);
+        checkpoint::save_config(&out, &done)?;
+        done
     };
     eprintln!(
         "biowave: trained {} in {:.1} s ({} steps); losses {}; saved {}",

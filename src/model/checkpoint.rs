@@ -43,6 +43,10 @@ pub struct CheckpointConfig {
     pub step: u64,
     /// Last training and validation losses (reconstruction, KL).
     pub losses: serde_json::Value,
+    /// VAE: where the training windows' latents lie, drawn from instead of N(0, I);
+    /// absent in checkpoints written before it (they sample the standard normal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_prior: Option<super::latent_prior::LatentPrior>,
 }
 
 /// Where `name` lives: `models/NAME` if it exists, else `name` as a path.
@@ -193,6 +197,9 @@ impl CheckpointConfig {
                 "{} parameters declared, more than {MAX_PARAMS}",
                 self.n_params()
             ));
+        }
+        if let (Some(p), Some(c)) = (&self.latent_prior, &self.vae) {
+            p.check(c.latent)?;
         }
         if let Some(t) = self
             .temperature

@@ -3,6 +3,10 @@
 //! waveform-similarity overlap-add (`dsp::splice`): entered where its waveform best
 //! continues the previous window, so beats line up across the join. No seams, no repeats.
 //!
+//! Latents are drawn where the training windows' latents lie (`model::latent_prior`, saved
+//! by `train`; N(0, I) for checkpoints without it): the walk runs in standard-normal
+//! coordinates and is mapped through the fitted mean and Cholesky factor.
+//!
 //! Decoded from the prior, a VAE over complex STFT bins is over-smoothed: its re/im
 //! outputs regress towards their means and phases average out, so the output is too weak.
 //! As statistical speech synthesis does (global variance compensation), each bin is scaled
@@ -169,8 +173,9 @@ fn decoded_power(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Ve
     Ok(power.into_iter().map(|p| p / n).collect())
 }
 
-/// Decodes `batch` latents (`z`, row-major) into windows of denormalised spectral frames,
-/// flattened: the sampler's and the calibration's one way from latents to features.
+/// Decodes `batch` standard-normal draws (`z`, row-major), mapped through the checkpoint's
+/// latent prior, into windows of denormalised spectral frames, flattened: the sampler's and
+/// the calibration's one way from latents to features.
 fn decode_physical(
     model: &Vae,
     cfg: &CheckpointConfig,
@@ -179,6 +184,10 @@ fn decode_physical(
     batch: usize,
 ) -> Result<Vec<f32>> {
     let latent = model.config().latent;
+    let z = match &cfg.latent_prior {
+        Some(p) => z.chunks_exact(latent).flat_map(|e| p.map(e)).collect(),
+        None => z,
+    };
     let z = Tensor::from_vec(z, (batch, latent), dev).map_err(to_err)?;
     let mut w: Vec<f32> = model
         .decode(&z)
