@@ -86,6 +86,9 @@ pub struct LearnedModel {
     pub kind: String,
     /// sha256 of model.safetensors: which weights made the dataset.
     pub weights_sha256: String,
+    /// sha256 of config.json: its normalisation, gains' targets and latent prior shape
+    /// the output as much as the weights do.
+    pub config_sha256: String,
     /// Sampling temperature (transformer).
     pub temperature: Option<f32>,
 }
@@ -100,6 +103,7 @@ impl LearnedModel {
             name: name.to_string(),
             kind: cfg.kind,
             weights_sha256: crate::model::checkpoint::fingerprint(&dir.join("model.safetensors"))?,
+            config_sha256: crate::model::checkpoint::fingerprint(&dir.join("config.json"))?,
             temperature,
         })
     }
