@@ -78,19 +78,9 @@ fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("m");
     let bin = env!("CARGO_BIN_EXE_biowave");
-    let args = [
-        "train",
-        "--model",
-        "vae",
-        "--data",
-        "signals/mitdb208.edf",
-        "--hidden",
-        "64",
-        "--latent",
-        "8",
-    ];
     let mut child = Command::new(bin)
-        .args(args)
+        .arg("train")
+        .args(common::SMALL_ECG_VAE)
         .args(["--epochs", "100000", "--max-minutes", "5", "--out"])
         .arg(&out)
         .spawn()
@@ -114,7 +104,8 @@ fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
         "the weights load"
     );
     let o = Command::new(bin)
-        .args(args)
+        .arg("train")
+        .args(common::SMALL_ECG_VAE)
         .args([
             "--epochs",
             "100000",

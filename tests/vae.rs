@@ -8,26 +8,22 @@ use biowave::model;
 use std::path::Path;
 use std::process::Command;
 
-fn train(out: &Path, extra: &[&str]) -> serde_json::Value {
+/// Runs `biowave train ARGS --out OUT`, which must succeed; returns its config.json.
+fn train_vae(args: &[&str], out: &Path) -> serde_json::Value {
     let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args([
-            "train",
-            "--model",
-            "vae",
-            "--data",
-            "signals/mitdb208.edf",
-            "--hidden",
-            "64",
-            "--latent",
-            "8",
-            "--out",
-        ])
+        .arg("train")
+        .args(args)
+        .arg("--out")
         .arg(out)
-        .args(extra)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     common::read_json(&out.join("config.json"))
+}
+
+/// `common::SMALL_ECG_VAE` plus `extra` flags.
+fn train(out: &Path, extra: &[&str]) -> serde_json::Value {
+    train_vae(&[&common::SMALL_ECG_VAE[..], extra].concat(), out)
 }
 
 fn samples(dir: &Path, seed: u64, block: usize, n: usize) -> Vec<f32> {
@@ -264,15 +260,12 @@ fn beat_aligned_training_streams_beats_at_the_records_rate() {
 fn ranges_cover_every_piece_and_warm_up_runs_before_early_stopping() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("eeg");
-    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args([
-            "train",
+    let cfg = train_vae(
+        &[
             "--model",
             "vae",
             "--data",
             "signals/phyaat_eeg14.edf",
-        ])
-        .args([
             "--arch",
             "mlp",
             "--n-fft",
@@ -281,8 +274,6 @@ fn ranges_cover_every_piece_and_warm_up_runs_before_early_stopping() {
             "2",
             "--hidden",
             "16",
-        ])
-        .args([
             "--latent",
             "4",
             "--epochs",
@@ -291,13 +282,9 @@ fn ranges_cover_every_piece_and_warm_up_runs_before_early_stopping() {
             "1",
             "--seed",
             "2",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let cfg = common::read_json(&out.join("config.json"));
+        ],
+        &out,
+    );
     let rec = biowave::io::read(Path::new("signals/phyaat_eeg14.edf")).unwrap();
     for (ch, spec) in rec
         .channels

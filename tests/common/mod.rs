@@ -9,6 +9,18 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+/// `biowave train` flags for a small, quick VAE on MIT-BIH 208 (hidden 64, latent 8).
+pub const SMALL_ECG_VAE: [&str; 8] = [
+    "--model",
+    "vae",
+    "--data",
+    "signals/mitdb208.edf",
+    "--hidden",
+    "64",
+    "--latent",
+    "8",
+];
+
 /// Runs `python3 tests/py/SCRIPT args…` and returns its stdout. A missing python, a
 /// missing module or a failing check fails the calling test with the script's output.
 pub fn python<I, S>(script: &str, args: I) -> String
