@@ -3,6 +3,7 @@
 use crate::data::{BeatAlign, DataConfig, Dataset, Source};
 use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
+use crate::model::decoder_noise;
 use crate::model::latent_prior::LatentPrior;
 use crate::model::train::{self, Objective, TrainConfig};
 use crate::model::transformer::{Transformer, TransformerConfig, TransformerObjective};
@@ -227,6 +228,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         step: 0,
         losses: serde_json::Value::Null,
         latent_prior: None,
+        decoder_noise: None,
     };
     if transformer {
         ckpt.transformer = Some(TransformerConfig {
@@ -294,6 +296,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         };
         let mut done = fit(&obj, &varmap, ckpt)?;
         done.latent_prior = Some(LatentPrior::of_training_windows(&model, &data, &dev)?);
+        done.decoder_noise = Some(decoder_noise::residual_std(&model, &data, &dev)?);
         checkpoint::save_config(&out, &done)?;
         done
     };

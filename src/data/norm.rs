@@ -48,6 +48,12 @@ impl NormStats {
         }
     }
 
+    /// Whether feature `i` was fitted as constant (unit std, zero mean: the imaginary parts
+    /// of DC and Nyquist); it carries no power.
+    pub fn is_constant(&self, i: usize) -> bool {
+        self.std[i] == 1.0 && self.mean[i].abs() < 1e-6
+    }
+
     /// Number of features.
     pub fn n_features(&self) -> usize {
         self.mean.len()

@@ -47,6 +47,10 @@ pub struct CheckpointConfig {
     /// absent in checkpoints written before it (they sample the standard normal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent_prior: Option<super::latent_prior::LatentPrior>,
+    /// VAE: the decoder's residual std per feature on the training windows (normalised),
+    /// added back as noise by the generator; absent in checkpoints written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder_noise: Option<Vec<f32>>,
 }
 
 /// Where `name` lives: `models/NAME` if it exists, else `name` as a path.
@@ -200,6 +204,9 @@ impl CheckpointConfig {
         }
         if let (Some(p), Some(c)) = (&self.latent_prior, &self.vae) {
             p.check(c.latent)?;
+        }
+        if let Some(r) = &self.decoder_noise {
+            super::decoder_noise::check(r, f)?;
         }
         if let Some(t) = self
             .temperature

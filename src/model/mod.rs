@@ -3,6 +3,7 @@
 pub mod bias_relu;
 pub mod checkpoint;
 pub mod data_parallel;
+pub mod decoder_noise;
 pub mod latent_prior;
 pub mod physio;
 pub mod spectral_stream;
