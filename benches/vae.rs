@@ -74,6 +74,7 @@ fn checkpoint(dir: &std::path::Path) {
         losses: serde_json::Value::Null,
         latent_prior: None,
         decoder_noise: None,
+        codec: None,
     };
     save_config(dir, &cfg).unwrap();
 }

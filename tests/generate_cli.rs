@@ -290,6 +290,8 @@ fn learned_checkpoints_generate_reproducible_datasets() {
         assert_eq!(a["model"], model);
         assert_eq!(a["params"]["weights_sha256"].as_str().unwrap().len(), 64);
         assert_eq!(a["params"]["config_sha256"].as_str().unwrap().len(), 64);
+        // Only a latent transformer names a codec (tests/transformer.rs checks one that has).
+        assert!(a["params"].get("codec_sha256").is_none(), "{model}");
         let recs = a["records"].as_array().unwrap();
         assert_eq!(recs.len(), 2);
         assert_ne!(recs[0]["sha256"], recs[1]["sha256"], "records differ");

@@ -139,3 +139,148 @@ fn an_hour_of_the_shipped_ecg_transformer_is_stable() {
         }
     }
 }
+
+fn train_latent(extra: &[&str], out: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "train",
+            "--model",
+            "transformer",
+            "--data",
+            "signals/mitdb208.edf",
+        ])
+        .args([
+            "--hidden", "32", "--heads", "2", "--layers", "1", "--epochs", "5",
+        ])
+        .args(["--context", "16", "--seed", "5"])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// `--codec`: a transformer over the shipped beat-aligned VAE's latents trains in seconds,
+/// carries its codec, streams reproducibly, and plays beats at a heart rate (the frame
+/// transformer's draws: ~150 bpm of small peaks).
+#[test]
+fn a_latent_transformer_trains_on_a_vae_codec_and_streams_beats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("lt");
+    let o = train_latent(&["--codec", "ecg-vae"], &out);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg = common::read_json(&out.join("config.json"));
+    assert_eq!(
+        (cfg["kind"].as_str(), cfg["codec"].as_str()),
+        (Some("transformer"), Some("codec"))
+    );
+    assert_eq!(
+        cfg["transformer"]["n_features"], 32,
+        "one token = one 32-d latent"
+    );
+    let bytes = |p: &Path| std::fs::read(p).unwrap();
+    assert_eq!(
+        bytes(&out.join("codec/model.safetensors")),
+        bytes(Path::new("models/ecg-vae/model.safetensors"))
+    );
+    let m = out.to_str().unwrap();
+    let a = stream(m, &["--seed", "1"]);
+    assert_eq!(a, stream(m, &["--seed", "1"]), "same seed, same samples");
+    assert_ne!(
+        a,
+        stream(m, &["--seed", "2"]),
+        "another seed, other samples"
+    );
+    let mut g = model::by_name(m, 3).unwrap();
+    let mut b = Block::new(1, 360 * 60);
+    g.fill(&mut b).unwrap();
+    let [hr, ..] = biowave::eval::features::hrv(b.channel(0), 360.0);
+    assert!((60.0..130.0).contains(&hr), "HR {hr} bpm (record ~100)");
+    // A dataset's manifest names the codec's weights and config too.
+    let ds = tmp.path().join("ds");
+    let o = Command::new(BIN)
+        .args([
+            "generate",
+            "--model",
+            m,
+            "--duration",
+            "5s",
+            "--count",
+            "1",
+            "--out",
+        ])
+        .arg(&ds)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let man = common::read_json(&ds.join("manifest.json"));
+    let codec = man["params"]["codec_sha256"].as_array().unwrap();
+    assert_eq!(codec.len(), 2);
+    assert!(codec.iter().all(|h| h.as_str().unwrap().len() == 64));
+}
+
+#[test]
+fn latent_transformer_bad_input_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bad");
+    let refused = |o: std::process::Output, what: &str| {
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert_eq!(o.status.code(), Some(2), "{what}: {err}");
+        assert!(err.contains(what), "{what}: {err}");
+    };
+    // Flags the codec fixes; a codec that is not a beat-aligned VAE; the VAE kind.
+    refused(
+        train_latent(&["--codec", "ecg-vae", "--n-fft", "128"], &out),
+        "--n-fft",
+    );
+    refused(train_latent(&["--codec", "eeg-vae"], &out), "data.beats");
+    refused(
+        train_latent(&["--codec", "ecg-transformer"], &out),
+        "not a VAE",
+    );
+    refused(
+        train_latent(&["--codec", "ecg-vae", "--context", "400"], &out),
+        "--context",
+    );
+    let o = Command::new(BIN)
+        .args([
+            "train",
+            "--model",
+            "vae",
+            "--codec",
+            "ecg-vae",
+            "--data",
+            "signals/mitdb208.edf",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    refused(o, "--codec");
+    // A trained checkpoint whose codec is missing, or whose config points elsewhere.
+    let lt = tmp.path().join("lt");
+    assert!(train_latent(&["--codec", "ecg-vae"], &lt).status.success());
+    let stream_err = |what: &str| {
+        let o = Command::new(BIN)
+            .args([
+                "stream",
+                "--model",
+                lt.to_str().unwrap(),
+                "--duration",
+                "1s",
+                "--fast",
+            ])
+            .output()
+            .unwrap();
+        refused(o, what);
+    };
+    let cfg = lt.join("config.json");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["codec"] = serde_json::json!("../elsewhere");
+    std::fs::write(&cfg, v.to_string()).unwrap();
+    stream_err("codec");
+    std::fs::write(&cfg, &text).unwrap();
+    std::fs::remove_file(lt.join("codec/model.safetensors")).unwrap();
+    stream_err("codec/model.safetensors");
+}

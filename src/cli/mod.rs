@@ -8,6 +8,7 @@ mod generate;
 mod info;
 mod stream;
 mod train;
+mod train_latent;
 
 use clap::{Parser, Subcommand};
 

@@ -92,6 +92,14 @@ pub struct Args {
     /// Early stopping: epochs after warm-up without a better validation loss.
     #[arg(long, default_value_t = 8)]
     pub patience: usize,
+    /// Transformer over a beat-aligned VAE's latents instead of spectral frames: the VAE
+    /// checkpoint (name under models/ or path) whose encoder makes one token per beat and
+    /// whose decoder plays them; it is copied into the output's `codec/`.
+    #[arg(long)]
+    pub codec: Option<String>,
+    /// Latent transformer: tokens (beats) of context.
+    #[arg(long, default_value_t = 32)]
+    pub context: usize,
 }
 
 /// `--arch` values.
@@ -107,7 +115,8 @@ pub enum ArchArg {
 /// hold out whole stretches of time (never windows of one piece on both sides).
 const PIECES: usize = 5;
 
-fn sources(args: &Args) -> crate::Result<Vec<Source>> {
+/// The training records, each cut into [`PIECES`] stretches when fewer than three are given.
+pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
     let mut out = Vec::new();
     for p in &args.data {
         let rec = crate::io::read(p)?;
@@ -175,6 +184,9 @@ pub fn run(args: Args) -> crate::Result<()> {
         )));
     }
     let transformer = args.model == "transformer";
+    if let Some(codec) = &args.codec {
+        return super::train_latent::run(&args, codec);
+    }
     if transformer && args.beats {
         return Err(crate::Error::BadInput(
             "--beats applies to the VAE only (the transformer streams frame by frame)".into(),
@@ -198,17 +210,9 @@ pub fn run(args: Args) -> crate::Result<()> {
         ..DataConfig::default()
     };
     let spec = spec_of(&src, &dc);
-    let fingerprints = args
-        .data
-        .iter()
-        .map(|p| Ok((p.display().to_string(), checkpoint::fingerprint(p)?)))
-        .collect::<crate::Result<Vec<_>>>()?;
+    let fingerprints = fingerprints(&args)?;
     let data = Dataset::build(src, &dc)?;
-    let out = if args.out.contains('/') {
-        PathBuf::from(&args.out)
-    } else {
-        PathBuf::from("models").join(&args.out)
-    };
+    let out = out_dir(&args);
     let mut ckpt = CheckpointConfig {
         kind: args.model.clone(),
         format_version: checkpoint::FORMAT_VERSION,
@@ -221,14 +225,12 @@ pub fn run(args: Args) -> crate::Result<()> {
         norm: data.stats.clone(),
         fingerprints,
         seed: args.seed,
-        command: std::iter::once("biowave".to_string())
-            .chain(std::env::args().skip(1))
-            .collect::<Vec<_>>()
-            .join(" "),
+        command: command(),
         step: 0,
         losses: serde_json::Value::Null,
         latent_prior: None,
         decoder_noise: None,
+        codec: None,
     };
     if transformer {
         ckpt.transformer = Some(TransformerConfig {
@@ -262,18 +264,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         }
         ckpt.step = old.step;
     }
-    let tc = TrainConfig {
-        epochs: args.epochs.unwrap_or(60),
-        batch: args.batch,
-        lr: args.lr,
-        warmup: 50,
-        clip: 1.0,
-        patience: args.patience,
-        checkpoint_every: 200,
-        max_minutes: args.max_minutes.unwrap_or(20.0),
-        seed: args.seed,
-        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    };
+    let tc = train_config(&args);
     let dev = device();
     let weights = resume.then_some(out.as_path());
     let t0 = std::time::Instant::now();
@@ -300,6 +291,12 @@ pub fn run(args: Args) -> crate::Result<()> {
         checkpoint::save_config(&out, &done)?;
         done
     };
+    report(&out, t0, &done);
+    Ok(())
+}
+
+/// The one-line summary `train` ends with.
+pub(super) fn report(out: &std::path::Path, t0: std::time::Instant, done: &CheckpointConfig) {
     eprintln!(
         "biowave: trained {} in {:.1} s ({} steps); losses {}; saved {}",
         out.display(),
@@ -308,10 +305,51 @@ pub fn run(args: Args) -> crate::Result<()> {
         done.losses,
         out.display()
     );
-    Ok(())
 }
 
-fn device() -> candle_core::Device {
+/// Name and sha256 of every training file.
+pub(super) fn fingerprints(args: &Args) -> crate::Result<Vec<(String, String)>> {
+    args.data
+        .iter()
+        .map(|p| Ok((p.display().to_string(), checkpoint::fingerprint(p)?)))
+        .collect()
+}
+
+/// The checkpoint directory: `models/NAME`, or the path when `--out` has a `/`.
+pub(super) fn out_dir(args: &Args) -> PathBuf {
+    if args.out.contains('/') {
+        PathBuf::from(&args.out)
+    } else {
+        PathBuf::from("models").join(&args.out)
+    }
+}
+
+/// This process's command line, as recorded in the checkpoint.
+pub(super) fn command() -> String {
+    std::iter::once("biowave".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The training loop's settings from the flags.
+pub(super) fn train_config(args: &Args) -> TrainConfig {
+    TrainConfig {
+        epochs: args.epochs.unwrap_or(60),
+        batch: args.batch,
+        lr: args.lr,
+        warmup: 50,
+        clip: 1.0,
+        patience: args.patience,
+        checkpoint_every: 200,
+        max_minutes: args.max_minutes.unwrap_or(20.0),
+        seed: args.seed,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    }
+}
+
+/// Where training runs: the first CUDA device when built with `cuda` and one is there.
+pub(super) fn device() -> candle_core::Device {
     #[cfg(feature = "cuda")]
     if let Ok(d) = candle_core::Device::new_cuda(0) {
         return d;

@@ -91,6 +91,10 @@ pub struct LearnedModel {
     pub config_sha256: String,
     /// Sampling temperature (transformer).
     pub temperature: Option<f32>,
+    /// A latent transformer's codec (`codec/`): sha256 of its weights and config.json,
+    /// which decode every token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codec_sha256: Option<(String, String)>,
 }
 
 impl LearnedModel {
@@ -99,12 +103,21 @@ impl LearnedModel {
         let dir = crate::model::checkpoint::locate(name);
         let cfg = crate::model::checkpoint::load_config(&dir)?;
         crate::model::by_name_with(name, 0, temperature)?;
+        let codec = match &cfg.codec {
+            Some(c) => {
+                let d = dir.join(c);
+                let sha = |f: &str| crate::model::checkpoint::fingerprint(&d.join(f));
+                Some((sha("model.safetensors")?, sha("config.json")?))
+            }
+            None => None,
+        };
         Ok(LearnedModel {
             name: name.to_string(),
             kind: cfg.kind,
             weights_sha256: crate::model::checkpoint::fingerprint(&dir.join("model.safetensors"))?,
             config_sha256: crate::model::checkpoint::fingerprint(&dir.join("config.json"))?,
             temperature,
+            codec_sha256: codec,
         })
     }
 }

@@ -51,6 +51,10 @@ pub struct CheckpointConfig {
     /// added back as noise by the generator; absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoder_noise: Option<Vec<f32>>,
+    /// Transformer over a VAE's beat latents (`model::latent_walk`): the subdirectory
+    /// holding that VAE, always `codec`; absent for transformers over spectral frames.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
 }
 
 /// Where `name` lives: `models/NAME` if it exists, else `name` as a path.
@@ -190,7 +194,19 @@ impl CheckpointConfig {
                 }
                 (k, _, _) => return Err(format!("kind `{k}` but no `{k}` section")),
             };
-        if n_features != f {
+        match (&self.codec, self.kind.as_str()) {
+            (Some(c), "transformer") if c == super::latent_walk::CODEC_DIR => {}
+            (Some(c), _) => {
+                return Err(format!(
+                    "codec `{c}`: only a transformer has one, in `{}`",
+                    super::latent_walk::CODEC_DIR
+                ))
+            }
+            (None, _) => {}
+        }
+        // A latent transformer's tokens are its codec's latents (checked against the codec
+        // when it is loaded), not frames.
+        if n_features != f && self.codec.is_none() {
             return Err(format!(
                 "{}.n_features {n_features} ≠ {f} (channels × (n_fft/2+1) × 2)",
                 self.kind

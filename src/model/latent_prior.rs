@@ -93,6 +93,19 @@ impl LatentPrior {
             .collect()
     }
 
+    /// `L⁻¹·(z − mean)`: the standard-normal coordinates of latent `z` (inverse of
+    /// [`LatentPrior::map`]; forward substitution).
+    pub fn standardise(&self, z: &[f32]) -> Vec<f32> {
+        let l = self.mean.len();
+        let mut eps = vec![0f32; l];
+        for i in 0..l {
+            let row = &self.chol[i * l..i * l + i + 1];
+            let known: f32 = row[..i].iter().zip(&eps).map(|(a, e)| a * e).sum();
+            eps[i] = (z[i] - self.mean[i] - known) / row[i];
+        }
+        eps
+    }
+
     /// Sizes match `latent` and every value is finite (the config comes from a file).
     pub fn check(&self, latent: usize) -> std::result::Result<(), String> {
         if self.mean.len() != latent || self.chol.len() != latent.saturating_mul(latent) {
@@ -176,6 +189,13 @@ mod tests {
         assert_eq!(p.map(&[0.0; 3]), p.mean);
         let z = p.map(&[1.0, 0.0, 0.0]);
         assert!((z[0] - p.mean[0] - p.chol[0]).abs() < 1e-6);
+        // standardise inverts map.
+        let e = [0.3f32, -1.2, 2.0];
+        let back = p.standardise(&p.map(&e));
+        assert!(
+            e.iter().zip(&back).all(|(a, b)| (a - b).abs() < 1e-4),
+            "{back:?}"
+        );
         // A dimension that never varies still factorises; wrong sizes are refused.
         let flat: Vec<f32> = (0..10).flat_map(|i| [i as f32, 7.0]).collect();
         let q = LatentPrior::fit(&flat, 2).unwrap();

@@ -5,6 +5,7 @@ pub mod checkpoint;
 pub mod data_parallel;
 pub mod decoder_noise;
 pub mod latent_prior;
+pub mod latent_walk;
 pub mod physio;
 pub mod spectral_stream;
 pub mod test_signal;
@@ -66,6 +67,9 @@ pub fn load_checkpoint(
     let cfg = checkpoint::load_config(dir)?;
     checkpoint::check_weights(dir, &cfg)?;
     Ok(match (cfg.kind.as_str(), temperature) {
+        ("transformer", t) if cfg.codec.is_some() => {
+            Box::new(latent_walk::load(dir, cfg, seed, t)?)
+        }
         ("transformer", t) => Box::new(transformer_gen::load(dir, cfg, seed, t)?),
         (kind, Some(_)) => {
             return Err(crate::Error::BadInput(format!(

@@ -19,17 +19,36 @@ use std::path::Path;
 /// A checkpointed transformer as a [`Generator`](super::Generator).
 pub type TransformerGenerator = SpectralStream<TransformerSampler>;
 
-/// The model side of [`TransformerGenerator`]: KV cache, next-frame distribution, draws.
+/// The model side of [`TransformerGenerator`]: an [`Autoregressor`] over spectral frames,
+/// un-normalised into the decoder.
 pub struct TransformerSampler {
     cfg: CheckpointConfig,
+    steps: Autoregressor,
+    frame: Vec<f32>,
+}
+
+/// A transformer sampled one token at a time: KV cache, the predicted distribution of the
+/// next token, seeded draws at a temperature. Shared by frame tokens and latent tokens.
+pub struct Autoregressor {
     model: Transformer,
     cache: KvCache,
     rng: ChaCha8Rng,
     temperature: f32,
-    /// Distribution of the next frame from the last step: component means and stds
+    /// Distribution of the next token from the last step: component means and stds
     /// (`mixture × n_features`), and component weights.
     next: (Vec<f32>, Vec<f32>, Vec<f32>),
-    frame: Vec<f32>,
+}
+
+/// The temperature to sample at: `temperature`, else the checkpoint's, else 1; refused
+/// outside [0, 10].
+pub fn temperature_of(cfg: &CheckpointConfig, temperature: Option<f32>) -> Result<f32> {
+    let t = temperature.or(cfg.temperature).unwrap_or(1.0);
+    if !(t.is_finite() && (0.0..=10.0).contains(&t)) {
+        return Err(Error::BadInput(format!(
+            "temperature {t} is not in [0, 10]"
+        )));
+    }
+    Ok(t)
 }
 
 /// Loads the transformer checkpoint at `dir` (its config already read and checked, see
@@ -41,45 +60,57 @@ pub fn load(
     seed: u64,
     temperature: Option<f32>,
 ) -> Result<TransformerGenerator> {
-    let tc = cfg.transformer.clone().ok_or_else(|| {
-        let p = dir.join("config.json");
-        Error::bad_path(
-            &p,
-            "not a transformer checkpoint (no `transformer` section)",
-        )
-    })?;
-    let temperature = temperature.or(cfg.temperature).unwrap_or(1.0);
-    if !(temperature.is_finite() && (0.0..=10.0).contains(&temperature)) {
-        return Err(Error::BadInput(format!(
-            "temperature {temperature} is not in [0, 10]"
-        )));
-    }
-    let dev = Device::Cpu;
-    let model = super::train::load_frozen(|vb| Transformer::new(&tc, vb), &dev, dir)?;
+    let steps = Autoregressor::load(dir, &cfg, seed, temperature)?;
     let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;
     let spec = cfg.spec.clone();
-    let mut s = TransformerSampler {
-        cfg,
-        model,
-        cache: KvCache::default(),
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        temperature,
-        next: (Vec::new(), Vec::new(), Vec::new()),
-        frame: vec![0.0; tc.n_features],
-    };
-    s.feed(None)?;
+    let frame = vec![0.0; steps.n_features()];
+    let s = TransformerSampler { cfg, steps, frame };
     Ok(SpectralStream::new(s, spec, decoder))
 }
 
 impl TransformerSampler {
     /// Positions in the sliding window now (bounded by the model's context).
     pub fn cached(&self) -> usize {
-        self.cache.len()
+        self.steps.cache.len()
+    }
+}
+
+impl Autoregressor {
+    /// The transformer of the checkpoint at `dir`, fed its start token.
+    pub fn load(
+        dir: &Path,
+        cfg: &CheckpointConfig,
+        seed: u64,
+        temperature: Option<f32>,
+    ) -> Result<Self> {
+        let tc = cfg.transformer.clone().ok_or_else(|| {
+            let p = dir.join("config.json");
+            Error::bad_path(
+                &p,
+                "not a transformer checkpoint (no `transformer` section)",
+            )
+        })?;
+        let temperature = temperature_of(cfg, temperature)?;
+        let model = super::train::load_frozen(|vb| Transformer::new(&tc, vb), &Device::Cpu, dir)?;
+        let mut s = Autoregressor {
+            model,
+            cache: KvCache::default(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            temperature,
+            next: (Vec::new(), Vec::new(), Vec::new()),
+        };
+        s.feed(None)?;
+        Ok(s)
+    }
+
+    /// Values per token.
+    pub fn n_features(&self) -> usize {
+        self.model.config().n_features
     }
 
     /// Runs one step of the model and keeps the predicted distribution.
-    fn feed(&mut self, frame: Option<&[f32]>) -> Result<()> {
-        let t = frame
+    fn feed(&mut self, token: Option<&[f32]>) -> Result<()> {
+        let t = token
             .map(|f| Tensor::from_slice(f, f.len(), &Device::Cpu))
             .transpose()
             .map_err(to_err)?;
@@ -92,6 +123,25 @@ impl TransformerSampler {
         self.next.1 = flat(d.log_std.exp().map_err(to_err)?).map_err(to_err)?;
         self.next.2 = flat(d.log_weight.exp().map_err(to_err)?).map_err(to_err)?;
         Ok(())
+    }
+
+    /// Draws the next token into `out` (normalised: a component by its weight, then its
+    /// Gaussian at the temperature) and feeds it back.
+    pub fn draw(&mut self, out: &mut [f32]) -> Result<()> {
+        let (mean, std, weight) = &self.next;
+        let f = out.len();
+        // A single Gaussian draws no component (its streams stay what they were before
+        // mixtures existed).
+        let k = match weight.len() {
+            0 | 1 => 0,
+            _ => pick(weight, rand::Rng::random(&mut self.rng)),
+        };
+        let (mean, std) = (&mean[k * f..(k + 1) * f], &std[k * f..(k + 1) * f]);
+        for ((v, m), s) in out.iter_mut().zip(mean).zip(std) {
+            let e: f32 = StandardNormal.sample(&mut self.rng);
+            *v = m + self.temperature * s * e;
+        }
+        self.feed(Some(out))
     }
 }
 
@@ -109,29 +159,11 @@ fn pick(weight: &[f32], u: f32) -> usize {
 }
 
 impl FrameSource for TransformerSampler {
-    /// Draws the next frame, pushes it (un-normalised) to the decoder, feeds it back.
+    /// Draws the next frame, feeds it back, pushes it (un-normalised) to the decoder.
     fn push_frames(&mut self, decoder: &mut StreamDecoder) -> Result<()> {
-        let (mean, std, weight) = &self.next;
-        let f = self.frame.len();
-        // A single Gaussian draws no component (its streams stay what they were before
-        // mixtures existed).
-        let k = match weight.len() {
-            0 | 1 => 0,
-            _ => pick(weight, rand::Rng::random(&mut self.rng)),
-        };
-        let (mean, std) = (&mean[k * f..(k + 1) * f], &std[k * f..(k + 1) * f]);
-        for ((v, m), s) in self.frame.iter_mut().zip(mean).zip(std) {
-            let e: f32 = StandardNormal.sample(&mut self.rng);
-            *v = m + self.temperature * s * e;
-        }
-        // Feed the normalised draw back first, then un-normalise it in place for the decoder:
-        // one frame buffer, no copy per frame.
-        let mut frame = std::mem::take(&mut self.frame);
-        let fed = self.feed(Some(&frame));
-        self.cfg.norm.invert(&mut frame);
-        let pushed = decoder.push(&frame);
-        self.frame = frame;
-        fed.and(pushed)
+        self.steps.draw(&mut self.frame)?;
+        self.cfg.norm.invert(&mut self.frame);
+        decoder.push(&self.frame)
     }
 }
 

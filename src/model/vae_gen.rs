@@ -18,6 +18,7 @@
 
 use super::checkpoint::CheckpointConfig;
 use super::decoder_noise::{bin_power, NoiseStream};
+use super::latent_walk::TransformerWalk;
 use super::spectral_stream::BlockOut;
 use super::train::to_err;
 use super::vae::Vae;
@@ -59,6 +60,14 @@ const NOISE_SHARE: f64 = 0.25;
 /// Mixed into the stream's seed for its noise (the noise is not the latent walk's draws).
 const NOISE_SEED: u64 = 0x006e_6f69_7365;
 
+/// Where the next window's latent comes from (in the prior's standard-normal coordinates).
+pub enum Walk {
+    /// AR(1): `z ← ρ·z + √(1−ρ²)·ε`, slow and memoryless beyond one step.
+    Ar1,
+    /// Drawn from a transformer over the sequence of beat latents (`model::latent_walk`).
+    Transformer(Box<TransformerWalk>),
+}
+
 /// A checkpointed VAE as a [`Generator`]: latent walk, decoding, inversion, splicing.
 pub struct VaeGenerator {
     cfg: CheckpointConfig,
@@ -66,6 +75,7 @@ pub struct VaeGenerator {
     model: Vae,
     dev: Device,
     rng: ChaCha8Rng,
+    walk: Walk,
     z: Vec<f32>,
     /// Amplitude gain per complex bin (channel × bin), applied after denormalising.
     gain: Vec<f32>,
@@ -88,6 +98,11 @@ pub struct VaeGenerator {
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
 /// `model::load_checkpoint`) on the CPU; `seed` fixes the latent walk.
 pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator> {
+    load_with(dir, cfg, seed, Walk::Ar1)
+}
+
+/// [`load`] with the latents drawn by `walk`.
+pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Result<VaeGenerator> {
     let p = dir.join("config.json");
     let vae = cfg
         .vae
@@ -127,6 +142,7 @@ pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator
         model,
         dev,
         rng,
+        walk,
         z,
         gain,
         target,
@@ -296,7 +312,10 @@ impl VaeGenerator {
     /// corrects each bin's gain by sqrt(training power / emitted power); then restores the
     /// stream's latent walk and a fresh joiner.
     fn refine_gains(&mut self) -> Result<()> {
+        // Calibrated on the AR(1) walk, whatever the stream's walk: a transformer's state
+        // is not rewound, and the gains belong to the decoder.
         let saved = (self.rng.clone(), self.z.clone());
+        let walk = std::mem::replace(&mut self.walk, Walk::Ar1);
         self.rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
         for _ in 0..CALIBRATION_BATCH {
             self.next_window()?;
@@ -305,6 +324,7 @@ impl VaeGenerator {
         let mut out = vec![0f32; n * nc];
         self.splicer.pull(&mut out, n);
         (self.rng, self.z) = saved;
+        self.walk = walk;
         self.splicer = joiner(&self.cfg, self.splicer.segment_len(), self.margin)?;
         if n == 0 {
             return Ok(());
@@ -332,10 +352,15 @@ impl VaeGenerator {
             let c = self.model.config();
             (c.n_features, c.window_frames)
         };
-        let s = (1.0 - RHO * RHO).sqrt();
-        for v in self.z.iter_mut() {
-            let e: f32 = StandardNormal.sample(&mut self.rng);
-            *v = RHO * *v + s * e;
+        match &mut self.walk {
+            Walk::Ar1 => {
+                let s = (1.0 - RHO * RHO).sqrt();
+                for v in self.z.iter_mut() {
+                    let e: f32 = StandardNormal.sample(&mut self.rng);
+                    *v = RHO * *v + s * e;
+                }
+            }
+            Walk::Transformer(t) => t.next(&mut self.z)?,
         }
         let mut w = decode_physical(&self.model, &self.cfg, &self.dev, self.z.clone(), 1)?;
         for frame in w.chunks_exact_mut(f) {
