@@ -234,6 +234,20 @@ fn latent_transformer_bad_input_is_refused_by_name() {
         "--n-fft",
     );
     refused(train_latent(&["--codec", "eeg-vae"], &out), "data.beats");
+    // Training into the codec's own directory would overwrite the VAE.
+    let vae = tmp.path().join("vae");
+    std::fs::create_dir(&vae).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(Path::new("models/ecg-vae").join(f), vae.join(f)).unwrap();
+    }
+    refused(
+        train_latent(&["--codec", vae.to_str().unwrap()], &vae),
+        "overwritten",
+    );
+    assert_eq!(
+        std::fs::read(vae.join("model.safetensors")).unwrap(),
+        std::fs::read("models/ecg-vae/model.safetensors").unwrap()
+    );
     refused(
         train_latent(&["--codec", "ecg-transformer"], &out),
         "not a VAE",

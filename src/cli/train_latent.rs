@@ -22,8 +22,14 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
     let vc = ccfg.vae.clone().expect("checked by check_codec");
     let dev = device();
     let vae = train::load_frozen(|vb| Vae::new(&vc, vb), &dev, &cdir)?;
-    let data = tokens(args, &vae, &ccfg, latent, &dev)?;
     let out = out_dir(args);
+    if out.canonicalize().ok() == cdir.canonicalize().ok() {
+        return Err(Error::bad_path(
+            &out,
+            "--out is the codec's own checkpoint: it would be overwritten (choose another name)",
+        ));
+    }
+    let data = tokens(args, &vae, &ccfg, latent, &dev)?;
     let mut ckpt = CheckpointConfig {
         kind: "transformer".into(),
         format_version: checkpoint::FORMAT_VERSION,

@@ -74,8 +74,11 @@ pub fn token_sequences(
     src: &Source,
     dev: &Device,
 ) -> Result<Vec<Representation>> {
-    let align = codec.data.beats.expect("checked by load_codec");
-    let prior = codec.latent_prior.as_ref().expect("checked by load_codec");
+    let (Some(align), Some(prior)) = (codec.data.beats, codec.latent_prior.as_ref()) else {
+        return Err(Error::BadInput(
+            "codec: needs a beat-aligned VAE with a latent prior (see check_codec)".into(),
+        ));
+    };
     let (signals, fs) = prepare_signals(src, &codec.data)?;
     let jitter = (align.jitter_s * fs).round() as i64;
     let offsets: Vec<i64> = if jitter > 0 {
