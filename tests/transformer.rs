@@ -11,6 +11,27 @@ use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_biowave");
 
+/// `biowave train --model transformer` on MIT-BIH 208 with a tiny model (d_model 32, 2 heads,
+/// 1 layer, seed 5) and `extra` flags, into `out`.
+fn train_small(extra: &[&str], out: &Path) -> std::process::Output {
+    Command::new(BIN)
+        .args([
+            "train",
+            "--model",
+            "transformer",
+            "--data",
+            "signals/mitdb208.edf",
+        ])
+        .args([
+            "--hidden", "32", "--heads", "2", "--layers", "1", "--seed", "5",
+        ])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 fn stream(model: &str, extra: &[&str]) -> Vec<u8> {
     let o = Command::new(BIN)
         .args(["stream", "--model", model, "--fast", "--duration", "5s"])
@@ -25,21 +46,7 @@ fn stream(model: &str, extra: &[&str]) -> Vec<u8> {
 fn trains_from_the_cli_and_streams_reproducibly() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("tf");
-    let o = Command::new(BIN)
-        .args([
-            "train",
-            "--model",
-            "transformer",
-            "--data",
-            "signals/mitdb208.edf",
-        ])
-        .args([
-            "--hidden", "32", "--heads", "2", "--layers", "1", "--epochs", "3",
-        ])
-        .args(["--window-s", "4", "--seed", "5", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = train_small(&["--epochs", "3", "--window-s", "4"], &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let cfg: serde_json::Value = common::read_json(&out.join("config.json"));
     assert_eq!(cfg["kind"], "transformer");
@@ -141,23 +148,8 @@ fn an_hour_of_the_shipped_ecg_transformer_is_stable() {
 }
 
 fn train_latent(extra: &[&str], out: &Path) -> std::process::Output {
-    Command::new(BIN)
-        .args([
-            "train",
-            "--model",
-            "transformer",
-            "--data",
-            "signals/mitdb208.edf",
-        ])
-        .args([
-            "--hidden", "32", "--heads", "2", "--layers", "1", "--epochs", "5",
-        ])
-        .args(["--context", "16", "--seed", "5"])
-        .args(extra)
-        .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap()
+    let args = [&["--epochs", "5", "--context", "16"][..], extra].concat();
+    train_small(&args, out)
 }
 
 /// `--codec`: a transformer over the shipped beat-aligned VAE's latents trains in seconds,

@@ -1,6 +1,6 @@
 //! `biowave train --data FILE... --model vae|transformer --out NAME …`.
 
-use crate::data::{BeatAlign, DataConfig, Dataset, Source};
+use crate::data::{BeatAlign, DataConfig, Dataset, NormStats, Source};
 use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::decoder_noise;
@@ -213,25 +213,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     let fingerprints = fingerprints(&args)?;
     let data = Dataset::build(src, &dc)?;
     let out = out_dir(&args);
-    let mut ckpt = CheckpointConfig {
-        kind: args.model.clone(),
-        format_version: checkpoint::FORMAT_VERSION,
-        crate_version: env!("CARGO_PKG_VERSION").into(),
-        vae: None,
-        transformer: None,
-        temperature: transformer.then_some(1.0),
-        spec,
-        data: dc,
-        norm: data.stats.clone(),
-        fingerprints,
-        seed: args.seed,
-        command: command(),
-        step: 0,
-        losses: serde_json::Value::Null,
-        latent_prior: None,
-        decoder_noise: None,
-        codec: None,
-    };
+    let mut ckpt = new_checkpoint(&args, fingerprints, spec, dc, data.stats.clone());
     if transformer {
         ckpt.transformer = Some(TransformerConfig {
             n_features: data.n_features(),
@@ -251,19 +233,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             arch: if conv { VaeArch::Conv } else { VaeArch::Mlp },
         });
     }
-    ckpt.validate()
-        .map_err(|e| crate::Error::BadInput(format!("train: {e}")))?;
-    let resume = args.resume && out.join("config.json").exists();
-    if resume {
-        let old = checkpoint::load_config(&out)?;
-        if old.vae != ckpt.vae || old.transformer != ckpt.transformer {
-            return Err(crate::Error::bad_path(
-                &out,
-                "--resume: the checkpoint's model shape differs from this data and these flags",
-            ));
-        }
-        ckpt.step = old.step;
-    }
+    let resume = validate_and_resume(&args, &out, &mut ckpt)?;
     let tc = train_config(&args);
     let dev = device();
     let weights = resume.then_some(out.as_path());
@@ -307,6 +277,59 @@ pub(super) fn report(out: &std::path::Path, t0: std::time::Instant, done: &Check
     );
 }
 
+/// A new run's config.json: kind, spec, data settings and normalisation, provenance; the
+/// caller adds the model section (and what it fits after training).
+pub(super) fn new_checkpoint(
+    args: &Args,
+    fingerprints: Vec<(String, String)>,
+    spec: SignalSpec,
+    data: DataConfig,
+    norm: NormStats,
+) -> CheckpointConfig {
+    CheckpointConfig {
+        kind: args.model.clone(),
+        format_version: checkpoint::FORMAT_VERSION,
+        crate_version: env!("CARGO_PKG_VERSION").into(),
+        vae: None,
+        transformer: None,
+        temperature: (args.model == "transformer").then_some(1.0),
+        spec,
+        data,
+        norm,
+        fingerprints,
+        seed: args.seed,
+        command: command(),
+        step: 0,
+        losses: serde_json::Value::Null,
+        latent_prior: None,
+        decoder_noise: None,
+        codec: None,
+    }
+}
+
+/// Validates `ckpt`; with `--resume` and a checkpoint already in `out`, checks it is the
+/// same model (sections and codec) and continues from its step. Returns whether to resume.
+pub(super) fn validate_and_resume(
+    args: &Args,
+    out: &std::path::Path,
+    ckpt: &mut CheckpointConfig,
+) -> crate::Result<bool> {
+    ckpt.validate()
+        .map_err(|e| crate::Error::BadInput(format!("train: {e}")))?;
+    let resume = args.resume && out.join("config.json").exists();
+    if resume {
+        let old = checkpoint::load_config(out)?;
+        if old.vae != ckpt.vae || old.transformer != ckpt.transformer || old.codec != ckpt.codec {
+            return Err(crate::Error::bad_path(
+                out,
+                "--resume: the checkpoint's model shape differs from this data and these flags",
+            ));
+        }
+        ckpt.step = old.step;
+    }
+    Ok(resume)
+}
+
 /// Name and sha256 of every training file.
 pub(super) fn fingerprints(args: &Args) -> crate::Result<Vec<(String, String)>> {
     args.data
@@ -325,7 +348,7 @@ pub(super) fn out_dir(args: &Args) -> PathBuf {
 }
 
 /// This process's command line, as recorded in the checkpoint.
-pub(super) fn command() -> String {
+fn command() -> String {
     std::iter::once("biowave".to_string())
         .chain(std::env::args().skip(1))
         .collect::<Vec<_>>()

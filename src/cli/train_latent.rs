@@ -1,7 +1,10 @@
 //! `biowave train --model transformer --codec VAE --data FILE... --out NAME`: a transformer
 //! over a beat-aligned VAE's latents (`model::latent_walk`), one token per beat.
 
-use super::train::{command, device, fingerprints, out_dir, report, sources, train_config, Args};
+use super::train::{
+    device, fingerprints, new_checkpoint, out_dir, report, sources, train_config,
+    validate_and_resume, Args,
+};
 use crate::data::{split_records, Dataset, NormStats, Prepared};
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::latent_walk::{check_codec, token_sequences, CODEC_DIR};
@@ -30,46 +33,19 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
         ));
     }
     let data = tokens(args, &vae, &ccfg, latent, &dev)?;
-    let mut ckpt = CheckpointConfig {
-        kind: "transformer".into(),
-        format_version: checkpoint::FORMAT_VERSION,
-        crate_version: env!("CARGO_PKG_VERSION").into(),
-        vae: None,
-        transformer: Some(TransformerConfig {
-            n_features: latent,
-            d_model: args.hidden.unwrap_or(128),
-            n_heads: args.heads,
-            n_layers: args.layers,
-            d_ff: 4 * args.hidden.unwrap_or(128),
-            context: args.context,
-            mixture: args.mixture,
-        }),
-        temperature: Some(1.0),
-        spec: ccfg.spec.clone(),
-        data: ccfg.data.clone(),
-        norm: ccfg.norm.clone(),
-        fingerprints: fingerprints(args)?,
-        seed: args.seed,
-        command: command(),
-        step: 0,
-        losses: serde_json::Value::Null,
-        latent_prior: None,
-        decoder_noise: None,
-        codec: Some(CODEC_DIR.into()),
-    };
-    ckpt.validate()
-        .map_err(|e| Error::BadInput(format!("train: {e}")))?;
-    let resume = args.resume && out.join("config.json").exists();
-    if resume {
-        let old = checkpoint::load_config(&out)?;
-        if old.transformer != ckpt.transformer || old.codec.is_none() {
-            return Err(Error::bad_path(
-                &out,
-                "--resume: the checkpoint is not a latent transformer of this shape",
-            ));
-        }
-        ckpt.step = old.step;
-    }
+    let (spec, dc, norm) = (ccfg.spec.clone(), ccfg.data.clone(), ccfg.norm.clone());
+    let mut ckpt = new_checkpoint(args, fingerprints(args)?, spec, dc, norm);
+    ckpt.transformer = Some(TransformerConfig {
+        n_features: latent,
+        d_model: args.hidden.unwrap_or(128),
+        n_heads: args.heads,
+        n_layers: args.layers,
+        d_ff: 4 * args.hidden.unwrap_or(128),
+        context: args.context,
+        mixture: args.mixture,
+    });
+    ckpt.codec = Some(CODEC_DIR.into());
+    let resume = validate_and_resume(args, &out, &mut ckpt)?;
     copy_codec(&cdir, &out.join(CODEC_DIR))?;
     let c = ckpt.transformer.clone().expect("set above");
     let weights = resume.then_some(out.as_path());

@@ -119,33 +119,9 @@ pub fn token_sequences(
     Ok(out)
 }
 
-/// The latent source of a latent transformer's generator: each call draws the next beat's
-/// latent (standard-normal coordinates of the codec's prior) from the transformer.
-pub struct TransformerWalk {
-    steps: Autoregressor,
-}
-
-impl TransformerWalk {
-    /// Samples the transformer at `dir` (start token fed).
-    pub fn load(
-        dir: &Path,
-        cfg: &CheckpointConfig,
-        seed: u64,
-        temperature: Option<f32>,
-    ) -> Result<Self> {
-        Ok(Self {
-            steps: Autoregressor::load(dir, cfg, seed, temperature)?,
-        })
-    }
-
-    /// Writes the next token into `eps` and feeds it back.
-    pub fn next(&mut self, eps: &mut [f32]) -> Result<()> {
-        self.steps.draw(eps)
-    }
-}
-
 /// Loads a latent transformer checkpoint (`dir`, its config read and checked) as a
-/// generator: its codec VAE's generator with the transformer drawing the latents.
+/// generator: its codec VAE's generator with the transformer drawing each beat's latent
+/// (standard-normal coordinates of the codec's prior) in place of the AR(1) walk.
 pub fn load(
     dir: &Path,
     cfg: CheckpointConfig,
@@ -154,7 +130,7 @@ pub fn load(
 ) -> Result<VaeGenerator> {
     let tokens = cfg.transformer.as_ref().map_or(0, |t| t.n_features);
     let codec = load_codec(dir, tokens)?;
-    let walk = TransformerWalk::load(dir, &cfg, seed, temperature)?;
+    let walk = Autoregressor::load(dir, &cfg, seed, temperature)?;
     vae_gen::load_with(
         &dir.join(CODEC_DIR),
         codec,

@@ -18,9 +18,9 @@
 
 use super::checkpoint::CheckpointConfig;
 use super::decoder_noise::{bin_power, NoiseStream};
-use super::latent_walk::TransformerWalk;
 use super::spectral_stream::BlockOut;
 use super::train::to_err;
+use super::transformer_gen::Autoregressor;
 use super::vae::Vae;
 use super::Generator;
 use crate::block::Block;
@@ -65,7 +65,7 @@ pub enum Walk {
     /// AR(1): `z ← ρ·z + √(1−ρ²)·ε`, slow and memoryless beyond one step.
     Ar1,
     /// Drawn from a transformer over the sequence of beat latents (`model::latent_walk`).
-    Transformer(Box<TransformerWalk>),
+    Transformer(Box<Autoregressor>),
 }
 
 /// A checkpointed VAE as a [`Generator`]: latent walk, decoding, inversion, splicing.
@@ -279,30 +279,27 @@ fn decode_physical(
     Ok(w)
 }
 
+/// Power per complex bin (re + im) of per-feature powers `feature(i)`; features fitted as
+/// constant (imaginary DC/Nyquist) carry none.
+fn bin_powers<'a>(
+    norm: &'a NormStats,
+    feature: impl Fn(usize) -> f64 + 'a,
+) -> impl Iterator<Item = f64> + 'a {
+    let power = move |i: usize| if norm.is_constant(i) { 0.0 } else { feature(i) };
+    (0..norm.n_features() / 2).map(move |k| power(2 * k) + power(2 * k + 1))
+}
+
 /// Power per complex bin of the decoder's residual (physical units).
 fn residual_power<'a>(residual: &'a [f32], norm: &'a NormStats) -> impl Iterator<Item = f64> + 'a {
-    let feature = move |i: usize| {
-        let s = f64::from(residual[i] * norm.std[i]);
-        if norm.is_constant(i) {
-            0.0
-        } else {
-            s * s
-        }
-    };
-    (0..norm.n_features() / 2).map(move |k| feature(2 * k) + feature(2 * k + 1))
+    bin_powers(norm, move |i| f64::from(residual[i] * norm.std[i]).powi(2))
 }
 
 /// Mean power per complex bin of the training frames: Σ over re/im of mean² + std².
 fn target_power(norm: &NormStats) -> impl Iterator<Item = f64> + '_ {
-    let feature = |i: usize| {
+    bin_powers(norm, |i| {
         let (m, s) = (f64::from(norm.mean[i]), f64::from(norm.std[i]));
-        if norm.is_constant(i) {
-            0.0
-        } else {
-            m * m + s * s
-        }
-    };
-    (0..norm.n_features() / 2).map(move |k| feature(2 * k) + feature(2 * k + 1))
+        m * m + s * s
+    })
 }
 
 impl VaeGenerator {
@@ -360,7 +357,7 @@ impl VaeGenerator {
                     *v = RHO * *v + s * e;
                 }
             }
-            Walk::Transformer(t) => t.next(&mut self.z)?,
+            Walk::Transformer(t) => t.draw(&mut self.z)?,
         }
         let mut w = decode_physical(&self.model, &self.cfg, &self.dev, self.z.clone(), 1)?;
         for frame in w.chunks_exact_mut(f) {
