@@ -30,7 +30,8 @@ pub trait Join: Send {
 /// Appends `span` samples of `new` to `q`, crossfaded over the first `old.len()` from `old`
 /// (what the previous piece would have played next). The two may sit at different
 /// baselines: `new` starts at `old`'s level and returns to its own by `span` (no step, no
-/// drift). Both splicers join this way.
+/// drift). The WSOLA splicer joins this way; the beat splicer lets the lift relax more
+/// slowly (`beat_splice`).
 pub fn join_lifted(q: &mut VecDeque<f32>, old: &[f32], new: &[f32], span: usize) {
     let fade = old.len();
     let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;

@@ -1,0 +1,72 @@
+//! Per-process memo of VAE checkpoints' calibrated gains. Calibration streams a thousand
+//! windows through the decoder (about half a second) and depends on the checkpoint alone
+//! (its draws have a fixed seed), while bulk generation loads the same checkpoint once per
+//! record: the second and later loads reuse the gains.
+
+use super::checkpoint::CheckpointConfig;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::SystemTime;
+
+/// Checkpoints remembered at most; past it the memo starts afresh (memory stays flat in a
+/// process that loads checkpoint after checkpoint).
+const MAX_ENTRIES: usize = 64;
+
+/// What a calibration depends on: the checkpoint's directory, its weights file (size and
+/// modification time, so a retrained checkpoint is calibrated again) and its config.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct GainKey {
+    dir: PathBuf,
+    weights: Option<(u64, SystemTime)>,
+    config: String,
+}
+
+impl GainKey {
+    /// The key of the checkpoint at `dir` loaded with `cfg`.
+    pub fn new(dir: &Path, weights: &Path, cfg: &CheckpointConfig) -> Self {
+        let meta = std::fs::metadata(weights).ok();
+        Self {
+            dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
+            weights: meta.and_then(|m| Some((m.len(), m.modified().ok()?))),
+            config: serde_json::to_string(cfg).unwrap_or_default(),
+        }
+    }
+}
+
+fn memo() -> &'static Mutex<HashMap<GainKey, Vec<f32>>> {
+    static MEMO: OnceLock<Mutex<HashMap<GainKey, Vec<f32>>>> = OnceLock::new();
+    MEMO.get_or_init(Default::default)
+}
+
+/// The gains calibrated earlier for `key`, if any.
+pub fn get(key: &GainKey) -> Option<Vec<f32>> {
+    memo().lock().ok()?.get(key).cloned()
+}
+
+/// Remembers the gains calibrated for `key`.
+pub fn put(key: GainKey, gains: Vec<f32>) {
+    if let Ok(mut m) = memo().lock() {
+        if m.len() >= MAX_ENTRIES {
+            m.clear();
+        }
+        m.insert(key, gains);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gains_are_found_by_checkpoint_and_a_changed_config_misses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ecg-vae");
+        let mut cfg = crate::model::checkpoint::load_config(&dir).unwrap();
+        let weights = dir.join("model.safetensors");
+        let key = GainKey::new(&dir, &weights, &cfg);
+        put(key.clone(), vec![1.5, 2.5]);
+        assert_eq!(get(&key), Some(vec![1.5, 2.5]));
+        cfg.decoder_noise = None;
+        assert_eq!(get(&GainKey::new(&dir, &weights, &cfg)), None);
+    }
+}
