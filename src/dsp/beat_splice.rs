@@ -8,11 +8,12 @@
 //! first beat's, placed on the largest deflection from baseline within 100 ms. The cycle
 //! from shortly before the first R to as long before the second is kept; cycles are joined
 //! in the P–R interval with a short crossfade, each lifted to the previous one's baseline.
-//! The lift relaxes to the decoded level with a time constant of `BASELINE_TAU_S` rather
-//! than within one cycle: the output baseline is a low-pass of the decoded windows' levels,
-//! so a model whose consecutive windows sit at unrelated levels (a sequence model drawing
-//! one beat at a time) gives slow wander, not a ramp every beat. The RR interval of the output is thus the one the model decoded. A segment with no
-//! second beat to be found is skipped (up to 8 in a row), not played as a long pause.
+//! The RR interval of the output is thus the one the model decoded. The lift relaxes to the
+//! decoded level with a time constant of `BASELINE_TAU_S` rather than within one cycle: the
+//! output baseline is a low-pass of the decoded windows' levels, so a model whose
+//! consecutive windows sit at unrelated levels (a sequence model drawing one beat at a time)
+//! gives slow wander, not a ramp every beat. A segment with no second beat to be found is
+//! skipped (up to 8 in a row), not played as a long pause.
 
 use super::splice::{Join, Ready};
 use std::collections::VecDeque;

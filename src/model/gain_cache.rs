@@ -57,16 +57,43 @@ pub fn put(key: GainKey, gains: Vec<f32>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::vae_gen;
+
+    fn shipped() -> (PathBuf, CheckpointConfig) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ecg-vae");
+        let cfg = crate::model::checkpoint::load_config(&dir).unwrap();
+        (dir, cfg)
+    }
 
     #[test]
     fn gains_are_found_by_checkpoint_and_a_changed_config_misses() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ecg-vae");
-        let mut cfg = crate::model::checkpoint::load_config(&dir).unwrap();
-        let weights = dir.join("model.safetensors");
-        let key = GainKey::new(&dir, &weights, &cfg);
+        // A directory no checkpoint lives in, so other tests' loads never see these gains.
+        let (_, mut cfg) = shipped();
+        let dir = std::env::temp_dir().join("biowave-gain-cache-test-no-such-checkpoint");
+        let key = GainKey::new(&dir, &dir.join("model.safetensors"), &cfg);
         put(key.clone(), vec![1.5, 2.5]);
         assert_eq!(get(&key), Some(vec![1.5, 2.5]));
         cfg.decoder_noise = None;
-        assert_eq!(get(&GainKey::new(&dir, &weights, &cfg)), None);
+        assert_eq!(
+            get(&GainKey::new(&dir, &dir.join("model.safetensors"), &cfg)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_loaded_checkpoint_leaves_its_gains_and_a_second_load_streams_the_same() {
+        use crate::block::Block;
+        use crate::model::Generator;
+        let (dir, cfg) = shipped();
+        let key = GainKey::new(&dir, &dir.join("model.safetensors"), &cfg);
+        let mut blocks = Vec::new();
+        for _ in 0..2 {
+            let mut g = vae_gen::load(&dir, cfg.clone(), 7).unwrap();
+            assert!(get(&key).is_some_and(|v| v.iter().all(|x| x.is_finite() && *x > 0.0)));
+            let mut b = Block::new(1, 720);
+            g.fill(&mut b).unwrap();
+            blocks.push(b.channel(0).to_vec());
+        }
+        assert_eq!(blocks[0], blocks[1]);
     }
 }
