@@ -15,7 +15,7 @@
 //! gives slow wander, not a ramp every beat. A segment with no second beat to be found is
 //! skipped (up to 8 in a row), not played as a long pause.
 
-use super::splice::{Join, Ready};
+use super::splice::{join_lifted_by, Join, Ready};
 use std::collections::VecDeque;
 
 use crate::{Error, Result};
@@ -224,21 +224,9 @@ fn join_relaxed(
     span: usize,
     decay: f32,
 ) {
-    let fade = old.len();
-    let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
-    let mut lift = mean(old) - mean(&cycle[..fade]);
-    for (i, &v) in cycle.iter().enumerate() {
-        let y = v + lift;
-        if i < fade {
-            let w = (i as f32 + 0.5) / fade as f32;
-            q.push_back((1.0 - w) * old[i] + w * y);
-        } else if i < span {
-            q.push_back(y);
-        } else {
-            tail.push(y);
-        }
-        lift *= decay;
-    }
+    let profile = |i: usize| decay.powi(i as i32);
+    let step = join_lifted_by(q, old, cycle, span, profile);
+    tail.extend((span..cycle.len()).map(|i| cycle[i] + step * profile(i)));
 }
 
 #[cfg(test)]

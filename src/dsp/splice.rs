@@ -33,15 +33,29 @@ pub trait Join: Send {
 /// drift). The WSOLA splicer joins this way; the beat splicer lets the lift relax more
 /// slowly (`beat_splice`).
 pub fn join_lifted(q: &mut VecDeque<f32>, old: &[f32], new: &[f32], span: usize) {
+    join_lifted_by(q, old, new, span, |i| 1.0 - i as f32 / span as f32);
+}
+
+/// [`join_lifted`] with the lift's profile given: sample `i` of `new` is raised by
+/// `profile(i)` × the step between `old`'s level and `new`'s at the join (`profile(0)` = 1).
+/// Returns that step, for samples of `new` past `span` the caller keeps.
+pub fn join_lifted_by(
+    q: &mut VecDeque<f32>,
+    old: &[f32],
+    new: &[f32],
+    span: usize,
+    profile: impl Fn(usize) -> f32,
+) -> f32 {
     let fade = old.len();
     let mean = |x: &[f32]| x.iter().sum::<f32>() / x.len() as f32;
     let step = mean(old) - mean(&new[..fade]);
-    let level = |i: usize| new[i] + step * (1.0 - i as f32 / span as f32);
+    let level = |i: usize| new[i] + step * profile(i);
     q.extend((0..fade).map(|i| {
         let w = (i as f32 + 0.5) / fade as f32;
         (1.0 - w) * old[i] + w * level(i)
     }));
     q.extend((fade..span).map(level));
+    step
 }
 
 /// Per-channel queues of joined samples waiting to be pulled.

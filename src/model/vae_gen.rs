@@ -373,10 +373,10 @@ impl VaeGenerator {
                 self.step_walk()?;
                 zs.extend_from_slice(&self.z);
             }
-            let w = decode_physical(&self.model, &self.cfg, &self.dev, zs, REFINE_CHUNK)?;
+            let mut w = decode_physical(&self.model, &self.cfg, &self.dev, zs, REFINE_CHUNK)?;
             let per_window = w.len() / REFINE_CHUNK;
-            for window in w.chunks_exact(per_window) {
-                self.emit(window.to_vec())?;
+            for window in w.chunks_exact_mut(per_window) {
+                self.emit(window)?;
             }
             let n = self.splicer.available();
             if n == 0 {
@@ -398,8 +398,8 @@ impl VaeGenerator {
     /// Steps the latent walk, decodes a window, inverts it and hands it to the splicer.
     fn next_window(&mut self) -> Result<()> {
         self.step_walk()?;
-        let w = decode_physical(&self.model, &self.cfg, &self.dev, self.z.clone(), 1)?;
-        self.emit(w)
+        let mut w = decode_physical(&self.model, &self.cfg, &self.dev, self.z.clone(), 1)?;
+        self.emit(&mut w)
     }
 
     /// Moves the latent one window on: the AR(1) walk or the stream's sequence model.
@@ -419,7 +419,7 @@ impl VaeGenerator {
 
     /// Applies the gains to one decoded window of features, inverts it to samples and hands
     /// the trimmed segment to the splicer.
-    fn emit(&mut self, mut w: Vec<f32>) -> Result<()> {
+    fn emit(&mut self, w: &mut [f32]) -> Result<()> {
         let (f, t) = {
             let c = self.model.config();
             (c.n_features, c.window_frames)
