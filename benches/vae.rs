@@ -73,6 +73,7 @@ fn checkpoint(dir: &std::path::Path) {
         step: 0,
         losses: serde_json::Value::Null,
         latent_prior: None,
+        latent_states: None,
         decoder_noise: None,
         codec: None,
     };

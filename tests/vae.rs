@@ -331,8 +331,8 @@ fn ranges_cover_every_piece_and_warm_up_runs_before_early_stopping() {
     assert!((50..600).contains(&step), "stopped at step {step}");
 }
 
-/// Mean over 5 s windows of the standard deviation of RR intervals (SDNN), ms.
-fn sdnn_ms(x: &[f32], fs: f64) -> f64 {
+/// Mean over 5 s windows of `stat` of the RR intervals (ms) within each.
+fn rr_stat(x: &[f32], fs: f64, stat: fn(&[f64]) -> f64) -> f64 {
     let peaks = biowave::dsp::qrs::detect(x, fs).unwrap();
     let win = (5.0 * fs) as usize;
     let per_window: Vec<f64> = (0..x.len() / win)
@@ -342,13 +342,31 @@ fn sdnn_ms(x: &[f32], fs: f64) -> f64 {
                 .filter(|p| p[0] >= w * win && p[1] < (w + 1) * win)
                 .map(|p| (p[1] - p[0]) as f64 / fs * 1000.0)
                 .collect();
-            (rr.len() >= 3).then(|| {
-                let m = rr.iter().sum::<f64>() / rr.len() as f64;
-                (rr.iter().map(|r| (r - m) * (r - m)).sum::<f64>() / rr.len() as f64).sqrt()
-            })
+            (rr.len() >= 3).then(|| stat(&rr))
         })
         .collect();
     per_window.iter().sum::<f64>() / per_window.len().max(1) as f64
+}
+
+/// Standard deviation of RR intervals (SDNN), ms, averaged over 5 s windows.
+fn sdnn_ms(x: &[f32], fs: f64) -> f64 {
+    rr_stat(x, fs, |rr| {
+        let m = rr.iter().sum::<f64>() / rr.len() as f64;
+        (rr.iter().map(|r| (r - m) * (r - m)).sum::<f64>() / rr.len() as f64).sqrt()
+    })
+}
+
+/// Median absolute difference of successive RR intervals, ms: how much the rhythm changes
+/// from one beat to the next, robust to the odd missed or extra detection.
+fn median_rr_change_ms(x: &[f32], fs: f64) -> f64 {
+    let peaks = biowave::dsp::qrs::detect(x, fs).unwrap();
+    let rr: Vec<f64> = peaks
+        .windows(2)
+        .map(|p| (p[1] - p[0]) as f64 / fs * 1000.0)
+        .collect();
+    let mut d: Vec<f64> = rr.windows(2).map(|p| (p[1] - p[0]).abs()).collect();
+    d.sort_by(f64::total_cmp);
+    d[d.len() / 2]
 }
 
 /// The shipped ECG VAE draws its latents from the prior fitted to its training windows
@@ -380,8 +398,12 @@ fn latent_prior_keeps_the_records_beat_to_beat_variability() {
     let tmp = tempfile::tempdir().unwrap();
     // The decoder noise (below) changes the gains the beats are decoded with; without it
     // in both arms, this compares the latent draws alone.
-    let prior = shipped_ecg_vae_without(tmp.path(), &["decoder_noise"]);
-    let plain = shipped_ecg_vae_without(tmp.path(), &["decoder_noise", "latent_prior"]);
+    // The beat states (below) live in the prior's coordinates: both arms walk without them.
+    let prior = shipped_ecg_vae_without(tmp.path(), &["decoder_noise", "latent_states"]);
+    let plain = shipped_ecg_vae_without(
+        tmp.path(),
+        &["decoder_noise", "latent_prior", "latent_states"],
+    );
     let rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
     let real = sdnn_ms(&rec.channels[0].samples, 360.0);
     let n = 360 * 180;
@@ -421,4 +443,81 @@ fn decoder_noise_gives_back_the_records_low_level_noise() {
     // 0.49 mV), so the same noise crosses their baseline less often.
     assert!(with > 1.15 * without, "{with} vs mean only {without}");
     assert!(with < 1.12 * real, "{with} vs the record's {real}");
+}
+
+/// The shipped ECG VAE walks through beat types in the record's order
+/// (`model::latent_states`): MIT-BIH 208's premature ventricular beats, each followed by a
+/// compensatory pause, make its RR intervals change from one beat to the next, and so do the
+/// walk's (median change over 10 min 31 ms against the record's 39). One slow walk through
+/// the whole prior changes the beat, and the interval it decodes, gradually (8 ms).
+#[test]
+fn beat_states_give_the_records_beat_to_beat_rhythm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = shipped_ecg_vae_without(tmp.path(), &["latent_states"]);
+    let rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    let real = median_rr_change_ms(&rec.channels[0].samples, 360.0);
+    let n = 360 * 600;
+    let with = median_rr_change_ms(&samples(Path::new("models/ecg-vae"), 1, 3600, n), 360.0);
+    let without = median_rr_change_ms(&samples(&plain, 1, 3600, n), 360.0);
+    eprintln!(
+        "median RR change: record {real:.0} ms, beat states {with:.0}, one walk {without:.0}"
+    );
+    assert!(with > 2.0 * without, "{with} vs one walk's {without}");
+    assert!(
+        (0.6 * real..1.6 * real).contains(&with),
+        "{with} vs the record's {real}"
+    );
+}
+
+/// Beat states are checked like every other part of a config read from a file: a
+/// transition row that is not a distribution, or states without the prior whose
+/// coordinates they are in, are refused by name; `--states` without `--beats` (no beats to
+/// type) or with `--codec` is refused before any training.
+#[test]
+fn bad_beat_states_are_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    for extra in [
+        &["--model", "vae"][..],
+        &["--model", "transformer", "--codec", "ecg-vae"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .args([
+                "train",
+                "--data",
+                "signals/mitdb208.edf",
+                "--states",
+                "4",
+                "--out",
+            ])
+            .arg(tmp.path().join("never"))
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains("--states"), "{err}");
+        assert!(!tmp.path().join("never").exists());
+    }
+    let dir = shipped_ecg_vae_without(tmp.path(), &[]);
+    let cfg = dir.join("config.json");
+    let good = common::read_json(&cfg);
+    let mut row = good.clone();
+    row["latent_states"]["transitions"][0] = serde_json::json!(3.0);
+    let mut orphan = good.clone();
+    orphan.as_object_mut().unwrap().remove("latent_prior");
+    for bad in [row, orphan] {
+        std::fs::write(&cfg, bad.to_string()).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .args(["stream", "--model"])
+            .arg(&dir)
+            .args(["--duration", "1s", "--fast"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("latent_states") && err.contains("config.json"),
+            "{err}"
+        );
+    }
 }

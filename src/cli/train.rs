@@ -5,6 +5,8 @@ use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::decoder_noise;
 use crate::model::latent_prior::LatentPrior;
+use crate::model::latent_states::LatentStates;
+use crate::model::latent_walk::token_sequences;
 use crate::model::train::{self, Objective, TrainConfig};
 use crate::model::transformer::{Transformer, TransformerConfig, TransformerObjective};
 use crate::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
@@ -100,6 +102,10 @@ pub struct Args {
     /// Latent transformer: tokens (beats) of context.
     #[arg(long, default_value_t = 32)]
     pub context: usize,
+    /// Beat VAE: beat types (states) whose sequence the generator's latent walk follows,
+    /// fitted after training (`model::latent_states`; default 10); 0 keeps one slow walk.
+    #[arg(long)]
+    pub states: Option<usize>,
 }
 
 /// `--arch` values.
@@ -110,6 +116,10 @@ pub enum ArchArg {
     /// MLP over the flattened window.
     Mlp,
 }
+
+/// Beat states fitted by default. Held out on MIT-BIH 208 (five folds × two seeds): 10
+/// (8–9 after merging small clusters) mean AUC 0.774, 6: 0.794, one walk: 0.823.
+const DEFAULT_STATES: usize = 10;
 
 /// Pieces a recording is cut into when fewer than three are given, so that validation can
 /// hold out whole stretches of time (never windows of one piece on both sides).
@@ -192,6 +202,11 @@ pub fn run(args: Args) -> crate::Result<()> {
             "--beats applies to the VAE only (the transformer streams frame by frame)".into(),
         ));
     }
+    if args.states.is_some() && !args.beats {
+        return Err(crate::Error::BadInput(
+            "--states applies to beat-aligned VAEs (--beats): the states are beat types".into(),
+        ));
+    }
     let src = sources(&args)?;
     let conv = !transformer && args.arch == ArchArg::Conv;
     let n_fft = args.n_fft.unwrap_or(if conv { 64 } else { 256 });
@@ -257,12 +272,40 @@ pub fn run(args: Args) -> crate::Result<()> {
         };
         let mut done = fit(&obj, &varmap, ckpt)?;
         done.latent_prior = Some(LatentPrior::of_training_windows(&model, &data, &dev)?);
+        let states = args.states.unwrap_or(DEFAULT_STATES);
+        if done.data.beats.is_some() && states > 0 {
+            done.latent_states = beat_states(&args, &model, &done, &dev, states)?;
+        }
         done.decoder_noise = Some(decoder_noise::residual_std(&model, &data, &dev)?);
         checkpoint::save_config(&out, &done)?;
         done
     };
     report(&out, t0, &done);
     Ok(())
+}
+
+/// Beat types and rhythm of the training records' beat latents (`model::latent_states`).
+fn beat_states(
+    args: &Args,
+    model: &Vae,
+    done: &CheckpointConfig,
+    dev: &candle_core::Device,
+    k: usize,
+) -> crate::Result<Option<LatentStates>> {
+    let mut seqs = Vec::new();
+    for s in sources(args)? {
+        seqs.extend(
+            token_sequences(model, done, &s, dev)?
+                .into_iter()
+                .map(|r| r.data),
+        );
+    }
+    Ok(LatentStates::fit(
+        &seqs,
+        model.config().latent,
+        k,
+        args.seed,
+    ))
 }
 
 /// The one-line summary `train` ends with.
@@ -302,6 +345,7 @@ pub(super) fn new_checkpoint(
         step: 0,
         losses: serde_json::Value::Null,
         latent_prior: None,
+        latent_states: None,
         decoder_noise: None,
         codec: None,
     }

@@ -78,6 +78,7 @@ fn refuse_frame_flags(args: &Args) -> Result<()> {
         ("--stride-s", args.stride_s.is_some()),
         ("--fs", args.fs.is_some()),
         ("--channels", args.channels.is_some()),
+        ("--states", args.states.is_some()),
     ];
     match set.iter().find(|(_, on)| *on) {
         Some((flag, _)) => Err(Error::BadInput(format!(

@@ -47,6 +47,10 @@ pub struct CheckpointConfig {
     /// absent in checkpoints written before it (they sample the standard normal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent_prior: Option<super::latent_prior::LatentPrior>,
+    /// Beat VAE: beat types and their order (`model::latent_states`), walked through instead
+    /// of one slow AR(1) walk; absent in checkpoints written before it or with `--states 0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_states: Option<super::latent_states::LatentStates>,
     /// VAE: the decoder's residual std per feature on the training windows (normalised),
     /// added back as noise by the generator; absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +224,12 @@ impl CheckpointConfig {
         }
         if let (Some(p), Some(c)) = (&self.latent_prior, &self.vae) {
             p.check(c.latent)?;
+        }
+        if let Some(s) = &self.latent_states {
+            match (&self.vae, &self.latent_prior) {
+                (Some(c), Some(_)) => s.check(c.latent)?,
+                _ => return Err("latent_states without a VAE and its latent_prior".into()),
+            }
         }
         if let Some(r) = &self.decoder_noise {
             super::decoder_noise::check(r, f)?;

@@ -6,6 +6,7 @@ pub mod data_parallel;
 pub mod decoder_noise;
 pub mod gain_cache;
 pub mod latent_prior;
+pub mod latent_states;
 pub mod latent_walk;
 pub mod physio;
 pub mod spectral_stream;

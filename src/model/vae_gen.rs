@@ -1,7 +1,8 @@
-//! Sampling a trained VAE forever: latents follow a slow AR(1) walk, each window is
-//! decoded, inverted to samples on its own, and joined to what came before by
-//! waveform-similarity overlap-add (`dsp::splice`): entered where its waveform best
-//! continues the previous window, so beats line up across the join. No seams, no repeats.
+//! Sampling a trained VAE forever: latents follow a slow AR(1) walk (for beat-aligned
+//! models, through the record's beat types in its order, `model::latent_states`), each
+//! window is decoded, inverted to samples on its own, and joined to what came before by
+//! waveform-similarity overlap-add (`dsp::splice`) or one beat cycle at a time
+//! (`dsp::beat_splice`). No seams, no repeats.
 //!
 //! Latents are drawn where the training windows' latents lie (`model::latent_prior`, saved
 //! by `train`; N(0, I) for checkpoints without it): the walk runs in standard-normal
@@ -19,6 +20,7 @@
 use super::checkpoint::CheckpointConfig;
 use super::decoder_noise::{bin_power, NoiseStream};
 use super::gain_cache::{self, GainKey};
+use super::latent_states::StateWalk;
 use super::spectral_stream::BlockOut;
 use super::train::to_err;
 use super::transformer_gen::Autoregressor;
@@ -79,6 +81,21 @@ pub enum Walk {
     Ar1,
     /// Drawn from a transformer over the sequence of beat latents (`model::latent_walk`).
     Transformer(Box<Autoregressor>),
+    /// Beat types in the record's order, each shape drifting by AR(1) (`model::latent_states`).
+    States(StateWalk),
+}
+
+impl Walk {
+    /// The checkpoint's own walk, from its start: beat states where `train` fitted them,
+    /// else AR(1). The gains are calibrated on it whatever the stream's walk: its mix of
+    /// beat types is the one a stream of the record's rhythm plays, and a transformer's
+    /// state cannot be rewound after a calibration run.
+    fn of(cfg: &CheckpointConfig) -> Walk {
+        match &cfg.latent_states {
+            Some(s) => Walk::States(StateWalk::new(s.clone(), RHO)),
+            None => Walk::Ar1,
+        }
+    }
 }
 
 /// A checkpointed VAE as a [`Generator`]: latent walk, decoding, inversion, splicing.
@@ -111,7 +128,8 @@ pub struct VaeGenerator {
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
 /// `model::load_checkpoint`) on the CPU; `seed` fixes the latent walk.
 pub fn load(dir: &Path, cfg: CheckpointConfig, seed: u64) -> Result<VaeGenerator> {
-    load_with(dir, cfg, seed, Walk::Ar1)
+    let walk = Walk::of(&cfg);
+    load_with(dir, cfg, seed, walk)
 }
 
 /// [`load`] with the latents drawn by `walk`.
@@ -330,10 +348,9 @@ impl VaeGenerator {
     /// corrects each bin's gain by sqrt(training power / emitted power); then restores the
     /// stream's latent walk and a fresh joiner.
     fn refine_gains(&mut self) -> Result<()> {
-        // Calibrated on the AR(1) walk, whatever the stream's walk: a transformer's state
-        // is not rewound, and the gains belong to the decoder.
         let saved = (self.rng.clone(), self.z.clone());
-        let walk = std::mem::replace(&mut self.walk, Walk::Ar1);
+        let calibration = Walk::of(&self.cfg);
+        let walk = std::mem::replace(&mut self.walk, calibration);
         // From a fixed start too, so the gains depend on the checkpoint alone (`gain_cache`).
         self.rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
         for v in self.z.iter_mut() {
@@ -413,6 +430,7 @@ impl VaeGenerator {
                 }
             }
             Walk::Transformer(t) => t.draw(&mut self.z)?,
+            Walk::States(w) => w.step(&mut self.rng, &mut self.z),
         }
         Ok(())
     }
