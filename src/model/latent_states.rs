@@ -44,17 +44,26 @@ pub struct LatentStates {
 
 impl LatentStates {
     /// Fits up to `k` states to `seqs`, each a time-ordered run of beats (`latent` values
-    /// per beat); `None` with fewer than `MIN_MEMBERS` beats or `k == 0`.
-    pub fn fit(seqs: &[Vec<f32>], latent: usize, k: usize, seed: u64) -> Option<LatentStates> {
+    /// per beat) in which every beat appears in `views` time-shifted copies (the jittered
+    /// training windows); `None` with fewer than `MIN_MEMBERS` beats or `k == 0`. A state's
+    /// size counts beats, not copies.
+    pub fn fit(
+        seqs: &[Vec<f32>],
+        latent: usize,
+        k: usize,
+        seed: u64,
+        views: usize,
+    ) -> Option<LatentStates> {
         let rows: Vec<&[f32]> = seqs.iter().flat_map(|s| s.chunks_exact(latent)).collect();
-        if latent == 0 || k == 0 || rows.len() < MIN_MEMBERS {
+        let min_rows = MIN_MEMBERS * views.max(1);
+        if latent == 0 || k == 0 || rows.len() < min_rows {
             return None;
         }
-        let k = k.min(MAX_STATES).min(rows.len() / MIN_MEMBERS).max(1);
+        let k = k.min(MAX_STATES).min(rows.len() / min_rows).max(1);
         let mut centres = kmeans_pp(&rows, k, seed);
         for _ in 0..ITERATIONS {
             let label = assign(&rows, &centres);
-            let kept = merge_small(&label, &centres);
+            let kept = merge_small(&label, &centres, min_rows);
             let next = if kept.len() < centres.len() {
                 kept
             } else {
@@ -227,9 +236,9 @@ fn update(rows: &[&[f32]], label: &[usize], k: usize) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Drops the centres of clusters under `MIN_MEMBERS` (their rows go to the nearest other),
+/// Drops the centres of clusters under `min_rows` rows (their rows go to the nearest other),
 /// always keeping the largest.
-fn merge_small(label: &[usize], centres: &[Vec<f32>]) -> Vec<Vec<f32>> {
+fn merge_small(label: &[usize], centres: &[Vec<f32>], min_rows: usize) -> Vec<Vec<f32>> {
     let mut count = vec![0usize; centres.len()];
     for &l in label {
         count[l] += 1;
@@ -238,7 +247,7 @@ fn merge_small(label: &[usize], centres: &[Vec<f32>]) -> Vec<Vec<f32>> {
     centres
         .iter()
         .enumerate()
-        .filter(|&(c, _)| c == largest || count[c] >= MIN_MEMBERS)
+        .filter(|&(c, _)| c == largest || count[c] >= min_rows)
         .map(|(_, v)| v.clone())
         .collect()
 }
@@ -312,7 +321,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let st = LatentStates::fit(&seqs, latent, 2, 1).unwrap();
+        let st = LatentStates::fit(&seqs, latent, 2, 1, 1).unwrap();
         st.check(latent).unwrap();
         assert_eq!(st.k(), 2);
         let a = (0..2).find(|&s| st.means[s * latent] > 0.0).unwrap();
@@ -352,11 +361,22 @@ mod tests {
         // 50 beats at one point, 3 far away: no state of 3 beats.
         let mut seq: Vec<f32> = (0..50).flat_map(|i| [i as f32 * 0.01, 0.0]).collect();
         seq.extend([10.0, 10.0, 10.1, 10.0, 10.0, 10.1]);
-        let st = LatentStates::fit(&[seq], 2, 2, 3).unwrap();
+        let st = LatentStates::fit(&[seq.clone()], 2, 2, 3, 1).unwrap();
         st.check(2).unwrap();
         assert_eq!(st.k(), 1, "{st:?}");
+        // Counted as beats: 60 beats of which 12 far away form a state; in four copies of
+        // the same 15 beats, the 3 far ones do not.
+        let mut twelve: Vec<f32> = (0..48).flat_map(|i| [i as f32 * 0.01, 0.0]).collect();
+        twelve.extend((0..12).flat_map(|i| [10.0 + i as f32 * 0.01, 10.0]));
+        assert_eq!(LatentStates::fit(&[twelve], 2, 2, 3, 1).unwrap().k(), 2);
+        let copies = vec![seq[..30].to_vec(); 4];
+        let mut far = copies.clone();
+        for c in far.iter_mut() {
+            c.extend([10.0, 10.0, 10.1, 10.0, 10.0, 10.1]);
+        }
+        assert_eq!(LatentStates::fit(&far, 2, 2, 3, 4).unwrap().k(), 1);
         assert!(st.spreads.iter().all(|&s| s >= MIN_SPREAD));
-        assert!(LatentStates::fit(&[vec![0.0; 6]], 2, 2, 0).is_none());
+        assert!(LatentStates::fit(&[vec![0.0; 6]], 2, 2, 0, 1).is_none());
         let mut bad = st.clone();
         bad.transitions[0] = 2.0;
         assert!(bad.check(2).is_err());
