@@ -74,6 +74,9 @@ impl LatentStates {
             }
             centres = next;
         }
+        // Once more, in case the last update left a cluster small (rows only move to the
+        // clusters kept, so every state then has at least `min_rows`).
+        let centres = merge_small(&assign(&rows, &centres), &centres, min_rows);
         let label = assign(&rows, &centres);
         let k = centres.len();
         let (means, spreads) = moments(&rows, &label, k, latent);
@@ -108,12 +111,12 @@ impl LatentStates {
                 self.spreads.len()
             ));
         }
-        let all = self
+        let mut all = self
             .means
             .iter()
             .chain(&self.spreads)
             .chain(&self.transitions);
-        if all.clone().any(|v| !v.is_finite()) || self.spreads.iter().any(|&s| s <= 0.0) {
+        if all.any(|v| !v.is_finite()) || self.spreads.iter().any(|&s| s <= 0.0) {
             return Err("latent_states: non-finite values or spreads not positive".into());
         }
         for row in self.transitions.chunks_exact(k) {
