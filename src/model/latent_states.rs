@@ -155,15 +155,7 @@ impl StateWalk {
     pub fn step(&mut self, rng: &mut ChaCha8Rng, z: &mut [f32]) {
         let k = self.states.k();
         let row = &self.states.transitions[self.state * k..(self.state + 1) * k];
-        let u: f32 = rng.random();
-        let mut acc = 0.0;
-        self.state = row
-            .iter()
-            .position(|&p| {
-                acc += p;
-                u < acc
-            })
-            .unwrap_or(k - 1);
+        self.state = super::transformer_gen::pick(row, rng.random());
         let s = (1.0 - self.rho * self.rho).sqrt();
         for w in self.within.iter_mut() {
             let e: f32 = StandardNormal.sample(rng);

@@ -147,7 +147,7 @@ impl Autoregressor {
 
 /// The component whose cumulative weight first exceeds `u` (uniform in [0, 1)); the last
 /// one if rounding leaves the weights' sum below `u`.
-fn pick(weight: &[f32], u: f32) -> usize {
+pub(crate) fn pick(weight: &[f32], u: f32) -> usize {
     let mut acc = 0.0;
     for (i, w) in weight.iter().enumerate() {
         acc += w;
