@@ -75,6 +75,7 @@ fn checkpoint(dir: &std::path::Path) {
         latent_prior: None,
         latent_states: None,
         decoder_noise: None,
+        spectrum: None,
         codec: None,
     };
     save_config(dir, &cfg).unwrap();

@@ -4,6 +4,7 @@ use crate::data::{BeatAlign, DataConfig, Dataset, NormStats, Source};
 use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::decoder_noise;
+use crate::model::equaliser::SpectrumTarget;
 use crate::model::latent_prior::LatentPrior;
 use crate::model::latent_states::LatentStates;
 use crate::model::latent_walk::token_sequences;
@@ -278,6 +279,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             done.latent_states = beat_states(&args, &model, &done, &dev, states)?;
         }
         done.decoder_noise = Some(decoder_noise::residual_std(&model, &data, &dev)?);
+        done.spectrum = spectrum_target(&args, &done.data)?;
         checkpoint::save_config(&out, &done)?;
         done
     };
@@ -306,6 +308,21 @@ fn beat_states(
         args.seed,
         views,
     ))
+}
+
+/// The training records' mean log PSD per channel (`model::equaliser`), each record
+/// whole and prepared as for training; `None` if all are shorter than one window.
+fn spectrum_target(args: &Args, data: &DataConfig) -> crate::Result<Option<SpectrumTarget>> {
+    let mut targets = Vec::new();
+    for p in &args.data {
+        let src = Source {
+            name: p.display().to_string(),
+            record: crate::io::read(p)?,
+        };
+        let (signals, fs) = crate::data::prepare_signals(&src, data)?;
+        targets.extend(SpectrumTarget::of_signals(&signals, fs));
+    }
+    Ok(SpectrumTarget::mean_of(&targets))
 }
 
 /// The one-line summary `train` ends with.
@@ -347,6 +364,7 @@ pub(super) fn new_checkpoint(
         latent_prior: None,
         latent_states: None,
         decoder_noise: None,
+        spectrum: None,
         codec: None,
     }
 }

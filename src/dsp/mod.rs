@@ -5,6 +5,7 @@
 
 pub mod beat_splice;
 pub mod filter;
+pub mod fir;
 pub mod qrs;
 pub mod repr;
 pub mod resample;

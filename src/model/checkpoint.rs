@@ -55,6 +55,10 @@ pub struct CheckpointConfig {
     /// added back as noise by the generator; absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoder_noise: Option<Vec<f32>>,
+    /// VAE: the training signals' mean log PSD per channel, which the generator equalises
+    /// its output to (`model::equaliser`); absent in checkpoints written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectrum: Option<super::equaliser::SpectrumTarget>,
     /// Transformer over a VAE's beat latents (`model::latent_walk`): the subdirectory
     /// holding that VAE, always `codec`; absent for transformers over spectral frames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -233,6 +237,9 @@ impl CheckpointConfig {
         }
         if let Some(r) = &self.decoder_noise {
             super::decoder_noise::check(r, f)?;
+        }
+        if let Some(t) = &self.spectrum {
+            t.check(self.spec.n_channels())?;
         }
         if let Some(t) = self
             .temperature

@@ -145,10 +145,17 @@ impl NoiseStream {
 
 /// Mean power per complex bin over every frame of `rep`.
 pub fn bin_power(rep: &Representation) -> Vec<f64> {
+    bin_power_about(rep, &[])
+}
+
+/// Mean power per complex bin of `rep`'s frames about `centre` (one value per feature;
+/// missing values are zero): the bins' variance when `centre` is their mean.
+pub fn bin_power_about(rep: &Representation, centre: &[f32]) -> Vec<f64> {
     let mut power = vec![0f64; rep.n_features() / 2];
     for t in 0..rep.n_frames {
-        for (p, v) in power.iter_mut().zip(rep.frame(t).chunks_exact(2)) {
-            *p += f64::from(v[0] * v[0] + v[1] * v[1]);
+        for (i, v) in rep.frame(t).iter().enumerate() {
+            let d = f64::from(v - centre.get(i).copied().unwrap_or(0.0));
+            power[i / 2] += d * d;
         }
     }
     let n = rep.n_frames.max(1) as f64;

@@ -34,18 +34,28 @@ impl GainKey {
     }
 }
 
-fn memo() -> &'static Mutex<HashMap<GainKey, Vec<f32>>> {
-    static MEMO: OnceLock<Mutex<HashMap<GainKey, Vec<f32>>>> = OnceLock::new();
+/// What a VAE's load calibrates: per-bin gains and, with a spectrum target, the
+/// equaliser's kernels (one per channel; empty without).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Calibration {
+    /// Amplitude gain per complex bin.
+    pub gain: Vec<f32>,
+    /// FIR kernel per channel (`model::equaliser`).
+    pub eq: Vec<Vec<f32>>,
+}
+
+fn memo() -> &'static Mutex<HashMap<GainKey, Calibration>> {
+    static MEMO: OnceLock<Mutex<HashMap<GainKey, Calibration>>> = OnceLock::new();
     MEMO.get_or_init(Default::default)
 }
 
 /// The gains calibrated earlier for `key`, if any.
-pub fn get(key: &GainKey) -> Option<Vec<f32>> {
+pub fn get(key: &GainKey) -> Option<Calibration> {
     memo().lock().ok()?.get(key).cloned()
 }
 
 /// Remembers the gains calibrated for `key`.
-pub fn put(key: GainKey, gains: Vec<f32>) {
+pub fn put(key: GainKey, gains: Calibration) {
     if let Ok(mut m) = memo().lock() {
         if m.len() >= MAX_ENTRIES {
             m.clear();
@@ -71,8 +81,12 @@ mod tests {
         let (_, mut cfg) = shipped();
         let dir = std::env::temp_dir().join("biowave-gain-cache-test-no-such-checkpoint");
         let key = GainKey::new(&dir, &dir.join("model.safetensors"), &cfg);
-        put(key.clone(), vec![1.5, 2.5]);
-        assert_eq!(get(&key), Some(vec![1.5, 2.5]));
+        let c = Calibration {
+            gain: vec![1.5, 2.5],
+            eq: vec![vec![1.0]],
+        };
+        put(key.clone(), c.clone());
+        assert_eq!(get(&key), Some(c));
         cfg.decoder_noise = None;
         assert_eq!(
             get(&GainKey::new(&dir, &dir.join("model.safetensors"), &cfg)),
@@ -89,7 +103,9 @@ mod tests {
         let mut blocks = Vec::new();
         for _ in 0..2 {
             let mut g = vae_gen::load(&dir, cfg.clone(), 7).unwrap();
-            assert!(get(&key).is_some_and(|v| v.iter().all(|x| x.is_finite() && *x > 0.0)));
+            let c = get(&key).unwrap();
+            assert!(c.gain.iter().all(|x| x.is_finite() && *x > 0.0));
+            assert_eq!(c.eq.len(), usize::from(cfg.spectrum.is_some()));
             let mut b = Block::new(1, 720);
             g.fill(&mut b).unwrap();
             blocks.push(b.channel(0).to_vec());

@@ -4,6 +4,7 @@ pub mod bias_relu;
 pub mod checkpoint;
 pub mod data_parallel;
 pub mod decoder_noise;
+pub mod equaliser;
 pub mod gain_cache;
 pub mod latent_prior;
 pub mod latent_states;

@@ -18,8 +18,9 @@
 //! the noise's.
 
 use super::checkpoint::CheckpointConfig;
-use super::decoder_noise::{bin_power, NoiseStream};
-use super::gain_cache::{self, GainKey};
+use super::decoder_noise::{bin_power_about, NoiseStream};
+use super::equaliser::{LogPsd, SpectrumTarget};
+use super::gain_cache::{self, Calibration, GainKey};
 use super::latent_states::StateWalk;
 use super::spectral_stream::BlockOut;
 use super::train::to_err;
@@ -29,6 +30,7 @@ use super::Generator;
 use crate::block::Block;
 use crate::data::NormStats;
 use crate::dsp::beat_splice::BeatSplicer;
+use crate::dsp::fir::FirStream;
 use crate::dsp::repr::unpack_bins;
 use crate::dsp::splice::{Join, Splicer};
 use crate::dsp::{Complex32, Representation, Stft};
@@ -56,6 +58,12 @@ const REFINE_WINDOWS: usize = 1024;
 const REFINE_WINDOWS: usize = REFINE_CHUNK;
 /// Windows per chunk of that pass whose emitted power is measured at once.
 const REFINE_CHUNK: usize = 64;
+/// Seconds of output measured to set the equaliser (`model::equaliser`): ~50 windows of
+/// the log-PSD average at 2 s segments.
+#[cfg(not(fuzzing))]
+const EQ_SECONDS: f64 = 300.0;
+#[cfg(fuzzing)]
+const EQ_SECONDS: f64 = 8.0;
 /// Seed of the calibration batch: the gains belong to the model, not to a stream's seed.
 const CALIBRATION_SEED: u64 = 0x9e37_79b9;
 /// Widening of the checkpoint's channel ranges (1.5 × the training peak) for EDF/BDF
@@ -114,6 +122,10 @@ pub struct VaeGenerator {
     target: Vec<f64>,
     /// The decoder's residual as noise (checkpoints that saved it).
     noise: Option<NoiseStream>,
+    /// The output's equaliser (checkpoints with a spectrum target).
+    eq: Option<FirStream>,
+    /// Joined samples plus noise, channel-major, before the equaliser.
+    chunk: Vec<f32>,
     stft: Stft,
     splicer: Box<dyn Join>,
     /// Samples trimmed from each end of an inverted window (half a frame: the window
@@ -167,7 +179,7 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
     let key = GainKey::new(dir, &dir.join("model.safetensors"), &cfg);
     let cached = gain_cache::get(&key);
     let gain = match &cached {
-        Some(g) => g.clone(),
+        Some(c) => c.gain.clone(),
         None => calibrate(&model, &cfg, &dev, &target)?,
     };
     let mut generator = VaeGenerator {
@@ -183,15 +195,35 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         gain,
         target,
         noise,
+        eq: None,
+        chunk: Vec::new(),
         splicer,
         margin,
         inverted: Vec::new(),
         segment: Vec::new(),
         out: BlockOut::default(),
     };
-    if cached.is_none() {
-        generator.refine_gains()?;
-        gain_cache::put(key, generator.gain.clone());
+    let eq = match cached {
+        Some(c) => c.eq,
+        None => {
+            generator.refine_gains()?;
+            let eq = match generator.cfg.spectrum.clone() {
+                Some(t) => generator.calibrate_eq(&t, seg_len)?,
+                None => Vec::new(),
+            };
+            let gain = generator.gain.clone();
+            gain_cache::put(
+                key,
+                Calibration {
+                    gain,
+                    eq: eq.clone(),
+                },
+            );
+            eq
+        }
+    };
+    if !eq.is_empty() {
+        generator.eq = Some(FirStream::new(&eq)?);
     }
     Ok(generator)
 }
@@ -283,8 +315,8 @@ fn decoded_power(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Ve
             .collect();
         let w = decode_physical(model, cfg, dev, z, AT_ONCE)?;
         for frame in w.chunks_exact(f) {
-            for (d, p) in power.iter_mut().zip(frame.chunks_exact(2)) {
-                *d += f64::from(p[0] * p[0] + p[1] * p[1]);
+            for (i, v) in frame.iter().enumerate() {
+                power[i / 2] += f64::from(v - cfg.norm.mean[i]).powi(2);
             }
             frames += 1;
         }
@@ -333,12 +365,9 @@ fn residual_power<'a>(residual: &'a [f32], norm: &'a NormStats) -> impl Iterator
     bin_powers(norm, move |i| f64::from(residual[i] * norm.std[i]).powi(2))
 }
 
-/// Mean power per complex bin of the training frames: Σ over re/im of mean² + std².
+/// Variance per complex bin of the training frames: Σ over re/im of std².
 fn target_power(norm: &NormStats) -> impl Iterator<Item = f64> + '_ {
-    bin_powers(norm, |i| {
-        let (m, s) = (f64::from(norm.mean[i]), f64::from(norm.std[i]));
-        m * m + s * s
-    })
+    bin_powers(norm, |i| f64::from(norm.std[i]).powi(2))
 }
 
 impl VaeGenerator {
@@ -348,19 +377,7 @@ impl VaeGenerator {
     /// corrects each bin's gain by sqrt(training power / emitted power); then restores the
     /// stream's latent walk and a fresh joiner.
     fn refine_gains(&mut self) -> Result<()> {
-        let saved = (self.rng.clone(), self.z.clone());
-        let calibration = Walk::of(&self.cfg);
-        let walk = std::mem::replace(&mut self.walk, calibration);
-        // From a fixed start too, so the gains depend on the checkpoint alone (`gain_cache`).
-        self.rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
-        for v in self.z.iter_mut() {
-            *v = StandardNormal.sample(&mut self.rng);
-        }
-        let emitted = self.emitted_power();
-        (self.rng, self.z) = saved;
-        self.walk = walk;
-        self.splicer = joiner(&self.cfg, self.splicer.segment_len(), self.margin)?;
-        let Some(emitted) = emitted? else {
+        let Some(emitted) = self.calibrating(Self::emitted_power)? else {
             return Ok(());
         };
         for ((g, e), t) in self.gain.iter_mut().zip(emitted).zip(&self.target) {
@@ -370,6 +387,57 @@ impl VaeGenerator {
             }
         }
         Ok(())
+    }
+
+    /// Runs `f` on the checkpoint's own walk from a fixed start (so what it measures depends
+    /// on the checkpoint alone, `gain_cache`), then restores the stream's walk and latent
+    /// and gives it a fresh joiner.
+    fn calibrating<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let saved = (self.rng.clone(), self.z.clone());
+        let walk = std::mem::replace(&mut self.walk, Walk::of(&self.cfg));
+        self.rng = ChaCha8Rng::seed_from_u64(CALIBRATION_SEED);
+        for v in self.z.iter_mut() {
+            *v = StandardNormal.sample(&mut self.rng);
+        }
+        let out = f(self);
+        (self.rng, self.z) = saved;
+        self.walk = walk;
+        self.splicer = joiner(&self.cfg, self.splicer.segment_len(), self.margin)?;
+        out
+    }
+
+    /// The equaliser's kernels: `EQ_SECONDS` of output (joined, with calibration noise)
+    /// measured as `target` was, one kernel per channel (`SpectrumTarget::kernels`).
+    fn calibrate_eq(&mut self, target: &SpectrumTarget, seg_len: usize) -> Result<Vec<Vec<f32>>> {
+        let (noise, _) = noise_and_target(&self.cfg, seg_len, CALIBRATION_SEED)?;
+        let saved = std::mem::replace(&mut self.noise, noise);
+        let fs = self.spec.sample_rate;
+        let emitted = self.calibrating(|g| {
+            let mut psd = LogPsd::new(target.nperseg, g.spec.n_channels());
+            let len = psd.window_len();
+            for _ in 0..((EQ_SECONDS * fs) as usize / len).max(1) {
+                g.produce(len)?;
+                psd.add(&g.chunk, fs);
+            }
+            Ok(psd.mean())
+        });
+        self.noise = saved;
+        let band = target.nperseg / self.cfg.data.spectral.n_fft;
+        Ok(emitted?.map_or_else(Vec::new, |e| target.kernels(&e, band)))
+    }
+
+    /// Puts the next `n` joined samples per channel, noise added, into `chunk`
+    /// (channel-major).
+    fn produce(&mut self, n: usize) -> Result<()> {
+        while self.splicer.available() < n {
+            self.next_window()?;
+        }
+        self.chunk.resize(n * self.spec.n_channels(), 0.0);
+        self.splicer.pull(&mut self.chunk, n);
+        match &mut self.noise {
+            Some(noise) => noise.add_to(&mut self.chunk, n),
+            None => Ok(()),
+        }
     }
 
     /// Mean power per complex bin of what the joiner emits over `REFINE_WINDOWS` windows of
@@ -404,7 +472,10 @@ impl VaeGenerator {
             let views: Vec<&[f32]> = out.chunks_exact(n).collect();
             let rep = Representation::from_channels(&views, fs, &sp)?;
             sum.resize(rep.n_features() / 2, 0.0);
-            for (s, p) in sum.iter_mut().zip(bin_power(&rep)) {
+            for (s, p) in sum
+                .iter_mut()
+                .zip(bin_power_about(&rep, &self.cfg.norm.mean))
+            {
                 *s += p * rep.n_frames as f64;
             }
             frames += rep.n_frames;
@@ -435,17 +506,18 @@ impl VaeGenerator {
         Ok(())
     }
 
-    /// Applies the gains to one decoded window of features, inverts it to samples and hands
-    /// the trimmed segment to the splicer.
+    /// Applies the per-bin gains to one decoded window of features (to their deviation
+    /// from the training mean: the gains restore variance, not the offset), inverts it to
+    /// samples and hands the trimmed segment to the splicer.
     fn emit(&mut self, w: &mut [f32]) -> Result<()> {
         let (f, t) = {
             let c = self.model.config();
             (c.n_features, c.window_frames)
         };
+        let mean = &self.cfg.norm.mean;
         for frame in w.chunks_exact_mut(f) {
-            for (p, g) in frame.chunks_exact_mut(2).zip(&self.gain) {
-                p[0] *= g;
-                p[1] *= g;
+            for (i, v) in frame.iter_mut().enumerate() {
+                *v = mean[i] + self.gain[i / 2] * (*v - mean[i]);
             }
         }
         let n_bins = self.cfg.data.spectral.n_bins();
@@ -470,19 +542,25 @@ impl Generator for VaeGenerator {
     }
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
-        let n = block.n_frames;
-        while self.splicer.available() < n {
-            self.next_window()?;
-        }
-        let (splicer, noise) = (&mut self.splicer, &mut self.noise);
-        let mut added = Ok(());
-        self.out.fill(block, self.spec.sample_rate, |o, n| {
-            let pulled = splicer.pull(o, n);
-            if let Some(noise) = noise {
-                added = noise.add_to(o, n);
+        let (n, fs) = (block.n_frames, self.spec.sample_rate);
+        let Some(mut eq) = self.eq.take() else {
+            self.produce(n)?;
+            let chunk = &self.chunk;
+            self.out.fill(block, fs, |o, _| {
+                o.copy_from_slice(chunk);
+                true
+            });
+            return Ok(());
+        };
+        while eq.available() < n {
+            if let Err(e) = self.produce(eq.chunk_len()) {
+                self.eq = Some(eq);
+                return Err(e);
             }
-            pulled
-        });
-        added
+            eq.push(&self.chunk);
+        }
+        self.out.fill(block, fs, |o, n| eq.pull(o, n));
+        self.eq = Some(eq);
+        Ok(())
     }
 }
