@@ -1,13 +1,15 @@
 //! VAE sampling cost for 12-lead ECG at 500 Hz through the real generator: a checkpoint
 //! shaped as `biowave train --model vae` makes one (conv body, n_fft 64, hop 16, 2 s
 //! windows), with random weights, loaded by `model::load_checkpoint` and pulled block by
-//! block: latent step, decode, inverse STFT and splicing per window, candle on one thread
-//! as the CLI runs it. Prints the real-time factor per core.
+//! block: latent step, decode, inverse STFT and splicing per window, then the equaliser's
+//! 1025-tap FIR per lead (a flat spectrum target: trained checkpoints carry one), candle on
+//! one thread as the CLI runs it. Prints the real-time factor per core.
 
 use biowave::block::Block;
 use biowave::data::{DataConfig, NormStats};
 use biowave::dsp::SpectralConfig;
 use biowave::model::checkpoint::{save_config, CheckpointConfig, FORMAT_VERSION};
+use biowave::model::equaliser::{nperseg, SpectrumTarget};
 use biowave::model::train::seed_weights;
 use biowave::model::vae::{Vae, VaeArch, VaeConfig};
 use biowave::model::{load_checkpoint, Generator};
@@ -75,7 +77,10 @@ fn checkpoint(dir: &std::path::Path) {
         latent_prior: None,
         latent_states: None,
         decoder_noise: None,
-        spectrum: None,
+        spectrum: Some(SpectrumTarget {
+            nperseg: nperseg(FS),
+            log_psd: vec![-10.0; LEADS * (nperseg(FS) / 2 + 1)],
+        }),
         codec: None,
     };
     save_config(dir, &cfg).unwrap();
