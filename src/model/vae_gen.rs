@@ -11,11 +11,13 @@
 //! Decoded from the prior, a VAE over complex STFT bins is over-smoothed: its re/im
 //! outputs regress towards their means and phases average out, so the output is too weak.
 //! As statistical speech synthesis does (global variance compensation), each bin is scaled
-//! by a gain fixed at load time: the training data's mean power in that bin (from the saved
+//! by a gain fixed at load time: the training data's variance in that bin (from the saved
 //! normalisation statistics) over the mean power of a calibration batch of decoded prior
-//! samples. Checkpoints that saved their decoder's residual (`model::decoder_noise`) get it
-//! back as stationary noise, and the decoded mean is calibrated to the training power less
-//! the noise's.
+//! samples (each bin's deviation from the training mean is scaled, so the gains restore
+//! variance, not the offset). Checkpoints that saved their decoder's residual
+//! (`model::decoder_noise`) get it back as stationary noise, and the decoded mean is
+//! calibrated to the training variance less the noise's. Checkpoints with a spectrum target
+//! are then equalised to the training spectrum's shape inside each bin (`model::equaliser`).
 
 use super::checkpoint::CheckpointConfig;
 use super::decoder_noise::{bin_power_about, NoiseStream};
@@ -117,7 +119,7 @@ pub struct VaeGenerator {
     z: Vec<f32>,
     /// Amplitude gain per complex bin (channel × bin), applied after denormalising.
     gain: Vec<f32>,
-    /// Power per complex bin the decoded mean is calibrated to: the training data's, less
+    /// Variance per complex bin the decoded mean is calibrated to: the training data's, less
     /// the noise's.
     target: Vec<f64>,
     /// The decoder's residual as noise (checkpoints that saved it).
@@ -301,8 +303,8 @@ fn calibrate(
         .collect())
 }
 
-/// Mean power per complex bin of `CALIBRATION_BATCH` decoded prior windows, decoded a few
-/// at a time so memory stays that of a few windows.
+/// Mean power per complex bin about the training mean of `CALIBRATION_BATCH` decoded prior
+/// windows, decoded a few at a time so memory stays that of a few windows.
 fn decoded_power(model: &Vae, cfg: &CheckpointConfig, dev: &Device) -> Result<Vec<f64>> {
     const AT_ONCE: usize = 8;
     let latent = model.config().latent;
