@@ -7,8 +7,11 @@
 //! output's std, skewness and kurtosis gave it away. `train` saves the training signals'
 //! mean log Welch PSD per channel ([`SpectrumTarget`], about 0.35 Hz resolution); at load
 //! the generator measures its own output the same way and filters it by a linear-phase FIR
-//! whose response is the square root of the ratio (`dsp::fir`). Log spectra are averaged,
-//! not powers, so an artefact in the training record does not set the target.
+//! (`dsp::fir`) whose response is the square root of the ratio, divided by its geometric
+//! mean over each STFT bin's band: it corrects the shape inside a bin and leaves each bin's
+//! level to the gains (an equaliser that set levels too, from its shorter measurement,
+//! overshot one held-out fold by 1–2 dB). Log spectra are averaged, not powers, so an
+//! artefact in the training record does not set the target.
 
 use crate::dsp::fir;
 use crate::eval::psd::Welch;
@@ -96,7 +99,7 @@ impl SpectrumTarget {
     /// One FIR kernel per channel taking output whose mean log PSD is `emitted` (as
     /// [`LogPsd::mean`]) to this target's shape within each band of `band` bins (an STFT
     /// bin's width: the per-bin gains already set each band's level, from more output):
-    /// amplitude `exp((target − emitted) / 2)` less its geometric mean over the band,
+    /// amplitude `exp((target − emitted) / 2)` divided by its geometric mean over the band,
     /// bounded by `MAX_EQ`; the DC bin (removed by the segments' detrending) follows its
     /// neighbour.
     pub fn kernels(&self, emitted: &[f64], band: usize) -> Vec<Vec<f32>> {
