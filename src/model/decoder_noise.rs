@@ -105,6 +105,19 @@ impl NoiseStream {
         })
     }
 
+    /// A fresh stream of this noise (same std per feature, scaling included) from `seed`.
+    pub fn reseeded(&self, seed: u64) -> Result<Self> {
+        Ok(Self {
+            frame: vec![0.0; self.std.len()],
+            std: self.std.clone(),
+            decoder: StreamDecoder::new(&self.spectral, self.n_channels)?,
+            spectral: self.spectral,
+            n_channels: self.n_channels,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            scratch: Vec::new(),
+        })
+    }
+
     /// Multiplies every feature's std by `gain` (per complex bin: re and im alike).
     pub fn scale_bins(&mut self, gain: &[f32]) {
         for (p, g) in self.std.chunks_exact_mut(2).zip(gain) {

@@ -104,7 +104,6 @@ impl SpectrumTarget {
     /// neighbour.
     pub fn kernels(&self, emitted: &[f64], band: usize) -> Vec<Vec<f32>> {
         let bins = self.nperseg / 2 + 1;
-        let band = band.max(1);
         self.log_psd
             .chunks_exact(bins)
             .zip(emitted.chunks_exact(bins))
@@ -115,16 +114,7 @@ impl SpectrumTarget {
                     .map(|(&t, &e)| (f64::from(t) - e) / 2.0)
                     .collect();
                 r[0] = r[1];
-                // Bins nearest STFT bin k: (k − ½)·band ..= (k + ½)·band.
-                let mut start = 0;
-                while start < bins {
-                    let end = (start + band / 2 + usize::from(start > 0) * (band - band / 2))
-                        .min(bins)
-                        .max(start + 1);
-                    let mean = r[start..end].iter().sum::<f64>() / (end - start) as f64;
-                    r[start..end].iter_mut().for_each(|v| *v -= mean);
-                    start = end;
-                }
+                centre_bands(&mut r, band);
                 let g: Vec<f32> = r
                     .iter()
                     .map(|&v| {
@@ -139,6 +129,21 @@ impl SpectrumTarget {
                 fir::design(&g)
             })
             .collect()
+    }
+}
+
+/// Subtracts from each band of `band` values (those nearest STFT bin k: (k − ½)·band to
+/// (k + ½)·band) its mean: log gains whose geometric mean over every band is 1.
+fn centre_bands(r: &mut [f64], band: usize) {
+    let band = band.max(1);
+    let mut start = 0;
+    while start < r.len() {
+        let end = (start + band / 2 + usize::from(start > 0) * (band - band / 2))
+            .min(r.len())
+            .max(start + 1);
+        let mean = r[start..end].iter().sum::<f64>() / (end - start) as f64;
+        r[start..end].iter_mut().for_each(|v| *v -= mean);
+        start = end;
     }
 }
 

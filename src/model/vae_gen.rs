@@ -210,7 +210,7 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         None => {
             generator.refine_gains()?;
             let eq = match generator.cfg.spectrum.clone() {
-                Some(t) => generator.calibrate_eq(&t, seg_len)?,
+                Some(t) => generator.calibrate_eq(&t)?,
                 None => Vec::new(),
             };
             let gain = generator.gain.clone();
@@ -408,10 +408,12 @@ impl VaeGenerator {
         out
     }
 
-    /// The equaliser's kernels: `EQ_SECONDS` of output (joined, with calibration noise)
-    /// measured as `target` was, one kernel per channel (`SpectrumTarget::kernels`).
-    fn calibrate_eq(&mut self, target: &SpectrumTarget, seg_len: usize) -> Result<Vec<Vec<f32>>> {
-        let (noise, _) = noise_and_target(&self.cfg, seg_len, CALIBRATION_SEED)?;
+    /// The equaliser's kernels: `EQ_SECONDS` of output (joined, with the stream's noise
+    /// from the calibration seed) measured as `target` was, one kernel per channel
+    /// (`SpectrumTarget::kernels`).
+    fn calibrate_eq(&mut self, target: &SpectrumTarget) -> Result<Vec<Vec<f32>>> {
+        let seed = CALIBRATION_SEED ^ NOISE_SEED;
+        let noise = self.noise.as_ref().map(|n| n.reseeded(seed)).transpose()?;
         let saved = std::mem::replace(&mut self.noise, noise);
         let fs = self.spec.sample_rate;
         let emitted = self.calibrating(|g| {
