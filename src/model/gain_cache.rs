@@ -14,12 +14,14 @@ use std::time::SystemTime;
 const MAX_ENTRIES: usize = 64;
 
 /// What a calibration depends on: the checkpoint's directory, its weights file (size and
-/// modification time, so a retrained checkpoint is calibrated again) and its config.
+/// modification time, so a retrained checkpoint is calibrated again), its config, and the
+/// walk it is measured on (a latent transformer's, see [`GainKey::with_walk`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GainKey {
     dir: PathBuf,
     weights: Option<(u64, SystemTime)>,
     config: String,
+    walk: String,
 }
 
 impl GainKey {
@@ -30,7 +32,15 @@ impl GainKey {
             dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
             weights: meta.and_then(|m| Some((m.len(), m.modified().ok()?))),
             config: serde_json::to_string(cfg).unwrap_or_default(),
+            walk: String::new(),
         }
+    }
+
+    /// The key with the identity of the walk the calibration ran on (empty: the
+    /// checkpoint's own walk).
+    pub fn with_walk(mut self, walk: &str) -> Self {
+        self.walk = walk.to_owned();
+        self
     }
 }
 

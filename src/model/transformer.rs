@@ -84,6 +84,7 @@ impl TransformerConfig {
 }
 
 /// One pre-norm block: attention then MLP, each around a residual.
+#[derive(Clone)]
 struct Block {
     ln1: LayerNorm,
     qkv: Linear,
@@ -116,7 +117,8 @@ impl KvCache {
     }
 }
 
-/// The model.
+/// The model. Cloning shares the weights (candle tensors are reference-counted).
+#[derive(Clone)]
 pub struct Transformer {
     start: Tensor,
     input: Linear,

@@ -5,6 +5,7 @@
 //! Constant cost and memory per frame.
 
 use super::checkpoint::CheckpointConfig;
+use super::gain_cache::GainKey;
 use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::transformer::{KvCache, Transformer};
@@ -37,6 +38,9 @@ pub struct Autoregressor {
     /// Distribution of the next token from the last step: component means and stds
     /// (`mixture × n_features`), and component weights.
     next: (Vec<f32>, Vec<f32>, Vec<f32>),
+    /// What the draws depend on besides the seed: the checkpoint (as a `GainKey`) and the
+    /// temperature; calibrations measured on these draws are memoised under it.
+    origin: String,
 }
 
 /// The temperature to sample at: `temperature`, else the checkpoint's, else 1; refused
@@ -92,15 +96,37 @@ impl Autoregressor {
         })?;
         let temperature = temperature_of(cfg, temperature)?;
         let model = super::train::load_frozen(|vb| Transformer::new(&tc, vb), &Device::Cpu, dir)?;
+        let key = GainKey::new(dir, &dir.join("model.safetensors"), cfg);
         let mut s = Autoregressor {
             model,
             cache: KvCache::default(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             temperature,
             next: (Vec::new(), Vec::new(), Vec::new()),
+            origin: format!("{key:?} at temperature {temperature}"),
         };
         s.feed(None)?;
         Ok(s)
+    }
+
+    /// The same model (weights shared) and temperature from a fresh start token, drawing
+    /// with `seed`: a second sequence that does not disturb this one's cache or draws.
+    pub fn restarted(&self, seed: u64) -> Result<Self> {
+        let mut s = Autoregressor {
+            model: self.model.clone(),
+            cache: KvCache::default(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            temperature: self.temperature,
+            next: (Vec::new(), Vec::new(), Vec::new()),
+            origin: self.origin.clone(),
+        };
+        s.feed(None)?;
+        Ok(s)
+    }
+
+    /// What the draws depend on besides the seed (checkpoint and temperature).
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Values per token.
