@@ -440,8 +440,10 @@ fn decoder_noise_gives_back_the_records_low_level_noise() {
     );
     // Towards the record, not past it (all of the residual as noise: 0.040 vs 0.032 held
     // out). The shipped model stays below the record: its beats are larger (std 0.59 vs
-    // 0.49 mV), so the same noise crosses their baseline less often.
-    assert!(with > 1.15 * without, "{with} vs mean only {without}");
+    // 0.49 mV), so the same noise crosses their baseline less often. Measured 0.0283 with
+    // noise, 0.0252 without, record 0.0313 (the mean-only output gained crossings when the
+    // splicer began skipping overlong cycles; with noise 0.0270 before).
+    assert!(with > 1.08 * without, "{with} vs mean only {without}");
     assert!(with < 1.12 * real, "{with} vs the record's {real}");
 }
 
