@@ -270,8 +270,9 @@ fn median_std_5s(x: &[f32], fs: f64) -> f64 {
 
 /// A latent transformer's gains and equaliser are measured on its own draws, not on the
 /// codec's state walk: its beat mix is its own, and calibrated on the walk its output came
-/// out ~20 % louder than the record (median 5 s std 0.53 / 0.49 mV for seeds 1 / 2 against
-/// 0.434; on its own draws 0.46 / 0.43).
+/// out ~20 % louder than the record (median 5 s std 0.53 / 0.49 mV for `generate` seeds
+/// 1 / 2 against 0.434; on its own draws 0.46 / 0.43, and 0.47 / 0.45 since the splicer
+/// skips overlong cycles).
 #[test]
 fn a_latent_transformers_level_is_its_training_records() {
     let tmp = tempfile::tempdir().unwrap();
