@@ -204,19 +204,17 @@ impl Join for BeatSplicer {
         }
         self.measure(seg);
         let (r0, r1) = match self.beats() {
-            (r0, Some(r1)) => (r0, r1),
+            (r0, Some(r1)) if self.keeps(r1 - r0) => (r0, r1),
+            // Kept whole after MAX_SKIPPED, and the running mean left alone.
+            (r0, None) if self.skipped >= MAX_SKIPPED => (r0, l),
             // A decoded window whose second beat is too faint to find would be one long
-            // beatless cycle (a pause the record never has): skip it, within reason.
-            (_, None) if self.skipped < MAX_SKIPPED => {
+            // beatless cycle (a pause the record never has), and a cycle far longer than the
+            // running mean missed a faint beat: skip them, within reason.
+            _ => {
                 self.skipped += 1;
                 return Ok(());
             }
-            (r0, None) => (r0, l),
         };
-        if !self.keeps(r1 - r0) {
-            self.skipped += 1;
-            return Ok(());
-        }
         self.skipped = 0;
         let (a, span) = (r0 - self.join, r1 - r0);
         let first = self.tail.is_empty();
@@ -369,6 +367,24 @@ mod tests {
         let p = peaks(&out);
         let long = p.windows(2).filter(|w| w[1] - w[0] == 400).count();
         assert_eq!(long, 40 - 1, "long cycles played of {}", MAX_SKIPPED + 40);
+        // A window kept whole for want of a second beat leaves the mean alone: a long cycle
+        // after it is still skipped.
+        let mut sp = BeatSplicer::new(1, l, r0, fs).unwrap();
+        let lone = spikes(l, 10_000, r0);
+        for seg in [200, 200, 200].map(|rr| spikes(l, rr, r0)) {
+            sp.push(&seg).unwrap();
+        }
+        for _ in 0..=MAX_SKIPPED {
+            sp.push(&lone).unwrap();
+        }
+        for rr in [200, 400, 200, 200] {
+            sp.push(&spikes(l, rr, r0)).unwrap();
+        }
+        let n = sp.available();
+        let mut out = vec![0.0; n];
+        assert!(sp.pull(&mut out, n));
+        let p = peaks(&out);
+        assert!(p.windows(2).all(|w| w[1] - w[0] != 400), "{p:?}");
     }
 
     #[test]

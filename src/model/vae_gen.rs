@@ -410,9 +410,9 @@ impl VaeGenerator {
         Ok(())
     }
 
-    /// Runs `f` on the checkpoint's own walk from a fixed start (so what it measures depends
-    /// on the checkpoint alone, `gain_cache`), then restores the stream's walk and latent
-    /// and gives it a fresh joiner.
+    /// Runs `f` on the calibration walk from a fixed start (`Walk::for_calibration`: what it
+    /// measures depends on the checkpoint and the walk's model alone, `gain_cache`), then
+    /// restores the stream's walk and latent and gives it a fresh joiner.
     fn calibrating<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let saved = (self.rng.clone(), self.z.clone());
         let walk = self.walk.for_calibration(&self.cfg)?;
