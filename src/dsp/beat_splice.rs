@@ -266,6 +266,14 @@ mod tests {
 
     use crate::dsp::splice::tests::pulses as spikes;
 
+    /// Everything the splicer has ready (one channel).
+    fn drained(sp: &mut BeatSplicer) -> Vec<f32> {
+        let n = sp.available();
+        let mut out = vec![0.0; n];
+        assert!(sp.pull(&mut out, n));
+        out
+    }
+
     fn peaks(x: &[f32]) -> Vec<usize> {
         (1..x.len() - 1)
             .filter(|&i| x[i] > 0.5 && x[i] >= x[i - 1] && x[i] > x[i + 1])
@@ -280,9 +288,7 @@ mod tests {
         for &rr in &rrs {
             sp.push(&spikes(l, rr, r0)).unwrap();
         }
-        let n = sp.available();
-        let mut out = vec![0.0; n];
-        assert!(sp.pull(&mut out, n));
+        let out = drained(&mut sp);
         let p = peaks(&out);
         let got: Vec<usize> = p.windows(2).map(|w| w[1] - w[0]).collect();
         // Every cycle but the last (whose next beat comes with the next segment) is out.
@@ -298,9 +304,7 @@ mod tests {
             let seg: Vec<f32> = spikes(l, rr, r0).iter().map(|v| v + lv).collect();
             sp.push(&seg).unwrap();
         }
-        let n = sp.available();
-        let mut out = vec![0.0; n];
-        assert!(sp.pull(&mut out, n));
+        let out = drained(&mut sp);
         out.chunks_exact(rr)
             .map(|c| {
                 let mut c = c.to_vec();
@@ -350,9 +354,7 @@ mod tests {
         for &rr in &rrs {
             sp.push(&spikes(l, rr, r0)).unwrap();
         }
-        let n = sp.available();
-        let mut out = vec![0.0; n];
-        assert!(sp.pull(&mut out, n));
+        let out = drained(&mut sp);
         let p = peaks(&out);
         let got: Vec<usize> = p.windows(2).map(|w| w[1] - w[0]).collect();
         assert_eq!(got, [200, 210, 190, 200, 200, 205]);
@@ -361,9 +363,7 @@ mod tests {
         for _ in 0..MAX_SKIPPED + 40 {
             sp.push(&spikes(l, 400, r0)).unwrap();
         }
-        let n = sp.available();
-        let mut out = vec![0.0; n];
-        assert!(sp.pull(&mut out, n));
+        let out = drained(&mut sp);
         let p = peaks(&out);
         let long = p.windows(2).filter(|w| w[1] - w[0] == 400).count();
         assert_eq!(long, 40 - 1, "long cycles played of {}", MAX_SKIPPED + 40);
@@ -380,9 +380,7 @@ mod tests {
         for rr in [200, 400, 200, 200] {
             sp.push(&spikes(l, rr, r0)).unwrap();
         }
-        let n = sp.available();
-        let mut out = vec![0.0; n];
-        assert!(sp.pull(&mut out, n));
+        let out = drained(&mut sp);
         let p = peaks(&out);
         assert!(p.windows(2).all(|w| w[1] - w[0] != 400), "{p:?}");
     }
