@@ -64,8 +64,9 @@ def judge(real, synth, train):
         args += ["--train", train]
     j = json.loads(subprocess.run([BIN, *args], check=True, capture_output=True, text=True).stdout)
     c = j["comparisons"][0]
-    priv = (j.get("privacy") or {}).get("dcr_ratio")
-    return c["discriminative_auc"], c["psd_distance_db"], c.get("hr_mean"), c.get("template_corr"), priv
+    priv = j.get("privacy") or {}
+    return (c["discriminative_auc"], c["psd_distance_db"], c.get("hr_mean"), c.get("template_corr"),
+            priv.get("dcr_ratio"), priv.get("dcr_ratio_train"))
 
 
 def generate(model, out, seed, minutes):
@@ -76,10 +77,10 @@ def generate(model, out, seed, minutes):
 
 
 def row(name, k, seed, m):
-    auc, psd, hr, r, priv = m
+    auc, psd, hr, r, priv, priv_train = m
     fmt = lambda v, f: "–" if v is None else f % v
     print(f"{name:<18} {k:>4} {seed:>4} {auc:7.3f} {psd:7.2f} {fmt(hr, '%7.1f')} "
-          f"{fmt(r, '%6.3f')} {fmt(priv, '%6.2f')}", flush=True)
+          f"{fmt(r, '%6.3f')} {fmt(priv, '%6.2f')} {fmt(priv_train, '%10.2f')}", flush=True)
     return auc
 
 
@@ -95,7 +96,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     n = folds(a.out)
     p = lambda *parts: os.path.join(a.out, *parts)
-    print(f"{'set':<18} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} {'priv':>6}")
+    print(f"{'set':<18} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} {'priv':>6} {'priv/train':>10}")
     means = {}
     for k in range(n):
         real, rest = p(f"f{k}.edf"), p(f"rest{k}.edf")

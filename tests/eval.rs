@@ -75,14 +75,14 @@ fn a_copied_training_record_is_flagged_and_a_fresh_one_is_not() {
         .privacy
         .unwrap();
     assert!(
-        copy.dcr_ratio < 0.1 && copy.share_below_p5 > 0.9,
+        copy.dcr_ratio < 0.1 && copy.share_below_p5 > 0.9 && copy.dcr_ratio_train < 0.1,
         "{copy:?}"
     );
     let fresh = eval::evaluate(&held_out, &other, Some(&train), &cfg())
         .privacy
         .unwrap();
     assert!(
-        fresh.dcr_ratio > 0.5 && fresh.share_below_p5 < 0.3,
+        fresh.dcr_ratio > 0.5 && fresh.share_below_p5 < 0.3 && fresh.dcr_ratio_train > 0.7,
         "{fresh:?}"
     );
 }

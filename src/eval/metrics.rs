@@ -181,6 +181,22 @@ pub fn closest_distances(x: &[Vec<f64>], reference: &[Vec<f64>]) -> Vec<f64> {
         .collect()
 }
 
+/// Distance from each row of `x` to its closest other row of `x` at least `gap + 1` rows away
+/// (rows are windows in time order: `gap` keeps a window's own neighbours, which share its
+/// rhythm, from standing in for the rest of the record); infinite when there is none.
+pub fn closest_distances_loo(x: &[Vec<f64>], gap: usize) -> Vec<f64> {
+    (0..x.len())
+        .map(|i| {
+            x.iter()
+                .enumerate()
+                .filter(|(j, _)| j.abs_diff(i) > gap)
+                .map(|(_, b)| sq_dist(&x[i], b))
+                .fold(f64::INFINITY, f64::min)
+                .sqrt()
+        })
+        .collect()
+}
+
 /// Median of a slice (NaN-free).
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -204,6 +220,16 @@ pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leave_one_out_distances_skip_self_and_neighbours() {
+        let x: Vec<Vec<f64>> = [0.0, 1.0, 2.0, 10.0].iter().map(|&v| vec![v]).collect();
+        assert_eq!(closest_distances_loo(&x, 0), [1.0, 1.0, 1.0, 8.0]);
+        assert_eq!(closest_distances_loo(&x, 1), [2.0, 9.0, 2.0, 9.0]);
+        assert!(closest_distances_loo(&x[..2], 1)
+            .iter()
+            .all(|d| d.is_infinite()));
+    }
 
     #[test]
     fn auc_of_perfect_and_reversed_scores() {

@@ -63,6 +63,11 @@ pub struct Privacy {
     pub dcr_ratio: f64,
     /// Share of synthetic windows closer to training than the 5th percentile of real ones.
     pub share_below_p5: f64,
+    /// Median distance to the closest training window: synthetic over the training windows'
+    /// own (each to the others, its two neighbours in time left out). Unlike `dcr_ratio` it
+    /// does not move when the held-out data differ from the training data; below 1 the
+    /// synthetic windows sit closer to the training windows than those sit to each other.
+    pub dcr_ratio_train: f64,
 }
 
 /// Everything `biowave eval` reports.
@@ -242,6 +247,7 @@ fn privacy(
     );
     let dr = metrics::closest_distances(&zr, &zt);
     let ds = metrics::closest_distances(&zs, &zt);
+    let dt = metrics::closest_distances_loo(&zt, 1);
     let mut sorted = dr.clone();
     sorted.sort_by(f64::total_cmp);
     let p5 = sorted[(sorted.len() as f64 * 0.05) as usize];
@@ -259,5 +265,10 @@ fn privacy(
             median(&ds) / real_median
         },
         share_below_p5: ds.iter().filter(|&&d| d < p5).count() as f64 / ds.len().max(1) as f64,
+        // NaN when the training set has too few windows for a neighbour-free comparison.
+        dcr_ratio_train: match median(&dt) {
+            t if t.is_finite() && t > 1e-9 => median(&ds) / t,
+            _ => f64::NAN,
+        },
     }
 }

@@ -57,6 +57,11 @@ pub fn table(r: &Report) -> String {
     }
     if let Some(p) = &r.privacy {
         let _ = writeln!(s, "privacy: DCR ratio (synthetic / held-out real, median) {:.3}; synthetic closer than real p5: {:.1} %", p.dcr_ratio, 100.0 * p.share_below_p5);
+        let _ = writeln!(
+            s,
+            "         DCR ratio (synthetic / training windows to each other, median) {:.3}",
+            p.dcr_ratio_train
+        );
     }
     s
 }
