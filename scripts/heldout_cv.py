@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""Five-fold held-out evaluation of the ECG VAE on the shipped MIT-BIH record (208).
+"""Held-out evaluation of the shipped VAEs: five folds of the MIT-BIH record (208), or with
+`--eeg` four folds of the PhyAAt EEG.
 
     python3 scripts/heldout_cv.py [--seeds 1 2] [--minutes 10] [--out /tmp/biowave-cv]
                                   [--latent]   # also a latent transformer per fold
+                                  [--eeg]      # the EEG record instead (4 s folds)
 
 There is one long real ECG record in signals/, so "records not used for training" is a
 split in time: the 300 s are cut into five 60 s folds; for each fold a VAE is trained by
@@ -12,9 +14,14 @@ against the 240 s). The same split of real data against itself (the held-out min
 the other four) is printed as the floor: the record is not stationary (the artefact at
 207-215 s, PVC runs), so even real data is told apart from itself in some folds.
 
+With `--eeg` the same is done for `eeg-vae` on the 16 s PhyAAt EEG: four 4 s folds, the
+shipped command on the other 12 s, 1 s windows, and the relative δ/θ/α/β band powers of the
+held-out seconds, of the rest and of the synthetic data printed beside each row (the check
+asks for differences ≤ 0.05; the floor rows show what the record's own seconds give).
+
 Folds are written with pyedflib from the record's digital samples (exact). Needs the
-release binary (`cargo build --release`), numpy and pyedflib. About 2 min per fold on
-2 cores.
+release binary (`cargo build --release`), numpy and pyedflib. About 2 min per ECG fold and
+20 s per EEG fold on 2 cores.
 """
 import argparse
 import json
@@ -27,30 +34,37 @@ import pyedflib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "biowave")
-RECORD = os.path.join(ROOT, "signals", "mitdb208.edf")
-FOLD_S = 60
 VAE = ["--model", "vae", "--epochs", "300", "--seed", "1", "--beats"]
+EEG_VAE = ["--model", "vae", "--arch", "mlp", "--n-fft", "128", "--hop", "32", "--window-s", "2",
+           "--hidden", "72", "--epochs", "300", "--seed", "1", "--stride-s", "0.1"]
+# record, fold length (s), eval window (s), the shipped VAE's training command
+SETS = {
+    "ecg": (os.path.join(ROOT, "signals", "mitdb208.edf"), 60, 5, VAE),
+    "eeg": (os.path.join(ROOT, "signals", "phyaat_eeg14.edf"), 4, 1, EEG_VAE),
+}
 LATENT = ["--model", "transformer", "--seed", "1", "--epochs", "300", "--max-minutes", "5",
           "--hidden", "64", "--heads", "4", "--layers", "2"]
 
 
-def write(path, header, digital):
-    w = pyedflib.EdfWriter(path, 1, file_type=pyedflib.FILETYPE_EDFPLUS)
-    w.setSignalHeader(0, header)
-    w.writeSamples([digital.astype(np.int32)], digital=True)
+def write(path, headers, digital):
+    w = pyedflib.EdfWriter(path, len(headers), file_type=pyedflib.FILETYPE_EDFPLUS)
+    w.setSignalHeaders(headers)
+    w.writeSamples([np.ascontiguousarray(c, dtype=np.int32) for c in digital], digital=True)
     w.close()
 
 
-def folds(out):
-    """Writes f{k}.edf (held-out minute) and rest{k}.edf (the other 240 s) for k in 0..4."""
-    r = pyedflib.EdfReader(RECORD)
-    x, header, fs = r.readSignal(0, digital=True), r.getSignalHeader(0), int(r.getSampleFrequency(0))
+def folds(out, record, fold_s):
+    """Writes f{k}.edf (held-out fold) and rest{k}.edf (the rest of the record) per fold."""
+    r = pyedflib.EdfReader(record)
+    n_sig = r.signals_in_file
+    x = np.array([r.readSignal(i, digital=True) for i in range(n_sig)])
+    headers, fs = [r.getSignalHeader(i) for i in range(n_sig)], int(r.getSampleFrequency(0))
     r.close()
-    n = FOLD_S * fs
-    k_max = len(x) // n
+    n = fold_s * fs
+    k_max = x.shape[1] // n
     for k in range(k_max):
-        write(os.path.join(out, f"f{k}.edf"), header, x[k * n:(k + 1) * n])
-        write(os.path.join(out, f"rest{k}.edf"), header, np.r_[x[:k * n], x[(k + 1) * n:]])
+        write(os.path.join(out, f"f{k}.edf"), headers, x[:, k * n:(k + 1) * n])
+        write(os.path.join(out, f"rest{k}.edf"), headers, np.c_[x[:, :k * n], x[:, (k + 1) * n:]])
     return k_max
 
 
@@ -58,15 +72,16 @@ def run(*args):
     subprocess.run([BIN, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def judge(real, synth, train):
-    args = ["eval", "--real", real, "--synth", *synth, "--window-s", "5", "--json"]
+def judge(real, synth, train, window_s):
+    args = ["eval", "--real", real, "--synth", *synth, "--window-s", str(window_s), "--json"]
     if train:
         args += ["--train", train]
     j = json.loads(subprocess.run([BIN, *args], check=True, capture_output=True, text=True).stdout)
     c = j["comparisons"][0]
     priv = j.get("privacy") or {}
     return (c["discriminative_auc"], c["psd_distance_db"], c.get("hr_mean"), c.get("template_corr"),
-            priv.get("dcr_ratio"), priv.get("dcr_ratio_train"))
+            priv.get("dcr_ratio"), priv.get("dcr_ratio_train"),
+            j["real"].get("band_powers"), c.get("band_powers"))
 
 
 def generate(model, out, seed, minutes):
@@ -77,10 +92,14 @@ def generate(model, out, seed, minutes):
 
 
 def row(name, k, seed, m):
-    auc, psd, hr, r, priv, priv_train = m
+    auc, psd, hr, r, priv, priv_train, real_bands, bands = m
     fmt = lambda v, f: "–" if v is None else f % v
-    print(f"{name:<18} {k:>4} {seed:>4} {auc:7.3f} {psd:7.2f} {fmt(hr, '%7.1f')} "
-          f"{fmt(r, '%6.3f')} {fmt(priv, '%6.2f')} {fmt(priv_train, '%10.2f')}", flush=True)
+    line = (f"{name:<18} {k:>4} {seed:>4} {auc:7.3f} {psd:7.2f} {fmt(hr, '%7.1f')} "
+            f"{fmt(r, '%6.3f')} {fmt(priv, '%6.2f')} {fmt(priv_train, '%10.2f')}")
+    if bands:
+        diff = max(abs(a - b) for a, b in zip(real_bands, bands))
+        line += f"  bands {'/'.join(f'{b:.2f}' for b in bands)} vs {'/'.join(f'{b:.2f}' for b in real_bands)}, max diff {diff:.2f}"
+    print(line, flush=True)
     return auc
 
 
@@ -90,18 +109,20 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--out", default="/tmp/biowave-cv")
     ap.add_argument("--latent", action="store_true", help="also a latent transformer per fold")
+    ap.add_argument("--eeg", action="store_true", help="the EEG record and eeg-vae's command")
     a = ap.parse_args()
+    record, fold_s, window_s, vae = SETS["eeg" if a.eeg else "ecg"]
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} not found: run `cargo build --release` first")
     os.makedirs(a.out, exist_ok=True)
-    n = folds(a.out)
+    n = folds(a.out, record, fold_s)
     p = lambda *parts: os.path.join(a.out, *parts)
     print(f"{'set':<18} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} {'priv':>6} {'priv/train':>10}")
     means = {}
     for k in range(n):
         real, rest = p(f"f{k}.edf"), p(f"rest{k}.edf")
-        means.setdefault("real (floor)", []).append(row("real (floor)", k, 0, judge(real, [rest], None)))
-        models = [("vae", p(f"vae{k}"), VAE)]
+        means.setdefault("real (floor)", []).append(row("real (floor)", k, 0, judge(real, [rest], None, window_s)))
+        models = [("vae", p(f"vae{k}"), vae)]
         if a.latent:
             models.append(("latent transformer", p(f"lt{k}"), LATENT + ["--codec", p(f"vae{k}")]))
         for name, model, cmd in models:
@@ -109,7 +130,7 @@ def main():
                 run("train", *cmd, "--data", rest, "--out", model)
             for s in a.seeds:
                 synth = generate(model, p(f"gen_{name.split()[0]}{k}_{s}"), s, a.minutes)
-                means.setdefault(name, []).append(row(name, k, s, judge(real, synth, rest)))
+                means.setdefault(name, []).append(row(name, k, s, judge(real, synth, rest, window_s)))
     for name, v in means.items():
         print(f"mean AUC {name}: {np.mean(v):.3f} over {len(v)} runs")
 

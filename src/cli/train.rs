@@ -127,20 +127,43 @@ const DEFAULT_STATES: usize = 10;
 /// hold out whole stretches of time (never windows of one piece on both sides).
 const PIECES: usize = 5;
 
-/// The training records, each cut into [`PIECES`] stretches when fewer than three are given.
+/// Training window, STFT size and hop `args` ask for, with each model's defaults.
+fn window_and_stft(args: &Args) -> (f64, usize, usize) {
+    let transformer = args.model == "transformer";
+    let conv = !transformer && args.arch == ArchArg::Conv;
+    let n_fft = args.n_fft.unwrap_or(if conv { 64 } else { 256 });
+    let window_s = args.window_s.unwrap_or(if transformer { 8.0 } else { 2.0 });
+    (window_s, n_fft, args.hop.unwrap_or(n_fft / 4))
+}
+
+/// How many pieces a record of `n` samples at `fs` Hz is cut into: [`PIECES`], or fewer (not
+/// under 2) when pieces that short would not hold one training window of whole STFT frames
+/// (those not reaching into the zero padding: `Representation::interior`).
+fn piece_count(n: usize, fs: f64, args: &Args) -> usize {
+    let (window_s, n_fft, hop) = window_and_stft(args);
+    let hop = hop.max(1);
+    let window_frames = ((window_s * fs / hop as f64).round() as usize).max(1);
+    let need = n_fft / 2 + hop * (window_frames + (n_fft / 2).div_ceil(hop) - 1);
+    (n / need.max(1)).clamp(2, PIECES)
+}
+
+/// The training records, each cut into up to [`PIECES`] stretches when fewer than three are
+/// given.
 pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
     let mut out = Vec::new();
     for p in &args.data {
         let rec = crate::io::read(p)?;
         let name = p.display().to_string();
-        if args.data.len() >= 3 {
+        if args.data.len() >= 3 || rec.channels.is_empty() {
             out.push(Source { name, record: rec });
             continue;
         }
-        for k in 0..PIECES {
+        let fs = args.fs.unwrap_or(rec.channels[0].meta.sample_rate);
+        let pieces = piece_count((rec.duration_s() * fs) as usize, fs, args);
+        for k in 0..pieces {
             let mut piece = rec.clone();
             for c in &mut piece.channels {
-                let n = c.samples.len() / PIECES;
+                let n = c.samples.len() / pieces;
                 c.samples = c.samples[k * n..(k + 1) * n].to_vec();
             }
             out.push(Source {
@@ -211,13 +234,13 @@ pub fn run(args: Args) -> crate::Result<()> {
     }
     let src = sources(&args)?;
     let conv = !transformer && args.arch == ArchArg::Conv;
-    let n_fft = args.n_fft.unwrap_or(if conv { 64 } else { 256 });
+    let (window_s, n_fft, hop) = window_and_stft(&args);
     let dc = DataConfig {
-        window_s: args.window_s.unwrap_or(if transformer { 8.0 } else { 2.0 }),
+        window_s,
         stride_s: args.stride_s,
         spectral: SpectralConfig {
             n_fft,
-            hop: args.hop.unwrap_or(n_fft / 4),
+            hop,
             ..SpectralConfig::default()
         },
         sample_rate: args.fs,
@@ -440,4 +463,47 @@ pub(super) fn device() -> candle_core::Device {
         return d;
     }
     candle_core::Device::Cpu
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn args(model: &str, extra: &[&str]) -> Args {
+        let base = [
+            "biowave", "train", "--model", model, "--data", "x.edf", "--out", "o",
+        ];
+        let cli = super::super::Cli::try_parse_from(base.iter().chain(extra)).unwrap();
+        match cli.command {
+            super::super::Command::Train(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn short_records_are_cut_into_fewer_pieces_that_each_hold_a_window() {
+        let a = args(
+            "vae",
+            &[
+                "--arch",
+                "mlp",
+                "--n-fft",
+                "128",
+                "--hop",
+                "32",
+                "--window-s",
+                "2",
+            ],
+        );
+        // A piece needs 64 + 32 × (8 + 2 − 1) = 352 samples at 128 Hz (interior frames).
+        assert_eq!(piece_count(16 * 128, 128.0, &a), 5);
+        assert_eq!(piece_count(12 * 128, 128.0, &a), 4);
+        assert_eq!(piece_count(352 * 3, 128.0, &a), 3);
+        assert_eq!(piece_count(352 * 3 - 1, 128.0, &a), 2);
+        assert_eq!(piece_count(100, 128.0, &a), 2);
+        // The transformer's default 8 s windows need longer pieces at the same STFT.
+        let t = args("transformer", &["--n-fft", "128"]);
+        assert_eq!(piece_count(16 * 128, 128.0, &t), 2);
+    }
 }
