@@ -6,11 +6,12 @@
 //! prints seconds per step. Shapes are `models/ecg-vae`'s (conv: 66 features × 45 frames,
 //! hidden 128, latent 32) or the earlier MLP's (258 × 11, hidden 256).
 
+use biowave::model::adamw::AdamW;
 use biowave::model::data_parallel::{batch_gradients, SHARDS};
 use biowave::model::train::seed_weights;
 use biowave::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand::SeedableRng;
 use std::time::Instant;
 

@@ -1,5 +1,6 @@
 //! Signal generators: the [`Generator`] trait and the models that implement it.
 
+pub mod adamw;
 pub mod bias_relu;
 pub mod checkpoint;
 pub mod data_parallel;

@@ -4,12 +4,13 @@
 //! the loss terms and windows per second. A model plugs in through [`Objective`]. On the
 //! CPU each batch's gradients are computed data-parallel (`model::data_parallel`).
 
+use super::adamw::AdamW;
 use super::checkpoint::{self, CheckpointConfig};
 use super::data_parallel::{batch_gradients, SHARDS};
 use crate::data::{Dataset, Part};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
+use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 use std::time::Instant;
