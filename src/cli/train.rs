@@ -136,15 +136,25 @@ fn window_and_stft(args: &Args) -> (f64, usize, usize) {
     (window_s, n_fft, args.hop.unwrap_or(n_fft / 4))
 }
 
-/// How many pieces a record of `n` samples at `fs` Hz is cut into: [`PIECES`], or fewer (not
-/// under 2) when pieces that short would not hold one training window of whole STFT frames
-/// (those not reaching into the zero padding: `Representation::interior`).
-fn piece_count(n: usize, fs: f64, args: &Args) -> usize {
+/// How many pieces a record of `n` samples at `fs` Hz is cut into: [`PIECES`], or fewer when
+/// pieces that short would not hold one training window of whole STFT frames (those not
+/// reaching into the zero padding: `Representation::interior`); an error below 2.
+fn piece_count(name: &str, n: usize, fs: f64, args: &Args) -> crate::Result<usize> {
     let (window_s, n_fft, hop) = window_and_stft(args);
     let hop = hop.max(1);
     let window_frames = ((window_s * fs / hop as f64).round() as usize).max(1);
     let need = n_fft / 2 + hop * (window_frames + (n_fft / 2).div_ceil(hop) - 1);
-    (n / need.max(1)).clamp(2, PIECES)
+    match n / need.max(1) {
+        k if k >= 2 => Ok(k.min(PIECES)),
+        _ => Err(crate::Error::BadInput(format!(
+            "{name}: {:.2} s is too short to train on alone: it is cut into 2 to {PIECES} \
+             stretches for validation, each needing {:.2} s (the {window_s} s window \
+             (--window-s) plus the edge frames of n_fft {n_fft}); give a longer recording, \
+             three or more files, or a shorter --window-s",
+            n as f64 / fs,
+            need as f64 / fs
+        ))),
+    }
 }
 
 /// The training records, each cut into up to [`PIECES`] stretches when fewer than three are
@@ -159,7 +169,7 @@ pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
             continue;
         }
         let fs = args.fs.unwrap_or(rec.channels[0].meta.sample_rate);
-        let pieces = piece_count((rec.duration_s() * fs) as usize, fs, args);
+        let pieces = piece_count(&name, (rec.duration_s() * fs) as usize, fs, args)?;
         for k in 0..pieces {
             let mut piece = rec.clone();
             for c in &mut piece.channels {
@@ -497,13 +507,20 @@ mod tests {
             ],
         );
         // A piece needs 64 + 32 × (8 + 2 − 1) = 352 samples at 128 Hz (interior frames).
-        assert_eq!(piece_count(16 * 128, 128.0, &a), 5);
-        assert_eq!(piece_count(12 * 128, 128.0, &a), 4);
-        assert_eq!(piece_count(352 * 3, 128.0, &a), 3);
-        assert_eq!(piece_count(352 * 3 - 1, 128.0, &a), 2);
-        assert_eq!(piece_count(100, 128.0, &a), 2);
+        let count = |n, a: &Args| piece_count("x.edf", n, 128.0, a).map_err(|e| e.to_string());
+        assert_eq!(count(16 * 128, &a), Ok(5));
+        assert_eq!(count(12 * 128, &a), Ok(4));
+        assert_eq!(count(352 * 3, &a), Ok(3));
+        assert_eq!(count(352 * 3 - 1, &a), Ok(2));
+        assert_eq!(count(352 * 2, &a), Ok(2));
+        let short = count(352 * 2 - 1, &a).unwrap_err();
+        assert!(
+            short.contains("x.edf: 5.49 s is too short") && short.contains("2.75 s"),
+            "{short}"
+        );
         // The transformer's default 8 s windows need longer pieces at the same STFT.
         let t = args("transformer", &["--n-fft", "128"]);
-        assert_eq!(piece_count(16 * 128, 128.0, &t), 2);
+        assert_eq!(count(1120 * 2, &t), Ok(2));
+        assert!(count(1120 * 2 - 1, &t).is_err());
     }
 }
