@@ -169,7 +169,12 @@ pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
             continue;
         }
         let fs = args.fs.unwrap_or(rec.channels[0].meta.sample_rate);
-        let pieces = piece_count(&name, (rec.duration_s() * fs) as usize, fs, args)?;
+        // A latent transformer's tokens are its codec's beat windows, not `--window-s` ones:
+        // their own check (`train_latent::tokens`) judges the pieces.
+        let pieces = match args.codec {
+            Some(_) => PIECES,
+            None => piece_count(&name, (rec.duration_s() * fs) as usize, fs, args)?,
+        };
         for k in 0..pieces {
             let mut piece = rec.clone();
             for c in &mut piece.channels {

@@ -18,7 +18,7 @@ pub struct AdamW {
 }
 
 enum State {
-    /// Parameters with their first and second moments, updated by the CPU kernels.
+    /// `[first moment, second moment, parameter]` per parameter, updated by the CPU kernels.
     Cpu(Vec<[Var; 3]>),
     /// Candle's composed optimiser, for other devices.
     Composed(candle_nn::AdamW),
