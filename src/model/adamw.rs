@@ -66,9 +66,14 @@ impl Optimizer for AdamW {
         };
         self.step_t += 1;
         let p = &self.params;
-        let moments = Moments {
-            beta1: p.beta1,
-            beta2: p.beta2,
+        // m ← β₁ m + (1 − β₁) g and v ← β₂ v + (1 − β₂) g².
+        let first = Moment {
+            beta: p.beta1,
+            square: false,
+        };
+        let second = Moment {
+            beta: p.beta2,
+            square: true,
         };
         let update = Update {
             scale_m: 1.0 / (1.0 - p.beta1.powi(self.step_t)),
@@ -80,8 +85,8 @@ impl Optimizer for AdamW {
         for [m, v, theta] in slots.iter() {
             if let Some(g) = grads.get(theta) {
                 let g = g.contiguous()?;
-                m.inplace_op2(&g, &moments.first())?;
-                v.inplace_op2(&g, &moments.second())?;
+                m.inplace_op2(&g, &first)?;
+                v.inplace_op2(&g, &second)?;
                 theta.inplace_op3(m, v, &update)?;
             }
         }
@@ -107,30 +112,6 @@ fn f32_of<'a>(s: &'a CpuStorage, l: &Layout, n: usize, what: &str) -> Result<&'a
         candle_core::bail!("{what}: {} values for a parameter of {n}", x.len());
     }
     Ok(x)
-}
-
-/// The moments' decay rates.
-struct Moments {
-    beta1: f64,
-    beta2: f64,
-}
-
-impl Moments {
-    /// `m ← β₁ m + (1 − β₁) g`.
-    fn first(&self) -> Moment {
-        Moment {
-            beta: self.beta1,
-            square: false,
-        }
-    }
-
-    /// `v ← β₂ v + (1 − β₂) g²`.
-    fn second(&self) -> Moment {
-        Moment {
-            beta: self.beta2,
-            square: true,
-        }
-    }
 }
 
 /// One moment's update from the gradient (squared for the second).
