@@ -7,8 +7,9 @@ use biowave::record::{Annotation, Record};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const REAL: [&str; 4] = [
+const REAL: [&str; 5] = [
     "signals/mitdb208.edf",
+    "signals/eegmat_s00_rest.edf",
     "signals/phyaat_eeg14.edf",
     "signals/phyaat_eeg14.bdf",
     "signals/ecg12_sample1.edf",
@@ -48,6 +49,31 @@ fn mitdb_annotations_and_units_are_read() {
         .iter()
         .fold(0f32, |m, v| m.max(v.abs()));
     assert!((0.5..10.0).contains(&max), "max |x| {max}");
+}
+
+/// The PhysioNet EEGMAT file as its recording software (NeuroCom) wrote it: 19 EEG
+/// channels, the ear reference and an ECG at 500 Hz, in µV (ECG in mV), with one whole
+/// record's bytes and 4 more after the 182 records its header counts, which are not read.
+#[test]
+fn eegmat_rest_reads_its_header_records() {
+    let rec = io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
+    assert_eq!(rec.channels.len(), 21);
+    for (i, c) in rec.channels.iter().enumerate() {
+        assert_eq!(c.meta.sample_rate, 500.0, "{}", c.meta.label);
+        assert_eq!(c.samples.len(), 500 * 182, "{}", c.meta.label);
+        assert_eq!(c.meta.unit, if i == 20 { "mV" } else { "uV" });
+    }
+    assert_eq!(rec.channels[0].meta.label, "EEG Fp1");
+    assert_eq!(rec.channels[20].meta.label, "ECG ECG");
+    assert!(rec.channels[0].meta.prefilter.starts_with("HP:0.5"));
+    // Scalp EEG in µV: tens of µV, not counts or volts.
+    let rms = |x: &[f32]| (x.iter().map(|v| v * v).sum::<f32>() / x.len() as f32).sqrt();
+    let r = rms(&rec.channels[14].samples);
+    assert!((2.0..100.0).contains(&r), "O1 rms {r} uV");
+    let len = std::fs::metadata("signals/eegmat_s00_rest.edf")
+        .unwrap()
+        .len();
+    assert_eq!(len, 256 * 22 + 183 * 21 * 500 * 2 + 4);
 }
 
 /// A file with three sample rates and annotations with durations, written by pyedflib.
@@ -274,4 +300,53 @@ fn convert_cli_cuts_channels_and_time_and_keeps_annotations_and_start() {
     assert_eq!(pvc, vec![(6.0, "first PVCs (SciPy docs)")]);
     let shift = cut.meta.start.unwrap() - src.meta.start.unwrap();
     assert_eq!(shift.num_seconds(), 10);
+}
+
+/// `convert --resample` writes what the library's polyphase resampler (checked against
+/// scipy's `resample_poly` in tests/dsp.rs) makes of each channel, at the new rate, with the
+/// physical range widened over the filter's overshoot (nothing clipped); a rate that is not
+/// positive is refused by name with exit code 2.
+#[test]
+fn convert_cli_resamples_every_channel() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("eeg250.bdf");
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["convert", "signals/eegmat_s00_rest.edf"])
+        .arg(&out)
+        .args(["--channels", "EEG O1,ECG ECG", "--resample", "250"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success() && !stderr.contains("clipped"),
+        "{stderr}"
+    );
+    let src = io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
+    let got = io::read(&out).unwrap();
+    for (c, label) in got.channels.iter().zip(["EEG O1", "ECG ECG"]) {
+        assert_eq!(c.meta.label, label);
+        assert_eq!(c.meta.sample_rate, 250.0);
+        let x = &src.channels[src.channel_index(label).unwrap()].samples;
+        let want = biowave::dsp::resample::resample_poly(x, 1, 2).unwrap();
+        assert_eq!(c.samples.len(), want.len());
+        let step = (c.meta.physical_max - c.meta.physical_min) / 16_777_215.0;
+        let worst = want
+            .iter()
+            .zip(&c.samples)
+            .map(|(a, b)| f64::from((a - b).abs()))
+            .fold(0.0, f64::max);
+        assert!(worst <= step * 1.001 + 1e-6, "{label}: {worst} > {step}");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["convert", "signals/eegmat_s00_rest.edf"])
+        .arg(tmp.path().join("bad.edf"))
+        .arg("--resample=-5")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("eegmat_s00_rest.edf") && stderr.contains("--resample"),
+        "{stderr}"
+    );
 }

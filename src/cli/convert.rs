@@ -1,4 +1,5 @@
-//! `biowave convert IN OUT [--channels A,B] [--start S] [--end S] [--fs HZ] [--h5-dataset PATH]`.
+//! `biowave convert IN OUT [--channels A,B] [--start S] [--end S] [--resample HZ] [--fs HZ]
+//! [--h5-dataset PATH]`.
 
 use crate::io::{Format, OpenOptions, Selection};
 use std::path::PathBuf;
@@ -19,7 +20,12 @@ pub struct Args {
     /// End of the time range to keep, in seconds.
     #[arg(long)]
     pub end: Option<f64>,
-    /// Sample rate for inputs that do not state one (HDF5, CSV without a time column).
+    /// Resample every channel to this rate (Hz) before writing: polyphase with a
+    /// Kaiser-windowed anti-aliasing FIR, as `scipy.signal.resample_poly`.
+    #[arg(long)]
+    pub resample: Option<f64>,
+    /// Sample rate for inputs that do not state one (HDF5, CSV without a time column); it
+    /// labels the samples, it does not resample them (that is `--resample`).
     #[arg(long)]
     pub fs: Option<f64>,
     /// HDF5 dataset to read (default: the first 2-D or 3-D numeric dataset).
@@ -55,7 +61,14 @@ pub fn run(args: Args) -> crate::Result<()> {
         start_s: args.start,
         end_s: args.end,
     };
-    let record = reader.read(&sel)?;
+    let mut record = reader.read(&sel)?;
+    if let Some(hz) = args.resample {
+        for ch in &mut record.channels {
+            crate::dsp::resample::resample_channel(ch, hz).map_err(|e| {
+                crate::Error::BadInput(format!("{}: --resample: {e}", args.input.display()))
+            })?;
+        }
+    }
     for note in dropped(&record, target) {
         eprintln!("biowave: {}: {note}", args.output.display());
     }

@@ -55,7 +55,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     )?;
     if synth.rate != real.rate {
         return Err(crate::Error::BadInput(format!(
-            "synthetic data at {} Hz, real at {} Hz: resample one of them (biowave convert --fs)",
+            "synthetic data at {} Hz, real at {} Hz: resample one of them (biowave convert --resample HZ)",
             synth.rate, real.rate
         )));
     }

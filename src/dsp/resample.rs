@@ -133,6 +133,34 @@ pub fn resample_poly(x: &[f32], up: usize, down: usize) -> Result<Vec<f32>> {
     Ok(out)
 }
 
+/// Resamples one channel of a record to `to_hz` in place. Its physical range is widened
+/// where the anti-aliasing filter's ringing overshoots it, so that writing it back to
+/// EDF/BDF clips nothing; the digital range is kept.
+pub fn resample_channel(ch: &mut crate::record::Channel, to_hz: f64) -> Result<()> {
+    let r = Resampler::between(ch.meta.sample_rate, to_hz)?;
+    let mut y = Vec::new();
+    r.process(&ch.samples, &mut y);
+    let (lo, hi) = y
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(f64::from(v)), hi.max(f64::from(v)))
+        });
+    let m = &mut ch.meta;
+    if lo.is_finite() {
+        // EDF allows an inverted range (physical_min > physical_max): widen either way.
+        if m.physical_min <= m.physical_max {
+            m.physical_min = m.physical_min.min(lo);
+            m.physical_max = m.physical_max.max(hi);
+        } else {
+            m.physical_max = m.physical_max.min(lo);
+            m.physical_min = m.physical_min.max(hi);
+        }
+    }
+    m.sample_rate = to_hz;
+    ch.samples = y;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

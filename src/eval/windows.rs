@@ -85,7 +85,7 @@ pub fn cut(
             .any(|&i| rec.channels[i].meta.sample_rate != out.rate)
         {
             return Err(Error::BadInput(format!(
-                "{name}: sample rate {rate} Hz differs from {} Hz; resample first (biowave convert --fs)",
+                "{name}: sample rate {rate} Hz differs from {} Hz; resample first (biowave convert --resample HZ)",
                 out.rate
             )));
         }
