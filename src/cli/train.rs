@@ -447,12 +447,13 @@ pub(super) fn out_dir(args: &Args) -> PathBuf {
     }
 }
 
-/// This process's command line, as recorded in the checkpoint.
+/// This process's command line, as recorded in the checkpoint: shell-quoted, so that it
+/// can be pasted back (`--channels "EEG Fp1,EEG Fp2"` keeps its quotes).
 fn command() -> String {
-    std::iter::once("biowave".to_string())
+    let args: Vec<String> = std::iter::once("biowave".to_string())
         .chain(std::env::args().skip(1))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    shlex::try_join(args.iter().map(String::as_str)).unwrap_or_else(|_| args.join(" "))
 }
 
 /// The training loop's settings from the flags.
