@@ -12,6 +12,7 @@ pub mod resample;
 pub mod splice;
 pub mod stft;
 pub mod window;
+pub mod xcorr;
 
 pub use repr::{Representation, StreamDecoder};
 pub use stft::{snr_db, Complex32, SpectralConfig, Stft, StreamingIstft};

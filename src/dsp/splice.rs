@@ -12,6 +12,8 @@
 
 use std::collections::VecDeque;
 
+use super::xcorr::Correlator;
+
 use crate::{Error, Result};
 
 /// Joins decoded segments into continuous channels: push segments, pull samples.
@@ -112,6 +114,8 @@ pub struct Splicer {
     /// The previous segment, channel-major (`n_channels × len`); empty before the first.
     prev: Vec<f32>,
     ready: Ready,
+    /// The join search, planned once for this segment length.
+    xcorr: Correlator,
 }
 
 impl Splicer {
@@ -123,45 +127,29 @@ impl Splicer {
                  short to join (need ≥ 16 samples, ≥ 1 channel)"
             )));
         }
+        let (context, overlap, min_advance) =
+            (segment_len / 4, (segment_len / 16).max(1), segment_len / 4);
         Ok(Self {
             len: segment_len,
-            context: segment_len / 4,
-            overlap: (segment_len / 16).max(1),
-            min_advance: segment_len / 4,
+            context,
+            overlap,
+            min_advance,
             prev: Vec::with_capacity(n_channels * segment_len),
             ready: Ready::new(n_channels, 2 * segment_len),
+            // Offsets d in context..=len − overlap − min_advance compare seg[d − context..]
+            // over context + overlap samples: the searched stretch is seg[..len − min_advance].
+            xcorr: Correlator::new(context + overlap, segment_len - min_advance),
         })
     }
 
     /// Offset in `seg` where its waveform best matches the previous segment's continuation
     /// (normalised cross-correlation over context + overlap, all channels pooled).
-    fn best_offset(&self, seg: &[f32]) -> usize {
+    fn best_offset(&mut self, seg: &[f32]) -> usize {
         let (l, k, ov) = (self.len, self.context, self.overlap);
-        let target = l - ov - k;
-        let span = k + ov;
-        let (lo, hi) = (k, l - ov - self.min_advance);
-        let mut best = (f64::NEG_INFINITY, lo);
-        for d in lo..=hi.max(lo) {
-            let (mut sab, mut saa, mut sbb, mut sa, mut sb) = (0f64, 0f64, 0f64, 0f64, 0f64);
-            for (s, p) in seg.chunks_exact(l).zip(self.prev.chunks_exact(l)) {
-                for (&a, &b) in s[d - k..d - k + span].iter().zip(&p[target..target + span]) {
-                    let (a, b) = (f64::from(a), f64::from(b));
-                    sab += a * b;
-                    saa += a * a;
-                    sbb += b * b;
-                    sa += a;
-                    sb += b;
-                }
-            }
-            let n = (span * self.ready.n_channels()) as f64;
-            let cov = sab - sa * sb / n;
-            let var = (saa - sa * sa / n) * (sbb - sb * sb / n);
-            let r = cov / var.max(f64::MIN_POSITIVE).sqrt();
-            if r > best.0 {
-                best = (r, d);
-            }
-        }
-        best.1
+        let (target, span, searched) = (l - ov - k, k + ov, l - self.min_advance);
+        let templates = self.prev.chunks_exact(l).map(|p| &p[target..target + span]);
+        let signals = seg.chunks_exact(l).map(|s| &s[..searched]);
+        k + self.xcorr.best_offset(templates, signals)
     }
 }
 
