@@ -56,8 +56,8 @@ impl Correlator {
     /// pooled over channels; the first of equal maxima (within 1e-9).
     pub fn best_offset<'a>(
         &mut self,
-        templates: impl Iterator<Item = &'a [f32]> + Clone,
-        signals: impl Iterator<Item = &'a [f32]> + Clone,
+        templates: impl Iterator<Item = &'a [f32]>,
+        signals: impl Iterator<Item = &'a [f32]>,
     ) -> usize {
         let (span, len) = (self.span, self.len);
         self.acc.iter_mut().for_each(|v| *v = Complex64::default());
