@@ -16,6 +16,7 @@ pub mod test_signal;
 pub mod train;
 pub mod transformer;
 pub mod transformer_gen;
+pub mod transformer_step;
 pub mod unfold;
 pub mod vae;
 pub mod vae_conv;

@@ -85,14 +85,25 @@ impl TransformerConfig {
 
 /// One pre-norm block: attention then MLP, each around a residual.
 #[derive(Clone)]
-struct Block {
-    ln1: LayerNorm,
-    qkv: Linear,
-    proj: Linear,
-    ln2: LayerNorm,
-    ff1: Linear,
-    ff2: Linear,
+pub(super) struct Block {
+    pub(super) ln1: LayerNorm,
+    pub(super) qkv: Linear,
+    pub(super) proj: Linear,
+    pub(super) ln2: LayerNorm,
+    pub(super) ff1: Linear,
+    pub(super) ff2: Linear,
     heads: usize,
+}
+
+/// The model's layers, borrowed for `model::transformer_step` to copy out.
+pub(super) struct Parts<'a> {
+    pub start: &'a Tensor,
+    pub input: &'a Linear,
+    pub blocks: &'a [Block],
+    pub ln_f: &'a LayerNorm,
+    pub head: &'a Linear,
+    pub cos: &'a Tensor,
+    pub sin: &'a Tensor,
 }
 
 /// Keys and values of the frames in the sliding window, per block, unrotated
@@ -280,6 +291,19 @@ impl Transformer {
         &self.cfg
     }
 
+    /// The layers and rotary tables, for the plain CPU step to copy.
+    pub(super) fn parts(&self) -> Parts<'_> {
+        Parts {
+            start: &self.start,
+            input: &self.input,
+            blocks: &self.blocks,
+            ln_f: &self.ln_f,
+            head: &self.head,
+            cos: &self.cos,
+            sin: &self.sin,
+        }
+    }
+
     /// Splits the head's output `[b, t, head_width]` into the mixture's parts; a single
     /// Gaussian has no weight outputs (its log weight is 0).
     fn distribution(&self, h: &Tensor) -> Result<FrameDistribution> {
@@ -323,7 +347,9 @@ impl Transformer {
 
     /// Feeds one frame (`[n_features]`, normalised), or the start token when `frame` is
     /// `None`, and returns the distribution of the frame after it. Cost and memory are
-    /// bounded by `context`, however long it runs.
+    /// bounded by `context`, however long it runs. With tensors on any device; the
+    /// samplers use `model::transformer_step`, the same step without a tensor per
+    /// operation, which is checked against this one.
     pub fn step(&self, frame: Option<&Tensor>, cache: &mut KvCache) -> Result<FrameDistribution> {
         let x = match frame {
             None => self.start.unsqueeze(0)?,

@@ -8,10 +8,11 @@ use super::checkpoint::CheckpointConfig;
 use super::gain_cache::GainKey;
 use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
-use super::transformer::{KvCache, Transformer};
+use super::transformer::Transformer;
+use super::transformer_step::{self, NextToken, Precision, StepWeights, Stepper};
 use crate::dsp::StreamDecoder;
 use crate::{Error, Result};
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -31,13 +32,11 @@ pub struct TransformerSampler {
 /// A transformer sampled one token at a time: KV cache, the predicted distribution of the
 /// next token, seeded draws at a temperature. Shared by frame tokens and latent tokens.
 pub struct Autoregressor {
-    model: Transformer,
-    cache: KvCache,
+    steps: Stepper,
     rng: ChaCha8Rng,
     temperature: f32,
-    /// Distribution of the next token from the last step: component means and stds
-    /// (`mixture × n_features`), and component weights.
-    next: (Vec<f32>, Vec<f32>, Vec<f32>),
+    /// Distribution of the next token from the last step.
+    next: NextToken,
     /// What the draws depend on besides the seed: the checkpoint (as a `GainKey`) and the
     /// temperature; calibrations measured on these draws are memoised under it.
     origin: String,
@@ -75,7 +74,7 @@ pub fn load(
 impl TransformerSampler {
     /// Positions in the sliding window now (bounded by the model's context).
     pub fn cached(&self) -> usize {
-        self.steps.cache.len()
+        self.steps.steps.len()
     }
 }
 
@@ -95,33 +94,35 @@ impl Autoregressor {
             )
         })?;
         let temperature = temperature_of(cfg, temperature)?;
-        let model = super::train::load_frozen(|vb| Transformer::new(&tc, vb), &Device::Cpu, dir)?;
         let key = GainKey::new(dir, &dir.join("model.safetensors"), cfg);
+        let weights = transformer_step::shared(&key, || {
+            let model =
+                super::train::load_frozen(|vb| Transformer::new(&tc, vb), &Device::Cpu, dir)?;
+            StepWeights::new(&model, Precision::Bf16).map_err(to_err)
+        })?;
         let mut s = Autoregressor {
-            model,
-            cache: KvCache::default(),
+            steps: Stepper::new(weights),
             rng: ChaCha8Rng::seed_from_u64(seed),
             temperature,
-            next: (Vec::new(), Vec::new(), Vec::new()),
+            next: NextToken::default(),
             origin: format!("{key:?} at temperature {temperature}"),
         };
-        s.feed(None)?;
+        s.feed(None);
         Ok(s)
     }
 
     /// The same model (weights shared) and temperature from a fresh start token, drawing
     /// with `seed`: a second sequence that does not disturb this one's cache or draws.
-    pub fn restarted(&self, seed: u64) -> Result<Self> {
+    pub fn restarted(&self, seed: u64) -> Self {
         let mut s = Autoregressor {
-            model: self.model.clone(),
-            cache: KvCache::default(),
+            steps: self.steps.restarted(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             temperature: self.temperature,
-            next: (Vec::new(), Vec::new(), Vec::new()),
+            next: NextToken::default(),
             origin: self.origin.clone(),
         };
-        s.feed(None)?;
-        Ok(s)
+        s.feed(None);
+        s
     }
 
     /// What the draws depend on besides the seed (checkpoint and temperature).
@@ -131,30 +132,18 @@ impl Autoregressor {
 
     /// Values per token.
     pub fn n_features(&self) -> usize {
-        self.model.config().n_features
+        self.steps.weights().config().n_features
     }
 
     /// Runs one step of the model and keeps the predicted distribution.
-    fn feed(&mut self, token: Option<&[f32]>) -> Result<()> {
-        let t = token
-            .map(|f| Tensor::from_slice(f, f.len(), &Device::Cpu))
-            .transpose()
-            .map_err(to_err)?;
-        let d = self
-            .model
-            .step(t.as_ref(), &mut self.cache)
-            .map_err(to_err)?;
-        let flat = |x: Tensor| x.flatten_all().and_then(|x| x.to_vec1::<f32>());
-        self.next.0 = flat(d.mean).map_err(to_err)?;
-        self.next.1 = flat(d.log_std.exp().map_err(to_err)?).map_err(to_err)?;
-        self.next.2 = flat(d.log_weight.exp().map_err(to_err)?).map_err(to_err)?;
-        Ok(())
+    fn feed(&mut self, token: Option<&[f32]>) {
+        self.steps.step(token, &mut self.next);
     }
 
     /// Draws the next token into `out` (normalised: a component by its weight, then its
     /// Gaussian at the temperature) and feeds it back.
-    pub fn draw(&mut self, out: &mut [f32]) -> Result<()> {
-        let (mean, std, weight) = &self.next;
+    pub fn draw(&mut self, out: &mut [f32]) {
+        let NextToken { mean, std, weight } = &self.next;
         let f = out.len();
         // A single Gaussian draws no component (its streams stay what they were before
         // mixtures existed).
@@ -167,7 +156,7 @@ impl Autoregressor {
             let e: f32 = StandardNormal.sample(&mut self.rng);
             *v = m + self.temperature * s * e;
         }
-        self.feed(Some(out))
+        self.feed(Some(out));
     }
 }
 
@@ -187,7 +176,7 @@ pub(crate) fn pick(weight: &[f32], u: f32) -> usize {
 impl FrameSource for TransformerSampler {
     /// Draws the next frame, feeds it back, pushes it (un-normalised) to the decoder.
     fn push_frames(&mut self, decoder: &mut StreamDecoder) -> Result<()> {
-        self.steps.draw(&mut self.frame)?;
+        self.steps.draw(&mut self.frame);
         self.cfg.norm.invert(&mut self.frame);
         decoder.push(&self.frame)
     }

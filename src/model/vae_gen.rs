@@ -112,7 +112,7 @@ impl Walk {
     /// came out 1–1.5 dB louder than the held-out minutes in every band.
     fn for_calibration(&self, cfg: &CheckpointConfig) -> Result<Walk> {
         Ok(match self {
-            Walk::Transformer(t) => Walk::Transformer(Box::new(t.restarted(CALIBRATION_SEED)?)),
+            Walk::Transformer(t) => Walk::Transformer(Box::new(t.restarted(CALIBRATION_SEED))),
             _ => Walk::of(cfg),
         })
     }
@@ -524,7 +524,7 @@ impl VaeGenerator {
                     *v = RHO * *v + s * e;
                 }
             }
-            Walk::Transformer(t) => t.draw(&mut self.z)?,
+            Walk::Transformer(t) => t.draw(&mut self.z),
             Walk::States(w) => w.step(&mut self.rng, &mut self.z),
         }
         Ok(())
