@@ -121,6 +121,34 @@ fn resume_continues_from_the_saved_step() {
     );
 }
 
+/// A run stopped by its time budget partway through an epoch and then resumed ends with
+/// the weights, byte for byte, of the same run never stopped: the optimiser's moments, the
+/// noise generator's position, the early-stopping counters and the place in the epoch all
+/// carry over. A finished run leaves no optimiser state behind.
+#[test]
+fn a_resumed_run_ends_with_the_weights_of_one_never_stopped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (whole, cut) = (tmp.path().join("whole"), tmp.path().join("cut"));
+    let run = ["--epochs", "3", "--seed", "2"];
+    let a = train(&whole, &run);
+    let stopped = train(&cut, &[&run[..], &["--max-minutes", "0.00001"]].concat());
+    let step = |c: &serde_json::Value| c["step"].as_u64().unwrap();
+    assert!(
+        step(&stopped) < step(&a),
+        "{} vs {}",
+        stopped["step"],
+        a["step"]
+    );
+    assert!(cut.join("optimizer.json").exists() && cut.join("optimizer.safetensors").exists());
+    let b = train(&cut, &[&run[..], &["--resume"]].concat());
+    assert_eq!(step(&b), step(&a));
+    let weights = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(weights(&whole) == weights(&cut), "resumed weights differ");
+    for d in [&whole, &cut] {
+        assert!(!d.join("optimizer.json").exists() && !d.join("optimizer.safetensors").exists());
+    }
+}
+
 /// A single short recording is cut into fewer validation stretches, not refused: 12 s of the
 /// shipped EEG trains `eeg-vae`'s shape (2 s windows, n_fft 128), which 5 pieces of 2.4 s
 /// could not (each needs 2.75 s of whole frames), with a validation loss.

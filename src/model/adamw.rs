@@ -7,7 +7,9 @@
 //! trained before this optimiser retrains to identical weights. Off the CPU (CUDA) the
 //! composed `candle_nn::AdamW` runs, since these kernels are CPU-only.
 
-use candle_core::{backprop::GradStore, CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Var};
+use candle_core::{
+    backprop::GradStore, CpuStorage, InplaceOp2, InplaceOp3, Layout, Result, Tensor, Var,
+};
 use candle_nn::{Optimizer, ParamsAdamW};
 
 /// AdamW with decoupled weight decay and bias correction, as `candle_nn::AdamW`.
@@ -22,6 +24,42 @@ enum State {
     Cpu(Vec<[Var; 3]>),
     /// Candle's composed optimiser, for other devices.
     Composed(candle_nn::AdamW),
+}
+
+impl AdamW {
+    /// Steps taken and each parameter's first and second moments, in the order the
+    /// parameters were given: what `--resume` needs to continue exactly. `None` off the
+    /// CPU (candle's composed optimiser keeps its moments private).
+    pub fn state(&self) -> Option<(i32, Vec<(Tensor, Tensor)>)> {
+        let State::Cpu(slots) = &self.state else {
+            return None;
+        };
+        let m = slots
+            .iter()
+            .map(|[m, v, _]| (m.as_tensor().clone(), v.as_tensor().clone()));
+        Some((self.step_t, m.collect()))
+    }
+
+    /// Continues from a saved [`AdamW::state`]: the moments are copied into place (shapes
+    /// must match, parameter by parameter). Returns whether it could (CPU only).
+    pub fn restore(&mut self, step_t: i32, moments: &[(Tensor, Tensor)]) -> Result<bool> {
+        let State::Cpu(slots) = &self.state else {
+            return Ok(false);
+        };
+        if moments.len() != slots.len() {
+            candle_core::bail!(
+                "{} saved moments for {} parameters",
+                moments.len(),
+                slots.len()
+            );
+        }
+        for ([m, v, _], (sm, sv)) in slots.iter().zip(moments) {
+            m.set(sm)?;
+            v.set(sv)?;
+        }
+        self.step_t = step_t;
+        Ok(true)
+    }
 }
 
 impl Optimizer for AdamW {

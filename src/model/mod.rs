@@ -11,6 +11,7 @@ pub mod latent_prior;
 pub mod latent_states;
 pub mod latent_walk;
 pub mod physio;
+pub mod resume;
 pub mod spectral_stream;
 pub mod test_signal;
 pub mod train;

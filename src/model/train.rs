@@ -7,6 +7,7 @@
 use super::adamw::AdamW;
 use super::checkpoint::{self, CheckpointConfig};
 use super::data_parallel::{batch_gradients, SHARDS};
+use super::resume;
 use crate::data::{Dataset, Part};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -146,7 +147,7 @@ pub fn train(
     out: &Path,
     dev: &Device,
 ) -> Result<CheckpointConfig> {
-    let vars = varmap.all_vars();
+    let (names, vars) = named_vars(varmap);
     let params = ParamsAdamW {
         lr: cfg.lr,
         weight_decay: 1e-4,
@@ -163,16 +164,42 @@ pub fn train(
     let (mut best, mut stale) = (f64::INFINITY, 0);
     let mut step = ckpt.step;
     let first_epoch = (step / per_epoch.max(1)) as usize;
-    let names = obj.term_names();
-    let mut last = vec![0.0; names.len()];
+    // Batches of the first epoch that the run being resumed had already trained on.
+    let mut done_in_epoch = (step - first_epoch as u64 * per_epoch) as usize;
     let mut noise = {
         use rand::SeedableRng;
-        ChaCha8Rng::seed_from_u64(cfg.seed ^ step)
+        ChaCha8Rng::seed_from_u64(cfg.seed)
     };
+    if step > 0 {
+        match resume::load(out, &names, &mut opt, step)? {
+            Some(run) => {
+                noise.set_word_pos(run.noise_word_pos.parse().unwrap_or(0));
+                (best, stale) = (run.best.unwrap_or(f64::INFINITY), run.stale);
+            }
+            None => tracing::warn!(
+                "{}: no optimiser state saved for step {step}: its moments start afresh",
+                out.display()
+            ),
+        }
+    }
+    let run_state = |opt: &AdamW, noise: &ChaCha8Rng, step, best: f64, stale| {
+        let (adam_steps, _) = opt.state().unwrap_or_default();
+        resume::RunState {
+            step,
+            adam_steps,
+            noise_word_pos: noise.get_word_pos().to_string(),
+            best: best.is_finite().then_some(best),
+            stale,
+        }
+    };
+    let term_names = obj.term_names();
+    let mut last = vec![0.0; term_names.len()];
+    let mut finished = true;
     'epochs: for epoch in first_epoch..cfg.epochs {
         let t0 = Instant::now();
-        let (mut seen, mut sums) = (0, vec![0.0; names.len()]);
-        for b in data.batches(Part::Train, cfg.batch, epoch as u64) {
+        let (mut seen, mut sums) = (0, vec![0.0; term_names.len()]);
+        let batches = data.batches(Part::Train, cfg.batch, epoch as u64);
+        for b in batches.skip(std::mem::take(&mut done_in_epoch)) {
             let n = b.shape[0];
             let x = Tensor::from_vec(b.data, (n, b.shape[1], b.shape[2]), dev).map_err(to_err)?;
             let shards = if dev.is_cpu() { SHARDS } else { 1 };
@@ -192,7 +219,7 @@ pub fn train(
             if let Some(b) = &bar {
                 b.set_position(step);
                 let rate = seen as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-                let shown: Vec<String> = names
+                let shown: Vec<String> = term_names
                     .iter()
                     .zip(&last)
                     .map(|(n, v)| format!("{n} {v:.4}"))
@@ -203,10 +230,13 @@ pub fn train(
                 ));
             }
             if step.is_multiple_of(cfg.checkpoint_every) {
-                save(varmap, &mut ckpt, step, (names, &last), None, out)?;
+                save(varmap, &mut ckpt, step, (term_names, &last), None, out)?;
+                let run = run_state(&opt, &noise, step, best, stale);
+                resume::save(out, &names, &opt, &run)?;
             }
             if start.elapsed().as_secs_f64() > cfg.max_minutes * 60.0 {
                 tracing::info!("wall-clock budget reached at step {step}");
+                finished = false;
                 break 'epochs;
             }
         }
@@ -235,8 +265,27 @@ pub fn train(
     } else {
         Some(evaluate(obj, data, Part::Validation, dev)?)
     };
-    save(varmap, &mut ckpt, step, (names, &last), val, out)?;
+    save(varmap, &mut ckpt, step, (term_names, &last), val, out)?;
+    if finished {
+        resume::remove(out);
+    } else {
+        resume::save(
+            out,
+            &names,
+            &opt,
+            &run_state(&opt, &noise, step, best, stale),
+        )?;
+    }
     Ok(ckpt)
+}
+
+/// The trainable parameters sorted by name, with the names: one order in every process
+/// (a `VarMap` iterates in hash order), so saved optimiser moments find their parameter.
+fn named_vars(varmap: &VarMap) -> (Vec<String>, Vec<candle_core::Var>) {
+    let data = varmap.data().lock().expect("varmap lock");
+    let mut named: Vec<_> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named.into_iter().unzip()
 }
 
 fn progress(cfg: &TrainConfig, total: u64, at: u64) -> Option<indicatif::ProgressBar> {
