@@ -140,6 +140,25 @@ fn a_resumed_run_ends_with_the_weights_of_one_never_stopped() {
         a["step"]
     );
     assert!(cut.join("optimizer.json").exists() && cut.join("optimizer.safetensors").exists());
+    // A damaged state file is refused by name, not silently replaced by fresh moments.
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    for f in ["config.json", "model.safetensors", "optimizer.safetensors"] {
+        std::fs::copy(cut.join(f), broken.join(f)).unwrap();
+    }
+    std::fs::write(broken.join("optimizer.json"), "{\"step\": ").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .arg("train")
+        .args([&common::SMALL_ECG_VAE[..], &run[..], &["--resume"]].concat())
+        .arg("--out")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("optimizer.json"),
+        "{err}"
+    );
     let b = train(&cut, &[&run[..], &["--resume"]].concat());
     assert_eq!(step(&b), step(&a));
     let weights = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
