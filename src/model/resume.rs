@@ -31,6 +31,13 @@ pub struct RunState {
     pub stale: usize,
 }
 
+impl RunState {
+    /// The noise generator's position, if the saved string is a whole number.
+    pub fn noise_position(&self) -> Option<u128> {
+        self.noise_word_pos.parse().ok()
+    }
+}
+
 /// Writes the optimiser's moments (named after the parameters, `names` in the order the
 /// optimiser was given them) and `run` into `out`, each file atomically.
 pub fn save(out: &Path, names: &[String], opt: &AdamW, run: &RunState) -> Result<()> {
@@ -67,6 +74,13 @@ pub fn load(out: &Path, names: &[String], opt: &mut AdamW, step: u64) -> Result<
         serde_json::from_slice(&text).map_err(|e| Error::bad_path(&state_file, e))?;
     if run.step != step {
         return Ok(None);
+    }
+    if run.noise_position().is_none() {
+        let e = format!(
+            "noise_word_pos `{}` is not a whole number",
+            run.noise_word_pos
+        );
+        return Err(Error::bad_path(&state_file, e));
     }
     let file = out.join(MOMENTS);
     let bad = |e: String| Error::bad_path(&file, e);

@@ -173,7 +173,7 @@ pub fn train(
     if step > 0 {
         match resume::load(out, &names, &mut opt, step)? {
             Some(run) => {
-                noise.set_word_pos(run.noise_word_pos.parse().unwrap_or(0));
+                noise.set_word_pos(run.noise_position().unwrap_or_default());
                 (best, stale) = (run.best.unwrap_or(f64::INFINITY), run.stale);
             }
             None => tracing::warn!(
