@@ -27,20 +27,25 @@ enum State {
 }
 
 impl AdamW {
-    /// Steps taken and each parameter's first and second moments, in the order the
-    /// parameters were given: what `--resume` needs to continue exactly. `None` off the
+    /// Each parameter's first and second moments, in the order the parameters were given:
+    /// with [`AdamW::steps`], what `--resume` needs to continue exactly. `None` off the
     /// CPU (candle's composed optimiser keeps its moments private).
-    pub fn state(&self) -> Option<(i32, Vec<(Tensor, Tensor)>)> {
+    pub fn moments(&self) -> Option<Vec<(Tensor, Tensor)>> {
         let State::Cpu(slots) = &self.state else {
             return None;
         };
         let m = slots
             .iter()
             .map(|[m, v, _]| (m.as_tensor().clone(), v.as_tensor().clone()));
-        Some((self.step_t, m.collect()))
+        Some(m.collect())
     }
 
-    /// Continues from a saved [`AdamW::state`]: the moments are copied into place (shapes
+    /// Steps taken (the bias correction's count).
+    pub fn steps(&self) -> i32 {
+        self.step_t
+    }
+
+    /// Continues from saved [`AdamW::steps`] and [`AdamW::moments`]: the moments are copied into place (shapes
     /// must match, parameter by parameter). Returns whether it could (CPU only).
     pub fn restore(&mut self, step_t: i32, moments: &[(Tensor, Tensor)]) -> Result<bool> {
         let State::Cpu(slots) = &self.state else {

@@ -41,7 +41,7 @@ impl RunState {
 /// Writes the optimiser's moments (named after the parameters, `names` in the order the
 /// optimiser was given them) and `run` into `out`, each file atomically.
 pub fn save(out: &Path, names: &[String], opt: &AdamW, run: &RunState) -> Result<()> {
-    let Some((_, moments)) = opt.state() else {
+    let Some(moments) = opt.moments() else {
         return Ok(());
     };
     let mut tensors = HashMap::new();

@@ -182,15 +182,12 @@ pub fn train(
             ),
         }
     }
-    let run_state = |opt: &AdamW, noise: &ChaCha8Rng, step, best: f64, stale| {
-        let (adam_steps, _) = opt.state().unwrap_or_default();
-        resume::RunState {
-            step,
-            adam_steps,
-            noise_word_pos: noise.get_word_pos().to_string(),
-            best: best.is_finite().then_some(best),
-            stale,
-        }
+    let run_state = |opt: &AdamW, noise: &ChaCha8Rng, step, best: f64, stale| resume::RunState {
+        step,
+        adam_steps: opt.steps(),
+        noise_word_pos: noise.get_word_pos().to_string(),
+        best: best.is_finite().then_some(best),
+        stale,
     };
     let term_names = obj.term_names();
     let mut last = vec![0.0; term_names.len()];

@@ -394,6 +394,13 @@ impl Stepper {
             &w.cos[(len - 1) * half..len * half],
             &w.sin[(len - 1) * half..len * half],
         );
+        // The query, rotated to its window position once (in place: q is not read again).
+        for q in self.qkv[..d].chunks_exact_mut(hd) {
+            for i in 0..half {
+                let (q1, q2) = (q[i], q[i + half]);
+                (q[i], q[i + half]) = (q1 * qc[i] - q2 * qs[i], q1 * qs[i] + q2 * qc[i]);
+            }
+        }
         for head in 0..w.cfg.n_heads {
             let q = &self.qkv[head * hd..(head + 1) * hd];
             for p in 0..len {
@@ -405,11 +412,9 @@ impl Stepper {
                 );
                 let mut acc = 0.0;
                 for i in 0..half {
-                    let (q1, q2) = (q[i], q[i + half]);
                     let (k1, k2) = (k[i], k[i + half]);
-                    let (rq1, rq2) = (q1 * qc[i] - q2 * qs[i], q1 * qs[i] + q2 * qc[i]);
                     let (rk1, rk2) = (k1 * kc[i] - k2 * ks[i], k1 * ks[i] + k2 * kc[i]);
-                    acc += rq1 * rk1 + rq2 * rk2;
+                    acc += q[i] * rk1 + q[i + half] * rk2;
                 }
                 self.att[p] = acc * scale;
             }
