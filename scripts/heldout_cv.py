@@ -4,7 +4,8 @@
 
     python3 scripts/heldout_cv.py [--seeds 1 2] [--minutes 10] [--out /tmp/biowave-cv]
                                   [--latent]   # also a latent transformer per fold
-                                  [--eeg]      # the EEG record instead (4 s folds)
+                                  [--eeg]      # the EEG record instead (60 s folds)
+                                  [--vae-args '--noise-share 1'] [--folds 0 2]
 
 There is one long real ECG record in signals/, so "records not used for training" is a
 split in time: the 300 s are cut into five 60 s folds; for each fold a VAE is trained by
@@ -113,8 +114,11 @@ def main():
     ap.add_argument("--out", default="/tmp/biowave-cv")
     ap.add_argument("--latent", action="store_true", help="also a latent transformer per fold")
     ap.add_argument("--eeg", action="store_true", help="the EEG record and eeg-vae's command")
+    ap.add_argument("--vae-args", default="", help="flags added to the VAE's command, e.g. '--noise-share 1'")
+    ap.add_argument("--folds", type=int, nargs="+", help="only these folds")
     a = ap.parse_args()
     record, fold_s, window_s, vae = SETS["eeg" if a.eeg else "ecg"]
+    vae = vae + a.vae_args.split()
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} not found: run `cargo build --release` first")
     os.makedirs(a.out, exist_ok=True)
@@ -126,7 +130,7 @@ def main():
     p = lambda *parts: os.path.join(a.out, *parts)
     print(f"{'set':<18} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} {'priv':>6} {'priv/train':>10}")
     means = {}
-    for k in range(n):
+    for k in a.folds or range(n):
         real, rest = p(f"f{k}.edf"), p(f"rest{k}.edf")
         means.setdefault("real (floor)", []).append(row("real (floor)", k, 0, judge(real, [rest], None, window_s)))
         models = [("vae", p(f"vae{k}"), vae)]

@@ -76,15 +76,27 @@ pub fn dump(rec: &biowave::record::Record, dir: &Path) {
 }
 
 /// A free local TCP port below Linux's ephemeral range (32768+), so that no outgoing
-/// connection of a parallel test can be holding it when the server binds it.
+/// connection of a parallel test can be holding it when the server binds it. Every probe
+/// in this process takes the next port of one sequence: a probe of another test thread
+/// (a listener bound for an instant) never lands on a port handed out before, where a
+/// client connecting to its server would be accepted by the probe and then reset.
 pub fn free_port() -> u16 {
-    let seed = std::process::id() as u64 * 7919
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos() as u64;
-    (0..2000u64)
-        .map(|i| 20_000 + ((seed + i * 4099) % 12_000) as u16)
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::OnceLock;
+    static START: OnceLock<u64> = OnceLock::new();
+    static PROBES: AtomicU64 = AtomicU64::new(0);
+    let start = *START.get_or_init(|| {
+        std::process::id() as u64 * 7919
+            + std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos() as u64
+    });
+    (0..2000)
+        .map(|_| {
+            let i = PROBES.fetch_add(1, Ordering::Relaxed);
+            20_000 + ((start + i * 4099) % 12_000) as u16
+        })
         .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
         .expect("a free port in 20000..32000")
 }
