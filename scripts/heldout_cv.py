@@ -135,7 +135,9 @@ def main():
         means.setdefault("real (floor)", []).append(row("real (floor)", k, 0, judge(real, [rest], None, window_s)))
         models = [("vae", p(f"vae{k}"), vae)]
         if a.latent:
-            models.append(("latent transformer", p(f"lt{k}"), LATENT + ["--codec", p(f"vae{k}")]))
+            # EEG tokens come every ~0.77 s: a 24 s piece of a 120 s fold holds ~29.
+            context = ["--context", "16"] if a.eeg else []
+            models.append(("latent transformer", p(f"lt{k}"), LATENT + context + ["--codec", p(f"vae{k}")]))
         for name, model, cmd in models:
             if not os.path.exists(os.path.join(model, "model.safetensors")):
                 run("train", *cmd, "--data", rest, "--out", model)

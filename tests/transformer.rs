@@ -116,7 +116,7 @@ fn an_hour_of(name: &str, snippet_s: f64, max_r: f64) -> Vec<(f64, f64)> {
     let mut g = model::by_name(name, 1).unwrap();
     let fs = g.spec().sample_rate;
     let per_minute = (60.0 * fs) as usize;
-    let mut b = Block::new(1, per_minute / 60);
+    let mut b = Block::new(g.spec().n_channels(), per_minute / 60);
     let mut minutes: Vec<Vec<f32>> = Vec::new();
     let mut cur = Vec::with_capacity(per_minute);
     while minutes.len() < 60 {
@@ -165,6 +165,15 @@ fn assert_within(stats: &[(f64, f64)], tol: f64, what: &str) {
 #[test]
 fn an_hour_of_the_shipped_ecg_transformer_is_stable() {
     assert_within(&an_hour_of("ecg-transformer", 10.0, 0.5), 0.2, "minute");
+}
+
+/// The same for the shipped EEG transformers (first channel, Fp1): the frame model and the
+/// latent model over `eeg-vae`.
+#[test]
+fn an_hour_of_each_shipped_eeg_transformer_is_stable() {
+    for name in ["eeg-transformer", "eeg-latent-transformer"] {
+        assert_within(&an_hour_of(name, 10.0, 0.5), 0.2, name);
+    }
 }
 
 /// The latent transformer plays beats, and a minute of ~100 beats of MIT-BIH 208 varies
@@ -255,6 +264,81 @@ fn a_latent_transformer_trains_on_a_vae_codec_and_streams_beats() {
     assert!(codec.iter().all(|h| h.as_str().unwrap().len() == 64));
 }
 
+/// `--codec` over a VAE that is not beat-aligned (the shipped 19-channel `eeg-vae`): tokens are
+/// its windows at about the joiner's advance; the model trains, plays all 19 channels at the
+/// codec's rate, and keeps each channel's δ/θ/α/β shares near the record's.
+#[test]
+fn a_latent_transformer_over_the_eeg_vae_plays_its_channels_and_bands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("eeg-lt");
+    let codec = common::read_json(Path::new("models/eeg-vae/config.json"));
+    let labels: Vec<&str> = codec["data"]["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let o = Command::new(BIN)
+        .args(["train", "--model", "transformer", "--codec", "eeg-vae"])
+        .args(["--data", "signals/eegmat_s00_rest.edf", "--epochs", "20"])
+        .args([
+            "--context",
+            "16",
+            "--hidden",
+            "32",
+            "--heads",
+            "2",
+            "--layers",
+            "1",
+        ])
+        .args(["--seed", "5", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = out.to_str().unwrap();
+    let mut g = model::by_name(m, 3).unwrap();
+    let spec = g.spec().clone();
+    assert_eq!(spec.sample_rate, 250.0);
+    let got: Vec<&str> = spec.channels.iter().map(|c| c.label.as_str()).collect();
+    assert_eq!(got, labels);
+    let e = g.fill(&mut Block::new(1, 250)).unwrap_err().to_string();
+    assert!(
+        e.contains("a block of 1 channels for a generator of 19"),
+        "{e}"
+    );
+    let n = 250 * 60;
+    let mut b = Block::new(labels.len(), n);
+    g.fill(&mut b).unwrap();
+    let rec = biowave::io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
+    let bands = |x: &[f32], fs: f64| {
+        biowave::eval::band_powers(&Welch::new((2.0 * fs) as usize).psd(x, fs), fs)
+    };
+    for (c, label) in labels.iter().enumerate() {
+        let x = b.channel(c);
+        assert!(
+            x.iter().all(|v| v.is_finite()),
+            "{label}: non-finite samples"
+        );
+        let real = rec.channel_index(label).unwrap();
+        let r = &rec.channels[real];
+        let fs = r.meta.sample_rate;
+        let (want, have) = (bands(&r.samples, fs), bands(x, 250.0));
+        for (k, (w, h)) in want.iter().zip(&have).enumerate() {
+            assert!(
+                (w - h).abs() < 0.12,
+                "{label} band {k}: {h:.3} against the record's {w:.3}"
+            );
+        }
+    }
+    let a = stream(m, &["--seed", "1", "--format", "f32"]);
+    assert_eq!(
+        a,
+        stream(m, &["--seed", "1", "--format", "f32"]),
+        "same seed, same samples"
+    );
+}
+
 /// Median standard deviation of 5 s windows (the scale `biowave eval` compares).
 fn median_std_5s(x: &[f32], fs: f64) -> f64 {
     let mut s: Vec<f64> = x
@@ -316,18 +400,33 @@ fn latent_transformer_bad_input_is_refused_by_name() {
         assert_eq!(o.status.code(), Some(2), "{what}: {err}");
         assert!(err.contains(what), "{what}: {err}");
     };
-    // Flags the codec fixes; a codec that is not a beat-aligned VAE; the VAE kind.
+    // Flags the codec fixes; a codec without a latent prior; the VAE kind.
     refused(
         train_latent(&["--codec", "ecg-vae", "--n-fft", "128"], &out),
         "--n-fft",
     );
-    refused(train_latent(&["--codec", "eeg-vae"], &out), "data.beats");
-    // Training into the codec's own directory would overwrite the VAE.
     let vae = tmp.path().join("vae");
     std::fs::create_dir(&vae).unwrap();
     for f in ["config.json", "model.safetensors"] {
         std::fs::copy(Path::new("models/ecg-vae").join(f), vae.join(f)).unwrap();
     }
+    let no_prior = tmp.path().join("no-prior");
+    std::fs::create_dir(&no_prior).unwrap();
+    std::fs::copy(
+        vae.join("model.safetensors"),
+        no_prior.join("model.safetensors"),
+    )
+    .unwrap();
+    let mut cfg = common::read_json(&vae.join("config.json"));
+    let obj = cfg.as_object_mut().unwrap();
+    obj.remove("latent_prior");
+    obj.remove("latent_states");
+    std::fs::write(no_prior.join("config.json"), cfg.to_string()).unwrap();
+    refused(
+        train_latent(&["--codec", no_prior.to_str().unwrap()], &out),
+        "latent_prior",
+    );
+    // Training into the codec's own directory would overwrite the VAE.
     refused(
         train_latent(&["--codec", vae.to_str().unwrap()], &vae),
         "overwritten",

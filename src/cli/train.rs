@@ -95,9 +95,9 @@ pub struct Args {
     /// Early stopping: epochs after warm-up without a better validation loss.
     #[arg(long, default_value_t = 8)]
     pub patience: usize,
-    /// Transformer over a beat-aligned VAE's latents instead of spectral frames: the VAE
-    /// checkpoint (name under models/ or path) whose encoder makes one token per beat and
-    /// whose decoder plays them; it is copied into the output's `codec/`.
+    /// Transformer over a VAE's latents instead of spectral frames: the VAE checkpoint
+    /// (name under models/ or path) whose encoder makes one token per window it plays (per
+    /// beat if beat-aligned) and whose decoder plays them; copied into the output's `codec/`.
     #[arg(long)]
     pub codec: Option<String>,
     /// Latent transformer: tokens (beats) of context.

@@ -1,5 +1,6 @@
 //! `biowave train --model transformer --codec VAE --data FILE... --out NAME`: a transformer
-//! over a beat-aligned VAE's latents (`model::latent_walk`), one token per beat.
+//! over a VAE's latents (`model::latent_walk`), one token per window the VAE's generator
+//! plays (per beat for a beat-aligned VAE).
 
 use super::train::{
     device, fingerprints, new_checkpoint, out_dir, report, sources, train_config,
@@ -103,7 +104,8 @@ fn tokens(
         let seqs = token_sequences(vae, codec, s, dev)?;
         if let Some(short) = seqs.iter().find(|r| r.n_frames < args.context) {
             return Err(Error::BadInput(format!(
-                "{}: {} beats, fewer than --context {} (give more data or a shorter context)",
+                "{}: {} tokens (beats or windows), fewer than --context {} (give more data or \
+                 a shorter context)",
                 s.name, short.n_frames, args.context
             )));
         }

@@ -1,7 +1,7 @@
-//! A transformer over a beat-aligned VAE's latents: tokens are whole beat windows of
-//! multichannel spectral frames, each compressed by the VAE's encoder (its "codec") to one
-//! latent vector; the transformer learns how one beat follows another, and the VAE's
-//! decoder, gains, noise and beat splicer turn its draws back into samples.
+//! A transformer over a VAE's latents: tokens are whole windows of multichannel spectral
+//! frames (for a beat-aligned VAE, one per beat), each compressed by the VAE's encoder (its
+//! "codec") to one latent vector; the transformer learns how one window follows another,
+//! and the VAE's decoder, gains, noise and joiner turn its draws back into samples.
 //!
 //! Per STFT frame, a transformer's Gaussian draws blur the phase coherence a QRS complex
 //! is made of (MIT-BIH 208 held out: 150 bpm detected, template r 0.35, AUC 1.0): where the
@@ -38,18 +38,17 @@ pub fn load_codec(dir: &Path, tokens: usize) -> Result<CheckpointConfig> {
     Ok(cfg)
 }
 
-/// A codec must be a beat-aligned VAE with a latent prior whose latent size is the
-/// transformer's token size; errors name its config file `p`.
+/// A codec must be a VAE with a latent prior whose latent size is the transformer's token
+/// size; errors name its config file `p`.
 pub fn check_codec(p: &Path, cfg: &CheckpointConfig, tokens: usize) -> Result<()> {
     let vae = cfg
         .vae
         .as_ref()
         .ok_or_else(|| Error::bad_path(p, "codec: not a VAE checkpoint (no `vae` section)"))?;
-    if cfg.data.beats.is_none() || cfg.latent_prior.is_none() {
+    if cfg.latent_prior.is_none() {
         return Err(Error::bad_path(
             p,
-            "codec: needs a beat-aligned VAE (`data.beats`) with a `latent_prior` \
-             (train it with --beats)",
+            "codec: needs a VAE with a `latent_prior` (one trained by this version's `train`)",
         ));
     }
     if vae.latent != tokens {
@@ -64,36 +63,32 @@ pub fn check_codec(p: &Path, cfg: &CheckpointConfig, tokens: usize) -> Result<()
     Ok(())
 }
 
-/// The training token sequences of one record: its beat windows cut as the codec's were,
-/// encoded (posterior means), standardised through the codec's prior, in time order; one
-/// sequence per jitter offset (−j, 0, +j: each a consistent view of the same beats).
-/// Returned as representations with one token per frame.
+/// The training token sequences of one record, in time order, as representations with one
+/// token per frame: its windows cut as the codec's generator plays them, encoded (posterior
+/// means) and standardised through the codec's prior. Beat-aligned codecs: one window per
+/// beat, one sequence per jitter offset (−j, 0, +j). Others: windows [`token_stride`] frames
+/// apart, one sequence per starting frame within a stride (each a consistent view).
 pub fn token_sequences(
     vae: &Vae,
     codec: &CheckpointConfig,
     src: &Source,
     dev: &Device,
 ) -> Result<Vec<Representation>> {
-    let (Some(align), Some(prior)) = (codec.data.beats, codec.latent_prior.as_ref()) else {
-        return Err(Error::BadInput(
-            "codec: needs a beat-aligned VAE with a latent prior (see check_codec)".into(),
-        ));
-    };
+    let prior = codec.latent_prior.as_ref().ok_or_else(|| {
+        Error::BadInput("codec: needs a VAE with a latent prior (see check_codec)".into())
+    })?;
     let (signals, fs) = prepare_signals(src, &codec.data)?;
-    let jitter = (align.jitter_s * fs).round() as i64;
-    let offsets: Vec<i64> = if jitter > 0 {
-        vec![-jitter, 0, jitter]
-    } else {
-        vec![0]
-    };
     let frames = vae.config().window_frames;
-    let mut out = Vec::with_capacity(offsets.len());
-    for j in offsets {
-        let one = BeatAlign {
-            pre_s: align.pre_s - j as f64 / fs,
-            jitter_s: 0.0,
+    let views = match codec.data.beats {
+        Some(align) => beat_views(src, &signals, fs, codec, frames, &align)?,
+        None => strided_views(src, &signals, fs, codec, frames)?,
+    };
+    let mut out = Vec::with_capacity(views.len());
+    for windows in views {
+        let Some(first) = windows.first() else {
+            continue;
         };
-        let windows = beat_windows(&src.name, &signals, fs, &codec.data.spectral, frames, &one)?;
+        let (config, n_channels) = (first.config, first.n_channels);
         let mut tokens = Vec::with_capacity(windows.len() * prior.mean.len());
         for chunk in windows.chunks(ENCODE_BATCH) {
             let mut x: Vec<f32> = chunk.iter().flat_map(|w| w.data.iter().copied()).collect();
@@ -106,17 +101,101 @@ pub fn token_sequences(
                 tokens.extend(prior.standardise(z));
             }
         }
-        let first = &windows[0];
         out.push(Representation {
-            config: first.config,
+            config,
             sample_rate: fs,
-            n_channels: first.n_channels,
+            n_channels,
             n_frames: windows.len(),
             n_samples: 0,
             data: tokens,
         });
     }
     Ok(out)
+}
+
+/// A beat-aligned codec's windows of one record, one list per jitter offset.
+fn beat_views(
+    src: &Source,
+    signals: &[Vec<f32>],
+    fs: f64,
+    codec: &CheckpointConfig,
+    frames: usize,
+    align: &BeatAlign,
+) -> Result<Vec<Vec<Representation>>> {
+    let jitter = (align.jitter_s * fs).round() as i64;
+    let offsets: Vec<i64> = if jitter > 0 {
+        vec![-jitter, 0, jitter]
+    } else {
+        vec![0]
+    };
+    offsets
+        .into_iter()
+        .map(|j| {
+            let one = BeatAlign {
+                pre_s: align.pre_s - j as f64 / fs,
+                jitter_s: 0.0,
+            };
+            beat_windows(&src.name, signals, fs, &codec.data.spectral, frames, &one)
+        })
+        .collect()
+}
+
+/// `rep`'s fields without its frames.
+fn rep_header(rep: &Representation) -> Representation {
+    Representation {
+        config: rep.config,
+        sample_rate: rep.sample_rate,
+        n_channels: rep.n_channels,
+        n_frames: 0,
+        n_samples: 0,
+        data: Vec::new(),
+    }
+}
+
+/// Frames between the windows of one token sequence of a codec that is not beat-aligned:
+/// about what its generator's WSOLA joiner advances per window (half of a decoded window's
+/// trimmed segment), so a token step is a step of the stream.
+pub fn token_stride(codec: &CheckpointConfig, window_frames: usize) -> usize {
+    let sp = codec.data.spectral;
+    let segment = ((window_frames - 1) * sp.hop).saturating_sub(sp.n_fft);
+    ((segment as f64 / 2.0 / sp.hop as f64).round() as usize).max(1)
+}
+
+/// A strided codec's windows of one record (its STFT frames wholly inside the signal, as
+/// training kept them), one list per starting frame within [`token_stride`].
+fn strided_views(
+    src: &Source,
+    signals: &[Vec<f32>],
+    fs: f64,
+    codec: &CheckpointConfig,
+    frames: usize,
+) -> Result<Vec<Vec<Representation>>> {
+    let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+    let rep = Representation::from_channels(&views, fs, &codec.data.spectral)
+        .map_err(|e| Error::BadInput(format!("{}: {e}", src.name)))?
+        .interior()
+        .ok_or_else(|| Error::BadInput(format!("{}: shorter than one STFT frame", src.name)))?;
+    if rep.n_frames < frames {
+        return Err(Error::BadInput(format!(
+            "{}: {} STFT frames, fewer than the codec's window of {frames}",
+            src.name, rep.n_frames
+        )));
+    }
+    let stride = token_stride(codec, frames);
+    let (f, last) = (rep.n_features(), rep.n_frames.saturating_sub(frames));
+    Ok((0..stride.min(last + 1))
+        .map(|o| {
+            (o..=last)
+                .step_by(stride)
+                .map(|t| Representation {
+                    data: rep.data[t * f..(t + frames) * f].to_vec(),
+                    n_frames: frames,
+                    n_samples: (frames - 1) * rep.config.hop,
+                    ..rep_header(&rep)
+                })
+                .collect()
+        })
+        .collect())
 }
 
 /// Loads a latent transformer checkpoint (`dir`, its config read and checked) as a

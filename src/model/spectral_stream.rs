@@ -5,7 +5,7 @@ use super::Generator;
 use crate::block::Block;
 use crate::dsp::StreamDecoder;
 use crate::record::SignalSpec;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Something that samples spectral frames (un-normalised) into a decoder.
 pub trait FrameSource: Send {
@@ -34,23 +34,36 @@ pub struct BlockOut {
 
 impl BlockOut {
     /// Fills `block` through `pull(out, n)`, which moves `n` samples per channel into the
-    /// channel-major `out`; the caller has made sure that many are ready.
+    /// channel-major `out`; the caller has made sure that many are ready. A block whose
+    /// channel count is not `spec`'s is refused (it would be left silent or half filled).
     pub fn fill(
         &mut self,
         block: &mut Block,
-        rate: f64,
+        spec: &SignalSpec,
         pull: impl FnOnce(&mut [f32], usize) -> bool,
-    ) {
+    ) -> Result<()> {
+        if block.n_channels != spec.n_channels() {
+            return Err(Error::BadInput(format!(
+                "a block of {} channels for a generator of {}",
+                block.n_channels,
+                spec.n_channels()
+            )));
+        }
         let n = block.n_frames;
         self.scratch.resize(n * block.n_channels, 0.0);
-        pull(&mut self.scratch, n);
+        if !pull(&mut self.scratch, n) {
+            return Err(Error::BadInput(format!(
+                "{n} samples per channel were not ready for the block"
+            )));
+        }
         for c in 0..block.n_channels {
             block
                 .channel_mut(c)
                 .copy_from_slice(&self.scratch[c * n..(c + 1) * n]);
         }
-        block.set_start(self.index, rate);
+        block.set_start(self.index, spec.sample_rate);
         self.index += n as u64;
+        Ok(())
     }
 }
 
@@ -77,8 +90,6 @@ impl<S: FrameSource> Generator for SpectralStream<S> {
             self.source.push_frames(&mut self.decoder)?;
         }
         let decoder = &mut self.decoder;
-        self.out
-            .fill(block, self.spec.sample_rate, |o, n| decoder.pull(o, n));
-        Ok(())
+        self.out.fill(block, &self.spec, |o, n| decoder.pull(o, n))
     }
 }

@@ -566,15 +566,14 @@ impl Generator for VaeGenerator {
     }
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
-        let (n, fs) = (block.n_frames, self.spec.sample_rate);
+        let n = block.n_frames;
         let Some(mut eq) = self.eq.take() else {
             self.produce(n)?;
             let chunk = &self.chunk;
-            self.out.fill(block, fs, |o, _| {
+            return self.out.fill(block, &self.spec, |o, _| {
                 o.copy_from_slice(chunk);
                 true
             });
-            return Ok(());
         };
         while eq.available() < n {
             if let Err(e) = self.produce(eq.chunk_len()) {
@@ -583,8 +582,8 @@ impl Generator for VaeGenerator {
             }
             eq.push(&self.chunk);
         }
-        self.out.fill(block, fs, |o, n| eq.pull(o, n));
+        let filled = self.out.fill(block, &self.spec, |o, n| eq.pull(o, n));
         self.eq = Some(eq);
-        Ok(())
+        filled
     }
 }
