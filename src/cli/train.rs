@@ -100,7 +100,7 @@ pub struct Args {
     /// beat if beat-aligned) and whose decoder plays them; copied into the output's `codec/`.
     #[arg(long)]
     pub codec: Option<String>,
-    /// Latent transformer: tokens (beats) of context.
+    /// Latent transformer: tokens (beats or windows) of context.
     #[arg(long, default_value_t = 32)]
     pub context: usize,
     /// Beat VAE: beat types (states) whose sequence the generator's latent walk follows,

@@ -67,7 +67,8 @@ pub fn check_codec(p: &Path, cfg: &CheckpointConfig, tokens: usize) -> Result<()
 /// token per frame: its windows cut as the codec's generator plays them, encoded (posterior
 /// means) and standardised through the codec's prior. Beat-aligned codecs: one window per
 /// beat, one sequence per jitter offset (−j, 0, +j). Others: windows [`token_stride`] frames
-/// apart, one sequence per starting frame within a stride (each a consistent view).
+/// apart, one sequence per starting frame within a stride (each a consistent view), sliced
+/// from the record's spectra as they are encoded (no copy of every window is held).
 pub fn token_sequences(
     vae: &Vae,
     codec: &CheckpointConfig,
@@ -79,36 +80,59 @@ pub fn token_sequences(
     })?;
     let (signals, fs) = prepare_signals(src, &codec.data)?;
     let frames = vae.config().window_frames;
-    let views = match codec.data.beats {
-        Some(align) => beat_views(src, &signals, fs, codec, frames, &align)?,
-        None => strided_views(src, &signals, fs, codec, frames)?,
-    };
-    let mut out = Vec::with_capacity(views.len());
-    for windows in views {
-        let Some(first) = windows.first() else {
-            continue;
-        };
-        let (config, n_channels) = (first.config, first.n_channels);
-        let mut tokens = Vec::with_capacity(windows.len() * prior.mean.len());
-        for chunk in windows.chunks(ENCODE_BATCH) {
-            let mut x: Vec<f32> = chunk.iter().flat_map(|w| w.data.iter().copied()).collect();
+    let encode = |windows: &mut dyn Iterator<Item = &[f32]>| -> Result<(Vec<f32>, usize)> {
+        let (mut tokens, mut n) = (Vec::new(), 0);
+        loop {
+            let mut x: Vec<f32> = Vec::new();
+            let batch = windows.take(ENCODE_BATCH).fold(0, |k, w| {
+                x.extend_from_slice(w);
+                k + 1
+            });
+            if batch == 0 {
+                return Ok((tokens, n));
+            }
             codec.norm.apply(&mut x);
-            let n = chunk.len();
-            let x = Tensor::from_vec(x, (n, vae.config().input_dim()), dev).map_err(to_err)?;
+            let x = Tensor::from_vec(x, (batch, vae.config().input_dim()), dev).map_err(to_err)?;
             let (mu, _) = vae.encode(&x).map_err(to_err)?;
             let mu: Vec<f32> = mu.flatten_all().and_then(|m| m.to_vec1()).map_err(to_err)?;
             for z in mu.chunks_exact(prior.mean.len()) {
                 tokens.extend(prior.standardise(z));
             }
+            n += batch;
         }
-        out.push(Representation {
-            config,
-            sample_rate: fs,
-            n_channels,
-            n_frames: windows.len(),
-            n_samples: 0,
-            data: tokens,
-        });
+    };
+    let sequence = |config, n_channels, (data, n_frames): (Vec<f32>, usize)| Representation {
+        config,
+        sample_rate: fs,
+        n_channels,
+        n_frames,
+        n_samples: 0,
+        data,
+    };
+    let mut out = Vec::new();
+    match codec.data.beats {
+        Some(align) => {
+            for windows in beat_views(src, &signals, fs, codec, frames, &align)? {
+                let Some(first) = windows.first() else {
+                    continue;
+                };
+                let (config, nc) = (first.config, first.n_channels);
+                let tokens = encode(&mut windows.iter().map(|w| w.data.as_slice()))?;
+                out.push(sequence(config, nc, tokens));
+            }
+        }
+        None => {
+            let rep = record_spectra(src, &signals, fs, codec, frames)?;
+            let (stride, f) = (token_stride(codec, frames), rep.n_features());
+            let last = rep.n_frames - frames;
+            for o in 0..stride.min(last + 1) {
+                let mut windows = (o..=last)
+                    .step_by(stride)
+                    .map(|t| &rep.data[t * f..(t + frames) * f]);
+                let tokens = encode(&mut windows)?;
+                out.push(sequence(rep.config, rep.n_channels, tokens));
+            }
+        }
     }
     Ok(out)
 }
@@ -140,36 +164,24 @@ fn beat_views(
         .collect()
 }
 
-/// `rep`'s fields without its frames.
-fn rep_header(rep: &Representation) -> Representation {
-    Representation {
-        config: rep.config,
-        sample_rate: rep.sample_rate,
-        n_channels: rep.n_channels,
-        n_frames: 0,
-        n_samples: 0,
-        data: Vec::new(),
-    }
-}
-
 /// Frames between the windows of one token sequence of a codec that is not beat-aligned:
 /// about what its generator's WSOLA joiner advances per window (half of a decoded window's
 /// trimmed segment), so a token step is a step of the stream.
 pub fn token_stride(codec: &CheckpointConfig, window_frames: usize) -> usize {
     let sp = codec.data.spectral;
-    let segment = ((window_frames - 1) * sp.hop).saturating_sub(sp.n_fft);
+    let segment = (window_frames.saturating_sub(1) * sp.hop).saturating_sub(sp.n_fft);
     ((segment as f64 / 2.0 / sp.hop as f64).round() as usize).max(1)
 }
 
-/// A strided codec's windows of one record (its STFT frames wholly inside the signal, as
-/// training kept them), one list per starting frame within [`token_stride`].
-fn strided_views(
+/// One record's spectra for a codec that is not beat-aligned: the STFT frames wholly inside
+/// the signal, as its training kept them; at least one window of `frames`.
+fn record_spectra(
     src: &Source,
     signals: &[Vec<f32>],
     fs: f64,
     codec: &CheckpointConfig,
     frames: usize,
-) -> Result<Vec<Vec<Representation>>> {
+) -> Result<Representation> {
     let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
     let rep = Representation::from_channels(&views, fs, &codec.data.spectral)
         .map_err(|e| Error::BadInput(format!("{}: {e}", src.name)))?
@@ -181,25 +193,11 @@ fn strided_views(
             src.name, rep.n_frames
         )));
     }
-    let stride = token_stride(codec, frames);
-    let (f, last) = (rep.n_features(), rep.n_frames.saturating_sub(frames));
-    Ok((0..stride.min(last + 1))
-        .map(|o| {
-            (o..=last)
-                .step_by(stride)
-                .map(|t| Representation {
-                    data: rep.data[t * f..(t + frames) * f].to_vec(),
-                    n_frames: frames,
-                    n_samples: (frames - 1) * rep.config.hop,
-                    ..rep_header(&rep)
-                })
-                .collect()
-        })
-        .collect())
+    Ok(rep)
 }
 
 /// Loads a latent transformer checkpoint (`dir`, its config read and checked) as a
-/// generator: its codec VAE's generator with the transformer drawing each beat's latent
+/// generator: its codec VAE's generator with the transformer drawing each window's latent
 /// (standard-normal coordinates of the codec's prior) in place of the AR(1) walk.
 pub fn load(
     dir: &Path,
