@@ -5,7 +5,8 @@
     python3 scripts/heldout_cv.py [--seeds 1 2] [--minutes 10] [--out /tmp/biowave-cv]
                                   [--latent]   # also a latent transformer per fold
                                   [--eeg]      # the EEG record instead (60 s folds)
-                                  [--vae-args '--noise-share 1'] [--folds 0 2]
+                                  [--vae-args '--beta 0.5'] [--latent-args '--mixture 3']
+                                  [--folds 0 2]
 
 There is one long real ECG record in signals/, so "records not used for training" is a
 split in time: the 300 s are cut into five 60 s folds; for each fold a VAE is trained by
@@ -48,6 +49,23 @@ SETS = {
 }
 LATENT = ["--model", "transformer", "--seed", "1", "--epochs", "300", "--max-minutes", "5",
           "--hidden", "64", "--heads", "4", "--layers", "2"]
+
+
+def flags(args):
+    """`--flag [value]` tokens as an ordered dict (a bare flag maps to None)."""
+    out, i = {}, 0
+    while i < len(args):
+        has_value = i + 1 < len(args) and not args[i + 1].startswith("--")
+        out[args[i]] = args[i + 1] if has_value else None
+        i += 2 if has_value else 1
+    return out
+
+
+def merge(base, extra):
+    """`base`'s flags with those of `extra` replacing or adding to them."""
+    merged = flags(base)
+    merged.update(flags(extra))
+    return [x for k, v in merged.items() for x in ([k] if v is None else [k, v])]
 
 
 def write(path, headers, digital):
@@ -115,10 +133,11 @@ def main():
     ap.add_argument("--latent", action="store_true", help="also a latent transformer per fold")
     ap.add_argument("--eeg", action="store_true", help="the EEG record and eeg-vae's command")
     ap.add_argument("--vae-args", default="", help="flags added to the VAE's command, e.g. '--noise-share 1'")
+    ap.add_argument("--latent-args", default="", help="flags added to the latent transformer's command")
     ap.add_argument("--folds", type=int, nargs="+", help="only these folds")
     a = ap.parse_args()
     record, fold_s, window_s, vae = SETS["eeg" if a.eeg else "ecg"]
-    vae = vae + a.vae_args.split()
+    vae = merge(vae, a.vae_args.split())
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} not found: run `cargo build --release` first")
     os.makedirs(a.out, exist_ok=True)
@@ -137,7 +156,8 @@ def main():
         if a.latent:
             # EEG tokens come every ~0.77 s: a 24 s piece of a 120 s fold holds ~29.
             context = ["--context", "16"] if a.eeg else []
-            models.append(("latent transformer", p(f"lt{k}"), LATENT + context + ["--codec", p(f"vae{k}")]))
+            extra = context + a.latent_args.split() + ["--codec", p(f"vae{k}")]
+            models.append(("latent transformer", p(f"lt{k}"), merge(LATENT, extra)))
         for name, model, cmd in models:
             if not os.path.exists(os.path.join(model, "model.safetensors")):
                 run("train", *cmd, "--data", rest, "--out", model)
