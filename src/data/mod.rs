@@ -225,6 +225,26 @@ fn prepare_all(sources: &[Source], config: &DataConfig) -> Result<(f64, Vec<Sign
     Ok((fs, records))
 }
 
+/// One record's spectra under `spectral`, only the frames wholly inside the signal
+/// (`Representation::interior`); errors name the record `name`.
+pub fn interior_spectra(
+    name: &str,
+    signals: &[Vec<f32>],
+    fs: f64,
+    spectral: &SpectralConfig,
+) -> Result<Representation> {
+    let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
+    let rep = Representation::from_channels(&views, fs, spectral)
+        .map_err(|e| Error::BadInput(format!("{name}: {e}")))?;
+    let secs = rep.n_samples as f64 / fs;
+    rep.interior().ok_or_else(|| {
+        Error::BadInput(format!(
+            "{name}: record is {secs:.3} s long, shorter than one STFT frame (n_fft {})",
+            spectral.n_fft
+        ))
+    })
+}
+
 /// One record's spectra: the whole record, or one representation per beat when aligned.
 fn windows_of(
     name: String,
@@ -235,19 +255,7 @@ fn windows_of(
 ) -> Result<Vec<Prepared>> {
     let reps = match &config.beats {
         Some(align) => beat_windows(&name, signals, fs, &config.spectral, window_frames, align)?,
-        None => {
-            let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
-            let rep = Representation::from_channels(&views, fs, &config.spectral)
-                .map_err(|e| Error::BadInput(format!("{name}: {e}")))?;
-            let secs = rep.n_samples as f64 / fs;
-            vec![rep.interior().ok_or_else(|| {
-                Error::BadInput(format!(
-                    "{name}: record is {secs:.3} s long, shorter than one STFT frame \
-                     (n_fft {})",
-                    config.spectral.n_fft
-                ))
-            })?]
-        }
+        None => vec![interior_spectra(&name, signals, fs, &config.spectral)?],
     };
     Ok(reps
         .into_iter()

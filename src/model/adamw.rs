@@ -45,8 +45,9 @@ impl AdamW {
         self.step_t
     }
 
-    /// Continues from saved [`AdamW::steps`] and [`AdamW::moments`]: the moments are copied into place (shapes
-    /// must match, parameter by parameter). Returns whether it could (CPU only).
+    /// Continues from saved [`AdamW::steps`] and [`AdamW::moments`]: the moments are copied
+    /// into place (shapes must match, parameter by parameter). Returns whether it could (CPU
+    /// only).
     pub fn restore(&mut self, step_t: i32, moments: &[(Tensor, Tensor)]) -> Result<bool> {
         let State::Cpu(slots) = &self.state else {
             return Ok(false);

@@ -17,7 +17,7 @@ use super::train::to_err;
 use super::transformer_gen::Autoregressor;
 use super::vae::Vae;
 use super::vae_gen::{self, VaeGenerator, Walk};
-use crate::data::{beat_windows, prepare_signals, BeatAlign, Source};
+use crate::data::{beat_windows, interior_spectra, prepare_signals, BeatAlign, Source};
 use crate::dsp::Representation;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
@@ -182,11 +182,7 @@ fn record_spectra(
     codec: &CheckpointConfig,
     frames: usize,
 ) -> Result<Representation> {
-    let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
-    let rep = Representation::from_channels(&views, fs, &codec.data.spectral)
-        .map_err(|e| Error::BadInput(format!("{}: {e}", src.name)))?
-        .interior()
-        .ok_or_else(|| Error::BadInput(format!("{}: shorter than one STFT frame", src.name)))?;
+    let rep = interior_spectra(&src.name, signals, fs, &codec.data.spectral)?;
     if rep.n_frames < frames {
         return Err(Error::BadInput(format!(
             "{}: {} STFT frames, fewer than the codec's window of {frames}",
