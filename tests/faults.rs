@@ -85,6 +85,7 @@ fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
         .arg(&out)
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     // Wait for the first periodic checkpoint (every 200 steps), then stop the run.
     let t = std::time::Instant::now();
     while !out.join("config.json").exists() && t.elapsed().as_secs() < 120 {
@@ -136,6 +137,7 @@ fn kill_9_mid_stream_leaves_an_hdf5_file_h5py_reads() {
         .arg(format!("file:{}", path.display()))
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     std::thread::sleep(std::time::Duration::from_millis(3500));
     Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
@@ -177,6 +179,7 @@ fn a_flood_of_clients_neither_disturbs_the_stream_nor_leaks() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     let pid = child.id();
     // Drain stderr as it comes: a test that reads it only at the end must not be the
     // reason the server blocks.
@@ -272,6 +275,7 @@ fn a_failing_sink_is_dropped_or_stops_the_stream_as_told() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        let _reap = common::KillOnPanic(child.id());
         let (_, xs) = common::read_client(common::connect(port));
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -13,6 +13,7 @@ fn pylsl_inlet_receives_the_stream_with_metadata_values_and_timestamps() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     let out = common::python("lsl_inlet.py", [name.as_str(), "3"]);
     let status = child.wait().unwrap();
     assert!(status.success(), "biowave stream failed");

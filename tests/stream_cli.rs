@@ -42,6 +42,7 @@ fn tcp_client_gets_header_and_exactly_duration_times_rate_frames_in_real_time() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     let s = connect(port);
     let t = Instant::now();
     let (h, xs) = read_client(s);
@@ -88,6 +89,7 @@ fn stalled_client_is_dropped_while_another_keeps_full_rate() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     let stalled = connect(port);
     std::thread::sleep(Duration::from_millis(50));
     let good = connect(port);
@@ -121,6 +123,7 @@ fn sigterm_mid_stream_flushes_and_exits_zero() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     let mut out = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut v = Vec::new();
@@ -201,6 +204,7 @@ fn closed_pipe_ends_the_stream_cleanly() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     let mut buf = [0u8; 400];
     child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
     drop(child.stdout.take());
@@ -227,6 +231,7 @@ fn metrics_endpoint_serves_prometheus_text() {
     ])
     .spawn()
     .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     std::thread::sleep(Duration::from_millis(1200));
     let mut s = connect(mport);
     write!(
@@ -290,6 +295,7 @@ fn metrics_nobody_scrapes_keep_memory_bounded() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     let peak = peak_rss_kib(&mut child);
     assert!(child.wait().unwrap().success());
     assert!(peak > 0 && peak < 24 * 1024, "peak RSS {peak} KiB");
@@ -336,6 +342,7 @@ fn stream_to_file_then_signal(path: &std::path::Path, signal: &str) -> std::proc
     let mut child = stream(&["--model", "sine", "--to", &to, "--block-ms", "100"])
         .spawn()
         .unwrap();
+    let _reap = common::KillOnPanic(child.id());
     std::thread::sleep(Duration::from_millis(2600));
     let kill = Command::new("kill")
         .args([signal, &child.id().to_string()])

@@ -310,6 +310,10 @@ fn a_latent_transformer_over_the_eeg_vae_plays_its_channels_and_bands() {
     let n = 250 * 60;
     let mut b = Block::new(labels.len(), n);
     g.fill(&mut b).unwrap();
+    // The refused block cost the stream nothing: it goes on as one that never saw it.
+    let mut fresh = Block::new(labels.len(), n);
+    model::by_name(m, 3).unwrap().fill(&mut fresh).unwrap();
+    assert_eq!(b.channel(0), fresh.channel(0), "refusal moved the stream");
     let rec = biowave::io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
     let bands = |x: &[f32], fs: f64| {
         biowave::eval::band_powers(&Welch::new((2.0 * fs) as usize).psd(x, fs), fs)

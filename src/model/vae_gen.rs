@@ -566,6 +566,7 @@ impl Generator for VaeGenerator {
     }
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
+        BlockOut::check(block, &self.spec)?;
         let n = block.n_frames;
         let Some(mut eq) = self.eq.take() else {
             self.produce(n)?;

@@ -137,3 +137,19 @@ pub fn read_json(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
+
+/// Kills process `pid` (SIGKILL) if the test panics while this guard is alive: a failed
+/// assertion must not leave a spawned `biowave stream` running, holding its port, after
+/// the test binary exits. A test that passes reaps its child itself; the guard then does
+/// nothing (the pid may already belong to another process).
+pub struct KillOnPanic(pub u32);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = Command::new("kill")
+                .args(["-9", &self.0.to_string()])
+                .status();
+        }
+    }
+}
