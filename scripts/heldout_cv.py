@@ -37,7 +37,8 @@ import numpy as np
 import pyedflib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "biowave")
+# BIOWAVE_BIN: another build to judge (e.g. one from a separate CARGO_TARGET_DIR).
+BIN = os.environ.get("BIOWAVE_BIN", os.path.join(ROOT, "target", "release", "biowave"))
 VAE = ["--model", "vae", "--epochs", "300", "--seed", "1", "--beats"]
 EEG_VAE = ["--model", "vae", "--arch", "mlp", "--n-fft", "128", "--hop", "64", "--window-s", "2",
            "--hidden", "56", "--epochs", "300", "--seed", "1", "--stride-s", "0.1"]

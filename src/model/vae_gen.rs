@@ -44,14 +44,21 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::path::Path;
 
-/// AR(1) coefficient of the latent walk per window (near 1: neighbours are similar).
-const RHO: f32 = 0.9;
+/// AR(1) coefficient per beat of a beat-aligned model's walk: the drift of a beat state's
+/// shape (`model::latent_states`), or the one walk of a checkpoint without states.
+const BEAT_RHO: f32 = 0.9;
+/// AR(1) coefficient per window of the latent walk of a model without beats (~5 windows,
+/// 3 s of EEG, per independent latent). The slower 0.9 let 10 minutes of output wander
+/// ±0.5 dB in level from seed to seed; `eeg-vae` held out (3 folds × 2 seeds, levels set
+/// from mean powers): 0.9: 0.801, 0.8: 0.720, 0.7: 0.744, 0.5: 0.759.
+const WINDOW_RHO: f32 = 0.8;
 /// Prior samples decoded at load time to measure the decoder's power per bin.
 const CALIBRATION_BATCH: usize = 64;
 /// Windows streamed through the joiner for the second calibration pass. The walk moves
-/// slowly (ρ = 0.9: ~20 windows per independent latent), so 64 windows measured a handful
-/// of latents and set per-bin gains off by up to 2 dB; measured, five-fold held-out AUC of
-/// the VAE 0.863 → 0.804 on generation seed 1 with 1024 (512: 0.803, 2048: 0.807).
+/// slowly (beat states at ρ = 0.9: ~20 windows per independent latent), so 64 windows
+/// measured a handful of latents and set per-bin gains off by up to 2 dB; measured,
+/// five-fold held-out AUC of the ECG VAE 0.863 → 0.804 on generation seed 1 with 1024
+/// (512: 0.803, 2048: 0.807).
 #[cfg(not(fuzzing))]
 const REFINE_WINDOWS: usize = 1024;
 /// Fuzz builds only check that a scenario's checkpoints load; sanitizer-instrumented
@@ -60,12 +67,21 @@ const REFINE_WINDOWS: usize = 1024;
 const REFINE_WINDOWS: usize = REFINE_CHUNK;
 /// Windows per chunk of that pass whose emitted power is measured at once.
 const REFINE_CHUNK: usize = 64;
-/// Seconds of output measured to set the equaliser (`model::equaliser`): ~50 windows of
-/// the log-PSD average at 2 s segments.
+/// Seconds of output measured to set an equaliser that sets levels (`model::equaliser`):
+/// 20 minutes, ~300 windows of 4 s at 250 Hz. Five minutes set levels with the error of a
+/// few dozen independent latents (`eeg-vae` held out 0.848 against 0.801 with 20, both
+/// with the AR(1) walk at ρ 0.9 and matching mean powers); the pass costs ~0.3 s at load,
+/// once per process (`gain_cache`).
 #[cfg(not(fuzzing))]
-const EQ_SECONDS: f64 = 300.0;
+const EQ_LEVEL_SECONDS: f64 = 1200.0;
+/// The same for a shape-only equaliser (beat-aligned models): each band's level is taken
+/// out, so five minutes, ~50 windows, measure its shape.
+#[cfg(not(fuzzing))]
+const EQ_SHAPE_SECONDS: f64 = 300.0;
 #[cfg(fuzzing)]
-const EQ_SECONDS: f64 = 8.0;
+const EQ_LEVEL_SECONDS: f64 = 8.0;
+#[cfg(fuzzing)]
+const EQ_SHAPE_SECONDS: f64 = 8.0;
 /// Seed of the calibration batch: the gains belong to the model, not to a stream's seed.
 const CALIBRATION_SEED: u64 = 0x9e37_79b9;
 /// Widening of the checkpoint's channel ranges (1.5 × the training peak) for EDF/BDF
@@ -87,8 +103,8 @@ const NOISE_SEED: u64 = 0x006e_6f69_7365;
 
 /// Where the next window's latent comes from (in the prior's standard-normal coordinates).
 pub enum Walk {
-    /// AR(1): `z ← ρ·z + √(1−ρ²)·ε`, slow and memoryless beyond one step.
-    Ar1,
+    /// AR(1) with coefficient ρ: `z ← ρ·z + √(1−ρ²)·ε`, memoryless beyond one step.
+    Ar1(f32),
     /// Drawn from a transformer over the sequence of beat latents (`model::latent_walk`).
     Transformer(Box<Autoregressor>),
     /// Beat types in the record's order, each shape drifting by AR(1) (`model::latent_states`).
@@ -97,11 +113,12 @@ pub enum Walk {
 
 impl Walk {
     /// The checkpoint's own walk, from its start: beat states where `train` fitted them,
-    /// else AR(1).
+    /// else AR(1), per beat for a beat-aligned model, per window otherwise.
     fn of(cfg: &CheckpointConfig) -> Walk {
         match &cfg.latent_states {
-            Some(s) => Walk::States(StateWalk::new(s.clone(), RHO)),
-            None => Walk::Ar1,
+            Some(s) => Walk::States(StateWalk::new(s.clone(), BEAT_RHO)),
+            None if cfg.data.beats.is_some() => Walk::Ar1(BEAT_RHO),
+            None => Walk::Ar1(WINDOW_RHO),
         }
     }
 
@@ -428,25 +445,32 @@ impl VaeGenerator {
         out
     }
 
-    /// The equaliser's kernels: `EQ_SECONDS` of output (joined, with the stream's noise
-    /// from the calibration seed) measured as `target` was, one kernel per channel
-    /// (`SpectrumTarget::kernels`).
+    /// The equaliser's kernels: `EQ_LEVEL_SECONDS` of output (joined, with the stream's
+    /// noise from the calibration seed) measured as `target` was, one kernel per channel
+    /// (`SpectrumTarget::kernels`): shape and level; for a beat-aligned model
+    /// `EQ_SHAPE_SECONDS` and shape only, within each STFT bin's band.
     fn calibrate_eq(&mut self, target: &SpectrumTarget) -> Result<Vec<Vec<f32>>> {
         let seed = CALIBRATION_SEED ^ NOISE_SEED;
         let noise = self.noise.as_ref().map(|n| n.reseeded(seed)).transpose()?;
         let saved = std::mem::replace(&mut self.noise, noise);
         let fs = self.spec.sample_rate;
+        // Beat-aligned models keep their levels (see `model::equaliser`).
+        let band =
+            (self.cfg.data.beats.is_some()).then(|| target.nperseg / self.cfg.data.spectral.n_fft);
+        let seconds = match band {
+            Some(_) => EQ_SHAPE_SECONDS,
+            None => EQ_LEVEL_SECONDS,
+        };
         let emitted = self.calibrating(|g| {
             let mut psd = LogPsd::new(target.nperseg, g.spec.n_channels());
             let len = psd.window_len();
-            for _ in 0..((EQ_SECONDS * fs) as usize / len).max(1) {
+            for _ in 0..((seconds * fs) as usize / len).max(1) {
                 g.produce(len)?;
                 psd.add(&g.chunk, fs);
             }
             Ok(psd.mean())
         });
         self.noise = saved;
-        let band = target.nperseg / self.cfg.data.spectral.n_fft;
         Ok(emitted?.map_or_else(Vec::new, |e| target.kernels(&e, band)))
     }
 
@@ -517,11 +541,11 @@ impl VaeGenerator {
     /// Moves the latent one window on: the AR(1) walk or the stream's sequence model.
     fn step_walk(&mut self) -> Result<()> {
         match &mut self.walk {
-            Walk::Ar1 => {
-                let s = (1.0 - RHO * RHO).sqrt();
+            Walk::Ar1(rho) => {
+                let (rho, s) = (*rho, (1.0 - *rho * *rho).sqrt());
                 for v in self.z.iter_mut() {
                     let e: f32 = StandardNormal.sample(&mut self.rng);
-                    *v = RHO * *v + s * e;
+                    *v = rho * *v + s * e;
                 }
             }
             Walk::Transformer(t) => t.draw(&mut self.z),
