@@ -14,7 +14,10 @@ the shipped model's own command on the other 240 s (joined into one file), 10 mi
 generated per seed, and `biowave eval` judges them against the held-out minute (privacy
 against the 240 s). The same split of real data against itself (the held-out minute vs
 the other four) is printed as the floor: the record is not stationary (the artefact at
-207-215 s, PVC runs), so even real data is told apart from itself in some folds.
+207-215 s, PVC runs), so even real data is told apart from itself in some folds. That
+floor judges the rest as one set of windows, a few dozen; the "training data" row judges
+five copies of it cut at offsets a fifth of a window apart, about as many windows as
+10 min of output: what a generator that reproduced its training data exactly would score.
 
 With `--eeg` the same is done for `eeg-vae` on the 182 s EEGMAT resting EEG (its 19 EEG
 channels at 250 Hz, as `eeg-vae` trains on them, made by `biowave convert --resample`):
@@ -24,7 +27,8 @@ beside each row (the check asks for differences ≤ 0.05; the floor rows show wh
 record's own minutes give).
 
 Folds are written with pyedflib from the record's digital samples (exact). Needs the
-release binary (`cargo build --release`), numpy and pyedflib. About 2 min per ECG fold and
+release binary (`cargo build --release`; BIOWAVE_BIN=path judges another build), numpy and
+pyedflib. About 2 min per ECG fold and
 2 min per EEG fold on 2 cores.
 """
 import argparse
@@ -48,6 +52,8 @@ SETS = {
     "ecg": (os.path.join(ROOT, "signals", "mitdb208.edf"), 60, 5, VAE),
     "eeg": (os.path.join(ROOT, "signals", "eegmat_s00_rest.edf"), 60, 2, EEG_VAE),
 }
+# Shifted copies of the training data judged as if generated (the "training data" row).
+COPIES = 5
 LATENT = ["--model", "transformer", "--seed", "1", "--epochs", "300", "--max-minutes", "5",
           "--hidden", "64", "--heads", "4", "--layers", "2"]
 
@@ -76,8 +82,10 @@ def write(path, headers, digital):
     w.close()
 
 
-def folds(out, record, fold_s):
-    """Writes f{k}.edf (held-out fold) and rest{k}.edf (the rest of the record) per fold."""
+def folds(out, record, fold_s, window_s):
+    """Writes f{k}.edf (held-out fold) and rest{k}.edf (the rest of the record) per fold, and
+    rest{k}_{j}.edf: the rest cut at COPIES offsets a window apart / COPIES (the training
+    data as a generator's output would be judged, about as many windows as 10 min)."""
     r = pyedflib.EdfReader(record)
     n_sig = r.signals_in_file
     x = np.array([r.readSignal(i, digital=True) for i in range(n_sig)])
@@ -87,7 +95,11 @@ def folds(out, record, fold_s):
     k_max = x.shape[1] // n
     for k in range(k_max):
         write(os.path.join(out, f"f{k}.edf"), headers, x[:, k * n:(k + 1) * n])
-        write(os.path.join(out, f"rest{k}.edf"), headers, np.c_[x[:, :k * n], x[:, (k + 1) * n:]])
+        rest = np.c_[x[:, :k * n], x[:, (k + 1) * n:]]
+        write(os.path.join(out, f"rest{k}.edf"), headers, rest)
+        for j in range(COPIES):
+            cut = rest[:, round(j * window_s * fs / COPIES):]
+            write(os.path.join(out, f"rest{k}_{j}.edf"), headers, cut[:, :cut.shape[1] // fs * fs])
     return k_max
 
 
@@ -146,13 +158,15 @@ def main():
         prepared = os.path.join(a.out, "eeg250.edf")
         run("convert", record, prepared, "--channels", EEG_CHANNELS, "--resample", "250")
         record = prepared
-    n = folds(a.out, record, fold_s)
+    n = folds(a.out, record, fold_s, window_s)
     p = lambda *parts: os.path.join(a.out, *parts)
     print(f"{'set':<18} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} {'priv':>6} {'priv/train':>10}")
     means = {}
     for k in a.folds or range(n):
         real, rest = p(f"f{k}.edf"), p(f"rest{k}.edf")
         means.setdefault("real (floor)", []).append(row("real (floor)", k, 0, judge(real, [rest], None, window_s)))
+        copies = [p(f"rest{k}_{j}.edf") for j in range(COPIES)]
+        means.setdefault("training data", []).append(row("training data", k, 0, judge(real, copies, None, window_s)))
         models = [("vae", p(f"vae{k}"), vae)]
         if a.latent:
             # EEG tokens come every ~0.77 s: a 24 s piece of a 120 s fold holds ~29.
