@@ -28,8 +28,7 @@ record's own minutes give).
 
 Folds are written with pyedflib from the record's digital samples (exact). Needs the
 release binary (`cargo build --release`; BIOWAVE_BIN=path judges another build), numpy and
-pyedflib. About 2 min per ECG fold and
-2 min per EEG fold on 2 cores.
+pyedflib. About 2 min per ECG fold and 2 min per EEG fold on 2 cores.
 """
 import argparse
 import json

@@ -13,15 +13,15 @@
 //!
 //! - Models without beats (EEG): shape and level at every bin. The gains alone left each
 //!   channel's spectrum 0.5–1.2 dB (rms over 0.5–40 Hz) off the training record's, the
-//!   same way for every seed (the error correlates 0.8–0.9 between seeds), enough for the
+//!   same way for every seed (the error correlates 0.8–0.94 between seeds), enough for the
 //!   discriminator: `eeg-vae` held out 0.858, with levels set 0.755 (its latent
 //!   transformer 0.841 → 0.763). Matching mean powers instead of mean logs measured the
 //!   same on average (0.720 and 0.803).
 //! - Beat-aligned models (ECG): shape only, the ratio divided by its geometric mean over
 //!   each STFT bin's band, leaving levels to the gains. Their spectrum is a comb at the
 //!   harmonics of their own heart rate; setting its levels towards the record's (another
-//!   rate; measured with mean powers) took the ECG VAE held out from 0.751 to 0.835 and
-//!   the template r of fold 3 from 0.97–0.99 to 0.93–0.95.
+//!   rate; measured with mean powers) took the ECG VAE held out from 0.785 to 0.835 and
+//!   the template r of fold 3 from 0.955–0.972 to 0.925–0.946.
 
 use crate::dsp::fir;
 use crate::eval::psd::Welch;
