@@ -67,6 +67,52 @@ fn real_halves_match_and_baselines_are_told_apart() {
     assert!((60.0..140.0).contains(&hr), "MIT-BIH 208 heart rate {hr}");
 }
 
+/// Channel coupling on real EEG (EEGMAT, 19 EEG channels, 2 s windows): interleaved halves
+/// of the record couple alike, while the phase-randomised surrogate (each channel's phases
+/// drawn on their own) and white noise lose it.
+#[test]
+fn real_eeg_halves_couple_alike_and_the_baselines_lose_the_coupling() {
+    let rec = biowave::io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
+    let eeg: Vec<String> = rec
+        .channels
+        .iter()
+        .map(|c| c.meta.label.clone())
+        .filter(|l| l.starts_with("EEG"))
+        .collect();
+    let all = eval::windows::cut(&[("eegmat".into(), rec)], Some(&eeg), 2.0, "real").unwrap();
+    let (a, b) = (subset(&all, 2, 0), subset(&all, 2, 1));
+    let r = eval::evaluate(
+        &a,
+        &b,
+        None,
+        &eval::Config {
+            window_s: 2.0,
+            ..cfg()
+        },
+    );
+    let real = r.real.channel_corr.unwrap();
+    assert!(
+        real > 0.3,
+        "EEG channels share a reference: mean |r| {real}"
+    );
+    let halves = &r.comparisons[0];
+    assert!(halves.channel_corr_rmse.unwrap() < 0.1, "{halves:?}");
+    for c in &r.comparisons[1..] {
+        assert!(
+            c.channel_corr.unwrap() < 0.1,
+            "{}: {:?}",
+            c.name,
+            c.channel_corr
+        );
+        assert!(
+            c.channel_corr_rmse.unwrap() > 0.3,
+            "{}: {:?}",
+            c.name,
+            c.channel_corr_rmse
+        );
+    }
+}
+
 #[test]
 fn a_copied_training_record_is_flagged_and_a_fresh_one_is_not() {
     let all = mitdb_windows(5.0);

@@ -217,9 +217,56 @@ pub fn correlation(a: &[f64], b: &[f64]) -> f64 {
     sab / (saa * sbb).sqrt().max(1e-30)
 }
 
+/// Mean over windows of each channel pair's Pearson correlation (pairs `(a, b)`, `a < b`,
+/// row by row); `None` with fewer than two channels. How strongly channels move together
+/// (EEG's volume conduction and common reference), which per-channel features do not see.
+pub fn channel_correlations(windows: &[Vec<Vec<f32>>]) -> Option<Vec<f64>> {
+    let nc = windows.first()?.len();
+    if nc < 2 {
+        return None;
+    }
+    let mut sum = vec![0.0; nc * (nc - 1) / 2];
+    let mut centred: Vec<Vec<f64>> = Vec::with_capacity(nc);
+    for win in windows {
+        centred.clear();
+        centred.extend(win.iter().map(|x| {
+            let m = x.iter().map(|&v| f64::from(v)).sum::<f64>() / x.len().max(1) as f64;
+            let d: Vec<f64> = x.iter().map(|&v| f64::from(v) - m).collect();
+            let norm = d.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-30);
+            d.into_iter().map(|v| v / norm).collect()
+        }));
+        let pairs = (0..nc).flat_map(|a| (a + 1..nc).map(move |b| (a, b)));
+        for (s, (a, b)) in sum.iter_mut().zip(pairs) {
+            *s += centred[a]
+                .iter()
+                .zip(&centred[b])
+                .map(|(x, y)| x * y)
+                .sum::<f64>();
+        }
+    }
+    let n = windows.len() as f64;
+    Some(sum.into_iter().map(|s| s / n).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A copy of a channel correlates 1, its negative −1, an unrelated one about 0.
+    #[test]
+    fn channel_correlations_of_copies_opposites_and_strangers() {
+        let x: Vec<f32> = (0..500).map(|i| (i as f32 * 0.37).sin()).collect();
+        let y: Vec<f32> = (0..500).map(|i| ((i * i) as f32 * 0.013).cos()).collect();
+        let neg: Vec<f32> = x.iter().map(|v| -2.0 * v + 3.0).collect();
+        let r = channel_correlations(&[vec![x.clone(), x.clone(), neg, y]]).unwrap();
+        assert_eq!(r.len(), 6);
+        assert!(
+            (r[0] - 1.0).abs() < 1e-9 && (r[1] + 1.0).abs() < 1e-9,
+            "{r:?}"
+        );
+        assert!(r[2].abs() < 0.1, "{r:?}");
+        assert!(channel_correlations(&[vec![x]]).is_none());
+    }
 
     #[test]
     fn leave_one_out_distances_skip_self_and_neighbours() {

@@ -50,6 +50,10 @@ pub struct Comparison {
     pub template_corr: Option<f64>,
     /// EEG: relative delta/theta/alpha/beta power.
     pub band_powers: Option<[f64; 4]>,
+    /// Two or more channels: mean |r| of the channel pairs, within windows.
+    pub channel_corr: Option<f64>,
+    /// Two or more channels: rms difference of the pairs' r from the real set's.
+    pub channel_corr_rmse: Option<f64>,
     /// Mean PSD (first channel), for plots.
     #[serde(skip)]
     pub mean_psd: Vec<f64>,
@@ -96,6 +100,7 @@ pub struct Report {
 struct SetStats {
     features: Vec<Vec<f64>>,
     mean_psd: Vec<f64>,
+    channel_corr: Option<Vec<f64>>,
 }
 
 fn set_stats(w: &Windows, kind: Kind, welch: &mut psd::Welch) -> SetStats {
@@ -111,7 +116,11 @@ fn set_stats(w: &Windows, kind: Kind, welch: &mut psd::Welch) -> SetStats {
             .zip(&p)
             .for_each(|(m, v)| *m += v / w.windows.len() as f64);
     }
-    SetStats { features, mean_psd }
+    SetStats {
+        features,
+        mean_psd,
+        channel_corr: metrics::channel_correlations(&w.windows),
+    }
 }
 
 /// Compares `synth` (and the baselines) with `real`; `train` enables privacy metrics.
@@ -147,6 +156,14 @@ pub fn evaluate(real: &Windows, synth: &Windows, train: Option<&Windows>, cfg: &
         c.psd_distance_db = metrics::log_spectral_distance(&r.mean_psd, &s.mean_psd, k0, k1);
         c.mmd2 = metrics::mmd2(&zr, &zs).0;
         c.discriminative_auc = metrics::discriminative_auc(&zr, &zs, cfg.folds, cfg.seed);
+        c.channel_corr_rmse = r
+            .channel_corr
+            .as_ref()
+            .zip(s.channel_corr.as_ref())
+            .map(|(a, b)| {
+                let sq = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>();
+                (sq / a.len() as f64).sqrt()
+            });
         if kind == Kind::Ecg {
             c.template_corr = template(real)
                 .zip(template(w))
@@ -194,6 +211,11 @@ fn describe(name: &str, w: &Windows, kind: Kind, s: &SetStats) -> Comparison {
         rmssd_ms: if ecg { col(d - 1) } else { None },
         template_corr: None,
         band_powers: (kind == Kind::Eeg).then(|| band_powers(&s.mean_psd, w.rate)),
+        channel_corr: s
+            .channel_corr
+            .as_ref()
+            .map(|r| r.iter().map(|v| v.abs()).sum::<f64>() / r.len() as f64),
+        channel_corr_rmse: None,
         mean_psd: s.mean_psd.clone(),
     }
 }

@@ -55,6 +55,21 @@ pub fn table(r: &Report) -> String {
             );
         }
     }
+    if let Some(real) = r.real.channel_corr {
+        let _ = writeln!(
+            s,
+            "channel coupling, mean |r| of channel pairs: real {real:.3}"
+        );
+        for c in &r.comparisons {
+            let _ = writeln!(
+                s,
+                "  {:<26} {} (rms difference of r {})",
+                c.name,
+                opt(c.channel_corr),
+                opt(c.channel_corr_rmse)
+            );
+        }
+    }
     if let Some(p) = &r.privacy {
         let _ = writeln!(s, "privacy: DCR ratio (synthetic / held-out real, median) {:.3}; synthetic closer than real p5: {:.1} %", p.dcr_ratio, 100.0 * p.share_below_p5);
         let _ = writeln!(
