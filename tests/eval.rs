@@ -69,7 +69,8 @@ fn real_halves_match_and_baselines_are_told_apart() {
 
 /// Channel coupling on real EEG (EEGMAT, 19 EEG channels, 2 s windows): interleaved halves
 /// of the record couple alike, while the phase-randomised surrogate (each channel's phases
-/// drawn on their own) and white noise lose it.
+/// drawn on their own) and white noise lose it; numpy recomputes the numbers
+/// (`tests/py/coupling_check.py`).
 #[test]
 fn real_eeg_halves_couple_alike_and_the_baselines_lose_the_coupling() {
     let rec = biowave::io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
@@ -110,6 +111,30 @@ fn real_eeg_halves_couple_alike_and_the_baselines_lose_the_coupling() {
             c.name,
             c.channel_corr_rmse
         );
+    }
+    // numpy's corrcoef per window gives the same numbers.
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, w) in [("a", &a), ("b", &b)] {
+        let raw: Vec<u8> = w
+            .windows
+            .iter()
+            .flatten()
+            .flatten()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        std::fs::write(tmp.path().join(format!("{name}.f32")), raw).unwrap();
+    }
+    let shape = serde_json::json!({"channels": eeg.len(), "samples": a.len()});
+    std::fs::write(tmp.path().join("shape.json"), shape.to_string()).unwrap();
+    let out = common::python("coupling_check.py", [tmp.path().as_os_str()]);
+    let p: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    for (ours, theirs) in [
+        (real, &p["a"]),
+        (halves.channel_corr.unwrap(), &p["b"]),
+        (halves.channel_corr_rmse.unwrap(), &p["rmse"]),
+    ] {
+        let theirs = theirs.as_f64().unwrap();
+        assert!((ours - theirs).abs() < 1e-6, "{ours} vs numpy's {theirs}");
     }
 }
 
