@@ -40,6 +40,18 @@ impl Block {
         &mut self.data[c * n..(c + 1) * n]
     }
 
+    /// Refuses a block whose channel count is not `channels`, a generator's: it would be
+    /// left silent or half filled. Generators check before any work is done for the block.
+    pub fn check_channels(&self, channels: usize) -> crate::Result<()> {
+        if self.n_channels != channels {
+            return Err(crate::Error::BadInput(format!(
+                "a block of {} channels for a generator of {channels}",
+                self.n_channels
+            )));
+        }
+        Ok(())
+    }
+
     /// Sets position fields for the block that starts at `start_index` at `sample_rate`.
     pub fn set_start(&mut self, start_index: u64, sample_rate: f64) {
         self.start_index = start_index;

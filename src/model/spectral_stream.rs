@@ -33,19 +33,6 @@ pub struct BlockOut {
 }
 
 impl BlockOut {
-    /// Refuses a block whose channel count is not the generator's, before any work is
-    /// done for it.
-    pub fn check(block: &Block, spec: &SignalSpec) -> Result<()> {
-        if block.n_channels != spec.n_channels() {
-            return Err(Error::BadInput(format!(
-                "a block of {} channels for a generator of {}",
-                block.n_channels,
-                spec.n_channels()
-            )));
-        }
-        Ok(())
-    }
-
     /// Fills `block` through `pull(out, n)`, which moves `n` samples per channel into the
     /// channel-major `out`; the caller has made sure that many are ready. A block whose
     /// channel count is not `spec`'s is refused (it would be left silent or half filled).
@@ -55,7 +42,7 @@ impl BlockOut {
         spec: &SignalSpec,
         pull: impl FnOnce(&mut [f32], usize) -> bool,
     ) -> Result<()> {
-        Self::check(block, spec)?;
+        block.check_channels(spec.n_channels())?;
         let n = block.n_frames;
         self.scratch.resize(n * block.n_channels, 0.0);
         if !pull(&mut self.scratch, n) {

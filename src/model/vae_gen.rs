@@ -590,7 +590,7 @@ impl Generator for VaeGenerator {
     }
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
-        BlockOut::check(block, &self.spec)?;
+        block.check_channels(self.spec.n_channels())?;
         let n = block.n_frames;
         let Some(mut eq) = self.eq.take() else {
             self.produce(n)?;

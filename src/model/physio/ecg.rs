@@ -430,12 +430,7 @@ impl Generator for EcgSyn {
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
         let nl = self.spec.channels.len();
-        if block.n_channels != nl {
-            return Err(crate::Error::BadInput(format!(
-                "ecgsyn: block has {} channels, the generator makes {nl}",
-                block.n_channels
-            )));
-        }
+        block.check_channels(nl)?;
         block.set_start(self.frame, self.p.fs);
         let (n, nw) = (block.n_frames, self.waves.len());
         let artefacts = self.artefacts.any();

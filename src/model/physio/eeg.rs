@@ -310,12 +310,7 @@ impl Generator for Eeg {
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
         let nc = self.src.len();
-        if block.n_channels != nc {
-            return Err(crate::Error::BadInput(format!(
-                "eeg: block has {} channels, the generator makes {nc}",
-                block.n_channels
-            )));
-        }
+        block.check_channels(nc)?;
         block.set_start(self.frame, self.p.fs);
         let n = block.n_frames;
         for i in 0..n {
