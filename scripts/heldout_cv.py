@@ -4,6 +4,7 @@
 
     python3 scripts/heldout_cv.py [--seeds 1 2] [--minutes 10] [--out /tmp/biowave-cv]
                                   [--latent]   # also a latent transformer per fold
+                                  [--frame]    # also a frame transformer per fold
                                   [--eeg]      # the EEG record instead (60 s folds)
                                   [--vae-args '--beta 0.5'] [--latent-args '--mixture 3']
                                   [--folds 0 2]
@@ -46,10 +47,14 @@ VAE = ["--model", "vae", "--epochs", "300", "--seed", "1", "--beats"]
 EEG_VAE = ["--model", "vae", "--arch", "mlp", "--n-fft", "128", "--hop", "64", "--window-s", "2",
            "--hidden", "56", "--epochs", "300", "--seed", "1", "--stride-s", "0.1"]
 EEG_CHANNELS = ",".join("EEG " + c for c in "Fp1 Fp2 F3 F4 F7 F8 T3 T4 C3 C4 T5 T6 P3 P4 O1 O2 Fz Cz Pz".split())
-# record, fold length (s), eval window (s), the shipped VAE's training command
+# The shipped frame transformers' commands (`ecg-transformer`, `eeg-transformer`).
+FRAME = ["--model", "transformer", "--epochs", "600", "--seed", "1", "--max-minutes", "10"]
+EEG_FRAME = FRAME + ["--n-fft", "128", "--window-s", "2", "--hidden", "128", "--heads", "4",
+                     "--layers", "2"]
+# record, fold length (s), eval window (s), the shipped VAE's and frame transformer's commands
 SETS = {
-    "ecg": (os.path.join(ROOT, "signals", "mitdb208.edf"), 60, 5, VAE),
-    "eeg": (os.path.join(ROOT, "signals", "eegmat_s00_rest.edf"), 60, 2, EEG_VAE),
+    "ecg": (os.path.join(ROOT, "signals", "mitdb208.edf"), 60, 5, VAE, FRAME),
+    "eeg": (os.path.join(ROOT, "signals", "eegmat_s00_rest.edf"), 60, 2, EEG_VAE, EEG_FRAME),
 }
 # Shifted copies of the training data judged as if generated (the "training data" row).
 COPIES = 5
@@ -143,12 +148,13 @@ def main():
     ap.add_argument("--minutes", type=float, default=10)
     ap.add_argument("--out", default="/tmp/biowave-cv")
     ap.add_argument("--latent", action="store_true", help="also a latent transformer per fold")
+    ap.add_argument("--frame", action="store_true", help="also a frame transformer per fold")
     ap.add_argument("--eeg", action="store_true", help="the EEG record and eeg-vae's command")
     ap.add_argument("--vae-args", default="", help="flags added to the VAE's command, e.g. '--noise-share 1'")
     ap.add_argument("--latent-args", default="", help="flags added to the latent transformer's command")
     ap.add_argument("--folds", type=int, nargs="+", help="only these folds")
     a = ap.parse_args()
-    record, fold_s, window_s, vae = SETS["eeg" if a.eeg else "ecg"]
+    record, fold_s, window_s, vae, frame = SETS["eeg" if a.eeg else "ecg"]
     vae = merge(vae, a.vae_args.split())
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} not found: run `cargo build --release` first")
@@ -172,6 +178,8 @@ def main():
             context = ["--context", "16"] if a.eeg else []
             extra = context + a.latent_args.split() + ["--codec", p(f"vae{k}")]
             models.append(("latent transformer", p(f"lt{k}"), merge(LATENT, extra)))
+        if a.frame:
+            models.append(("frame transformer", p(f"ft{k}"), frame))
         for name, model, cmd in models:
             if not os.path.exists(os.path.join(model, "model.safetensors")):
                 run("train", *cmd, "--data", rest, "--out", model)

@@ -680,30 +680,12 @@ fn the_equaliser_brings_back_the_records_low_frequency_spectrum() {
 /// first channel already.
 #[test]
 fn the_eeg_equaliser_sets_each_channels_level() {
-    use biowave::model::equaliser::SpectrumTarget;
-    let cfg = common::read_json(Path::new("models/eeg-vae/config.json"));
-    let target: SpectrumTarget = serde_json::from_value(cfg["spectrum"].clone()).unwrap();
-    let mut g = model::by_name("models/eeg-vae", 2).unwrap();
-    let (fs, nc) = (g.spec().sample_rate, g.spec().n_channels());
-    let mut b = Block::new(nc, (600.0 * fs) as usize);
-    g.fill(&mut b).unwrap();
-    let channels: Vec<Vec<f32>> = (0..nc).map(|c| b.channel(c).to_vec()).collect();
-    let got = SpectrumTarget::of_signals(&channels, fs).unwrap();
-    let bins = target.nperseg / 2 + 1;
-    let in_band = |k: usize| (1.0..=40.0).contains(&(k as f64 * fs / target.nperseg as f64));
-    for (c, (t, o)) in target
-        .log_psd
-        .chunks_exact(bins)
-        .zip(got.log_psd.chunks_exact(bins))
+    for (c, rms) in common::eeg_spectrum_error_db("eeg-vae", 2)
+        .iter()
         .enumerate()
     {
-        let d: Vec<f64> = (0..bins)
-            .filter(|&k| in_band(k))
-            .map(|k| 10.0 * f64::from(o[k] - t[k]) / std::f64::consts::LN_10)
-            .collect();
-        let rms = (d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64).sqrt();
         assert!(
-            rms < 0.75,
+            *rms < 0.75,
             "channel {c}: {rms:.2} dB rms off the record's spectrum"
         );
     }

@@ -301,7 +301,10 @@ pub fn run(args: Args) -> crate::Result<()> {
     };
     let done = if let Some(c) = ckpt.transformer.clone() {
         let (model, varmap) = train::build(|vb| Transformer::new(&c, vb), &dev, weights)?;
-        fit(&TransformerObjective { model: &model }, &varmap, ckpt)?
+        let mut done = fit(&TransformerObjective { model: &model }, &varmap, ckpt)?;
+        done.spectrum = spectrum_target(&args, &done.data)?;
+        checkpoint::save_config(&out, &done)?;
+        done
     } else {
         let c = ckpt.vae.clone().expect("set above");
         let (model, varmap) = train::build(|vb| Vae::new(&c, vb), &dev, weights)?;

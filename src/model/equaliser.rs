@@ -27,6 +27,23 @@ use crate::dsp::fir;
 use crate::eval::psd::Welch;
 use serde::{Deserialize, Serialize};
 
+/// Seconds of output measured to set an equaliser that sets levels: 20 minutes, ~300
+/// windows of 4 s at 250 Hz. Five minutes set levels with the error of a few dozen
+/// independent latents (`eeg-vae` held out 0.848 against 0.801 with 20, both with the
+/// AR(1) walk at ρ 0.9 and matching mean powers); the pass costs ~0.3 s at load for
+/// `eeg-vae`, once per process (`gain_cache`).
+#[cfg(not(fuzzing))]
+pub const LEVEL_SECONDS: f64 = 1200.0;
+/// The same for a shape-only equaliser (beat-aligned models): each band's level is taken
+/// out, so five minutes, ~50 windows, measure its shape.
+#[cfg(not(fuzzing))]
+pub const SHAPE_SECONDS: f64 = 300.0;
+/// Fuzz builds only check that a scenario's checkpoints load; sanitizer-instrumented
+/// decoding is ~40× slower than a release build.
+#[cfg(fuzzing)]
+pub const LEVEL_SECONDS: f64 = 8.0;
+#[cfg(fuzzing)]
+pub const SHAPE_SECONDS: f64 = 8.0;
 /// Least and most Welch segment length (samples) a checkpoint may declare.
 const NPERSEG: std::ops::RangeInclusive<usize> = 16..=16384;
 /// Segments of 50 % overlap per measured window: each window's PSD is a 3-segment Welch
@@ -142,6 +159,30 @@ impl SpectrumTarget {
             })
             .collect()
     }
+}
+
+/// The kernels taking a generator's output to `target` (`band` as in
+/// [`SpectrumTarget::kernels`]): `seconds` of it at `fs` are measured as the target was,
+/// `next` filling one channel-major window of `channels` channels at a time (its
+/// calibration draws, not a stream's); empty if `seconds` hold no window.
+pub fn calibrate(
+    target: &SpectrumTarget,
+    channels: usize,
+    fs: f64,
+    seconds: f64,
+    band: Option<usize>,
+    mut next: impl FnMut(&mut [f32]) -> crate::Result<()>,
+) -> crate::Result<Vec<Vec<f32>>> {
+    let mut psd = LogPsd::new(target.nperseg, channels);
+    let len = psd.window_len();
+    let mut window = vec![0f32; len * channels];
+    for _ in 0..((seconds * fs) as usize / len).max(1) {
+        next(&mut window)?;
+        psd.add(&window, fs);
+    }
+    Ok(psd
+        .mean()
+        .map_or_else(Vec::new, |e| target.kernels(&e, band)))
 }
 
 /// Subtracts from each band of `band` values (those nearest STFT bin k: (k − ½)·band to

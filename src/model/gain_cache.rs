@@ -1,7 +1,7 @@
-//! Per-process memo of VAE checkpoints' calibrated gains. Calibration streams a thousand
-//! windows through the decoder (about half a second) and depends on the checkpoint alone
-//! (its draws have a fixed seed), while bulk generation loads the same checkpoint once per
-//! record: the second and later loads reuse the gains.
+//! Per-process memo of checkpoints' calibrations: a VAE's gains, an equaliser's kernels.
+//! Calibration streams minutes of output through the model (about half a second) and
+//! depends on the checkpoint alone (its draws have a fixed seed), while bulk generation
+//! loads the same checkpoint once per record: the second and later loads reuse it.
 
 use super::checkpoint::CheckpointConfig;
 use std::collections::HashMap;
@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::SystemTime;
 
+/// Seed of every calibration's draws: what is calibrated belongs to the model, not to a
+/// stream's seed.
+pub const CALIBRATION_SEED: u64 = 0x9e37_79b9;
 /// Checkpoints remembered at most; past it the memo starts afresh (memory stays flat in a
 /// process that loads checkpoint after checkpoint).
 const MAX_ENTRIES: usize = 64;

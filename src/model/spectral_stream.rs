@@ -1,8 +1,10 @@
 //! The output half every learned generator shares: spectral frames from a [`FrameSource`]
-//! go through the streaming inverse STFT and come out as blocks of samples.
+//! go through the streaming inverse STFT (and, for a checkpoint with a spectrum target,
+//! the equaliser, `model::equaliser`) and come out as blocks of samples.
 
 use super::Generator;
 use crate::block::Block;
+use crate::dsp::fir::FirStream;
 use crate::dsp::StreamDecoder;
 use crate::record::SignalSpec;
 use crate::{Error, Result};
@@ -20,6 +22,10 @@ pub struct SpectralStream<S> {
     pub source: S,
     spec: SignalSpec,
     decoder: StreamDecoder,
+    /// Filters the decoded samples towards the training spectrum (checkpoints with one).
+    eq: Option<FirStream>,
+    /// Decoded samples on their way into `eq`, channel-major.
+    chunk: Vec<f32>,
     out: BlockOut,
 }
 
@@ -68,8 +74,42 @@ impl<S: FrameSource> SpectralStream<S> {
             source,
             spec,
             decoder,
+            eq: None,
+            chunk: Vec::new(),
             out: BlockOut::default(),
         }
+    }
+
+    /// The stream with its output filtered by `kernels`, one per channel (`dsp::fir`).
+    pub fn with_equaliser(mut self, kernels: &[Vec<f32>]) -> Result<Self> {
+        self.eq = Some(FirStream::new(kernels)?);
+        Ok(self)
+    }
+
+    /// Moves the next `len` decoded samples per channel into the channel-major `out`,
+    /// drawing frames as needed (before any equaliser).
+    pub fn decode_into(&mut self, out: &mut [f32], len: usize) -> Result<()> {
+        decode(&mut self.source, &mut self.decoder, out, len)
+    }
+}
+
+/// Draws frames from `source` until `len` samples per channel are decoded, then moves them
+/// into `out`.
+fn decode<S: FrameSource>(
+    source: &mut S,
+    decoder: &mut StreamDecoder,
+    out: &mut [f32],
+    len: usize,
+) -> Result<()> {
+    while decoder.available() < len {
+        source.push_frames(decoder)?;
+    }
+    if decoder.pull(out, len) {
+        Ok(())
+    } else {
+        Err(Error::BadInput(format!(
+            "{len} decoded samples per channel were not ready"
+        )))
     }
 }
 
@@ -80,10 +120,27 @@ impl<S: FrameSource> Generator for SpectralStream<S> {
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
         let n = block.n_frames;
-        while self.decoder.available() < n {
-            self.source.push_frames(&mut self.decoder)?;
+        let SpectralStream {
+            source,
+            spec,
+            decoder,
+            eq,
+            chunk,
+            out,
+        } = self;
+        block.check_channels(spec.n_channels())?;
+        let Some(eq) = eq else {
+            while decoder.available() < n {
+                source.push_frames(decoder)?;
+            }
+            return out.fill(block, spec, |o, n| decoder.pull(o, n));
+        };
+        while eq.available() < n {
+            let m = eq.chunk_len();
+            chunk.resize(m * spec.n_channels(), 0.0);
+            decode(source, decoder, chunk, m)?;
+            eq.push(chunk);
         }
-        let decoder = &mut self.decoder;
-        self.out.fill(block, &self.spec, |o, n| decoder.pull(o, n))
+        out.fill(block, spec, |o, n| eq.pull(o, n))
     }
 }

@@ -21,8 +21,8 @@
 
 use super::checkpoint::CheckpointConfig;
 use super::decoder_noise::{bin_power_about, NoiseStream};
-use super::equaliser::{LogPsd, SpectrumTarget};
-use super::gain_cache::{self, Calibration, GainKey};
+use super::equaliser::{self, SpectrumTarget};
+use super::gain_cache::{self, Calibration, GainKey, CALIBRATION_SEED};
 use super::latent_states::StateWalk;
 use super::spectral_stream::BlockOut;
 use super::train::to_err;
@@ -67,23 +67,6 @@ const REFINE_WINDOWS: usize = 1024;
 const REFINE_WINDOWS: usize = REFINE_CHUNK;
 /// Windows per chunk of that pass whose emitted power is measured at once.
 const REFINE_CHUNK: usize = 64;
-/// Seconds of output measured to set an equaliser that sets levels (`model::equaliser`):
-/// 20 minutes, ~300 windows of 4 s at 250 Hz. Five minutes set levels with the error of a
-/// few dozen independent latents (`eeg-vae` held out 0.848 against 0.801 with 20, both
-/// with the AR(1) walk at ρ 0.9 and matching mean powers); the pass costs ~0.3 s at load,
-/// once per process (`gain_cache`).
-#[cfg(not(fuzzing))]
-const EQ_LEVEL_SECONDS: f64 = 1200.0;
-/// The same for a shape-only equaliser (beat-aligned models): each band's level is taken
-/// out, so five minutes, ~50 windows, measure its shape.
-#[cfg(not(fuzzing))]
-const EQ_SHAPE_SECONDS: f64 = 300.0;
-#[cfg(fuzzing)]
-const EQ_LEVEL_SECONDS: f64 = 8.0;
-#[cfg(fuzzing)]
-const EQ_SHAPE_SECONDS: f64 = 8.0;
-/// Seed of the calibration batch: the gains belong to the model, not to a stream's seed.
-const CALIBRATION_SEED: u64 = 0x9e37_79b9;
 /// Widening of the checkpoint's channel ranges (1.5 × the training peak) for EDF/BDF
 /// sinks: restored power brings peaks beyond the training data's, which would be clipped.
 const RANGE_HEADROOM: f64 = 3.0;
@@ -445,33 +428,31 @@ impl VaeGenerator {
         out
     }
 
-    /// The equaliser's kernels: `EQ_LEVEL_SECONDS` of output (joined, with the stream's
-    /// noise from the calibration seed) measured as `target` was, one kernel per channel
-    /// (`SpectrumTarget::kernels`): shape and level; for a beat-aligned model
-    /// `EQ_SHAPE_SECONDS` and shape only, within each STFT bin's band.
+    /// The equaliser's kernels: `equaliser::LEVEL_SECONDS` of output (joined, with the
+    /// stream's noise from the calibration seed) measured as `target` was, one kernel per
+    /// channel (`SpectrumTarget::kernels`): shape and level; for a beat-aligned model
+    /// `equaliser::SHAPE_SECONDS` and shape only, within each STFT bin's band.
     fn calibrate_eq(&mut self, target: &SpectrumTarget) -> Result<Vec<Vec<f32>>> {
         let seed = CALIBRATION_SEED ^ NOISE_SEED;
         let noise = self.noise.as_ref().map(|n| n.reseeded(seed)).transpose()?;
         let saved = std::mem::replace(&mut self.noise, noise);
-        let fs = self.spec.sample_rate;
+        let (fs, nc) = (self.spec.sample_rate, self.spec.n_channels());
         // Beat-aligned models keep their levels (see `model::equaliser`).
         let band =
             (self.cfg.data.beats.is_some()).then(|| target.nperseg / self.cfg.data.spectral.n_fft);
         let seconds = match band {
-            Some(_) => EQ_SHAPE_SECONDS,
-            None => EQ_LEVEL_SECONDS,
+            Some(_) => equaliser::SHAPE_SECONDS,
+            None => equaliser::LEVEL_SECONDS,
         };
-        let emitted = self.calibrating(|g| {
-            let mut psd = LogPsd::new(target.nperseg, g.spec.n_channels());
-            let len = psd.window_len();
-            for _ in 0..((seconds * fs) as usize / len).max(1) {
-                g.produce(len)?;
-                psd.add(&g.chunk, fs);
-            }
-            Ok(psd.mean())
+        let kernels = self.calibrating(|g| {
+            equaliser::calibrate(target, nc, fs, seconds, band, |w| {
+                g.produce(w.len() / nc)?;
+                w.copy_from_slice(&g.chunk);
+                Ok(())
+            })
         });
         self.noise = saved;
-        Ok(emitted?.map_or_else(Vec::new, |e| target.kernels(&e, band)))
+        kernels
     }
 
     /// Puts the next `n` joined samples per channel, noise added, into `chunk`

@@ -153,3 +153,34 @@ impl Drop for KillOnPanic {
         }
     }
 }
+
+/// Per channel, how far 10 min of the shipped EEG checkpoint `name` (generation `seed`)
+/// lie from the training record's mean log spectrum saved in its config: dB rms over
+/// 1–40 Hz (`model::equaliser`).
+pub fn eeg_spectrum_error_db(name: &str, seed: u64) -> Vec<f64> {
+    use biowave::block::Block;
+    use biowave::model::{self, equaliser::SpectrumTarget};
+    let dir = Path::new("models").join(name);
+    let cfg = read_json(&dir.join("config.json"));
+    let target: SpectrumTarget = serde_json::from_value(cfg["spectrum"].clone()).unwrap();
+    let mut g = model::by_name(dir.to_str().unwrap(), seed).unwrap();
+    let (fs, nc) = (g.spec().sample_rate, g.spec().n_channels());
+    let mut b = Block::new(nc, (600.0 * fs) as usize);
+    g.fill(&mut b).unwrap();
+    let channels: Vec<Vec<f32>> = (0..nc).map(|c| b.channel(c).to_vec()).collect();
+    let got = SpectrumTarget::of_signals(&channels, fs).unwrap();
+    let bins = target.nperseg / 2 + 1;
+    let in_band = |k: usize| (1.0..=40.0).contains(&(k as f64 * fs / target.nperseg as f64));
+    target
+        .log_psd
+        .chunks_exact(bins)
+        .zip(got.log_psd.chunks_exact(bins))
+        .map(|(t, o)| {
+            let d: Vec<f64> = (0..bins)
+                .filter(|&k| in_band(k))
+                .map(|k| 10.0 * f64::from(o[k] - t[k]) / std::f64::consts::LN_10)
+                .collect();
+            (d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64).sqrt()
+        })
+        .collect()
+}
