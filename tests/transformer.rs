@@ -63,16 +63,7 @@ fn trains_from_the_cli_and_streams_reproducibly() {
     let m = out.to_str().unwrap();
     let a = stream(m, &["--seed", "1"]);
     assert_eq!(a.len(), 5 * 360 * 4, "5 s of one channel at 360 Hz as f32");
-    let plain = tmp.path().join("plain");
-    std::fs::create_dir(&plain).unwrap();
-    std::fs::copy(
-        out.join("model.safetensors"),
-        plain.join("model.safetensors"),
-    )
-    .unwrap();
-    let mut old = cfg.clone();
-    old.as_object_mut().unwrap().remove("spectrum");
-    std::fs::write(plain.join("config.json"), old.to_string()).unwrap();
+    let plain = common::checkpoint_without(&out, tmp.path(), &["spectrum"]);
     let b = stream(plain.to_str().unwrap(), &["--seed", "1"]);
     assert_eq!(b.len(), a.len(), "a checkpoint without a spectrum streams");
     assert_ne!(a, b, "unequalised");
@@ -200,15 +191,7 @@ fn an_hour_of_each_shipped_eeg_transformer_is_stable() {
 /// Measured (scipy, seed 2) 0.37–0.58 dB; unequalised 3.46–3.83 dB.
 #[test]
 fn the_eeg_transformer_is_equalised_to_its_record() {
-    for (c, rms) in common::eeg_spectrum_error_db("eeg-transformer", 2)
-        .iter()
-        .enumerate()
-    {
-        assert!(
-            *rms < 0.75,
-            "channel {c}: {rms:.2} dB rms off the record's spectrum"
-        );
-    }
+    common::assert_eeg_spectrum_within("eeg-transformer", 2, 0.75);
 }
 
 /// The latent transformer plays beats, and a minute of ~100 beats of MIT-BIH 208 varies
@@ -449,18 +432,7 @@ fn latent_transformer_bad_input_is_refused_by_name() {
     for f in ["config.json", "model.safetensors"] {
         std::fs::copy(Path::new("models/ecg-vae").join(f), vae.join(f)).unwrap();
     }
-    let no_prior = tmp.path().join("no-prior");
-    std::fs::create_dir(&no_prior).unwrap();
-    std::fs::copy(
-        vae.join("model.safetensors"),
-        no_prior.join("model.safetensors"),
-    )
-    .unwrap();
-    let mut cfg = common::read_json(&vae.join("config.json"));
-    let obj = cfg.as_object_mut().unwrap();
-    obj.remove("latent_prior");
-    obj.remove("latent_states");
-    std::fs::write(no_prior.join("config.json"), cfg.to_string()).unwrap();
+    let no_prior = common::checkpoint_without(&vae, tmp.path(), &["latent_prior", "latent_states"]);
     refused(
         train_latent(&["--codec", no_prior.to_str().unwrap()], &out),
         "latent_prior",

@@ -462,33 +462,19 @@ fn median_rr_change_ms(x: &[f32], fs: f64) -> f64 {
 /// the record's. Standard-normal draws from the same weights wander through latents that
 /// place each window's next beat anywhere (held out: SDNN 122–163 ms against 61–105 with the
 /// prior and 64 in the real minute).
-/// A copy of the shipped `ecg-vae` in `tmp` with `fields` removed from its config (as
-/// checkpoints written before those fields have it).
-fn shipped_ecg_vae_without(tmp: &Path, fields: &[&str]) -> std::path::PathBuf {
-    let dir = tmp.join(format!("without-{}", fields.join("-")));
-    std::fs::create_dir(&dir).unwrap();
-    for f in ["config.json", "model.safetensors"] {
-        std::fs::copy(Path::new("models/ecg-vae").join(f), dir.join(f)).unwrap();
-    }
-    let mut v = common::read_json(&dir.join("config.json"));
-    for field in fields {
-        assert!(
-            v.as_object_mut().unwrap().remove(*field).is_some(),
-            "{field}"
-        );
-    }
-    std::fs::write(dir.join("config.json"), v.to_string()).unwrap();
-    dir
-}
-
 #[test]
 fn latent_prior_keeps_the_records_beat_to_beat_variability() {
     let tmp = tempfile::tempdir().unwrap();
     // The decoder noise (below) changes the gains the beats are decoded with; without it
     // in both arms, this compares the latent draws alone.
     // The beat states (below) live in the prior's coordinates: both arms walk without them.
-    let prior = shipped_ecg_vae_without(tmp.path(), &["decoder_noise", "latent_states"]);
-    let plain = shipped_ecg_vae_without(
+    let prior = common::checkpoint_without(
+        Path::new("models/ecg-vae"),
+        tmp.path(),
+        &["decoder_noise", "latent_states"],
+    );
+    let plain = common::checkpoint_without(
+        Path::new("models/ecg-vae"),
         tmp.path(),
         &["decoder_noise", "latent_prior", "latent_states"],
     );
@@ -517,7 +503,8 @@ fn zero_crossings(x: &[f32]) -> f64 {
 #[test]
 fn decoder_noise_gives_back_the_records_low_level_noise() {
     let tmp = tempfile::tempdir().unwrap();
-    let plain = shipped_ecg_vae_without(tmp.path(), &["decoder_noise"]);
+    let plain =
+        common::checkpoint_without(Path::new("models/ecg-vae"), tmp.path(), &["decoder_noise"]);
     let rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
     let real = zero_crossings(&rec.channels[0].samples);
     let n = 360 * 120;
@@ -543,7 +530,8 @@ fn decoder_noise_gives_back_the_records_low_level_noise() {
 #[test]
 fn beat_states_give_the_records_beat_to_beat_rhythm() {
     let tmp = tempfile::tempdir().unwrap();
-    let plain = shipped_ecg_vae_without(tmp.path(), &["latent_states"]);
+    let plain =
+        common::checkpoint_without(Path::new("models/ecg-vae"), tmp.path(), &["latent_states"]);
     let rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
     let real = median_rr_change_ms(&rec.channels[0].samples, 360.0);
     let n = 360 * 600;
@@ -588,7 +576,7 @@ fn bad_beat_states_are_refused_by_name() {
         assert!(err.contains("--states"), "{err}");
         assert!(!tmp.path().join("never").exists());
     }
-    let dir = shipped_ecg_vae_without(tmp.path(), &[]);
+    let dir = common::checkpoint_without(Path::new("models/ecg-vae"), tmp.path(), &[]);
     let cfg = dir.join("config.json");
     let good = common::read_json(&cfg);
     let mut row = good.clone();
@@ -648,7 +636,7 @@ fn low_band_shape_db(a: &[f32], b: &[f32], nperseg: usize, band: usize, fs: f64)
 fn the_equaliser_brings_back_the_records_low_frequency_spectrum() {
     use biowave::model::equaliser::SpectrumTarget;
     let tmp = tempfile::tempdir().unwrap();
-    let plain = shipped_ecg_vae_without(tmp.path(), &["spectrum"]);
+    let plain = common::checkpoint_without(Path::new("models/ecg-vae"), tmp.path(), &["spectrum"]);
     let cfg = common::read_json(Path::new("models/ecg-vae/config.json"));
     let target: SpectrumTarget = serde_json::from_value(cfg["spectrum"].clone()).unwrap();
     let (fs, n) = (360.0, 360 * 1200);
@@ -680,13 +668,5 @@ fn the_equaliser_brings_back_the_records_low_frequency_spectrum() {
 /// first channel already.
 #[test]
 fn the_eeg_equaliser_sets_each_channels_level() {
-    for (c, rms) in common::eeg_spectrum_error_db("eeg-vae", 2)
-        .iter()
-        .enumerate()
-    {
-        assert!(
-            *rms < 0.75,
-            "channel {c}: {rms:.2} dB rms off the record's spectrum"
-        );
-    }
+    common::assert_eeg_spectrum_within("eeg-vae", 2, 0.75);
 }

@@ -154,10 +154,29 @@ impl Drop for KillOnPanic {
     }
 }
 
-/// Per channel, how far 10 min of the shipped EEG checkpoint `name` (generation `seed`)
-/// lie from the training record's mean log spectrum saved in its config: dB rms over
-/// 1–40 Hz (`model::equaliser`).
-pub fn eeg_spectrum_error_db(name: &str, seed: u64) -> Vec<f64> {
+/// A copy of the checkpoint at `src` in `tmp` with `fields` removed from its config (as
+/// checkpoints written before those fields have it); each field must be there to remove.
+pub fn checkpoint_without(src: &Path, tmp: &Path, fields: &[&str]) -> std::path::PathBuf {
+    let dir = tmp.join(format!("without-{}", fields.join("-")));
+    std::fs::create_dir(&dir).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let mut v = read_json(&dir.join("config.json"));
+    for field in fields {
+        assert!(
+            v.as_object_mut().unwrap().remove(*field).is_some(),
+            "{field}"
+        );
+    }
+    std::fs::write(dir.join("config.json"), v.to_string()).unwrap();
+    dir
+}
+
+/// Asserts that every channel of 10 min of the shipped EEG checkpoint `name` (generation
+/// `seed`) lies within `max_db` rms over 1–40 Hz of the training record's mean log
+/// spectrum saved in its config (`model::equaliser`).
+pub fn assert_eeg_spectrum_within(name: &str, seed: u64, max_db: f64) {
     use biowave::block::Block;
     use biowave::model::{self, equaliser::SpectrumTarget};
     let dir = Path::new("models").join(name);
@@ -171,16 +190,19 @@ pub fn eeg_spectrum_error_db(name: &str, seed: u64) -> Vec<f64> {
     let got = SpectrumTarget::of_signals(&channels, fs).unwrap();
     let bins = target.nperseg / 2 + 1;
     let in_band = |k: usize| (1.0..=40.0).contains(&(k as f64 * fs / target.nperseg as f64));
-    target
+    let rows = target
         .log_psd
         .chunks_exact(bins)
-        .zip(got.log_psd.chunks_exact(bins))
-        .map(|(t, o)| {
-            let d: Vec<f64> = (0..bins)
-                .filter(|&k| in_band(k))
-                .map(|k| 10.0 * f64::from(o[k] - t[k]) / std::f64::consts::LN_10)
-                .collect();
-            (d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64).sqrt()
-        })
-        .collect()
+        .zip(got.log_psd.chunks_exact(bins));
+    for (c, (t, o)) in rows.enumerate() {
+        let d: Vec<f64> = (0..bins)
+            .filter(|&k| in_band(k))
+            .map(|k| 10.0 * f64::from(o[k] - t[k]) / std::f64::consts::LN_10)
+            .collect();
+        let rms = (d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64).sqrt();
+        assert!(
+            rms < max_db,
+            "{name} channel {c}: {rms:.2} dB rms off the record's spectrum"
+        );
+    }
 }
