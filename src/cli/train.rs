@@ -319,7 +319,9 @@ pub fn run(args: Args) -> crate::Result<()> {
         if done.data.beats.is_some() && states > 0 {
             done.latent_states = beat_states(&args, &model, &done, &dev, states)?;
         }
-        done.decoder_noise = Some(decoder_noise::residual_std(&model, &data, &dev)?);
+        let residual = decoder_noise::residual(&model, &data, &dev)?;
+        done.decoder_noise = Some(residual.std);
+        done.decoder_noise_coupling = residual.coupling;
         done.spectrum = spectrum_target(&args, &done.data)?;
         checkpoint::save_config(&out, &done)?;
         done
@@ -405,6 +407,7 @@ pub(super) fn new_checkpoint(
         latent_prior: None,
         latent_states: None,
         decoder_noise: None,
+        decoder_noise_coupling: None,
         spectrum: None,
         codec: None,
     }

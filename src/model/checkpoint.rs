@@ -55,6 +55,11 @@ pub struct CheckpointConfig {
     /// added back as noise by the generator; absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoder_noise: Option<Vec<f32>>,
+    /// VAE with several channels: per bin, how the channels of the decoder's residual
+    /// correlate (`model::decoder_noise::check_coupling`), imposed on its noise; absent in
+    /// checkpoints written before it (their noise is independent per channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder_noise_coupling: Option<Vec<f32>>,
     /// VAE: the training signals' mean log PSD per channel, which the generator equalises
     /// its output to (`model::equaliser`); absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,6 +242,10 @@ impl CheckpointConfig {
         }
         if let Some(r) = &self.decoder_noise {
             super::decoder_noise::check(r, f)?;
+        }
+        if let Some(c) = &self.decoder_noise_coupling {
+            let (nb, nc) = (self.data.spectral.n_bins(), self.spec.n_channels());
+            super::decoder_noise::check_coupling(c, nb, nc)?;
         }
         if let Some(t) = &self.spectrum {
             t.check(self.spec.n_channels())?;

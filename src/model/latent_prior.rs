@@ -9,6 +9,7 @@
 //! `z = mean + L·ε` with `L` the Cholesky factor of the fitted covariance keeps the draws'
 //! spread and correlations those of the training windows (SDNN 61–105 ms).
 
+use super::cholesky::cholesky;
 use super::train::to_err;
 use super::vae::Vae;
 use crate::data::{Dataset, Part};
@@ -57,7 +58,7 @@ impl LatentPrior {
         }
         Some(LatentPrior {
             mean: mean.into_iter().map(|m| m as f32).collect(),
-            chol: cholesky(&cov, latent)
+            chol: cholesky(latent, |i, j| cov[i * latent + j])
                 .into_iter()
                 .map(|v| v as f32)
                 .collect(),
@@ -120,24 +121,6 @@ impl LatentPrior {
         }
         Ok(())
     }
-}
-
-/// Lower Cholesky factor of the symmetric positive-definite `a` (`n × n`, lower triangle
-/// read); a pivot that rounding drives to zero or below is clamped to a tiny positive one.
-fn cholesky(a: &[f64], n: usize) -> Vec<f64> {
-    let mut l = vec![0f64; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let dot: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-            let s = a[i * n + j] - dot;
-            l[i * n + j] = if i == j {
-                s.max(1e-12).sqrt()
-            } else {
-                s / l[j * n + j]
-            };
-        }
-    }
-    l
 }
 
 #[cfg(test)]

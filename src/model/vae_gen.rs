@@ -75,12 +75,20 @@ const MAX_GAIN: f32 = 100.0;
 /// Least share of a bin's training power left to the decoded mean when the noise carries
 /// the rest (the mean is not silenced where the residual is as large as the signal).
 const MIN_MEAN_SHARE: f64 = 0.05;
-/// Share of the decoder's residual power added back as stationary noise. The residual is
-/// only partly noise: much of it is QRS detail the decoder places imprecisely, which sits
-/// in the beats, not spread over time. All of it as noise overshoots (MIT-BIH 208 held
-/// out: zero crossings 0.040 and line length 0.104 per sample against the record's 0.032
-/// and 0.069, AUC 0.97); a quarter measured best (AUC 0.901 → 0.874 over 3 × 2 seeds).
-const NOISE_SHARE: f64 = 0.25;
+/// Share of a beat-aligned model's decoder residual power added back as stationary noise.
+/// The residual of a beat is only partly noise: much of it is QRS detail the decoder
+/// places imprecisely, which sits in the beats, not spread over time. All of it as noise
+/// overshoots (MIT-BIH 208 held out: zero crossings 0.040 and line length 0.104 per sample
+/// against the record's 0.032 and 0.069, AUC 0.97); a quarter measured best (AUC 0.901 →
+/// 0.874 over 3 × 2 seeds).
+const BEAT_NOISE_SHARE: f64 = 0.25;
+/// Share for a model without beats: all of it. What the decoder of an EEG window leaves
+/// unexplained is the window's random detail; carried by the decoded mean instead (scaled
+/// up by the gains), it made loudness swing from window to window: `eeg-vae` held out
+/// (fold 2), the 2 s windows' log std spread 0.33 against the record's 0.15, the channels'
+/// mean 0.32 against 0.10; all of it as noise coupled across channels: 0.13 and 0.09, AUC
+/// over three folds 0.752 (0.755), channel coupling 0.42 (0.33; the record 0.44).
+const WINDOW_NOISE_SHARE: f64 = 1.0;
 /// Mixed into the stream's seed for its noise (the noise is not the latent walk's draws).
 const NOISE_SEED: u64 = 0x006e_6f69_7365;
 
@@ -263,6 +271,18 @@ fn joiner(cfg: &CheckpointConfig, seg_len: usize, margin: usize) -> Result<Box<d
     })
 }
 
+/// How much of the decoder's residual a checkpoint gets back as noise: a beat-aligned
+/// model a quarter, one without beats all of it, unless its noise would have to be
+/// independent across channels (a multichannel checkpoint saved without the residual's
+/// coupling: there the decoded mean keeps carrying most of it, and with it the coupling).
+fn noise_share(cfg: &CheckpointConfig) -> f64 {
+    let coupled = cfg.spec.n_channels() == 1 || cfg.decoder_noise_coupling.is_some();
+    match cfg.data.beats {
+        None if coupled => WINDOW_NOISE_SHARE,
+        _ => BEAT_NOISE_SHARE,
+    }
+}
+
 /// The noise stream of a checkpoint with a saved residual, scaled so that what it emits
 /// has the residual's power per bin, and the power per bin left for the decoded mean.
 fn noise_and_target(
@@ -279,9 +299,11 @@ fn noise_and_target(
         cfg.spec.n_channels(),
         cfg.spec.sample_rate,
     );
-    let new = |seed| NoiseStream::new(residual, &cfg.norm, &sp, nc, seed);
+    let coupling = cfg.decoder_noise_coupling.as_deref();
+    let new = |seed| NoiseStream::new(residual, coupling, &cfg.norm, &sp, nc, seed);
+    let share = noise_share(cfg);
     let wanted: Vec<f64> = residual_power(residual, &cfg.norm)
-        .map(|w| w * NOISE_SHARE)
+        .map(|w| w * share)
         .collect();
     let emitted =
         new(CALIBRATION_SEED)?.emitted_power(CALIBRATION_BATCH * seg_len.max(sp.n_fft), fs)?;

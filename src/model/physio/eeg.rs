@@ -12,6 +12,7 @@ use super::filters::{OnePole, PinkBank, Resonator};
 use super::gauss;
 use super::params::{EegParams, Validate};
 use crate::block::Block;
+use crate::model::cholesky::cholesky;
 use crate::model::Generator;
 use crate::record::{ChannelSpec, SignalSpec};
 use crate::Result;
@@ -78,24 +79,11 @@ fn topo(pos: &[(f64, f64)], fx: f64, fy: f64, sigma: f64) -> Vec<f64> {
 }
 
 /// Lower Cholesky factor of `exp(−d/len)` over the electrode positions (row-major).
-fn cholesky(pos: &[(f64, f64)], len: f64) -> Vec<f64> {
-    let n = pos.len();
-    let c = |i: usize, j: usize| {
+fn spatial_factor(pos: &[(f64, f64)], len: f64) -> Vec<f64> {
+    cholesky(pos.len(), |i, j| {
         let d = ((pos[i].0 - pos[j].0).powi(2) + (pos[i].1 - pos[j].1).powi(2)).sqrt();
         (-d / len).exp()
-    };
-    let mut l = vec![0.0; n * n];
-    for i in 0..n {
-        for j in 0..=i {
-            let s: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
-            l[i * n + j] = if i == j {
-                (c(i, i) - s).max(1e-12).sqrt()
-            } else {
-                (c(i, j) - s) / l[j * n + j]
-            };
-        }
-    }
-    l
+    })
 }
 
 /// A rhythm: per-channel resonators, a topography and a shared slow envelope.
@@ -235,7 +223,7 @@ impl Eeg {
         };
         Ok(Self {
             spec,
-            chol: cholesky(&pos, p.spatial_length),
+            chol: spatial_factor(&pos, p.spatial_length),
             bg: (0..n).map(|_| PinkBank::new(p.exponent, p.fs)).collect(),
             rhythms,
             spindles: Train::new(p.spindle_rate_per_min, &mut rng),
