@@ -78,6 +78,7 @@ fn checkpoint(dir: &std::path::Path) {
         latent_states: None,
         decoder_noise: None,
         decoder_noise_coupling: None,
+        draw_coupling: None,
         spectrum: Some(SpectrumTarget {
             nperseg: nperseg(FS),
             log_psd: vec![-10.0; LEADS * (nperseg(FS) / 2 + 1)],

@@ -218,6 +218,35 @@ fn an_hour_of_the_shipped_ecg_latent_transformer_does_not_drift() {
     assert_within(&tens, 0.1, "ten minutes");
 }
 
+/// The frame transformer draws its prediction errors coupled across channels as they were
+/// under teacher forcing on its training data (`draw_coupling`): 10 min of the shipped
+/// `eeg-transformer` couple like the record (measured 0.48 against 0.43); drawn
+/// independently, only the predicted means couple the channels (0.31). A coupling on a
+/// checkpoint of the wrong size, or on one that is not a frame transformer, is refused by
+/// name.
+#[test]
+fn the_eeg_transformer_draws_keep_the_records_channel_coupling() {
+    let [(r, _), (r_real, _), (r_plain, _)] =
+        common::eeg_coupling_with_and_without("eeg-transformer", "draw_coupling");
+    eprintln!("coupling {r:.3} (record {r_real:.3}, independent draws {r_plain:.3})");
+    assert!((r - r_real).abs() < 0.07, "coupling {r} vs {r_real}");
+    assert!(
+        r_plain < r_real - 0.07,
+        "independent draws: {r_plain} vs {r_real}"
+    );
+    let dir = Path::new("models/eeg-transformer");
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = common::checkpoint_without(dir, tmp.path(), &[]);
+    let cfg = common::read_json(&dir.join("config.json"));
+    let mut short = cfg.clone();
+    short["draw_coupling"] = serde_json::json!([0.5]);
+    common::assert_config_refused(&copy, &short, "draw_coupling");
+    let mut misplaced = common::read_json(Path::new("models/eeg-vae/config.json"));
+    misplaced["draw_coupling"] = cfg["draw_coupling"].clone();
+    let vdir = common::checkpoint_without(Path::new("models/eeg-vae"), tmp.path(), &[]);
+    common::assert_config_refused(&vdir, &misplaced, "draw_coupling");
+}
+
 fn train_latent(extra: &[&str], out: &Path) -> std::process::Output {
     let args = [&["--epochs", "5", "--context", "16"][..], extra].concat();
     train_small(&args, out)

@@ -584,23 +584,8 @@ fn bad_beat_states_are_refused_by_name() {
     let mut orphan = good.clone();
     orphan.as_object_mut().unwrap().remove("latent_prior");
     for bad in [row, orphan] {
-        assert_config_refused(&dir, &bad, "latent_states");
+        common::assert_config_refused(&dir, &bad, "latent_states");
     }
-}
-
-/// Writes `bad` as the config of the checkpoint at `dir` and checks that `stream` refuses
-/// it with exit 2, naming `field` and the config file.
-fn assert_config_refused(dir: &Path, bad: &serde_json::Value, field: &str) {
-    std::fs::write(dir.join("config.json"), bad.to_string()).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args(["stream", "--model"])
-        .arg(dir)
-        .args(["--duration", "1s", "--fast"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains(field) && err.contains("config.json"), "{err}");
 }
 
 /// Mean |difference| in dB between two mean log PSDs (`model::equaliser`) over 0.5–10 Hz,
@@ -655,10 +640,10 @@ fn the_equaliser_brings_back_the_records_low_frequency_spectrum() {
     assert!(with < 0.8 * without, "{with} vs {without}");
     let mut bad = cfg.clone();
     bad["spectrum"]["nperseg"] = serde_json::json!(1000);
-    assert_config_refused(&plain, &bad, "spectrum.nperseg");
+    common::assert_config_refused(&plain, &bad, "spectrum.nperseg");
     let mut short = cfg;
     short["spectrum"]["log_psd"] = serde_json::json!([0.0, 1.0]);
-    assert_config_refused(&plain, &short, "spectrum.log_psd");
+    common::assert_config_refused(&plain, &short, "spectrum.log_psd");
 }
 
 /// A model without beats (EEG) has its equaliser set levels as well as shapes: the shipped
@@ -671,50 +656,6 @@ fn the_eeg_equaliser_sets_each_channels_level() {
     common::assert_eeg_spectrum_within("eeg-vae", 2, 0.75);
 }
 
-/// Over 2 s windows of `channels` at `fs`: the mean correlation of every channel pair
-/// (`eval`'s coupling) and the spread of the channels' mean log std from one window to the
-/// next (how much the loudness swings), as 1.4826 × the median absolute deviation, a std
-/// that the record's last window, where the recording trails off, does not sway.
-fn coupling_and_loudness_spread(channels: &[Vec<f32>], fs: f64) -> (f64, f64) {
-    use biowave::eval::metrics::channel_correlations;
-    let len = (2.0 * fs) as usize;
-    let n = channels[0].len() / len;
-    let windows: Vec<Vec<Vec<f32>>> = (0..n)
-        .map(|w| {
-            channels
-                .iter()
-                .map(|c| c[w * len..(w + 1) * len].to_vec())
-                .collect()
-        })
-        .collect();
-    let r = channel_correlations(&windows).unwrap();
-    let log_std = |x: &[f32]| {
-        let m = x.iter().sum::<f32>() / x.len() as f32;
-        let v = x.iter().map(|v| (v - m).powi(2)).sum::<f32>() / x.len() as f32;
-        0.5 * f64::from(v).ln()
-    };
-    let loud: Vec<f64> = windows
-        .iter()
-        .map(|w| w.iter().map(|c| log_std(c)).sum::<f64>() / w.len() as f64)
-        .collect();
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let m = median(loud.clone());
-    let spread = 1.4826 * median(loud.iter().map(|v| (v - m).abs()).collect());
-    (r.iter().sum::<f64>() / r.len() as f64, spread)
-}
-
-/// `model`'s first 10 min (seed 1), channel by channel, and its sample rate.
-fn ten_minutes_of(model: &Path) -> (Vec<Vec<f32>>, f64) {
-    let mut g = model::by_name(model.to_str().unwrap(), 1).unwrap();
-    let (fs, nc) = (g.spec().sample_rate, g.spec().n_channels());
-    let mut b = Block::new(nc, (600.0 * fs) as usize);
-    g.fill(&mut b).unwrap();
-    ((0..nc).map(|c| b.channel(c).to_vec()).collect(), fs)
-}
-
 /// The shipped `eeg-vae` gives its decoder's whole residual back as noise, its channels
 /// correlated per bin as the residual's were in training (`decoder_noise_coupling`): 10 min
 /// keep the record's channel coupling and its steady loudness (measured: coupling 0.40
@@ -725,30 +666,8 @@ fn ten_minutes_of(model: &Path) -> (Vec<Vec<f32>>, f64) {
 /// wrong length, or not a correlation, is refused by name.
 #[test]
 fn the_eeg_vae_keeps_the_records_channel_coupling_and_steady_loudness() {
-    let dir = Path::new("models/eeg-vae");
-    let rec = biowave::io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
-    let cfg = common::read_json(&dir.join("config.json"));
-    let real: Vec<Vec<f32>> = cfg["spec"]["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let label = c["label"].as_str().unwrap();
-            rec.channels[rec.channel_index(label).unwrap()]
-                .samples
-                .clone()
-        })
-        .collect();
-    let fs_real = rec.channels[rec.channel_index("EEG Fz").unwrap()]
-        .meta
-        .sample_rate;
-    let (r_real, s_real) = coupling_and_loudness_spread(&real, fs_real);
-    let (x, fs) = ten_minutes_of(dir);
-    let (r, s) = coupling_and_loudness_spread(&x, fs);
-    let tmp = tempfile::tempdir().unwrap();
-    let plain = common::checkpoint_without(dir, tmp.path(), &["decoder_noise_coupling"]);
-    let (x, fs) = ten_minutes_of(&plain);
-    let (r_plain, s_plain) = coupling_and_loudness_spread(&x, fs);
+    let [(r, s), (r_real, s_real), (r_plain, s_plain)] =
+        common::eeg_coupling_with_and_without("eeg-vae", "decoder_noise_coupling");
     eprintln!(
         "coupling {r:.3} (record {r_real:.3}, without {r_plain:.3}); \
          loudness spread {s:.3} (record {s_real:.3}, without {s_plain:.3})"
@@ -756,10 +675,14 @@ fn the_eeg_vae_keeps_the_records_channel_coupling_and_steady_loudness() {
     assert!((r - r_real).abs() < 0.06, "coupling {r} vs {r_real}");
     assert!(s < 1.5 * s_real, "loudness spread {s} vs {s_real}");
     assert!(s_plain > 2.0 * s_real, "without: {s_plain} vs {s_real}");
+    let dir = Path::new("models/eeg-vae");
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = common::checkpoint_without(dir, tmp.path(), &[]);
+    let cfg = common::read_json(&dir.join("config.json"));
     let mut short = cfg.clone();
     short["decoder_noise_coupling"] = serde_json::json!([0.5, 0.5]);
-    assert_config_refused(&plain, &short, "decoder_noise_coupling");
+    common::assert_config_refused(&copy, &short, "decoder_noise_coupling");
     let mut bad = cfg;
     bad["decoder_noise_coupling"][7] = serde_json::json!(1.5);
-    assert_config_refused(&plain, &bad, "decoder_noise_coupling");
+    common::assert_config_refused(&copy, &bad, "decoder_noise_coupling");
 }

@@ -8,8 +8,11 @@ use crate::model::equaliser::SpectrumTarget;
 use crate::model::latent_prior::LatentPrior;
 use crate::model::latent_states::LatentStates;
 use crate::model::latent_walk::token_sequences;
+use crate::model::train::to_err;
 use crate::model::train::{self, Objective, TrainConfig};
-use crate::model::transformer::{Transformer, TransformerConfig, TransformerObjective};
+use crate::model::transformer::{
+    draw_coupling, Transformer, TransformerConfig, TransformerObjective,
+};
 use crate::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
 use crate::record::{ChannelSpec, SignalSpec};
 use std::path::PathBuf;
@@ -302,6 +305,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     let done = if let Some(c) = ckpt.transformer.clone() {
         let (model, varmap) = train::build(|vb| Transformer::new(&c, vb), &dev, weights)?;
         let mut done = fit(&TransformerObjective { model: &model }, &varmap, ckpt)?;
+        done.draw_coupling = draw_coupling(&model, &data, &dev).map_err(to_err)?;
         done.spectrum = spectrum_target(&args, &done.data)?;
         checkpoint::save_config(&out, &done)?;
         done
@@ -408,6 +412,7 @@ pub(super) fn new_checkpoint(
         latent_states: None,
         decoder_noise: None,
         decoder_noise_coupling: None,
+        draw_coupling: None,
         spectrum: None,
         codec: None,
     }

@@ -60,6 +60,12 @@ pub struct CheckpointConfig {
     /// checkpoints written before it (their noise is independent per channel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoder_noise_coupling: Option<Vec<f32>>,
+    /// Frame transformer with several channels: per bin, how the channels of its
+    /// standardised prediction errors correlate under teacher forcing on the training data
+    /// (`model::coupling`), imposed on its draws; absent in checkpoints written before it
+    /// (their draws are independent per channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draw_coupling: Option<Vec<f32>>,
     /// VAE: the training signals' mean log PSD per channel, which the generator equalises
     /// its output to (`model::equaliser`); absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,7 +251,14 @@ impl CheckpointConfig {
         }
         if let Some(c) = &self.decoder_noise_coupling {
             let (nb, nc) = (self.data.spectral.n_bins(), self.spec.n_channels());
-            super::decoder_noise::check_coupling(c, nb, nc)?;
+            super::coupling::check(c, nb, nc, "decoder_noise_coupling")?;
+        }
+        if let Some(c) = &self.draw_coupling {
+            if self.transformer.is_none() || self.codec.is_some() {
+                return Err("draw_coupling without a transformer over frames".into());
+            }
+            let (nb, nc) = (self.data.spectral.n_bins(), self.spec.n_channels());
+            super::coupling::check(c, nb, nc, "draw_coupling")?;
         }
         if let Some(t) = &self.spectrum {
             t.check(self.spec.n_channels())?;

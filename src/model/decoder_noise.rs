@@ -16,7 +16,7 @@
 //! noise carrying all of the EEG residual decoupled the output's channels (0.07 against
 //! the record's 0.44).
 
-use super::cholesky::cholesky;
+use super::coupling::{ChannelMix, CouplingSums};
 use super::train::to_err;
 use super::vae::Vae;
 use crate::data::{Dataset, NormStats, Part};
@@ -32,8 +32,8 @@ use rand_distr::{Distribution, StandardNormal};
 pub struct Residual {
     /// Root-mean-square per feature, normalised units.
     pub std: Vec<f32>,
-    /// How the channels' residuals correlate in each bin ([`Coupling`]); `None` for one
-    /// channel.
+    /// How the channels' residuals correlate in each bin (`model::coupling`); `None` for
+    /// one channel.
     pub coupling: Option<Vec<f32>>,
 }
 
@@ -55,25 +55,20 @@ pub fn residual(model: &Vae, data: &Dataset, dev: &Device) -> Result<Residual> {
     acc.finish()
 }
 
-/// Sums over residual frames: squares per feature, and per bin the real part of every
-/// channel pair's cross-power in physical units.
+/// Sums over residual frames: squares per feature, and the channels' coupling in physical
+/// units.
 struct Accumulator<'a> {
     sum: Vec<f64>,
-    cross: Vec<f64>,
-    n_bins: usize,
-    n_channels: usize,
+    coupling: CouplingSums,
     scale: &'a [f32],
     frames: usize,
 }
 
 impl<'a> Accumulator<'a> {
     fn new(f: usize, n_bins: usize, scale: &'a [f32]) -> Self {
-        let n_channels = f / (2 * n_bins).max(1);
         Self {
             sum: vec![0.0; f],
-            cross: vec![0.0; n_bins * n_channels * n_channels],
-            n_bins,
-            n_channels,
+            coupling: CouplingSums::new(n_bins, f / (2 * n_bins).max(1)),
             scale,
             frames: 0,
         }
@@ -83,20 +78,7 @@ impl<'a> Accumulator<'a> {
         for (s, v) in self.sum.iter_mut().zip(frame) {
             *s += f64::from(v * v);
         }
-        let (nb, nc) = (self.n_bins, self.n_channels);
-        let phys = |c: usize, k: usize, p: usize| {
-            let i = 2 * (c * nb + k) + p;
-            f64::from(frame[i] * self.scale[i])
-        };
-        for k in 0..nb {
-            let m = &mut self.cross[k * nc * nc..(k + 1) * nc * nc];
-            for a in 0..nc {
-                let (ra, ia) = (phys(a, k, 0), phys(a, k, 1));
-                for b in 0..=a {
-                    m[a * nc + b] += ra * phys(b, k, 0) + ia * phys(b, k, 1);
-                }
-            }
-        }
+        self.coupling.add(frame, |i| self.scale[i]);
         self.frames += 1;
     }
 
@@ -107,27 +89,10 @@ impl<'a> Accumulator<'a> {
             ));
         }
         let n = self.frames as f64;
-        let std = self.sum.iter().map(|s| (s / n).sqrt() as f32).collect();
-        let nc = self.n_channels;
-        let coupling = (nc > 1).then(|| {
-            self.cross
-                .chunks_exact(nc * nc)
-                .flat_map(|m| {
-                    let power = |a: usize| m[a * nc + a];
-                    (1..nc).flat_map(move |a| {
-                        (0..a).map(move |b| {
-                            let d = (power(a) * power(b)).sqrt();
-                            if d > 0.0 {
-                                round_to_thousandths((m[a * nc + b] / d).clamp(-1.0, 1.0))
-                            } else {
-                                0.0
-                            }
-                        })
-                    })
-                })
-                .collect()
-        });
-        Ok(Residual { std, coupling })
+        Ok(Residual {
+            std: self.sum.iter().map(|s| (s / n).sqrt() as f32).collect(),
+            coupling: self.coupling.finish(),
+        })
     }
 }
 
@@ -145,68 +110,14 @@ pub fn check(std: &[f32], n_features: usize) -> std::result::Result<(), String> 
     }
 }
 
-/// A correlation to three decimals: far finer than its estimate from a few minutes of
-/// training data, and a third of the characters in the checkpoint's config (19 channels
-/// hold 11 115 of them).
-fn round_to_thousandths(r: f64) -> f32 {
-    ((r * 1000.0).round() / 1000.0) as f32
-}
-
-/// Checks a saved coupling: per bin, one correlation in [−1, 1] per channel pair (the lower
-/// triangle, row-major: (1, 0), (2, 0), (2, 1), …).
-pub fn check_coupling(
-    coupling: &[f32],
-    n_bins: usize,
-    n_channels: usize,
-) -> std::result::Result<(), String> {
-    let want = n_bins * pairs(n_channels);
-    if coupling.len() != want {
-        return Err(format!(
-            "decoder_noise_coupling: {} values for {n_bins} bins × {} channel pairs",
-            coupling.len(),
-            pairs(n_channels)
-        ));
-    }
-    match coupling.iter().find(|v| !(-1.0..=1.0).contains(*v)) {
-        Some(v) => Err(format!("decoder_noise_coupling: {v} is not a correlation")),
-        None => Ok(()),
-    }
-}
-
-fn pairs(n_channels: usize) -> usize {
-    n_channels * n_channels.saturating_sub(1) / 2
-}
-
-/// Per bin, the lower Cholesky factor (`nc × nc`, row-major) of the channels' correlation
-/// matrix, each row scaled to unit length so every channel keeps its own power.
-fn mixing(coupling: &[f32], n_bins: usize, nc: usize) -> Vec<f32> {
-    let per_bin = pairs(nc);
-    (0..n_bins)
-        .flat_map(|k| {
-            let r = &coupling[k * per_bin..(k + 1) * per_bin];
-            let mut l = cholesky(nc, |a, b| match a == b {
-                true => 1.0,
-                false => f64::from(r[a * (a - 1) / 2 + b]),
-            });
-            for row in l.chunks_exact_mut(nc) {
-                let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
-                row.iter_mut()
-                    .for_each(|v| *v /= norm.max(f64::MIN_POSITIVE));
-            }
-            l.into_iter().map(|v| v as f32)
-        })
-        .collect()
-}
-
 /// Stationary Gaussian noise with a given power per STFT bin, as samples: complex Gaussian
 /// frames, independent in time and, without a coupling, between channels, through the
 /// streaming inverse STFT (plan and buffers made once).
 pub struct NoiseStream {
     /// Std per feature (re/im of each channel's bins), physical units.
     std: Vec<f32>,
-    /// Per bin, how independent draws are mixed across channels ([`mixing`]); empty:
-    /// channels independent.
-    mix: Vec<f32>,
+    /// How independent draws are mixed across channels; `None`: channels independent.
+    mix: Option<ChannelMix>,
     /// One frame of independent draws, before mixing.
     draws: Vec<f32>,
     decoder: StreamDecoder,
@@ -220,7 +131,7 @@ pub struct NoiseStream {
 impl NoiseStream {
     /// Noise whose frames have std `residual × norm.std` per feature (none in features fitted
     /// as constant), its channels correlated per bin as `coupling` says (checked by
-    /// [`check_coupling`]; `None`: independent); seeded.
+    /// `model::coupling::check`; `None`: independent); seeded.
     pub fn new(
         residual: &[f32],
         coupling: Option<&[f32]>,
@@ -239,13 +150,12 @@ impl NoiseStream {
             })
             .collect();
         let n_bins = spectral.n_bins();
-        let mix = match coupling {
-            Some(c) if n_channels > 1 => mixing(c, n_bins, n_channels),
-            _ => Vec::new(),
-        };
+        let mix = coupling
+            .filter(|_| n_channels > 1)
+            .map(|c| ChannelMix::new(c, n_bins, n_channels));
         Ok(Self {
             frame: vec![0.0; std.len()],
-            draws: vec![0.0; if mix.is_empty() { 0 } else { std.len() }],
+            draws: vec![0.0; if mix.is_some() { std.len() } else { 0 }],
             mix,
             std,
             decoder: StreamDecoder::new(spectral, n_channels)?,
@@ -282,13 +192,23 @@ impl NoiseStream {
     /// Adds the next `len` samples of noise per channel to the channel-major `out`.
     pub fn add_to(&mut self, out: &mut [f32], len: usize) -> Result<()> {
         while self.decoder.available() < len {
-            if self.mix.is_empty() {
-                for (v, s) in self.frame.iter_mut().zip(&self.std) {
-                    let e: f32 = StandardNormal.sample(&mut self.rng);
-                    *v = s * e;
+            match &self.mix {
+                None => {
+                    for (v, s) in self.frame.iter_mut().zip(&self.std) {
+                        let e: f32 = StandardNormal.sample(&mut self.rng);
+                        *v = s * e;
+                    }
                 }
-            } else {
-                self.mixed_frame();
+                Some(mix) => {
+                    for e in self.draws.iter_mut() {
+                        *e = StandardNormal.sample(&mut self.rng);
+                    }
+                    mix.apply(&self.draws, &mut self.frame);
+                    self.frame
+                        .iter_mut()
+                        .zip(&self.std)
+                        .for_each(|(v, s)| *v *= s);
+                }
             }
             self.decoder.push(&self.frame)?;
         }
@@ -296,25 +216,6 @@ impl NoiseStream {
         self.decoder.pull(&mut self.scratch, len);
         out.iter_mut().zip(&self.scratch).for_each(|(o, n)| *o += n);
         Ok(())
-    }
-
-    /// One frame of draws mixed across channels bin by bin: channel `c` of bin `k` gets
-    /// `Σ_{d ≤ c} L_k[c, d] · ε_d` (re and im alike), then its std.
-    fn mixed_frame(&mut self) {
-        for e in self.draws.iter_mut() {
-            *e = StandardNormal.sample(&mut self.rng);
-        }
-        let nc = self.n_channels;
-        let nb = self.std.len() / (2 * nc);
-        for (k, l) in self.mix.chunks_exact(nc * nc).enumerate() {
-            for (c, row) in l.chunks_exact(nc).enumerate() {
-                for p in 0..2 {
-                    let at = |d: usize| 2 * (d * nb + k) + p;
-                    let v: f32 = (0..=c).map(|d| row[d] * self.draws[at(d)]).sum();
-                    self.frame[at(c)] = self.std[at(c)] * v;
-                }
-            }
-        }
     }
 
     /// Mean power per complex bin of `len` samples of this noise, re-analysed with the
@@ -427,14 +328,6 @@ mod tests {
         for (p, q) in [(power(&a0), power(&a)), (power(&b0), power(&b))] {
             assert!((q / p - 1.0).abs() < 0.05, "power {q} vs {p}");
         }
-        assert!(check_coupling(&vec![0.8; n_bins], n_bins, 2).is_ok());
-        let short = check_coupling(&[0.8; 3], n_bins, 2).unwrap_err();
-        assert!(short.contains("channel pairs"), "{short}");
-        let mut bad = vec![0.8; n_bins];
-        bad[4] = 1.5;
-        assert!(check_coupling(&bad, n_bins, 2).is_err());
-        bad[4] = f32::NAN;
-        assert!(check_coupling(&bad, n_bins, 2).is_err());
     }
 
     #[test]

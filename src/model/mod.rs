@@ -4,6 +4,7 @@ pub mod adamw;
 pub mod bias_relu;
 pub mod checkpoint;
 pub mod cholesky;
+pub mod coupling;
 pub mod data_parallel;
 pub mod decoder_noise;
 pub mod equaliser;

@@ -395,6 +395,42 @@ pub fn nll(target: &Tensor, d: &FrameDistribution) -> Result<Tensor> {
     lse.mean_all()? * (-1.0 / f as f64)
 }
 
+/// How the channels of `model`'s standardised prediction errors `(x − μ)/σ` correlate in
+/// each bin, over every teacher-forced frame of `data`'s training windows (the most
+/// probable component's, with a mixture): what `train` saves as `draw_coupling`, so that
+/// draws keep the channels' coupling the predicted means leave out. `None` for one channel.
+pub fn draw_coupling(
+    model: &Transformer,
+    data: &crate::data::Dataset,
+    dev: &Device,
+) -> Result<Option<Vec<f32>>> {
+    let (f, k) = (model.cfg.n_features, model.cfg.mixture);
+    let n_bins = data.config.spectral.n_bins();
+    let mut sums = super::coupling::CouplingSums::new(n_bins, f / (2 * n_bins).max(1));
+    let mut z = vec![0f32; f];
+    for b in data.batches(crate::data::Part::Train, 16, 0) {
+        let x = Tensor::from_vec(b.data, (b.shape[0], b.shape[1], b.shape[2]), dev)?;
+        let d = model.forward(&x)?;
+        let flat = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+        let (x, mean, log_std, log_w) = (
+            flat(&x)?,
+            flat(&d.mean)?,
+            flat(&d.log_std)?,
+            flat(&d.log_weight)?,
+        );
+        for (pos, frame) in x.chunks_exact(f).enumerate() {
+            let w = &log_w[pos * k..(pos + 1) * k];
+            let best = (0..k).fold(0, |a, c| if w[c] > w[a] { c } else { a });
+            let at = (pos * k + best) * f;
+            for (i, zi) in z.iter_mut().enumerate() {
+                *zi = (frame[i] - mean[at + i]) * (-log_std[at + i]).exp();
+            }
+            sums.add(&z, |_| 1.0);
+        }
+    }
+    Ok(sums.finish())
+}
+
 /// The transformer's training objective: teacher-forced NLL of every frame.
 pub struct TransformerObjective<'a> {
     /// The model being trained.

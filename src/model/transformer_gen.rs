@@ -12,6 +12,7 @@
 //! own draws from a fixed seed.
 
 use super::checkpoint::CheckpointConfig;
+use super::coupling::ChannelMix;
 use super::equaliser::{self, SpectrumTarget};
 use super::gain_cache::{self, Calibration, GainKey, CALIBRATION_SEED};
 use super::spectral_stream::{FrameSource, SpectralStream};
@@ -48,6 +49,12 @@ pub struct Autoregressor {
     /// What the draws depend on besides the seed: the checkpoint (as a `GainKey`) and the
     /// temperature; calibrations measured on these draws are memoised under it.
     origin: String,
+    /// A frame transformer's draws mixed across channels (`draw_coupling`); `None`:
+    /// independent.
+    mix: Option<ChannelMix>,
+    /// One token of independent draws and their mix.
+    draws: Vec<f32>,
+    mixed: Vec<f32>,
 }
 
 /// The temperature to sample at: `temperature`, else the checkpoint's, else 1; refused
@@ -148,12 +155,19 @@ impl Autoregressor {
                 super::train::load_frozen(|vb| Transformer::new(&tc, vb), &Device::Cpu, dir)?;
             StepWeights::new(&model, Precision::Bf16).map_err(to_err)
         })?;
+        let mix = cfg
+            .draw_coupling
+            .as_deref()
+            .map(|c| ChannelMix::new(c, cfg.data.spectral.n_bins(), cfg.spec.n_channels()));
         let mut s = Autoregressor {
             steps: Stepper::new(weights),
             rng: ChaCha8Rng::seed_from_u64(seed),
             temperature,
             next: NextToken::default(),
             origin: format!("{key:?} at temperature {temperature}"),
+            mix,
+            draws: Vec::new(),
+            mixed: Vec::new(),
         };
         s.feed(None);
         Ok(s)
@@ -168,6 +182,9 @@ impl Autoregressor {
             temperature: self.temperature,
             next: NextToken::default(),
             origin: self.origin.clone(),
+            mix: self.mix.clone(),
+            draws: Vec::new(),
+            mixed: Vec::new(),
         };
         s.feed(None);
         s
@@ -189,7 +206,8 @@ impl Autoregressor {
     }
 
     /// Draws the next token into `out` (normalised: a component by its weight, then its
-    /// Gaussian at the temperature) and feeds it back.
+    /// Gaussian at the temperature, its errors coupled across channels where the checkpoint
+    /// says how) and feeds it back.
     pub fn draw(&mut self, out: &mut [f32]) {
         let NextToken { mean, std, weight } = &self.next;
         let f = out.len();
@@ -200,9 +218,25 @@ impl Autoregressor {
             _ => pick(weight, rand::Rng::random(&mut self.rng)),
         };
         let (mean, std) = (&mean[k * f..(k + 1) * f], &std[k * f..(k + 1) * f]);
-        for ((v, m), s) in out.iter_mut().zip(mean).zip(std) {
-            let e: f32 = StandardNormal.sample(&mut self.rng);
-            *v = m + self.temperature * s * e;
+        let t = self.temperature;
+        match &self.mix {
+            None => {
+                for ((v, m), s) in out.iter_mut().zip(mean).zip(std) {
+                    let e: f32 = StandardNormal.sample(&mut self.rng);
+                    *v = m + t * s * e;
+                }
+            }
+            Some(mix) => {
+                self.draws.resize(f, 0.0);
+                self.mixed.resize(f, 0.0);
+                for e in self.draws.iter_mut() {
+                    *e = StandardNormal.sample(&mut self.rng);
+                }
+                mix.apply(&self.draws, &mut self.mixed);
+                for (((v, m), s), e) in out.iter_mut().zip(mean).zip(std).zip(&self.mixed) {
+                    *v = m + t * s * e;
+                }
+            }
         }
         self.feed(Some(out));
     }

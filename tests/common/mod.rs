@@ -157,7 +157,8 @@ impl Drop for KillOnPanic {
 /// A copy of the checkpoint at `src` in `tmp` with `fields` removed from its config (as
 /// checkpoints written before those fields have it); each field must be there to remove.
 pub fn checkpoint_without(src: &Path, tmp: &Path, fields: &[&str]) -> std::path::PathBuf {
-    let dir = tmp.join(format!("without-{}", fields.join("-")));
+    let name = src.file_name().unwrap().to_string_lossy();
+    let dir = tmp.join(format!("{name}-without-{}", fields.join("-")));
     std::fs::create_dir(&dir).unwrap();
     for f in ["config.json", "model.safetensors"] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
@@ -205,4 +206,93 @@ pub fn assert_eeg_spectrum_within(name: &str, seed: u64, max_db: f64) {
             "{name} channel {c}: {rms:.2} dB rms off the record's spectrum"
         );
     }
+}
+
+/// Writes `bad` as the config of the checkpoint at `dir` and checks that `stream` refuses
+/// it with exit 2, naming `field` and the config file.
+pub fn assert_config_refused(dir: &Path, bad: &serde_json::Value, field: &str) {
+    std::fs::write(dir.join("config.json"), bad.to_string()).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["stream", "--model"])
+        .arg(dir)
+        .args(["--duration", "1s", "--fast"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains(field) && err.contains("config.json"), "{err}");
+}
+
+/// Over 2 s windows of `channels` at `fs`: the mean correlation of every channel pair
+/// (`eval`'s coupling) and the spread of the channels' mean log std from one window to the
+/// next (how much the loudness swings), as 1.4826 × the median absolute deviation, a std
+/// that the record's last window, where the recording trails off, does not sway.
+pub fn coupling_and_loudness_spread(channels: &[Vec<f32>], fs: f64) -> (f64, f64) {
+    use biowave::eval::metrics::channel_correlations;
+    let len = (2.0 * fs) as usize;
+    let n = channels[0].len() / len;
+    let windows: Vec<Vec<Vec<f32>>> = (0..n)
+        .map(|w| {
+            channels
+                .iter()
+                .map(|c| c[w * len..(w + 1) * len].to_vec())
+                .collect()
+        })
+        .collect();
+    let r = channel_correlations(&windows).unwrap();
+    let log_std = |x: &[f32]| {
+        let m = x.iter().sum::<f32>() / x.len() as f32;
+        let v = x.iter().map(|v| (v - m).powi(2)).sum::<f32>() / x.len() as f32;
+        0.5 * f64::from(v).ln()
+    };
+    let loud: Vec<f64> = windows
+        .iter()
+        .map(|w| w.iter().map(|c| log_std(c)).sum::<f64>() / w.len() as f64)
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let m = median(loud.clone());
+    let spread = 1.4826 * median(loud.iter().map(|v| (v - m).abs()).collect());
+    (r.iter().sum::<f64>() / r.len() as f64, spread)
+}
+
+/// `model`'s first 10 min (seed 1), channel by channel, and its sample rate.
+fn ten_minutes_of(model: &Path) -> (Vec<Vec<f32>>, f64) {
+    let mut g = biowave::model::by_name(model.to_str().unwrap(), 1).unwrap();
+    let (fs, nc) = (g.spec().sample_rate, g.spec().n_channels());
+    let mut b = biowave::block::Block::new(nc, (600.0 * fs) as usize);
+    g.fill(&mut b).unwrap();
+    ((0..nc).map(|c| b.channel(c).to_vec()).collect(), fs)
+}
+
+/// Channel coupling and loudness spread ([`coupling_and_loudness_spread`]) of 10 min of the
+/// EEG checkpoint at `dir` (seed 1), then of the same channels of the shipped EEGMAT record
+/// it learned (at the record's own rate).
+pub fn eeg_coupling_and_loudness(dir: &Path) -> [(f64, f64); 2] {
+    let rec = biowave::io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
+    let cfg = read_json(&dir.join("config.json"));
+    let labels = cfg["spec"]["channels"].as_array().unwrap();
+    let index = |c: &serde_json::Value| rec.channel_index(c["label"].as_str().unwrap()).unwrap();
+    let real: Vec<Vec<f32>> = labels
+        .iter()
+        .map(|c| rec.channels[index(c)].samples.clone())
+        .collect();
+    let fs_real = rec.channels[index(&labels[0])].meta.sample_rate;
+    let (x, fs) = ten_minutes_of(dir);
+    [
+        coupling_and_loudness_spread(&x, fs),
+        coupling_and_loudness_spread(&real, fs_real),
+    ]
+}
+
+/// [`eeg_coupling_and_loudness`] of the shipped EEG checkpoint `name`, of its record, and of
+/// the same checkpoint with `field` removed from its config: `[model, record, without]`.
+pub fn eeg_coupling_with_and_without(name: &str, field: &str) -> [(f64, f64); 3] {
+    let dir = Path::new("models").join(name);
+    let [model, record] = eeg_coupling_and_loudness(&dir);
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = checkpoint_without(&dir, tmp.path(), &[field]);
+    [model, record, eeg_coupling_and_loudness(&plain)[0]]
 }
