@@ -56,7 +56,7 @@ pub struct CheckpointConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoder_noise: Option<Vec<f32>>,
     /// VAE with several channels: per bin, how the channels of the decoder's residual
-    /// correlate (`model::decoder_noise::check_coupling`), imposed on its noise; absent in
+    /// correlate (`model::coupling`), imposed on its noise; absent in
     /// checkpoints written before it (their noise is independent per channel).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decoder_noise_coupling: Option<Vec<f32>>,

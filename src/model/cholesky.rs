@@ -1,6 +1,6 @@
 //! The lower Cholesky factor of a symmetric positive-definite matrix: how the latent prior,
-//! the decoder's coupled noise and the physiological EEG turn independent draws into
-//! correlated ones (`x = L·ε`).
+//! the coupled draws of `model::coupling` and the physiological EEG turn independent
+//! draws into correlated ones (`x = L·ε`).
 
 /// Lower Cholesky factor (row-major, `n × n`, zeros above the diagonal) of the symmetric
 /// `a(i, j)` (only `j ≤ i` is read); a pivot that rounding drives to zero or below is

@@ -19,7 +19,8 @@ pub fn pairs(n_channels: usize) -> usize {
 }
 
 /// Checks a saved coupling named `field`: per bin, one correlation in [−1, 1] per channel
-/// pair (the lower triangle, row-major: (1, 0), (2, 0), (2, 1), …).
+/// pair (the lower triangle, row-major: (1, 0), (2, 0), (2, 1), …), which together factor
+/// into finite mixing weights (a crafted set far from positive definite may not).
 pub fn check(
     coupling: &[f32],
     n_bins: usize,
@@ -34,8 +35,16 @@ pub fn check(
             pairs(n_channels)
         ));
     }
-    match coupling.iter().find(|v| !(-1.0..=1.0).contains(*v)) {
-        Some(v) => Err(format!("{field}: {v} is not a correlation")),
+    if let Some(v) = coupling.iter().find(|v| !(-1.0..=1.0).contains(*v)) {
+        return Err(format!("{field}: {v} is not a correlation"));
+    }
+    let mix = ChannelMix::new(coupling, n_bins, n_channels);
+    match mix
+        .factors
+        .chunks(n_channels * n_channels)
+        .position(|l| l.iter().any(|v| !v.is_finite()))
+    {
+        Some(k) => Err(format!("{field}: bin {k} is not a correlation matrix")),
         None => Ok(()),
     }
 }
@@ -115,7 +124,8 @@ pub struct ChannelMix {
 }
 
 impl ChannelMix {
-    /// The mix for a coupling already checked by [`check`].
+    /// The mix for a coupling of the right length (see [`check`], which also refuses one
+    /// whose factors are not finite).
     pub fn new(coupling: &[f32], n_bins: usize, n_channels: usize) -> Self {
         let (nc, per_bin) = (n_channels, pairs(n_channels));
         let factors = (0..n_bins)
@@ -199,6 +209,14 @@ mod tests {
         assert!(short.contains("draw_coupling") && short.contains("channel pairs"));
         assert!(check(&[1.5; 6], 2, 3, "c").is_err());
         assert!(check(&[f32::NAN; 6], 2, 3, "c").is_err());
+        // Ten channels each correlating −0.5 with every other: no such matrix exists, and
+        // its factor runs to NaN.
+        let impossible = check(&vec![-0.5; pairs(10)], 1, 10, "c").unwrap_err();
+        assert!(
+            impossible.contains("bin 0 is not a correlation matrix"),
+            "{impossible}"
+        );
+        assert!(check(&vec![0.999; pairs(10)], 1, 10, "c").is_ok());
         assert_eq!(CouplingSums::new(4, 1).finish(), None);
         assert!(check(&[], 4, 1, "c").is_ok());
     }
