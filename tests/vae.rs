@@ -525,8 +525,9 @@ fn decoder_noise_gives_back_the_records_low_level_noise() {
 /// The shipped ECG VAE walks through beat types in the record's order
 /// (`model::latent_states`): MIT-BIH 208's premature ventricular beats, each followed by a
 /// compensatory pause, make its RR intervals change from one beat to the next, and so do the
-/// walk's (median change over 10 min 31 ms against the record's 39). One slow walk through
-/// the whole prior changes the beat, and the interval it decodes, gradually (8 ms).
+/// walk's (median change over 10 min 36 ms against the record's 39). One walk through the
+/// whole prior changes the beat, and the interval it decodes, more gradually: 19 ms at the
+/// walk's ρ 0.8 per beat (8 ms at the earlier 0.9, when the states' walk gave 31).
 #[test]
 fn beat_states_give_the_records_beat_to_beat_rhythm() {
     let tmp = tempfile::tempdir().unwrap();
@@ -540,7 +541,7 @@ fn beat_states_give_the_records_beat_to_beat_rhythm() {
     eprintln!(
         "median RR change: record {real:.0} ms, beat states {with:.0}, one walk {without:.0}"
     );
-    assert!(with > 2.0 * without, "{with} vs one walk's {without}");
+    assert!(with > 1.5 * without, "{with} vs one walk's {without}");
     assert!(
         (0.6 * real..1.6 * real).contains(&with),
         "{with} vs the record's {real}"
