@@ -19,6 +19,10 @@ the other four) is printed as the floor: the record is not stationary (the artef
 floor judges the rest as one set of windows, a few dozen; the "training data" row judges
 five copies of it cut at offsets a fifth of a window apart, about as many windows as
 10 min of output: what a generator that reproduced its training data exactly would score.
+The "surrogate (train)" row judges the training data with its phases randomised (each
+window's FFT phases drawn afresh: its spectra kept, its waveforms lost), the generator one
+could build without learning (the five shifted copies, as many windows as 10 min): the
+baseline a model has to beat on data it did not see (the surrogate of the held-out minute itself keeps that minute's own spectrum, an oracle).
 
 With `--eeg` the same is done for `eeg-vae` on the 182 s EEGMAT resting EEG (its 19 EEG
 channels at 250 Hz, as `eeg-vae` trains on them, made by `biowave convert --resample`):
@@ -111,12 +115,13 @@ def run(*args):
     subprocess.run([BIN, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def judge(real, synth, train, window_s):
+def judge(real, synth, train, window_s, which="synthetic"):
+    """`biowave eval` of `synth` against `real`: the numbers of the comparison named `which`."""
     args = ["eval", "--real", real, "--synth", *synth, "--window-s", str(window_s), "--json"]
     if train:
-        args += ["--train", train]
+        args += ["--train", *([train] if isinstance(train, str) else train)]
     j = json.loads(subprocess.run([BIN, *args], check=True, capture_output=True, text=True).stdout)
-    c = j["comparisons"][0]
+    c = next(c for c in j["comparisons"] if c["name"] == which)
     priv = j.get("privacy") or {}
     return (c["discriminative_auc"], c["psd_distance_db"], c.get("hr_mean"), c.get("template_corr"),
             priv.get("dcr_ratio"), priv.get("dcr_ratio_train"),
@@ -172,6 +177,12 @@ def main():
         means.setdefault("real (floor)", []).append(row("real (floor)", k, 0, judge(real, [rest], None, window_s)))
         copies = [p(f"rest{k}_{j}.edf") for j in range(COPIES)]
         means.setdefault("training data", []).append(row("training data", k, 0, judge(real, copies, None, window_s)))
+        # The generator that learned only the training data's spectra (its windows with
+        # random phases): the baseline a model has to beat on data it did not see.
+        # (Its privacy columns would judge the copies against themselves: left blank.)
+        m = judge(real, copies, copies, window_s, "training-data surrogate")
+        surrogate = m[:4] + (None, None) + m[6:]
+        means.setdefault("surrogate (train)", []).append(row("surrogate (train)", k, 0, surrogate))
         models = [("vae", p(f"vae{k}"), vae)]
         if a.latent:
             # EEG tokens come every ~0.77 s: a 24 s piece of a 120 s fold holds ~29.

@@ -1,6 +1,7 @@
 //! `biowave eval` on real data: halves of one real record look alike, phase-randomised
-//! surrogates and noise do not, a copied training record is flagged; numbers recomputed
-//! with scipy / numpy / scikit-learn; the HTML report renders in headless Chromium.
+//! surrogates (of the real or the training windows) and noise do not, a copied training
+//! record is flagged; numbers recomputed with scipy / numpy / scikit-learn; the HTML report
+//! renders in headless Chromium.
 
 mod common;
 use biowave::eval::{self, features, metrics, windows::Windows};
@@ -156,6 +157,37 @@ fn a_copied_training_record_is_flagged_and_a_fresh_one_is_not() {
         fresh.dcr_ratio > 0.5 && fresh.share_below_p5 < 0.3 && fresh.dcr_ratio_train > 0.7,
         "{fresh:?}"
     );
+}
+
+/// With training data, the training windows' phase-randomised surrogate is scored too (the
+/// baseline a model must beat on held-out data, built only from what it saw): it keeps the
+/// training spectra (PSD distance as small as the real training windows' own) and loses the
+/// beats (told apart, AUC ≥ 0.9); without training data it is not there.
+#[test]
+fn the_training_data_surrogate_keeps_the_spectrum_and_loses_the_beats() {
+    let all = mitdb_windows(5.0);
+    let (train, held_out) = (subset(&all, 2, 0), subset(&all, 2, 1));
+    let r = eval::evaluate(&held_out, &train, Some(&train), &cfg());
+    let names: Vec<&str> = r.comparisons.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names.last(), Some(&"training-data surrogate"), "{names:?}");
+    let (real, surrogate) = (&r.comparisons[0], r.comparisons.last().unwrap());
+    assert_eq!(surrogate.windows, train.windows.len());
+    assert!(
+        surrogate.psd_distance_db < real.psd_distance_db + 0.5,
+        "surrogate {} dB vs the training windows' {} dB",
+        surrogate.psd_distance_db,
+        real.psd_distance_db
+    );
+    assert!(
+        surrogate.discriminative_auc >= 0.9,
+        "AUC {}",
+        surrogate.discriminative_auc
+    );
+    let without = eval::evaluate(&held_out, &train, None, &cfg());
+    assert!(without
+        .comparisons
+        .iter()
+        .all(|c| c.name != "training-data surrogate"));
 }
 
 #[test]

@@ -1,12 +1,15 @@
 //! Reference points every evaluation reports: a phase-randomised surrogate of the real
-//! windows (same amplitude spectrum, no temporal structure) and matched white noise.
+//! windows (same amplitude spectrum, no temporal structure) and matched white noise; with
+//! training data, the same surrogate of the training windows (a generator that learned
+//! only its training data's spectra, the fair baseline for held-out data).
 
 use super::windows::Windows;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustfft::{num_complex::Complex32, FftPlanner};
 
-/// Each real window with its Fourier phases replaced by uniform random ones.
+/// Each window of `real` (or of any set) with its Fourier phases replaced by uniform random
+/// ones.
 pub fn phase_randomised(real: &Windows, seed: u64) -> Windows {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let n = real.len();

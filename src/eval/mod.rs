@@ -30,7 +30,8 @@ pub struct Config {
 /// How one candidate set compares with the real set.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Comparison {
-    /// `synthetic`, `phase-randomised surrogate` or `white noise`.
+    /// `synthetic`, `phase-randomised surrogate`, `white noise` or (with training data)
+    /// `training-data surrogate`.
     pub name: String,
     /// Windows compared.
     pub windows: usize,
@@ -135,7 +136,7 @@ pub fn evaluate(real: &Windows, synth: &Windows, train: Option<&Windows>, cfg: &
         (lo / df).ceil() as usize,
         ((hi / df).floor() as usize + 1).min(r.mean_psd.len()),
     );
-    let sets = [
+    let mut sets = vec![
         ("synthetic".to_string(), synth.clone()),
         (
             "phase-randomised surrogate".into(),
@@ -143,6 +144,15 @@ pub fn evaluate(real: &Windows, synth: &Windows, train: Option<&Windows>, cfg: &
         ),
         ("white noise".into(), baselines::white_noise(real, cfg.seed)),
     ];
+    // Held out, the surrogate of the real windows is an oracle (it keeps the held-out data's
+    // own spectrum); the surrogate of the training windows is the generator one could build
+    // without learning anything, from what the model saw.
+    if let Some(t) = train {
+        sets.push((
+            "training-data surrogate".into(),
+            baselines::phase_randomised(t, cfg.seed),
+        ));
+    }
     let mut comparisons = Vec::new();
     for (name, w) in &sets {
         let s = set_stats(w, kind, &mut welch);

@@ -193,6 +193,7 @@ const REAL: RGBColor = RGBColor(31, 119, 180);
 const SYNTH: RGBColor = RGBColor(214, 39, 40);
 const SURR: RGBColor = RGBColor(44, 160, 44);
 const NOISE: RGBColor = RGBColor(127, 127, 127);
+const TRAIN_SURR: RGBColor = RGBColor(255, 127, 14);
 
 /// Writes `dir/index.html`: waveforms, PSD overlay, HR histogram (ECG), PCA scatter, table.
 pub fn write_html(dir: &Path, r: &Report, real: &Windows, synth: &Windows) -> std::io::Result<()> {
@@ -220,7 +221,7 @@ pub fn write_html(dir: &Path, r: &Report, real: &Windows, synth: &Windows) -> st
             .collect()
     };
     let mut series = vec![("real", psd(&r.real), REAL)];
-    for (c, color) in r.comparisons.iter().zip([SYNTH, SURR, NOISE]) {
+    for (c, color) in r.comparisons.iter().zip([SYNTH, SURR, NOISE, TRAIN_SURR]) {
         series.push((c.name.as_str(), psd(c), color));
     }
     let psds = lines(&series, true);
@@ -259,12 +260,17 @@ pub fn write_html(dir: &Path, r: &Report, real: &Windows, synth: &Windows) -> st
     } else {
         String::new()
     };
+    let train_key = if r.comparisons.len() > 3 {
+        "<span style=\"color:#ff7f0e\">■ training-data surrogate</span>"
+    } else {
+        ""
+    };
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>biowave eval</title>\
          <style>body{{font-family:sans-serif;max-width:720px;margin:2em auto}}pre{{background:#f4f4f4;padding:1em;overflow-x:auto}}\
          .k span{{padding:0 .6em}}</style></head><body><h1>biowave eval</h1>\
          <p class=\"k\"><span style=\"color:#1f77b4\">■ real</span><span style=\"color:#d62728\">■ synthetic</span>\
-         <span style=\"color:#2ca02c\">■ phase-randomised surrogate</span><span style=\"color:#7f7f7f\">■ white noise</span></p>\
+         <span style=\"color:#2ca02c\">■ phase-randomised surrogate</span><span style=\"color:#7f7f7f\">■ white noise</span>{train_key}</p>\
          <h2>Metrics</h2><pre>{}</pre><h2>Example waveforms (first window, first channel, 5 s)</h2>{waves}\
          <h2>Mean PSD (log scale)</h2>{psds}{hr}<h2>Feature space (PCA, first two components)</h2>{scatter_svg}\
          </body></html>",
