@@ -21,8 +21,10 @@ five copies of it cut at offsets a fifth of a window apart, about as many window
 10 min of output: what a generator that reproduced its training data exactly would score.
 The "surrogate (train)" row judges the training data with its phases randomised (each
 window's FFT phases drawn afresh: its spectra kept, its waveforms lost), the generator one
-could build without learning (the five shifted copies, as many windows as 10 min): the
-baseline a model has to beat on data it did not see (the surrogate of the held-out minute itself keeps that minute's own spectrum, an oracle).
+could build without learning: the baseline a model has to beat on data it did not see
+(the surrogate of the held-out minute itself keeps that minute's own spectrum, an oracle).
+`eval` makes it as large as the set it is judged beside (here the five copies, about as
+many windows as 10 min), each training window repeated with fresh phases.
 
 With `--eeg` the same is done for `eeg-vae` on the 182 s EEGMAT resting EEG (its 19 EEG
 channels at 250 Hz, as `eeg-vae` trains on them, made by `biowave convert --resample`):
@@ -180,7 +182,7 @@ def main():
         # The generator that learned only the training data's spectra (its windows with
         # random phases): the baseline a model has to beat on data it did not see.
         # (Its privacy columns would judge the copies against themselves: left blank.)
-        m = judge(real, copies, copies, window_s, "training-data surrogate")
+        m = judge(real, copies, rest, window_s, "training-data surrogate")
         surrogate = m[:4] + (None, None) + m[6:]
         means.setdefault("surrogate (train)", []).append(row("surrogate (train)", k, 0, surrogate))
         models = [("vae", p(f"vae{k}"), vae)]

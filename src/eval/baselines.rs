@@ -19,6 +19,13 @@ pub fn phase_randomised(real: &Windows, seed: u64) -> Windows {
     let mut out = real.clone();
     for win in &mut out.windows {
         for x in win.iter_mut() {
+            // The FFT treats the window as periodic: what its rectangular edges leak from
+            // the strong low frequencies becomes a broadband floor once the phases are
+            // random (EEGMAT: far above the record beyond its 45 Hz low-pass; visible in
+            // the report's PSD plot). Taking the line through the end points off first and
+            // back after lowered that floor little and made the surrogate easier to tell
+            // apart (held out, fold 2: AUC 0.27 → 0.66; training data 0.76 → 0.94): kept as
+            // the textbook surrogate.
             buf.iter_mut()
                 .zip(x.iter())
                 .for_each(|(b, &v)| *b = Complex32::new(v, 0.0));
@@ -40,6 +47,15 @@ pub fn phase_randomised(real: &Windows, seed: u64) -> Windows {
     out
 }
 
+/// `n` windows cycling through those of `w` (the first `n` if it has more): with
+/// [`phase_randomised`], a surrogate as large as the set it stands beside, each repeat
+/// with fresh phases (a discriminator's AUC grows with the windows it is given).
+pub fn cycled(w: &Windows, n: usize) -> Windows {
+    let mut out = w.clone();
+    out.windows = w.windows.iter().cycle().take(n).cloned().collect();
+    out
+}
+
 /// Gaussian white noise with each real window-channel's mean and standard deviation.
 pub fn white_noise(real: &Windows, seed: u64) -> Windows {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
@@ -56,4 +72,27 @@ pub fn white_noise(real: &Windows, seed: u64) -> Windows {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycled_repeats_the_windows_in_order_and_phases_differ_per_repeat() {
+        let w = Windows {
+            rate: 100.0,
+            labels: vec!["Cz".into()],
+            units: vec!["uV".into()],
+            windows: vec![
+                vec![vec![1.0, 2.0, 3.0, 4.0]],
+                vec![vec![4.0, 3.0, 2.0, 1.0]],
+            ],
+        };
+        let c = cycled(&w, 5);
+        let firsts: Vec<f32> = c.windows.iter().map(|x| x[0][0]).collect();
+        assert_eq!(firsts, [1.0, 4.0, 1.0, 4.0, 1.0]);
+        let s = phase_randomised(&c, 3);
+        assert_ne!(s.windows[0], s.windows[2], "a repeat draws fresh phases");
+    }
 }

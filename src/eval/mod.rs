@@ -146,11 +146,12 @@ pub fn evaluate(real: &Windows, synth: &Windows, train: Option<&Windows>, cfg: &
     ];
     // Held out, the surrogate of the real windows is an oracle (it keeps the held-out data's
     // own spectrum); the surrogate of the training windows is the generator one could build
-    // without learning anything, from what the model saw.
+    // without learning anything, from what the model saw; as many windows as the synthetic
+    // set, so that the two AUCs are comparable.
     if let Some(t) = train {
         sets.push((
             "training-data surrogate".into(),
-            baselines::phase_randomised(t, cfg.seed),
+            baselines::phase_randomised(&baselines::cycled(t, synth.windows.len()), cfg.seed),
         ));
     }
     let mut comparisons = Vec::new();
