@@ -132,56 +132,17 @@ pub fn evaluate(real: &Windows, synth: &Windows, train: Option<&Windows>, cfg: &
     let r = set_stats(real, kind, &mut welch);
     let df = real.rate / nper as f64;
     let (lo, hi) = kind.band(real.rate);
-    let (k0, k1) = (
+    let band = (
         (lo / df).ceil() as usize,
         ((hi / df).floor() as usize + 1).min(r.mean_psd.len()),
     );
-    let mut sets = vec![
-        ("synthetic".to_string(), synth.clone()),
-        (
-            "phase-randomised surrogate".into(),
-            baselines::phase_randomised(real, cfg.seed),
-        ),
-        ("white noise".into(), baselines::white_noise(real, cfg.seed)),
-    ];
-    // Held out, the surrogate of the real windows is an oracle (it keeps the held-out data's
-    // own spectrum); the surrogate of the training windows is the generator one could build
-    // without learning anything, from what the model saw; as many windows as the synthetic
-    // set, so that the two AUCs are comparable.
-    if let Some(t) = train {
-        sets.push((
-            "training-data surrogate".into(),
-            baselines::phase_randomised(&baselines::cycled(t, synth.windows.len()), cfg.seed),
-        ));
-    }
-    let mut comparisons = Vec::new();
-    for (name, w) in &sets {
-        let s = set_stats(w, kind, &mut welch);
-        let pooled: Vec<Vec<f64>> = r.features.iter().chain(&s.features).cloned().collect();
-        let (m, sd) = column_stats(&pooled);
-        let (zr, zs) = (
-            standardise(&r.features, &m, &sd),
-            standardise(&s.features, &m, &sd),
-        );
-        let mut c = describe(name, w, kind, &s);
-        c.psd_distance_db = metrics::log_spectral_distance(&r.mean_psd, &s.mean_psd, k0, k1);
-        c.mmd2 = metrics::mmd2(&zr, &zs).0;
-        c.discriminative_auc = metrics::discriminative_auc(&zr, &zs, cfg.folds, cfg.seed);
-        c.channel_corr_rmse = r
-            .channel_corr
-            .as_ref()
-            .zip(s.channel_corr.as_ref())
-            .map(|(a, b)| {
-                let sq = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>();
-                (sq / a.len() as f64).sqrt()
-            });
-        if kind == Kind::Ecg {
-            c.template_corr = template(real)
-                .zip(template(w))
-                .map(|(a, b)| metrics::correlation(&a, &b));
-        }
-        comparisons.push(c);
-    }
+    let comparisons = candidates(real, synth, train, cfg.seed)
+        .iter()
+        .map(|(name, w)| {
+            let s = set_stats(w, kind, &mut welch);
+            compare(name, (real, &r), (w, &s), kind, band, cfg)
+        })
+        .collect();
     let privacy = train.map(|t| privacy(real, synth, t, kind, &mut welch));
     let real_c = describe("real", real, kind, &r);
     let freqs = (0..r.mean_psd.len()).map(|k| k as f64 * df).collect();
@@ -195,6 +156,70 @@ pub fn evaluate(real: &Windows, synth: &Windows, train: Option<&Windows>, cfg: &
         privacy,
         freqs,
     }
+}
+
+/// The sets judged against the real windows: the synthetic one, then the baselines.
+fn candidates(
+    real: &Windows,
+    synth: &Windows,
+    train: Option<&Windows>,
+    seed: u64,
+) -> Vec<(String, Windows)> {
+    let mut sets = vec![
+        ("synthetic".to_string(), synth.clone()),
+        (
+            "phase-randomised surrogate".into(),
+            baselines::phase_randomised(real, seed),
+        ),
+        ("white noise".into(), baselines::white_noise(real, seed)),
+    ];
+    // Held out, the surrogate of the real windows is an oracle (it keeps the held-out data's
+    // own spectrum); the surrogate of the training windows is the generator one could build
+    // without learning anything, from what the model saw; as many windows as the synthetic
+    // set, so that the two AUCs are comparable.
+    if let Some(t) = train {
+        sets.push((
+            "training-data surrogate".into(),
+            baselines::phase_randomised(&baselines::cycled(t, synth.windows.len()), seed),
+        ));
+    }
+    sets
+}
+
+/// One set `(w, s)` judged against the real one `(real, r)`: spectra over the bins `band`,
+/// MMD² and discriminative AUC on features standardised over both, coupling, ECG templates.
+fn compare(
+    name: &str,
+    (real, r): (&Windows, &SetStats),
+    (w, s): (&Windows, &SetStats),
+    kind: Kind,
+    (k0, k1): (usize, usize),
+    cfg: &Config,
+) -> Comparison {
+    let pooled: Vec<Vec<f64>> = r.features.iter().chain(&s.features).cloned().collect();
+    let (m, sd) = column_stats(&pooled);
+    let (zr, zs) = (
+        standardise(&r.features, &m, &sd),
+        standardise(&s.features, &m, &sd),
+    );
+    let mut c = describe(name, w, kind, s);
+    c.psd_distance_db = metrics::log_spectral_distance(&r.mean_psd, &s.mean_psd, k0, k1);
+    c.mmd2 = metrics::mmd2(&zr, &zs).0;
+    c.discriminative_auc = metrics::discriminative_auc(&zr, &zs, cfg.folds, cfg.seed);
+    c.channel_corr_rmse = r
+        .channel_corr
+        .as_ref()
+        .zip(s.channel_corr.as_ref())
+        .map(|(a, b)| {
+            let sq = a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>();
+            (sq / a.len() as f64).sqrt()
+        });
+    if kind == Kind::Ecg {
+        c.template_corr = template(real)
+            .zip(template(w))
+            .map(|(a, b)| metrics::correlation(&a, &b));
+    }
+    c
 }
 
 /// The set's own statistics (no comparison yet).
