@@ -147,133 +147,241 @@ pub fn train(
     out: &Path,
     dev: &Device,
 ) -> Result<CheckpointConfig> {
-    let (names, vars) = named_vars(varmap);
-    let params = ParamsAdamW {
-        lr: cfg.lr,
-        weight_decay: 1e-4,
-        ..Default::default()
-    };
-    let mut opt = AdamW::new(vars.clone(), params).map_err(to_err)?;
-    let per_epoch = data
-        .batches(Part::Train, cfg.batch, 0)
-        .n_windows()
-        .div_ceil(cfg.batch) as u64;
-    let total = per_epoch * cfg.epochs as u64;
-    let start = Instant::now();
-    let bar = progress(cfg, total, ckpt.step);
-    let (mut best, mut stale) = (f64::INFINITY, 0);
-    let mut step = ckpt.step;
-    let first_epoch = (step / per_epoch.max(1)) as usize;
+    let mut run = Run::start(obj, varmap, data, cfg, &ckpt, out, dev)?;
+    let first_epoch = (run.step / run.per_epoch.max(1)) as usize;
     // Batches of the first epoch that the run being resumed had already trained on.
-    let mut done_in_epoch = (step - first_epoch as u64 * per_epoch) as usize;
-    let mut noise = {
-        use rand::SeedableRng;
-        ChaCha8Rng::seed_from_u64(cfg.seed)
-    };
-    if step > 0 {
-        match resume::load(out, &names, &mut opt, step)? {
-            Some(run) => {
-                noise.set_word_pos(run.noise_position().unwrap_or_default());
-                (best, stale) = (run.best.unwrap_or(f64::INFINITY), run.stale);
-            }
-            None => tracing::warn!(
-                "{}: no optimiser state saved for step {step}: its moments start afresh",
-                out.display()
-            ),
+    let mut done_in_epoch = (run.step - first_epoch as u64 * run.per_epoch) as usize;
+    let mut finished = true;
+    for epoch in first_epoch..cfg.epochs {
+        if !run.epoch(epoch, std::mem::take(&mut done_in_epoch), &mut ckpt)? {
+            finished = false;
+            break;
+        }
+        if run.should_stop(epoch)? {
+            break;
         }
     }
-    let run_state = |opt: &AdamW, noise: &ChaCha8Rng, step, best: f64, stale| resume::RunState {
-        step,
-        adam_steps: opt.steps(),
-        noise_word_pos: noise.get_word_pos().to_string(),
-        best: best.is_finite().then_some(best),
-        stale,
-    };
-    let term_names = obj.term_names();
-    let mut last = vec![0.0; term_names.len()];
-    let mut finished = true;
-    'epochs: for epoch in first_epoch..cfg.epochs {
+    if let Some(b) = run.bar.take() {
+        b.finish_and_clear();
+    }
+    let val = run.validation()?;
+    save(
+        varmap,
+        &mut ckpt,
+        run.step,
+        (run.term_names, &run.last),
+        val,
+        out,
+    )?;
+    if finished {
+        resume::remove(out);
+    } else {
+        resume::save(out, &run.names, &run.opt, &run.state())?;
+    }
+    Ok(ckpt)
+}
+
+/// One training run in progress: the optimiser, the step, the noise generator and the
+/// early-stopping counters (what `--resume` restores), and the latest training losses.
+struct Run<'a> {
+    obj: &'a (dyn Objective + Sync),
+    varmap: &'a VarMap,
+    data: &'a Dataset,
+    cfg: &'a TrainConfig,
+    out: &'a Path,
+    dev: &'a Device,
+    names: Vec<String>,
+    vars: Vec<candle_core::Var>,
+    opt: AdamW,
+    per_epoch: u64,
+    total: u64,
+    step: u64,
+    noise: ChaCha8Rng,
+    best: f64,
+    stale: usize,
+    start: Instant,
+    bar: Option<indicatif::ProgressBar>,
+    term_names: &'static [&'static str],
+    last: Vec<f64>,
+}
+
+impl<'a> Run<'a> {
+    /// A fresh optimiser and noise generator at `ckpt.step`, restored from the optimiser
+    /// state saved beside `out` when the run resumes.
+    fn start(
+        obj: &'a (dyn Objective + Sync),
+        varmap: &'a VarMap,
+        data: &'a Dataset,
+        cfg: &'a TrainConfig,
+        ckpt: &CheckpointConfig,
+        out: &'a Path,
+        dev: &'a Device,
+    ) -> Result<Self> {
+        let (names, vars) = named_vars(varmap);
+        let params = ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: 1e-4,
+            ..Default::default()
+        };
+        let opt = AdamW::new(vars.clone(), params).map_err(to_err)?;
+        let per_epoch = data
+            .batches(Part::Train, cfg.batch, 0)
+            .n_windows()
+            .div_ceil(cfg.batch) as u64;
+        let total = per_epoch * cfg.epochs as u64;
+        let noise = {
+            use rand::SeedableRng;
+            ChaCha8Rng::seed_from_u64(cfg.seed)
+        };
+        let term_names = obj.term_names();
+        let mut run = Run {
+            obj,
+            varmap,
+            data,
+            cfg,
+            out,
+            dev,
+            names,
+            vars,
+            opt,
+            per_epoch,
+            total,
+            step: ckpt.step,
+            noise,
+            best: f64::INFINITY,
+            stale: 0,
+            start: Instant::now(),
+            bar: progress(cfg, total, ckpt.step),
+            term_names,
+            last: vec![0.0; term_names.len()],
+        };
+        if run.step > 0 {
+            run.resume()?;
+        }
+        Ok(run)
+    }
+
+    /// Restores the optimiser's moments, the noise position and the counters of step
+    /// `self.step` (moments start afresh, with a warning, where none were saved).
+    fn resume(&mut self) -> Result<()> {
+        match resume::load(self.out, &self.names, &mut self.opt, self.step)? {
+            Some(run) => {
+                self.noise
+                    .set_word_pos(run.noise_position().unwrap_or_default());
+                (self.best, self.stale) = (run.best.unwrap_or(f64::INFINITY), run.stale);
+            }
+            None => tracing::warn!(
+                "{}: no optimiser state saved for step {}: its moments start afresh",
+                self.out.display(),
+                self.step
+            ),
+        }
+        Ok(())
+    }
+
+    /// What `--resume` needs to continue from here.
+    fn state(&self) -> resume::RunState {
+        resume::RunState {
+            step: self.step,
+            adam_steps: self.opt.steps(),
+            noise_word_pos: self.noise.get_word_pos().to_string(),
+            best: self.best.is_finite().then_some(self.best),
+            stale: self.stale,
+        }
+    }
+
+    /// Trains one epoch, skipping its first `skip` batches (a resumed run's); saves a
+    /// checkpoint every `checkpoint_every` steps. False when the wall-clock budget ran out.
+    fn epoch(&mut self, epoch: usize, skip: usize, ckpt: &mut CheckpointConfig) -> Result<bool> {
         let t0 = Instant::now();
-        let (mut seen, mut sums) = (0, vec![0.0; term_names.len()]);
-        let batches = data.batches(Part::Train, cfg.batch, epoch as u64);
-        for b in batches.skip(std::mem::take(&mut done_in_epoch)) {
+        let (mut seen, mut sums) = (0, vec![0.0; self.term_names.len()]);
+        let batches = self.data.batches(Part::Train, self.cfg.batch, epoch as u64);
+        for b in batches.skip(skip) {
             let n = b.shape[0];
-            let x = Tensor::from_vec(b.data, (n, b.shape[1], b.shape[2]), dev).map_err(to_err)?;
-            let shards = if dev.is_cpu() { SHARDS } else { 1 };
-            let (terms, mut grads) =
-                batch_gradients(obj, &x, step, &mut noise, shards, &vars).map_err(to_err)?;
-            clip_gradients(&mut grads, &vars, cfg.clip)?;
-            opt.set_learning_rate(lr_at(cfg, step, total));
-            opt.step(&grads).map_err(to_err)?;
-            step += 1;
+            let x =
+                Tensor::from_vec(b.data, (n, b.shape[1], b.shape[2]), self.dev).map_err(to_err)?;
+            let terms = self.optimise(&x)?;
             seen += n;
             // Reported training losses: the mean over this epoch's windows so far (one
             // batch's value, a short last batch especially, is too noisy to compare).
             for (s, t) in sums.iter_mut().zip(&terms) {
                 *s += scalar(t)? * n as f64;
             }
-            last = sums.iter().map(|s| s / seen as f64).collect();
-            if let Some(b) = &bar {
-                b.set_position(step);
-                let rate = seen as f64 / t0.elapsed().as_secs_f64().max(1e-9);
-                let shown: Vec<String> = term_names
-                    .iter()
-                    .zip(&last)
-                    .map(|(n, v)| format!("{n} {v:.4}"))
-                    .collect();
-                b.set_message(format!(
-                    "epoch {epoch} {} {rate:.0} windows/s",
-                    shown.join(" ")
-                ));
+            self.last = sums.iter().map(|s| s / seen as f64).collect();
+            self.show(epoch, seen as f64 / t0.elapsed().as_secs_f64().max(1e-9));
+            if self.step.is_multiple_of(self.cfg.checkpoint_every) {
+                let losses = (self.term_names, self.last.as_slice());
+                save(self.varmap, ckpt, self.step, losses, None, self.out)?;
+                resume::save(self.out, &self.names, &self.opt, &self.state())?;
             }
-            if step.is_multiple_of(cfg.checkpoint_every) {
-                save(varmap, &mut ckpt, step, (term_names, &last), None, out)?;
-                let run = run_state(&opt, &noise, step, best, stale);
-                resume::save(out, &names, &opt, &run)?;
-            }
-            if start.elapsed().as_secs_f64() > cfg.max_minutes * 60.0 {
-                tracing::info!("wall-clock budget reached at step {step}");
-                finished = false;
-                break 'epochs;
+            if self.start.elapsed().as_secs_f64() > self.cfg.max_minutes * 60.0 {
+                tracing::info!("wall-clock budget reached at step {}", self.step);
+                return Ok(false);
             }
         }
-        let val = if data.validation.is_empty() {
-            None
-        } else {
-            Some(evaluate(obj, data, Part::Validation, dev)?)
-        };
-        let score = val.as_ref().map_or(last[0], |v| v[0]);
-        if score < best - 1e-6 {
-            (best, stale) = (score, 0);
-        } else if step >= cfg.warmup {
+        Ok(true)
+    }
+
+    /// One optimiser step on batch `x` (gradients data-parallel on the CPU, clipped, the
+    /// scheduled rate); returns the batch's loss terms.
+    fn optimise(&mut self, x: &Tensor) -> Result<Vec<Tensor>> {
+        let shards = if self.dev.is_cpu() { SHARDS } else { 1 };
+        let (terms, mut grads) =
+            batch_gradients(self.obj, x, self.step, &mut self.noise, shards, &self.vars)
+                .map_err(to_err)?;
+        clip_gradients(&mut grads, &self.vars, self.cfg.clip)?;
+        self.opt
+            .set_learning_rate(lr_at(self.cfg, self.step, self.total));
+        self.opt.step(&grads).map_err(to_err)?;
+        self.step += 1;
+        Ok(terms)
+    }
+
+    /// The progress bar's position and message: epoch, loss terms, windows per second.
+    fn show(&self, epoch: usize, rate: f64) {
+        if let Some(b) = &self.bar {
+            b.set_position(self.step);
+            let shown: Vec<String> = self
+                .term_names
+                .iter()
+                .zip(&self.last)
+                .map(|(n, v)| format!("{n} {v:.4}"))
+                .collect();
+            b.set_message(format!(
+                "epoch {epoch} {} {rate:.0} windows/s",
+                shown.join(" ")
+            ));
+        }
+    }
+
+    /// The validation loss terms, if there is a validation part.
+    fn validation(&self) -> Result<Option<Vec<f64>>> {
+        if self.data.validation.is_empty() {
+            return Ok(None);
+        }
+        evaluate(self.obj, self.data, Part::Validation, self.dev).map(Some)
+    }
+
+    /// Early stopping after `epoch`: the validation score (else the training loss) has not
+    /// improved for `patience` epochs counted once warm-up is over.
+    fn should_stop(&mut self, epoch: usize) -> Result<bool> {
+        let val = self.validation()?;
+        let score = val.as_ref().map_or(self.last[0], |v| v[0]);
+        if score < self.best - 1e-6 {
+            (self.best, self.stale) = (score, 0);
+        } else if self.step >= self.cfg.warmup {
             // During warm-up the rate is still rising: no verdict on the model yet.
-            stale += 1;
-            if stale >= cfg.patience {
-                tracing::info!("early stop after epoch {epoch}: validation loss has not improved for {stale} epochs");
-                break;
+            self.stale += 1;
+            if self.stale >= self.cfg.patience {
+                tracing::info!(
+                    "early stop after epoch {epoch}: validation loss has not improved for {} epochs",
+                    self.stale
+                );
+                return Ok(true);
             }
         }
+        Ok(false)
     }
-    if let Some(b) = bar {
-        b.finish_and_clear();
-    }
-    let val = if data.validation.is_empty() {
-        None
-    } else {
-        Some(evaluate(obj, data, Part::Validation, dev)?)
-    };
-    save(varmap, &mut ckpt, step, (term_names, &last), val, out)?;
-    if finished {
-        resume::remove(out);
-    } else {
-        resume::save(
-            out,
-            &names,
-            &opt,
-            &run_state(&opt, &noise, step, best, stale),
-        )?;
-    }
-    Ok(ckpt)
 }
 
 /// The trainable parameters sorted by name, with the names: one order in every process
