@@ -15,7 +15,8 @@ use crate::model::transformer::{
 };
 use crate::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
 use crate::record::{ChannelSpec, SignalSpec};
-use std::path::PathBuf;
+use candle_core::Device;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `biowave train`.
 #[derive(Debug, clap::Args)]
@@ -230,30 +231,64 @@ fn spec_of(src: &[Source], dc: &DataConfig) -> SignalSpec {
 
 /// Trains a model and writes its checkpoint (models/NAME or a path).
 pub fn run(args: Args) -> crate::Result<()> {
-    if args.model != "vae" && args.model != "transformer" {
-        return Err(crate::Error::BadInput(format!(
-            "--model {}: choose vae or transformer",
-            args.model
-        )));
-    }
-    let transformer = args.model == "transformer";
+    check_flags(&args)?;
     if let Some(codec) = &args.codec {
         return super::train_latent::run(&args, codec);
     }
-    if transformer && args.beats {
-        return Err(crate::Error::BadInput(
+    let src = sources(&args)?;
+    let dc = data_config(&args);
+    let spec = spec_of(&src, &dc);
+    let fingerprints = fingerprints(&args)?;
+    let data = Dataset::build(src, &dc)?;
+    let out = out_dir(&args);
+    let mut ckpt = new_checkpoint(&args, fingerprints, spec, dc, data.stats.clone());
+    set_model_config(&args, &data, &mut ckpt);
+    let resume = validate_and_resume(&args, &out, &mut ckpt)?;
+    let t0 = std::time::Instant::now();
+    let fit = Fit {
+        args: &args,
+        data: &data,
+        out: &out,
+        dev: device(),
+        resume,
+    };
+    let mut done = if ckpt.transformer.is_some() {
+        fit.transformer(ckpt)?
+    } else {
+        fit.vae(ckpt)?
+    };
+    done.spectrum = spectrum_target(&args, &done.data)?;
+    checkpoint::save_config(&out, &done)?;
+    report(&out, t0, &done);
+    Ok(())
+}
+
+/// Refuses flags that do not go together, before any data is read.
+fn check_flags(args: &Args) -> crate::Result<()> {
+    let refuse = |msg: String| Err(crate::Error::BadInput(msg));
+    if args.model != "vae" && args.model != "transformer" {
+        return refuse(format!("--model {}: choose vae or transformer", args.model));
+    }
+    if args.codec.is_some() {
+        return Ok(());
+    }
+    if args.model == "transformer" && args.beats {
+        return refuse(
             "--beats applies to the VAE only (the transformer streams frame by frame)".into(),
-        ));
+        );
     }
     if args.states.is_some() && !args.beats {
-        return Err(crate::Error::BadInput(
+        return refuse(
             "--states applies to beat-aligned VAEs (--beats): the states are beat types".into(),
-        ));
+        );
     }
-    let src = sources(&args)?;
-    let conv = !transformer && args.arch == ArchArg::Conv;
-    let (window_s, n_fft, hop) = window_and_stft(&args);
-    let dc = DataConfig {
+    Ok(())
+}
+
+/// Windows, STFT, rate, channels and beat alignment of the training data, from the flags.
+fn data_config(args: &Args) -> DataConfig {
+    let (window_s, n_fft, hop) = window_and_stft(args);
+    DataConfig {
         window_s,
         stride_s: args.stride_s,
         spectral: SpectralConfig {
@@ -266,13 +301,12 @@ pub fn run(args: Args) -> crate::Result<()> {
         seed: args.seed,
         beats: args.beats.then(BeatAlign::default),
         ..DataConfig::default()
-    };
-    let spec = spec_of(&src, &dc);
-    let fingerprints = fingerprints(&args)?;
-    let data = Dataset::build(src, &dc)?;
-    let out = out_dir(&args);
-    let mut ckpt = new_checkpoint(&args, fingerprints, spec, dc, data.stats.clone());
-    if transformer {
+    }
+}
+
+/// The transformer's or the VAE's sizes, from the flags and the data.
+fn set_model_config(args: &Args, data: &Dataset, ckpt: &mut CheckpointConfig) {
+    if args.model == "transformer" {
         ckpt.transformer = Some(TransformerConfig {
             n_features: data.n_features(),
             d_model: args.hidden.unwrap_or(192),
@@ -283,6 +317,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             mixture: args.mixture,
         });
     } else {
+        let conv = args.arch == ArchArg::Conv;
         ckpt.vae = Some(VaeConfig {
             n_features: data.n_features(),
             window_frames: data.window_frames,
@@ -291,47 +326,69 @@ pub fn run(args: Args) -> crate::Result<()> {
             arch: if conv { VaeArch::Conv } else { VaeArch::Mlp },
         });
     }
-    let resume = validate_and_resume(&args, &out, &mut ckpt)?;
-    let tc = train_config(&args);
-    let dev = device();
-    let weights = resume.then_some(out.as_path());
-    let t0 = std::time::Instant::now();
-    let fit = |obj: &(dyn Objective + Sync), varmap: &candle_nn::VarMap, ckpt: CheckpointConfig| {
-        if !resume {
-            train::seed_weights(varmap, args.seed)?;
+}
+
+/// One model's training on the data, into `out` (resuming from it where asked), then what
+/// its sampler measures from the trained weights.
+struct Fit<'a> {
+    args: &'a Args,
+    data: &'a Dataset,
+    out: &'a Path,
+    dev: Device,
+    resume: bool,
+}
+
+impl Fit<'_> {
+    /// Seeds the weights (unless resuming) and runs the shared training loop.
+    fn train(
+        &self,
+        obj: &(dyn Objective + Sync),
+        varmap: &candle_nn::VarMap,
+        ckpt: CheckpointConfig,
+    ) -> crate::Result<CheckpointConfig> {
+        if !self.resume {
+            train::seed_weights(varmap, self.args.seed)?;
         }
-        train::train(obj, varmap, &data, &tc, ckpt, &out, &dev)
-    };
-    let done = if let Some(c) = ckpt.transformer.clone() {
-        let (model, varmap) = train::build(|vb| Transformer::new(&c, vb), &dev, weights)?;
-        let mut done = fit(&TransformerObjective { model: &model }, &varmap, ckpt)?;
-        done.draw_coupling = draw_coupling(&model, &data, &dev).map_err(to_err)?;
-        done.spectrum = spectrum_target(&args, &done.data)?;
-        checkpoint::save_config(&out, &done)?;
-        done
-    } else {
-        let c = ckpt.vae.clone().expect("set above");
-        let (model, varmap) = train::build(|vb| Vae::new(&c, vb), &dev, weights)?;
+        let tc = train_config(self.args);
+        train::train(obj, varmap, self.data, &tc, ckpt, self.out, &self.dev)
+    }
+
+    fn weights(&self) -> Option<&Path> {
+        self.resume.then_some(self.out)
+    }
+
+    /// The frame transformer, then how its draws couple across channels.
+    fn transformer(&self, ckpt: CheckpointConfig) -> crate::Result<CheckpointConfig> {
+        let c = ckpt.transformer.clone().expect("a transformer checkpoint");
+        let (model, varmap) =
+            train::build(|vb| Transformer::new(&c, vb), &self.dev, self.weights())?;
+        let mut done = self.train(&TransformerObjective { model: &model }, &varmap, ckpt)?;
+        done.draw_coupling = draw_coupling(&model, self.data, &self.dev).map_err(to_err)?;
+        Ok(done)
+    }
+
+    /// The VAE, then its latent prior, beat states and decoder residual.
+    fn vae(&self, ckpt: CheckpointConfig) -> crate::Result<CheckpointConfig> {
+        let c = ckpt.vae.clone().expect("a VAE checkpoint");
+        let (model, varmap) = train::build(|vb| Vae::new(&c, vb), &self.dev, self.weights())?;
         let obj = VaeObjective {
             model: &model,
-            beta: args.beta,
+            beta: self.args.beta,
             beta_warmup: 500,
         };
-        let mut done = fit(&obj, &varmap, ckpt)?;
-        done.latent_prior = Some(LatentPrior::of_training_windows(&model, &data, &dev)?);
-        let states = args.states.unwrap_or(DEFAULT_STATES);
+        let mut done = self.train(&obj, &varmap, ckpt)?;
+        done.latent_prior = Some(LatentPrior::of_training_windows(
+            &model, self.data, &self.dev,
+        )?);
+        let states = self.args.states.unwrap_or(DEFAULT_STATES);
         if done.data.beats.is_some() && states > 0 {
-            done.latent_states = beat_states(&args, &model, &done, &dev, states)?;
+            done.latent_states = beat_states(self.args, &model, &done, &self.dev, states)?;
         }
-        let residual = decoder_noise::residual(&model, &data, &dev)?;
+        let residual = decoder_noise::residual(&model, self.data, &self.dev)?;
         done.decoder_noise = Some(residual.std);
         done.decoder_noise_coupling = residual.coupling;
-        done.spectrum = spectrum_target(&args, &done.data)?;
-        checkpoint::save_config(&out, &done)?;
-        done
-    };
-    report(&out, t0, &done);
-    Ok(())
+        Ok(done)
+    }
 }
 
 /// Beat types and rhythm of the training records' beat latents (`model::latent_states`).
