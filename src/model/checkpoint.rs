@@ -157,6 +157,30 @@ impl CheckpointConfig {
 
     /// Checks the fields agree with each other and stay within sane bounds.
     pub fn validate(&self) -> std::result::Result<(), String> {
+        self.check_signal()?;
+        let f = self.frame_features();
+        self.check_norm(f)?;
+        let n_features = self.model_features()?;
+        self.check_codec()?;
+        // A latent transformer's tokens are its codec's latents (checked against the codec
+        // when it is loaded), not frames.
+        if n_features != f && self.codec.is_none() {
+            return Err(format!(
+                "{}.n_features {n_features} ≠ {f} (channels × (n_fft/2+1) × 2)",
+                self.kind
+            ));
+        }
+        if self.n_params() > MAX_PARAMS {
+            return Err(format!(
+                "{} parameters declared, more than {MAX_PARAMS}",
+                self.n_params()
+            ));
+        }
+        self.check_sampling(f)
+    }
+
+    /// Sample rate, channel count and STFT settings within bounds.
+    fn check_signal(&self) -> std::result::Result<(), String> {
         let rate = self.spec.sample_rate;
         if !(rate.is_finite() && rate > 0.0 && rate <= 1e6) {
             return Err(format!(
@@ -176,7 +200,11 @@ impl CheckpointConfig {
                 sp.n_fft, sp.hop
             ));
         }
-        let f = self.frame_features();
+        Ok(())
+    }
+
+    /// One finite mean and std per feature of a frame (`f` of them).
+    fn check_norm(&self, f: usize) -> std::result::Result<(), String> {
         if self.norm.mean.len() != f || self.norm.std.len() != f {
             return Err(format!(
                 "norm: {} means and {} stds for {f} features per frame",
@@ -193,50 +221,47 @@ impl CheckpointConfig {
         {
             return Err("norm: non-finite statistics".into());
         }
-        let n_features =
-            match (self.kind.as_str(), &self.vae, &self.transformer) {
-                ("vae", Some(c), _)
-                    if (1..=4096).contains(&c.window_frames) && c.hidden > 0 && c.latent > 0 =>
-                {
-                    c.n_features
-                }
-                ("vae", Some(_), _) => return Err(
-                    "vae: window_frames, hidden and latent must be positive (window_frames ≤ 4096)"
-                        .into(),
-                ),
-                ("transformer", _, Some(c)) => {
-                    c.check().map_err(|e| format!("transformer: {e}"))?;
-                    if c.context > 16384 {
-                        return Err(format!("transformer.context {} > 16384", c.context));
-                    }
-                    c.n_features
-                }
-                (k, _, _) => return Err(format!("kind `{k}` but no `{k}` section")),
-            };
-        match (&self.codec, self.kind.as_str()) {
-            (Some(c), "transformer") if c == super::latent_walk::CODEC_DIR => {}
-            (Some(c), _) => {
-                return Err(format!(
-                    "codec `{c}`: only a transformer has one, in `{}`",
-                    super::latent_walk::CODEC_DIR
-                ))
+        Ok(())
+    }
+
+    /// The section `kind` names is there and sane; its features per token.
+    fn model_features(&self) -> std::result::Result<usize, String> {
+        match (self.kind.as_str(), &self.vae, &self.transformer) {
+            ("vae", Some(c), _)
+                if (1..=4096).contains(&c.window_frames) && c.hidden > 0 && c.latent > 0 =>
+            {
+                Ok(c.n_features)
             }
-            (None, _) => {}
+            ("vae", Some(_), _) => Err(
+                "vae: window_frames, hidden and latent must be positive (window_frames ≤ 4096)"
+                    .into(),
+            ),
+            ("transformer", _, Some(c)) => {
+                c.check().map_err(|e| format!("transformer: {e}"))?;
+                if c.context > 16384 {
+                    return Err(format!("transformer.context {} > 16384", c.context));
+                }
+                Ok(c.n_features)
+            }
+            (k, _, _) => Err(format!("kind `{k}` but no `{k}` section")),
         }
-        // A latent transformer's tokens are its codec's latents (checked against the codec
-        // when it is loaded), not frames.
-        if n_features != f && self.codec.is_none() {
-            return Err(format!(
-                "{}.n_features {n_features} ≠ {f} (channels × (n_fft/2+1) × 2)",
-                self.kind
-            ));
+    }
+
+    /// Only a transformer has a codec, in its `codec/` directory.
+    fn check_codec(&self) -> std::result::Result<(), String> {
+        match (&self.codec, self.kind.as_str()) {
+            (Some(c), "transformer") if c == super::latent_walk::CODEC_DIR => Ok(()),
+            (Some(c), _) => Err(format!(
+                "codec `{c}`: only a transformer has one, in `{}`",
+                super::latent_walk::CODEC_DIR
+            )),
+            (None, _) => Ok(()),
         }
-        if self.n_params() > MAX_PARAMS {
-            return Err(format!(
-                "{} parameters declared, more than {MAX_PARAMS}",
-                self.n_params()
-            ));
-        }
+    }
+
+    /// What the samplers read besides the weights (latent prior and states, decoder noise,
+    /// couplings, spectrum, temperature) fits the model and the `f` features per frame.
+    fn check_sampling(&self, f: usize) -> std::result::Result<(), String> {
         if let (Some(p), Some(c)) = (&self.latent_prior, &self.vae) {
             p.check(c.latent)?;
         }
@@ -249,19 +274,18 @@ impl CheckpointConfig {
         if let Some(r) = &self.decoder_noise {
             super::decoder_noise::check(r, f)?;
         }
+        let (nb, nc) = (self.data.spectral.n_bins(), self.spec.n_channels());
         if let Some(c) = &self.decoder_noise_coupling {
-            let (nb, nc) = (self.data.spectral.n_bins(), self.spec.n_channels());
             super::coupling::check(c, nb, nc, "decoder_noise_coupling")?;
         }
         if let Some(c) = &self.draw_coupling {
             if self.transformer.is_none() || self.codec.is_some() {
                 return Err("draw_coupling without a transformer over frames".into());
             }
-            let (nb, nc) = (self.data.spectral.n_bins(), self.spec.n_channels());
             super::coupling::check(c, nb, nc, "draw_coupling")?;
         }
         if let Some(t) = &self.spectrum {
-            t.check(self.spec.n_channels())?;
+            t.check(nc)?;
         }
         if let Some(t) = self
             .temperature
