@@ -92,70 +92,13 @@ impl Layout {
         })?;
         let shape = ds.shape();
         let dtype = ds.datatype().map_err(|e| h5err(path, &name, e))?;
-        let native_f32 = matches!(
-            dtype,
-            DatatypeMessage::FloatingPoint {
-                size: 4,
-                byte_order: rust_hdf5::ByteOrder::LittleEndian,
-                ..
-            }
-        );
-        let integer = match dtype {
-            DatatypeMessage::FloatingPoint { .. } => false,
-            DatatypeMessage::FixedPoint { .. } => true,
-            other => {
-                return Err(Error::format(
-                    path,
-                    format!("dataset `{name}`"),
-                    format!("type {other} is not numeric"),
-                ))
-            }
-        };
-        let channels_first = match opts.h5_layout.as_deref() {
-            None | Some("samples-channels") => false,
-            Some("channels-samples") => true,
-            Some(o) => {
-                return Err(Error::format(
-                    path,
-                    "--h5-layout",
-                    format!("`{o}`: expected samples-channels or channels-samples"),
-                ))
-            }
-        };
-        let (n_records, n_samples, n_channels) = match (shape.as_slice(), channels_first) {
-            ([s, c], false) => (1, *s, *c),
-            ([c, s], true) => (1, *s, *c),
-            ([r, s, c], _) => (*r, *s, *c),
-            _ => {
-                return Err(Error::format(
-                    path,
-                    format!("dataset `{name}`"),
-                    format!(
-                        "rank {} (shape {shape:?}): expected 2-D samples × channels or 3-D \
-                         records × samples × channels",
-                        shape.len()
-                    ),
-                ))
-            }
-        };
-        if n_samples == 0 || n_channels == 0 || n_records == 0 {
-            return Err(Error::format(
-                path,
-                format!("dataset `{name}`"),
-                format!("shape {shape:?} holds no samples"),
-            ));
-        }
+        let (integer, native_f32) = storage(path, &name, dtype)?;
+        let channels_first = channels_first(path, opts)?;
+        let (n_records, n_samples, n_channels) = dims(path, &name, &shape, channels_first)?;
         let chunk = ds.chunk_dims();
         check_sizes(path, &name, &shape, chunk.as_deref())?;
         let sample_axis = usize::from(shape.len() == 3 || channels_first);
         let chunk_frames = chunk.as_ref().and_then(|c| c.get(sample_axis).copied());
-        if n_channels > MAX_CHANNELS {
-            return Err(Error::format(
-                path,
-                format!("dataset `{name}`"),
-                format!("shape {shape:?}: {n_channels} channels, more than {MAX_CHANNELS}"),
-            ));
-        }
         let sample_rate = rate(path, &ds, f, opts)?;
         let labels = strings(path, &ds, &["labels", "leads", "channels"], n_channels)
             .unwrap_or_else(|| (1..=n_channels).map(|i| format!("ch{i}")).collect());
@@ -193,6 +136,73 @@ impl Layout {
             chunk_frames,
         })
     }
+}
+
+/// `(integer, native_f32)` of the dataset's element type: integers are scaled, little-endian
+/// float32 is read straight into f32; anything else is not a signal.
+fn storage(path: &Path, name: &str, dtype: DatatypeMessage) -> Result<(bool, bool)> {
+    let native_f32 = matches!(
+        dtype,
+        DatatypeMessage::FloatingPoint {
+            size: 4,
+            byte_order: rust_hdf5::ByteOrder::LittleEndian,
+            ..
+        }
+    );
+    match dtype {
+        DatatypeMessage::FloatingPoint { .. } => Ok((false, native_f32)),
+        DatatypeMessage::FixedPoint { .. } => Ok((true, native_f32)),
+        other => Err(Error::format(
+            path,
+            format!("dataset `{name}`"),
+            format!("type {other} is not numeric"),
+        )),
+    }
+}
+
+/// Whether a 2-D dataset is channels × samples (`--h5-layout channels-samples`).
+fn channels_first(path: &Path, opts: &OpenOptions) -> Result<bool> {
+    match opts.h5_layout.as_deref() {
+        None | Some("samples-channels") => Ok(false),
+        Some("channels-samples") => Ok(true),
+        Some(o) => Err(Error::format(
+            path,
+            "--h5-layout",
+            format!("`{o}`: expected samples-channels or channels-samples"),
+        )),
+    }
+}
+
+/// `(records, samples, channels)` of a 2-D or 3-D shape; refused when it holds no samples or
+/// more than `MAX_CHANNELS` channels.
+fn dims(
+    path: &Path,
+    name: &str,
+    shape: &[usize],
+    channels_first: bool,
+) -> Result<(usize, usize, usize)> {
+    let bad = |why: String| Err(Error::format(path, format!("dataset `{name}`"), why));
+    let (r, s, c) = match (shape, channels_first) {
+        ([s, c], false) => (1, *s, *c),
+        ([c, s], true) => (1, *s, *c),
+        ([r, s, c], _) => (*r, *s, *c),
+        _ => {
+            return bad(format!(
+                "rank {} (shape {shape:?}): expected 2-D samples × channels or 3-D \
+                 records × samples × channels",
+                shape.len()
+            ))
+        }
+    };
+    if s == 0 || c == 0 || r == 0 {
+        return bad(format!("shape {shape:?} holds no samples"));
+    }
+    if c > MAX_CHANNELS {
+        return bad(format!(
+            "shape {shape:?}: {c} channels, more than {MAX_CHANNELS}"
+        ));
+    }
+    Ok((r, s, c))
 }
 
 /// The first 2-D or 3-D numeric dataset, searching the root then groups (breadth-first).
