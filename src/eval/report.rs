@@ -198,68 +198,9 @@ const TRAIN_SURR: RGBColor = RGBColor(255, 127, 14);
 /// Writes `dir/index.html`: waveforms, PSD overlay, HR histogram (ECG), PCA scatter, table.
 pub fn write_html(dir: &Path, r: &Report, real: &Windows, synth: &Windows) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let wave = |w: &Windows| -> Vec<(f64, f64)> {
-        let x = &w.windows[0][0];
-        let n = x.len().min((5.0 * w.rate) as usize);
-        (0..n)
-            .map(|i| (i as f64 / w.rate, f64::from(x[i])))
-            .collect()
-    };
-    let waves = lines(
-        &[
-            ("real", wave(real), REAL),
-            ("synthetic", wave(synth), SYNTH),
-        ],
-        false,
-    );
-    let psd = |c: &Comparison| -> Vec<(f64, f64)> {
-        r.freqs
-            .iter()
-            .copied()
-            .zip(c.mean_psd.iter().copied())
-            .skip(1)
-            .collect()
-    };
-    let mut series = vec![("real", psd(&r.real), REAL)];
-    for (c, color) in r.comparisons.iter().zip([SYNTH, SURR, NOISE, TRAIN_SURR]) {
-        series.push((c.name.as_str(), psd(c), color));
-    }
-    let psds = lines(&series, true);
-    let kind = super::Kind::of(real);
-    let mut welch = super::psd::Welch::new(super::features::nperseg(real.rate, real.len()));
-    let fr = super::features::extract(real, kind, &mut welch);
-    let fs = super::features::extract(synth, kind, &mut welch);
-    let n_real = fr.len();
-    let pc = pca2(&fr.iter().chain(&fs).cloned().collect::<Vec<_>>());
-    let scatter_svg = scatter(&[
-        (pc[..n_real].to_vec(), REAL),
-        (pc[n_real..].to_vec(), SYNTH),
-    ]);
-    let hr = if kind == super::Kind::Ecg {
-        let hist = |f: &[Vec<f64>]| -> Vec<(f64, f64)> {
-            let mut bins = vec![0.0; 30];
-            let d = f.first().map_or(0, Vec::len);
-            for row in f {
-                let h = row[d - 3];
-                if h.is_finite() {
-                    bins[((h - 30.0) / 5.0).clamp(0.0, 29.0) as usize] += 1.0 / f.len() as f64;
-                }
-            }
-            bins.iter()
-                .enumerate()
-                .map(|(i, &b)| (30.0 + 5.0 * i as f64, b))
-                .collect()
-        };
-        format!(
-            "<h2>Heart rate (windows per 5 bpm bin, 30–180 bpm)</h2>{}",
-            lines(
-                &[("real", hist(&fr), REAL), ("synthetic", hist(&fs), SYNTH)],
-                false
-            )
-        )
-    } else {
-        String::new()
-    };
+    let waves = waves_svg(real, synth);
+    let psds = psd_svg(r);
+    let (scatter_svg, hr) = feature_plots(real, synth);
     let train_key = if r.comparisons.len() > 3 {
         "<span style=\"color:#ff7f0e\">■ training-data surrogate</span>"
     } else {
@@ -281,6 +222,87 @@ pub fn write_html(dir: &Path, r: &Report, real: &Windows, synth: &Windows) -> st
         dir.join("metrics.json"),
         serde_json::to_string_pretty(r).unwrap_or_default(),
     )
+}
+
+/// The first 5 s of the first window's first channel, real and synthetic.
+fn waves_svg(real: &Windows, synth: &Windows) -> String {
+    let wave = |w: &Windows| -> Vec<(f64, f64)> {
+        let x = &w.windows[0][0];
+        let n = x.len().min((5.0 * w.rate) as usize);
+        (0..n)
+            .map(|i| (i as f64 / w.rate, f64::from(x[i])))
+            .collect()
+    };
+    lines(
+        &[
+            ("real", wave(real), REAL),
+            ("synthetic", wave(synth), SYNTH),
+        ],
+        false,
+    )
+}
+
+/// Mean PSDs of the real set and every compared set, log scale.
+fn psd_svg(r: &Report) -> String {
+    let psd = |c: &Comparison| -> Vec<(f64, f64)> {
+        r.freqs
+            .iter()
+            .copied()
+            .zip(c.mean_psd.iter().copied())
+            .skip(1)
+            .collect()
+    };
+    let mut series = vec![("real", psd(&r.real), REAL)];
+    for (c, color) in r.comparisons.iter().zip([SYNTH, SURR, NOISE, TRAIN_SURR]) {
+        series.push((c.name.as_str(), psd(c), color));
+    }
+    lines(&series, true)
+}
+
+/// The PCA scatter of the real and synthetic windows' features, and for ECG the section
+/// with their heart-rate histograms (empty otherwise).
+fn feature_plots(real: &Windows, synth: &Windows) -> (String, String) {
+    let kind = super::Kind::of(real);
+    let mut welch = super::psd::Welch::new(super::features::nperseg(real.rate, real.len()));
+    let fr = super::features::extract(real, kind, &mut welch);
+    let fs = super::features::extract(synth, kind, &mut welch);
+    let n_real = fr.len();
+    let pc = pca2(&fr.iter().chain(&fs).cloned().collect::<Vec<_>>());
+    let scatter_svg = scatter(&[
+        (pc[..n_real].to_vec(), REAL),
+        (pc[n_real..].to_vec(), SYNTH),
+    ]);
+    let hr = if kind == super::Kind::Ecg {
+        format!(
+            "<h2>Heart rate (windows per 5 bpm bin, 30–180 bpm)</h2>{}",
+            lines(
+                &[
+                    ("real", hr_hist(&fr), REAL),
+                    ("synthetic", hr_hist(&fs), SYNTH)
+                ],
+                false
+            )
+        )
+    } else {
+        String::new()
+    };
+    (scatter_svg, hr)
+}
+
+/// Share of windows per 5 bpm bin from 30 to 180 bpm (HR is the third-last ECG feature).
+fn hr_hist(f: &[Vec<f64>]) -> Vec<(f64, f64)> {
+    let mut bins = vec![0.0; 30];
+    let d = f.first().map_or(0, Vec::len);
+    for row in f {
+        let h = row[d - 3];
+        if h.is_finite() {
+            bins[((h - 30.0) / 5.0).clamp(0.0, 29.0) as usize] += 1.0 / f.len() as f64;
+        }
+    }
+    bins.iter()
+        .enumerate()
+        .map(|(i, &b)| (30.0 + 5.0 * i as f64, b))
+        .collect()
 }
 
 fn html_escape(s: &str) -> String {
