@@ -27,7 +27,7 @@ use super::latent_states::StateWalk;
 use super::spectral_stream::BlockOut;
 use super::train::to_err;
 use super::transformer_gen::Autoregressor;
-use super::vae::Vae;
+use super::vae::{Vae, VaeConfig};
 use super::Generator;
 use crate::block::Block;
 use crate::data::NormStats;
@@ -188,19 +188,7 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
     let dev = Device::Cpu;
     let model = super::train::load_frozen(|vb| Vae::new(&vae, vb), &dev, dir)?;
     let sp = cfg.data.spectral;
-    let margin = sp.n_fft / 2;
-    let covered = (vae.window_frames - 1) * sp.hop;
-    let seg_len = covered.saturating_sub(2 * margin);
-    let splicer = joiner(&cfg, seg_len, margin).map_err(|e| {
-        Error::bad_path(
-            &p,
-            format!(
-                "vae.window_frames: {} frames of hop {} leave {seg_len} samples per window \
-                 ({e}); retrain with a longer --window-s",
-                vae.window_frames, sp.hop
-            ),
-        )
-    })?;
+    let (splicer, seg_len, margin) = segment_joiner(&p, &cfg, &vae)?;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let z = (0..vae.latent)
         .map(|_| StandardNormal.sample(&mut rng))
@@ -238,29 +226,33 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         segment: Vec::new(),
         out: BlockOut::default(),
     };
-    let eq = match cached {
-        Some(c) => c.eq,
-        None => {
-            generator.refine_gains()?;
-            let eq = match generator.cfg.spectrum.clone() {
-                Some(t) => generator.calibrate_eq(&t)?,
-                None => Vec::new(),
-            };
-            let gain = generator.gain.clone();
-            gain_cache::put(
-                key,
-                Calibration {
-                    gain,
-                    eq: eq.clone(),
-                },
-            );
-            eq
-        }
-    };
-    if !eq.is_empty() {
-        generator.eq = Some(FirStream::new(&eq)?);
-    }
+    generator.set_equaliser(key, cached)?;
     Ok(generator)
+}
+
+/// The joiner of decoded windows, the samples each one gives it, and the margin trimmed
+/// from each end of an inverted window (half a frame); refused by name when a window is too
+/// short to join.
+fn segment_joiner(
+    p: &Path,
+    cfg: &CheckpointConfig,
+    vae: &VaeConfig,
+) -> Result<(Box<dyn Join>, usize, usize)> {
+    let sp = cfg.data.spectral;
+    let margin = sp.n_fft / 2;
+    let covered = (vae.window_frames - 1) * sp.hop;
+    let seg_len = covered.saturating_sub(2 * margin);
+    let splicer = joiner(cfg, seg_len, margin).map_err(|e| {
+        Error::bad_path(
+            p,
+            format!(
+                "vae.window_frames: {} frames of hop {} leave {seg_len} samples per window \
+                 ({e}); retrain with a longer --window-s",
+                vae.window_frames, sp.hop
+            ),
+        )
+    })?;
+    Ok((splicer, seg_len, margin))
 }
 
 /// How decoded windows are joined: one beat cycle per window for beat-aligned ECG models
@@ -538,6 +530,34 @@ impl VaeGenerator {
             frames += rep.n_frames;
         }
         Ok((frames > 0).then(|| sum.into_iter().map(|s| s / frames as f64).collect()))
+    }
+
+    /// The equaliser's kernel from the cache (`cached`), else measured now after refining the
+    /// gains on the walk, and both kept in the cache under `key` for later loads.
+    fn set_equaliser(&mut self, key: GainKey, cached: Option<Calibration>) -> Result<()> {
+        let eq = match cached {
+            Some(c) => c.eq,
+            None => {
+                self.refine_gains()?;
+                let eq = match self.cfg.spectrum.clone() {
+                    Some(t) => self.calibrate_eq(&t)?,
+                    None => Vec::new(),
+                };
+                let gain = self.gain.clone();
+                gain_cache::put(
+                    key,
+                    Calibration {
+                        gain,
+                        eq: eq.clone(),
+                    },
+                );
+                eq
+            }
+        };
+        if !eq.is_empty() {
+            self.eq = Some(FirStream::new(&eq)?);
+        }
+        Ok(())
     }
 
     /// Steps the latent walk, decodes a window, inverts it and hands it to the splicer.
