@@ -57,21 +57,7 @@ pub fn cut(
         windows: Vec::new(),
     };
     for (name, rec) in records {
-        let by_label: Option<Vec<usize>> = labels.iter().map(|l| rec.channel_index(l)).collect();
-        let idx = match by_label {
-            Some(i) => i,
-            // Same number of channels under other names (MLII vs II): match by position.
-            None if rec.channels.len() == labels.len() => {
-                tracing::warn!("{name}: channel labels differ from {name0}; matching channels by position");
-                (0..labels.len()).collect()
-            }
-            None => {
-                return Err(Error::BadInput(format!(
-                    "{name}: channels {:?} not found (the {what} set needs the channels of {name0}, or --channels)",
-                    labels
-                )))
-            }
-        };
+        let idx = channel_indices(name, rec, &labels, name0, what)?;
         let rate = rec.channels[idx[0]].meta.sample_rate;
         if out.rate == 0.0 {
             out.rate = rate;
@@ -89,24 +75,63 @@ pub fn cut(
                 out.rate
             )));
         }
-        let w = (window_s * rate).round() as usize;
-        let n = idx
-            .iter()
-            .map(|&i| rec.channels[i].samples.len())
-            .min()
-            .unwrap_or(0);
-        if w < 16 || w > n {
-            return Err(Error::BadInput(format!(
-                "{name}: a {window_s} s window ({w} samples) does not fit its {n} samples (--window-s)"
-            )));
-        }
-        for k in 0..n / w {
-            out.windows.push(
-                idx.iter()
-                    .map(|&i| rec.channels[i].samples[k * w..(k + 1) * w].to_vec())
-                    .collect(),
-            );
-        }
+        push_windows(&mut out.windows, name, rec, &idx, window_s, rate)?;
     }
     Ok(out)
+}
+
+/// Where `labels` are among `rec`'s channels: by label, else by position when the counts
+/// agree (MLII vs II); refused by name otherwise.
+fn channel_indices(
+    name: &str,
+    rec: &Record,
+    labels: &[String],
+    name0: &str,
+    what: &str,
+) -> Result<Vec<usize>> {
+    let by_label: Option<Vec<usize>> = labels.iter().map(|l| rec.channel_index(l)).collect();
+    match by_label {
+        Some(i) => Ok(i),
+        // Same number of channels under other names (MLII vs II): match by position.
+        None if rec.channels.len() == labels.len() => {
+            tracing::warn!(
+                "{name}: channel labels differ from {name0}; matching channels by position"
+            );
+            Ok((0..labels.len()).collect())
+        }
+        None => Err(Error::BadInput(format!(
+            "{name}: channels {labels:?} not found (the {what} set needs the channels of {name0}, or --channels)"
+        ))),
+    }
+}
+
+/// Appends `rec`'s whole windows of `window_s` seconds (channels `idx`) to `windows`;
+/// refused by name when not even one fits (or one would be under 16 samples).
+fn push_windows(
+    windows: &mut Vec<Vec<Vec<f32>>>,
+    name: &str,
+    rec: &Record,
+    idx: &[usize],
+    window_s: f64,
+    rate: f64,
+) -> Result<()> {
+    let w = (window_s * rate).round() as usize;
+    let n = idx
+        .iter()
+        .map(|&i| rec.channels[i].samples.len())
+        .min()
+        .unwrap_or(0);
+    if w < 16 || w > n {
+        return Err(Error::BadInput(format!(
+            "{name}: a {window_s} s window ({w} samples) does not fit its {n} samples (--window-s)"
+        )));
+    }
+    for k in 0..n / w {
+        windows.push(
+            idx.iter()
+                .map(|&i| rec.channels[i].samples[k * w..(k + 1) * w].to_vec())
+                .collect(),
+        );
+    }
+    Ok(())
 }
