@@ -153,6 +153,37 @@ pub struct EcgSyn {
     beats: VecDeque<Beat>,
 }
 
+/// The artefacts on `leads` (EMG set from `emg_snr_db` against the QRS amplitude in lead
+/// II where asked).
+fn artefacts_of(
+    p: &EcgParams,
+    leads: &[Lead],
+    dirs: &[[f64; 3]],
+    rng: &mut ChaCha8Rng,
+) -> Artefacts {
+    let names: Vec<&str> = leads.iter().map(|l| l.name).collect();
+    let mut ap = p.clone();
+    if let Some(snr) = p.emg_snr_db {
+        ap.emg_mv = qrs_pp_lead_ii(dirs) / (8f64.sqrt() * 10f64.powf(snr / 20.0));
+    }
+    Artefacts::new(&ap, &names, rng)
+}
+
+/// The leads in mV, each with the range `±half_range`.
+fn ecg_spec(p: &EcgParams, leads: &[Lead], half_range: f64) -> SignalSpec {
+    SignalSpec {
+        sample_rate: p.fs,
+        channels: leads
+            .iter()
+            .map(|l| ChannelSpec {
+                label: l.name.into(),
+                unit: "mV".into(),
+                range: (-half_range, half_range),
+            })
+            .collect(),
+    }
+}
+
 impl EcgSyn {
     /// A generator for validated `p`, seeded with `seed`.
     pub fn new(p: EcgParams, seed: u64) -> Result<Self> {
@@ -179,24 +210,8 @@ impl EcgSyn {
         let is_af = p.rhythm == Rhythm::Af;
         let fdir = unit(FWAVE_DIR);
         let fgains = leads.iter().map(|l| p.fwave_mv * l.project(fdir)).collect();
-        let names: Vec<&str> = leads.iter().map(|l| l.name).collect();
-        let mut ap = p.clone();
-        if let Some(snr) = p.emg_snr_db {
-            ap.emg_mv = qrs_pp_lead_ii(&dirs) / (8f64.sqrt() * 10f64.powf(snr / 20.0));
-        }
-        let artefacts = Artefacts::new(&ap, &names, &mut art_rng);
-        let half_range = 3.5 + artefacts.headroom();
-        let spec = SignalSpec {
-            sample_rate: p.fs,
-            channels: leads
-                .iter()
-                .map(|l| ChannelSpec {
-                    label: l.name.into(),
-                    unit: "mV".into(),
-                    range: (-half_range, half_range),
-                })
-                .collect(),
-        };
+        let artefacts = artefacts_of(&p, &leads, &dirs, &mut art_rng);
+        let spec = ecg_spec(&p, &leads, 3.5 + artefacts.headroom());
         // Internal rate: the smallest multiple of fs that is at least 500 Hz (forcing is also
         // evaluated at half steps, so QRS Gaussians are sampled at 1 kHz or more).
         let substeps = (500.0 / p.fs).ceil().max(1.0) as usize;

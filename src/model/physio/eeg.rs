@@ -170,6 +170,60 @@ pub struct Eeg {
     frame: u64,
 }
 
+/// The alpha, beta and theta sources: a resonator per channel, each rhythm's topography
+/// (occipital alpha, central beta, frontal theta) and a slow amplitude envelope.
+fn rhythm_sources(p: &EegParams, pos: &[(f64, f64)]) -> Vec<RhythmSrc> {
+    let n = pos.len();
+    let mk = |f: f64, amp: f64, fx: f64, fy: f64, s: f64| {
+        let env = OnePole::new(0.15, p.fs);
+        RhythmSrc {
+            res: (0..n)
+                .map(|_| Resonator::new(f, p.rhythm_bw_hz, p.fs))
+                .collect(),
+            gain: topo(pos, fx, fy, s).iter().map(|g| g * amp).collect(),
+            env_scale: p.am_depth / env.white_gain().sqrt(),
+            env,
+        }
+    };
+    vec![
+        mk(p.alpha_hz, p.alpha_uv, 0.0, -0.95, 0.55),
+        mk(p.beta_hz, p.beta_uv, 0.0, 0.3, 0.7),
+        mk(p.theta_hz, p.theta_uv, 0.0, 0.5, 0.5),
+    ]
+}
+
+/// Per-channel gains of blinks (falling off from just above Fp1/Fp2, 1 at Fp1/Fp2) and of
+/// muscle (temporal, around the ears).
+fn artefact_gains(pos: &[(f64, f64)]) -> (Vec<f64>, Vec<f64>) {
+    let blink = pos
+        .iter()
+        .map(|(x, y)| (-(x * x + (y - 1.1).powi(2)).sqrt() / 0.25).exp() / (-0.35f64 / 0.25).exp())
+        .collect();
+    let muscle = pos
+        .iter()
+        .map(|(x, y)| (-(((x.abs() - 1.0).powi(2) + y * y) / (2.0 * 0.3 * 0.3))).exp())
+        .collect();
+    (blink, muscle)
+}
+
+/// Channels in µV with a range that holds every source at its largest.
+fn eeg_spec(p: &EegParams, elec: &[(&str, f64, f64)]) -> SignalSpec {
+    let amp = 6.0 * (p.background_uv + p.alpha_uv + p.beta_uv + p.theta_uv);
+    let half =
+        amp + p.spindle_uv + p.kcomplex_uv + p.blink_uv + 5.0 * p.muscle_uv + 1.5 * p.mains_uv;
+    SignalSpec {
+        sample_rate: p.fs,
+        channels: elec
+            .iter()
+            .map(|e| ChannelSpec {
+                label: e.0.into(),
+                unit: "uV".into(),
+                range: (-half, half),
+            })
+            .collect(),
+    }
+}
+
 impl Eeg {
     /// A generator for validated `p`, seeded with `seed`.
     pub fn new(p: EegParams, seed: u64) -> Result<Self> {
@@ -179,48 +233,11 @@ impl Eeg {
         let pos: Vec<(f64, f64)> = elec.iter().map(|e| (e.1, e.2)).collect();
         let n = pos.len();
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mk = |f: f64, amp: f64, fx: f64, fy: f64, s: f64| {
-            let env = OnePole::new(0.15, p.fs);
-            RhythmSrc {
-                res: (0..n)
-                    .map(|_| Resonator::new(f, p.rhythm_bw_hz, p.fs))
-                    .collect(),
-                gain: topo(&pos, fx, fy, s).iter().map(|g| g * amp).collect(),
-                env_scale: p.am_depth / env.white_gain().sqrt(),
-                env,
-            }
-        };
-        let rhythms = vec![
-            mk(p.alpha_hz, p.alpha_uv, 0.0, -0.95, 0.55),
-            mk(p.beta_hz, p.beta_uv, 0.0, 0.3, 0.7),
-            mk(p.theta_hz, p.theta_uv, 0.0, 0.5, 0.5),
-        ];
-        let blink_gain = pos
-            .iter()
-            .map(|(x, y)| {
-                (-(x * x + (y - 1.1).powi(2)).sqrt() / 0.25).exp() / (-0.35f64 / 0.25).exp()
-            })
-            .collect();
-        let muscle_gain = pos
-            .iter()
-            .map(|(x, y)| (-(((x.abs() - 1.0).powi(2) + y * y) / (2.0 * 0.3 * 0.3))).exp())
-            .collect();
+        let rhythms = rhythm_sources(&p, &pos);
+        let (blink_gain, muscle_gain) = artefact_gains(&pos);
         let muscle_lp = OnePole::new(25.0, p.fs);
         let a = (-TAU * 25.0 / p.fs).exp();
-        let amp = 6.0 * (p.background_uv + p.alpha_uv + p.beta_uv + p.theta_uv);
-        let half =
-            amp + p.spindle_uv + p.kcomplex_uv + p.blink_uv + 5.0 * p.muscle_uv + 1.5 * p.mains_uv;
-        let spec = SignalSpec {
-            sample_rate: p.fs,
-            channels: elec
-                .iter()
-                .map(|e| ChannelSpec {
-                    label: e.0.into(),
-                    unit: "uV".into(),
-                    range: (-half, half),
-                })
-                .collect(),
-        };
+        let spec = eeg_spec(&p, &elec);
         Ok(Self {
             spec,
             chol: spatial_factor(&pos, p.spatial_length),
