@@ -117,12 +117,20 @@ def run(*args):
     subprocess.run([BIN, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def judge(real, synth, train, window_s, which="synthetic"):
-    """`biowave eval` of `synth` against `real`: the numbers of the comparison named `which`."""
+def evaluate(real, synth, train, window_s):
+    """`biowave eval --json` of `synth` against `real` (privacy against `train` if given)."""
     args = ["eval", "--real", real, "--synth", *synth, "--window-s", str(window_s), "--json"]
     if train:
-        args += ["--train", *([train] if isinstance(train, str) else train)]
-    j = json.loads(subprocess.run([BIN, *args], check=True, capture_output=True, text=True).stdout)
+        args += ["--train", train]
+    return json.loads(subprocess.run([BIN, *args], check=True, capture_output=True, text=True).stdout)
+
+
+def judge(real, synth, train, window_s):
+    return numbers(evaluate(real, synth, train, window_s))
+
+
+def numbers(j, which="synthetic"):
+    """The numbers of the comparison named `which` in an eval's JSON `j`."""
     c = next(c for c in j["comparisons"] if c["name"] == which)
     priv = j.get("privacy") or {}
     return (c["discriminative_auc"], c["psd_distance_db"], c.get("hr_mean"), c.get("template_corr"),
@@ -178,13 +186,13 @@ def main():
         real, rest = p(f"f{k}.edf"), p(f"rest{k}.edf")
         means.setdefault("real (floor)", []).append(row("real (floor)", k, 0, judge(real, [rest], None, window_s)))
         copies = [p(f"rest{k}_{j}.edf") for j in range(COPIES)]
-        means.setdefault("training data", []).append(row("training data", k, 0, judge(real, copies, None, window_s)))
-        # The generator that learned only the training data's spectra (its windows with
-        # random phases): the baseline a model has to beat on data it did not see.
-        # (Its privacy columns would judge the copies against themselves: left blank.)
-        m = judge(real, copies, rest, window_s, "training-data surrogate")
-        surrogate = m[:4] + (None, None) + m[6:]
-        means.setdefault("surrogate (train)", []).append(row("surrogate (train)", k, 0, surrogate))
+        # One eval judges the copies and the generator that learned only the training data's
+        # spectra (its windows with random phases): the baseline a model has to beat on data
+        # it did not see. (Privacy would judge the copies against the rest: left blank.)
+        j = evaluate(real, copies, rest, window_s)
+        for name, which in [("training data", "synthetic"), ("surrogate (train)", "training-data surrogate")]:
+            m = numbers(j, which)
+            means.setdefault(name, []).append(row(name, k, 0, m[:4] + (None, None) + m[6:]))
         models = [("vae", p(f"vae{k}"), vae)]
         if a.latent:
             # EEG tokens come every ~0.77 s: a 24 s piece of a 120 s fold holds ~29.

@@ -353,6 +353,7 @@ impl Fit<'_> {
         train::train(obj, varmap, self.data, &tc, ckpt, self.out, &self.dev)
     }
 
+    /// The checkpoint to start from: `out` itself when resuming, else none (fresh weights).
     fn weights(&self) -> Option<&Path> {
         self.resume.then_some(self.out)
     }

@@ -147,7 +147,7 @@ pub fn train(
     out: &Path,
     dev: &Device,
 ) -> Result<CheckpointConfig> {
-    let mut run = Run::start(obj, varmap, data, cfg, &ckpt, out, dev)?;
+    let mut run = Run::start(obj, varmap, data, cfg, ckpt.step, out, dev)?;
     let first_epoch = (run.step / run.per_epoch.max(1)) as usize;
     // Batches of the first epoch that the run being resumed had already trained on.
     let mut done_in_epoch = (run.step - first_epoch as u64 * run.per_epoch) as usize;
@@ -206,14 +206,14 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    /// A fresh optimiser and noise generator at `ckpt.step`, restored from the optimiser
-    /// state saved beside `out` when the run resumes.
+    /// A fresh optimiser and noise generator at `step`, restored from the optimiser state
+    /// saved beside `out` when the run resumes (`step` > 0).
     fn start(
         obj: &'a (dyn Objective + Sync),
         varmap: &'a VarMap,
         data: &'a Dataset,
         cfg: &'a TrainConfig,
-        ckpt: &CheckpointConfig,
+        step: u64,
         out: &'a Path,
         dev: &'a Device,
     ) -> Result<Self> {
@@ -246,12 +246,12 @@ impl<'a> Run<'a> {
             opt,
             per_epoch,
             total,
-            step: ckpt.step,
+            step,
             noise,
             best: f64::INFINITY,
             stale: 0,
             start: Instant::now(),
-            bar: progress(cfg, total, ckpt.step),
+            bar: progress(cfg, total, step),
             term_names,
             last: vec![0.0; term_names.len()],
         };

@@ -99,6 +99,13 @@ impl Layout {
         check_sizes(path, &name, &shape, chunk.as_deref())?;
         let sample_axis = usize::from(shape.len() == 3 || channels_first);
         let chunk_frames = chunk.as_ref().and_then(|c| c.get(sample_axis).copied());
+        if n_channels > MAX_CHANNELS {
+            return Err(Error::format(
+                path,
+                format!("dataset `{name}`"),
+                format!("shape {shape:?}: {n_channels} channels, more than {MAX_CHANNELS}"),
+            ));
+        }
         let sample_rate = rate(path, &ds, f, opts)?;
         let labels = strings(path, &ds, &["labels", "leads", "channels"], n_channels)
             .unwrap_or_else(|| (1..=n_channels).map(|i| format!("ch{i}")).collect());
@@ -173,8 +180,7 @@ fn channels_first(path: &Path, opts: &OpenOptions) -> Result<bool> {
     }
 }
 
-/// `(records, samples, channels)` of a 2-D or 3-D shape; refused when it holds no samples or
-/// more than `MAX_CHANNELS` channels.
+/// `(records, samples, channels)` of a 2-D or 3-D shape; refused when it holds no samples.
 fn dims(
     path: &Path,
     name: &str,
@@ -196,11 +202,6 @@ fn dims(
     };
     if s == 0 || c == 0 || r == 0 {
         return bad(format!("shape {shape:?} holds no samples"));
-    }
-    if c > MAX_CHANNELS {
-        return bad(format!(
-            "shape {shape:?}: {c} channels, more than {MAX_CHANNELS}"
-        ));
     }
     Ok((r, s, c))
 }
