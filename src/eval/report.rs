@@ -26,24 +26,32 @@ pub fn table(r: &Report) -> String {
         "{:<28} {:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>9}",
         "set", "windows", "PSD dist dB", "MMD²", "AUC", "HR bpm", "SDNN ms", "templ r"
     );
-    let row = |s: &mut String, c: &Comparison| {
-        let _ = writeln!(
-            s,
-            "{:<28} {:>7} {:>10.2} {:>9.4} {:>9.3} {:>8} {:>8} {:>9}",
-            c.name,
-            c.windows,
-            c.psd_distance_db,
-            c.mmd2,
-            c.discriminative_auc,
-            opt(c.hr_mean),
-            opt(c.sdnn_ms),
-            opt(c.template_corr)
-        );
-    };
-    row(&mut s, &r.real);
-    for c in &r.comparisons {
-        row(&mut s, c);
+    for c in std::iter::once(&r.real).chain(&r.comparisons) {
+        metric_row(&mut s, c);
     }
+    eeg_lines(&mut s, r);
+    privacy_lines(&mut s, r);
+    s
+}
+
+/// One set's row of the table.
+fn metric_row(s: &mut String, c: &Comparison) {
+    let _ = writeln!(
+        s,
+        "{:<28} {:>7} {:>10.2} {:>9.4} {:>9.3} {:>8} {:>8} {:>9}",
+        c.name,
+        c.windows,
+        c.psd_distance_db,
+        c.mmd2,
+        c.discriminative_auc,
+        opt(c.hr_mean),
+        opt(c.sdnn_ms),
+        opt(c.template_corr)
+    );
+}
+
+/// Relative band powers and channel coupling per set, where the report has them.
+fn eeg_lines(s: &mut String, r: &Report) {
     if let Some(b) = &r.real.band_powers {
         let _ = writeln!(s, "relative band power δ/θ/α/β: real {:.2?}", b);
         for c in &r.comparisons {
@@ -70,6 +78,10 @@ pub fn table(r: &Report) -> String {
             );
         }
     }
+}
+
+/// The distance-to-closest-record ratios, when training data was given.
+fn privacy_lines(s: &mut String, r: &Report) {
     if let Some(p) = &r.privacy {
         let _ = writeln!(s, "privacy: DCR ratio (synthetic / held-out real, median) {:.3}; synthetic closer than real p5: {:.1} %", p.dcr_ratio, 100.0 * p.share_below_p5);
         let _ = writeln!(
@@ -78,7 +90,6 @@ pub fn table(r: &Report) -> String {
             p.dcr_ratio_train
         );
     }
-    s
 }
 
 fn svg(

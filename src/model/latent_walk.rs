@@ -80,34 +80,11 @@ pub fn token_sequences(
     })?;
     let (signals, fs) = prepare_signals(src, &codec.data)?;
     let frames = vae.config().window_frames;
-    let encode = |windows: &mut dyn Iterator<Item = &[f32]>| -> Result<(Vec<f32>, usize)> {
-        let (mut tokens, mut n) = (Vec::new(), 0);
-        loop {
-            let mut x: Vec<f32> = Vec::new();
-            let batch = windows.take(ENCODE_BATCH).fold(0, |k, w| {
-                x.extend_from_slice(w);
-                k + 1
-            });
-            if batch == 0 {
-                return Ok((tokens, n));
-            }
-            codec.norm.apply(&mut x);
-            let x = Tensor::from_vec(x, (batch, vae.config().input_dim()), dev).map_err(to_err)?;
-            let (mu, _) = vae.encode(&x).map_err(to_err)?;
-            let mu: Vec<f32> = mu.flatten_all().and_then(|m| m.to_vec1()).map_err(to_err)?;
-            for z in mu.chunks_exact(prior.mean.len()) {
-                tokens.extend(prior.standardise(z));
-            }
-            n += batch;
-        }
-    };
-    let sequence = |config, n_channels, (data, n_frames): (Vec<f32>, usize)| Representation {
-        config,
-        sample_rate: fs,
-        n_channels,
-        n_frames,
-        n_samples: 0,
-        data,
+    let enc = Encoder {
+        vae,
+        codec,
+        prior,
+        dev,
     };
     let mut out = Vec::new();
     match codec.data.beats {
@@ -117,8 +94,8 @@ pub fn token_sequences(
                     continue;
                 };
                 let (config, nc) = (first.config, first.n_channels);
-                let tokens = encode(&mut windows.iter().map(|w| w.data.as_slice()))?;
-                out.push(sequence(config, nc, tokens));
+                let tokens = enc.encode(&mut windows.iter().map(|w| w.data.as_slice()))?;
+                out.push(token_rep(config, nc, fs, tokens));
             }
         }
         None => {
@@ -129,12 +106,66 @@ pub fn token_sequences(
                 let mut windows = (o..=last)
                     .step_by(stride)
                     .map(|t| &rep.data[t * f..(t + frames) * f]);
-                let tokens = encode(&mut windows)?;
-                out.push(sequence(rep.config, rep.n_channels, tokens));
+                let tokens = enc.encode(&mut windows)?;
+                out.push(token_rep(rep.config, rep.n_channels, fs, tokens));
             }
         }
     }
     Ok(out)
+}
+
+/// A codec's encoder and latent prior: windows of frames in, standardised posterior means
+/// out.
+struct Encoder<'a> {
+    vae: &'a Vae,
+    codec: &'a CheckpointConfig,
+    prior: &'a super::latent_prior::LatentPrior,
+    dev: &'a Device,
+}
+
+impl Encoder<'_> {
+    /// Encodes `windows` (un-normalised frames) [`ENCODE_BATCH`] at a time; returns the
+    /// tokens, flat, and how many there are.
+    fn encode(&self, windows: &mut dyn Iterator<Item = &[f32]>) -> Result<(Vec<f32>, usize)> {
+        let (mut tokens, mut n) = (Vec::new(), 0);
+        loop {
+            let mut x: Vec<f32> = Vec::new();
+            let batch = windows.take(ENCODE_BATCH).fold(0, |k, w| {
+                x.extend_from_slice(w);
+                k + 1
+            });
+            if batch == 0 {
+                return Ok((tokens, n));
+            }
+            self.codec.norm.apply(&mut x);
+            let shape = (batch, self.vae.config().input_dim());
+            let x = Tensor::from_vec(x, shape, self.dev).map_err(to_err)?;
+            let (mu, _) = self.vae.encode(&x).map_err(to_err)?;
+            let mu: Vec<f32> = mu.flatten_all().and_then(|m| m.to_vec1()).map_err(to_err)?;
+            for z in mu.chunks_exact(self.prior.mean.len()) {
+                tokens.extend(self.prior.standardise(z));
+            }
+            n += batch;
+        }
+    }
+}
+
+/// A token sequence as a representation with one token per frame (`n_frames` tokens of
+/// `data`), for the shared training data path.
+fn token_rep(
+    config: crate::dsp::SpectralConfig,
+    n_channels: usize,
+    fs: f64,
+    (data, n_frames): (Vec<f32>, usize),
+) -> Representation {
+    Representation {
+        config,
+        sample_rate: fs,
+        n_channels,
+        n_frames,
+        n_samples: 0,
+        data,
+    }
 }
 
 /// A beat-aligned codec's windows of one record, one list per jitter offset.

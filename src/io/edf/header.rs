@@ -213,6 +213,8 @@ struct Fixed {
     n_signals: usize,
 }
 
+/// The fixed 256-byte part: version, identification, start, sizes; the signal count and
+/// header size are checked against each other and the file before anything is allocated.
 fn parse_fixed(path: &Path, b: &[u8], file_len: u64) -> Result<Fixed> {
     if b.len() < 256 {
         return Err(Error::format(
@@ -224,6 +226,33 @@ fn parse_fixed(path: &Path, b: &[u8], file_len: u64) -> Result<Fixed> {
             ),
         ));
     }
+    let variant = parse_variant(path, b)?;
+    let patient = ascii(&b[8..88]);
+    let recording = ascii(&b[88..168]);
+    let start = parse_date_time(
+        path,
+        &ascii(&b[168..176]),
+        &ascii(&b[176..184]),
+        variant.plus.then_some(recording.as_str()),
+    )?;
+    let header_bytes: u64 = parse_num(path, "number of bytes in header record", &b[184..192])?;
+    let stated_records: i64 = parse_num(path, "number of data records", &b[236..244])?;
+    let record_duration: f64 = parse_num(path, "duration of a data record", &b[244..252])?;
+    let n_signals: usize = parse_num(path, "number of signals", &b[252..256])?;
+    check_sizes(path, header_bytes, n_signals, file_len)?;
+    Ok(Fixed {
+        variant,
+        patient,
+        recording,
+        start,
+        stated_records,
+        record_duration,
+        n_signals,
+    })
+}
+
+/// EDF or BDF from the version field, EDF+/BDF+ (continuous or not) from the reserved one.
+fn parse_variant(path: &Path, b: &[u8]) -> Result<Variant> {
     let bytes_per_sample = match &b[0..8] {
         b"0       " => 2,
         b"\xffBIOSEMI" => 3,
@@ -237,23 +266,16 @@ fn parse_fixed(path: &Path, b: &[u8], file_len: u64) -> Result<Fixed> {
     };
     let reserved = ascii(&b[192..236]);
     let plus = reserved.starts_with("EDF+") || reserved.starts_with("BDF+");
-    let variant = Variant {
+    Ok(Variant {
         bytes_per_sample,
         plus,
         discontinuous: plus && reserved[4..].starts_with('D'),
-    };
-    let patient = ascii(&b[8..88]);
-    let recording = ascii(&b[88..168]);
-    let start = parse_date_time(
-        path,
-        &ascii(&b[168..176]),
-        &ascii(&b[176..184]),
-        plus.then_some(recording.as_str()),
-    )?;
-    let header_bytes: u64 = parse_num(path, "number of bytes in header record", &b[184..192])?;
-    let stated_records: i64 = parse_num(path, "number of data records", &b[236..244])?;
-    let record_duration: f64 = parse_num(path, "duration of a data record", &b[244..252])?;
-    let n_signals: usize = parse_num(path, "number of signals", &b[252..256])?;
+    })
+}
+
+/// The signal count within [`MAX_SIGNALS`], the header size it implies, and a file long
+/// enough to hold that header.
+fn check_sizes(path: &Path, header_bytes: u64, n_signals: usize, file_len: u64) -> Result<()> {
     if n_signals > MAX_SIGNALS {
         return Err(Error::format(
             path,
@@ -278,15 +300,7 @@ fn parse_fixed(path: &Path, b: &[u8], file_len: u64) -> Result<Fixed> {
             format!("header of {header_bytes} bytes is longer than the file ({file_len} bytes)"),
         ));
     }
-    Ok(Fixed {
-        variant,
-        patient,
-        recording,
-        start,
-        stated_records,
-        record_duration,
-        n_signals,
-    })
+    Ok(())
 }
 
 fn parse_signals(path: &Path, b: &[u8], ns: usize, variant: Variant) -> Result<Vec<SignalHeader>> {

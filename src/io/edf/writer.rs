@@ -239,9 +239,28 @@ impl EdfWriter {
         b
     }
 
+    /// The whole header: the fixed 256 bytes, then the signal fields column by column.
     fn header_bytes(&self, opts: &WriteOptions, n_records: i64) -> Result<Vec<u8>> {
         let ns = self.signals.len() + 1;
-        let (dmin, dmax) = self.digital_limits();
+        let mut h = self.fixed_header(opts, n_records)?;
+        let rows = self.signal_rows();
+        for (k, width) in [16usize, 80, 8, 8, 8, 8, 8, 80, 8, 32]
+            .into_iter()
+            .enumerate()
+        {
+            for r in &rows {
+                h.extend(field(&r[k], width));
+            }
+        }
+        debug_assert_eq!(h.len(), 256 * (ns + 1));
+        Ok(h)
+    }
+
+    /// The first 256 bytes: version, EDF+ patient and recording fields, start, sizes, the
+    /// record count `n_records` and duration, the signal count (data signals and the
+    /// annotation signal).
+    fn fixed_header(&self, opts: &WriteOptions, n_records: i64) -> Result<Vec<u8>> {
+        let ns = self.signals.len() + 1;
         let mut h = Vec::with_capacity(256 * (ns + 1));
         h.extend_from_slice(if self.bdf {
             b"\xffBIOSEMI"
@@ -272,51 +291,46 @@ impl EdfWriter {
         })?;
         h.extend(field(&dur, 8));
         h.extend(field(&ns.to_string(), 4));
-        let ann_label = if self.bdf {
-            "BDF Annotations"
+        Ok(h)
+    }
+
+    /// Each signal's ten header fields (label, transducer, unit, physical and digital
+    /// range, prefiltering, samples per record, reserved), the annotation signal last.
+    fn signal_rows(&self) -> Vec<[String; 10]> {
+        let (dmin, dmax) = self.digital_limits();
+        let (ann_label, bps) = if self.bdf {
+            ("BDF Annotations", 3)
         } else {
-            "EDF Annotations"
+            ("EDF Annotations", 2)
         };
-        let bps = if self.bdf { 3 } else { 2 };
-        let rows: Vec<[String; 10]> = self
-            .signals
-            .iter()
-            .map(|s| {
-                [
-                    s.label.clone(),
-                    String::new(),
-                    s.unit.clone(),
-                    exact8(s.range.0, true),
-                    exact8(s.range.1, false),
-                    dmin.to_string(),
-                    dmax.to_string(),
-                    String::new(),
-                    s.samples_per_record.to_string(),
-                    String::new(),
-                ]
-            })
-            .chain(std::iter::once([
-                ann_label.into(),
+        let row = |label: &str, unit: &str, pmin: String, pmax: String, n: usize| {
+            [
+                label.to_string(),
                 String::new(),
-                String::new(),
-                "-1".into(),
-                "1".into(),
+                unit.to_string(),
+                pmin,
+                pmax,
                 dmin.to_string(),
                 dmax.to_string(),
                 String::new(),
-                (self.ann_bytes / bps).to_string(),
+                n.to_string(),
                 String::new(),
-            ]))
-            .collect();
-        for (k, width) in [16usize, 80, 8, 8, 8, 8, 8, 80, 8, 32]
-            .into_iter()
-            .enumerate()
-        {
-            for r in &rows {
-                h.extend(field(&r[k], width));
-            }
-        }
-        Ok(h)
+            ]
+        };
+        self.signals
+            .iter()
+            .map(|s| {
+                let (lo, hi) = (exact8(s.range.0, true), exact8(s.range.1, false));
+                row(&s.label, &s.unit, lo, hi, s.samples_per_record)
+            })
+            .chain(std::iter::once(row(
+                ann_label,
+                "",
+                "-1".into(),
+                "1".into(),
+                self.ann_bytes / bps,
+            )))
+            .collect()
     }
 
     /// Data records written so far.

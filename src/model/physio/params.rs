@@ -245,9 +245,26 @@ fn range(name: &str, v: f64, lo: f64, hi: f64, unit: &str) -> Result<(), String>
     }
 }
 
+/// Each `(name, value, low, high, unit)` in turn through [`range`]: the first out of its
+/// range is the error.
+fn ranges(checks: &[(&str, f64, f64, f64, &str)]) -> Result<(), String> {
+    checks
+        .iter()
+        .try_for_each(|&(name, v, lo, hi, unit)| range(name, v, lo, hi, unit))
+}
+
 impl Validate for EcgParams {
     fn validate(&self) -> Result<(), String> {
         range("fs", self.fs, 50.0, 20_000.0, "Hz")?;
+        self.check_rhythm()?;
+        self.check_waves()?;
+        self.check_artefacts()
+    }
+}
+
+impl EcgParams {
+    /// Heart rate, its variability, AF and PVC settings.
+    fn check_rhythm(&self) -> Result<(), String> {
         if let Some(hr) = self.hr {
             range("hr", hr, 20.0, 300.0, "bpm")?;
         }
@@ -261,68 +278,77 @@ impl Validate for EcgParams {
             }
             _ => {}
         }
-        range("hr_std", self.hr_std, 0.0, hr / 4.0, "bpm (at most hr/4)")?;
-        range("lf_hf", self.lf_hf, 0.01, 100.0, "")?;
-        range("mayer_hz", self.mayer_hz, 0.02, 0.2, "Hz")?;
-        range("rsa_hz", self.rsa_hz, 0.1, 0.5, "Hz")?;
-        range("mayer_width_hz", self.mayer_width_hz, 0.001, 0.1, "Hz")?;
-        range("rsa_width_hz", self.rsa_width_hz, 0.001, 0.1, "Hz")?;
-        range("af_rr_cv", self.af_rr_cv, 0.0, 0.5, "")?;
-        range("fwave_hz", self.fwave_hz, 3.0, 12.0, "Hz")?;
-        range("fwave_mv", self.fwave_mv, 0.0, 1.0, "mV")?;
-        range("pvc_rate", self.pvc_rate, 0.0, 0.5, "(fraction of beats)")?;
-        range(
-            "pvc_coupling",
-            self.pvc_coupling,
-            0.5,
-            0.9,
-            "(fraction of RR)",
-        )?;
-        range("pvc_mv", self.pvc_mv, 0.0, 10.0, "mV")?;
+        ranges(&[
+            ("hr_std", self.hr_std, 0.0, hr / 4.0, "bpm (at most hr/4)"),
+            ("lf_hf", self.lf_hf, 0.01, 100.0, ""),
+            ("mayer_hz", self.mayer_hz, 0.02, 0.2, "Hz"),
+            ("rsa_hz", self.rsa_hz, 0.1, 0.5, "Hz"),
+            ("mayer_width_hz", self.mayer_width_hz, 0.001, 0.1, "Hz"),
+            ("rsa_width_hz", self.rsa_width_hz, 0.001, 0.1, "Hz"),
+            ("af_rr_cv", self.af_rr_cv, 0.0, 0.5, ""),
+            ("fwave_hz", self.fwave_hz, 3.0, 12.0, "Hz"),
+            ("fwave_mv", self.fwave_mv, 0.0, 1.0, "mV"),
+            ("pvc_rate", self.pvc_rate, 0.0, 0.5, "(fraction of beats)"),
+            (
+                "pvc_coupling",
+                self.pvc_coupling,
+                0.5,
+                0.9,
+                "(fraction of RR)",
+            ),
+            ("pvc_mv", self.pvc_mv, 0.0, 10.0, "mV"),
+        ])
+    }
+
+    /// ST shift, damping, and the angle, width and height of each of the P–T waves.
+    fn check_waves(&self) -> Result<(), String> {
         range("st_mv", self.st_mv, -2.0, 2.0, "mV")?;
         range("damping_hz", self.damping_hz, 0.01, 2.0, "Hz")?;
         super::leads::Lead::parse(&self.st_lead).map_err(|e| format!("`st_lead`: {e}"))?;
-        for i in 0..5 {
-            let w = ["P", "Q", "R", "S", "T"][i];
-            range(
-                &format!("wave_angle_deg[{w}]"),
-                self.wave_angle_deg[i],
-                -180.0,
-                180.0,
-                "deg",
-            )?;
-            range(
-                &format!("wave_width_rad[{w}]"),
-                self.wave_width_rad[i],
-                0.01,
-                1.5,
-                "rad",
-            )?;
-            range(
-                &format!("wave_amp_mv[{w}]"),
-                self.wave_amp_mv[i],
-                0.0,
-                10.0,
-                "mV",
-            )?;
+        for (i, w) in ["P", "Q", "R", "S", "T"].iter().enumerate() {
+            ranges(&[
+                (
+                    &format!("wave_angle_deg[{w}]"),
+                    self.wave_angle_deg[i],
+                    -180.0,
+                    180.0,
+                    "deg",
+                ),
+                (
+                    &format!("wave_width_rad[{w}]"),
+                    self.wave_width_rad[i],
+                    0.01,
+                    1.5,
+                    "rad",
+                ),
+                (
+                    &format!("wave_amp_mv[{w}]"),
+                    self.wave_amp_mv[i],
+                    0.0,
+                    10.0,
+                    "mV",
+                ),
+            ])?;
         }
+        Ok(())
+    }
+
+    /// Baseline, mains, EMG, motion and lead-off artefacts, and the lead lists.
+    fn check_artefacts(&self) -> Result<(), String> {
         range("baseline_mv", self.baseline_mv, 0.0, 10.0, "mV")?;
-        range(
-            "mains_hz",
-            self.mains_hz,
-            1.0,
-            self.fs / 2.0,
-            "Hz (below fs/2)",
-        )?;
+        let nyq = self.fs / 2.0;
+        range("mains_hz", self.mains_hz, 1.0, nyq, "Hz (below fs/2)")?;
         range("mains_mv", self.mains_mv, 0.0, 10.0, "mV")?;
         range("emg_mv", self.emg_mv, 0.0, 10.0, "mV")?;
         if let Some(snr) = self.emg_snr_db {
             range("emg_snr_db", snr, -20.0, 80.0, "dB")?;
         }
-        range("motion_mv", self.motion_mv, 0.0, 10.0, "mV")?;
-        range("motion_rate_hz", self.motion_rate_hz, 0.0, 10.0, "per s")?;
-        range("lead_off_mv", self.lead_off_mv, -100.0, 100.0, "mV")?;
-        range("lead_off_at_s", self.lead_off_at_s, 0.0, 1e9, "s")?;
+        ranges(&[
+            ("motion_mv", self.motion_mv, 0.0, 10.0, "mV"),
+            ("motion_rate_hz", self.motion_rate_hz, 0.0, 10.0, "per s"),
+            ("lead_off_mv", self.lead_off_mv, -100.0, 100.0, "mV"),
+            ("lead_off_at_s", self.lead_off_at_s, 0.0, 1e9, "s"),
+        ])?;
         super::leads::parse_set(&self.leads).map_err(|e| format!("`leads`: {e}"))?;
         super::leads::parse_list(&self.lead_off).map_err(|e| format!("`lead_off`: {e}"))?;
         Ok(())
