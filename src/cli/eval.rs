@@ -1,5 +1,6 @@
 //! `biowave eval --real FILE... --synth FILE... [--train FILE...] [--report DIR] [--json]`.
 
+use crate::eval::windows::{cut, Windows};
 use std::path::PathBuf;
 
 /// Arguments of `biowave eval`.
@@ -38,7 +39,36 @@ fn load(paths: &[PathBuf]) -> crate::Result<Vec<(String, crate::record::Record)>
 /// Compares synthetic with real recordings: prints the metric table (or JSON) and writes
 /// the HTML report when asked.
 pub fn run(args: Args) -> crate::Result<()> {
-    use crate::eval::{self, windows::cut};
+    use crate::eval;
+    let (real, synth, train) = windows_of(&args)?;
+    let cfg = eval::Config {
+        window_s: args.window_s,
+        folds: 5,
+        seed: 0,
+    };
+    let report = eval::evaluate(&real, &synth, train.as_ref(), &cfg);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report JSON serialises")
+        );
+    } else {
+        print!("{}", eval::report::table(&report));
+    }
+    if let Some(dir) = &args.report {
+        eval::report::write_html(dir, &report, &real, &synth)
+            .map_err(|e| crate::Error::os(format!("writing the report to {}", dir.display()), e))?;
+        eprintln!(
+            "biowave: report written to {}",
+            dir.join("index.html").display()
+        );
+    }
+    Ok(())
+}
+
+/// The real, synthetic and (with `--train`) training windows, on the real data's channels;
+/// refused when the rates differ or either set has fewer than 4 windows.
+fn windows_of(args: &Args) -> crate::Result<(Windows, Windows, Option<Windows>)> {
     if !(args.window_s.is_finite() && args.window_s > 0.0) {
         return Err(crate::Error::BadInput(format!(
             "--window-s {}: must be positive",
@@ -77,27 +107,5 @@ pub fn run(args: Args) -> crate::Result<()> {
             args.window_s
         )));
     }
-    let cfg = eval::Config {
-        window_s: args.window_s,
-        folds: 5,
-        seed: 0,
-    };
-    let report = eval::evaluate(&real, &synth, train.as_ref(), &cfg);
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report JSON serialises")
-        );
-    } else {
-        print!("{}", eval::report::table(&report));
-    }
-    if let Some(dir) = &args.report {
-        eval::report::write_html(dir, &report, &real, &synth)
-            .map_err(|e| crate::Error::os(format!("writing the report to {}", dir.display()), e))?;
-        eprintln!(
-            "biowave: report written to {}",
-            dir.join("index.html").display()
-        );
-    }
-    Ok(())
+    Ok((real, synth, train))
 }

@@ -50,34 +50,7 @@ impl CsvReader {
         if names.is_empty() {
             return Err(Error::format(path, "header row", "no signal columns"));
         }
-        let mut time = Vec::new();
-        let mut columns: Vec<Vec<f32>> = vec![Vec::new(); names.len()];
-        for (row, rec) in rdr.records().enumerate() {
-            let line = row + 2;
-            let rec =
-                rec.map_err(|e| Error::format(path, format!("line {line}"), e.to_string()))?;
-            for (k, cell) in rec.iter().enumerate() {
-                let v: f64 = cell.parse().map_err(|_| {
-                    Error::format(
-                        path,
-                        format!("line {line}, column {}", k + 1),
-                        format!("`{cell}` is not a number"),
-                    )
-                })?;
-                if !v.is_finite() {
-                    return Err(Error::format(
-                        path,
-                        format!("line {line}, column {}", k + 1),
-                        format!("{v} is not finite"),
-                    ));
-                }
-                if k < first {
-                    time.push(v);
-                } else {
-                    columns[k - first].push(v as f32);
-                }
-            }
-        }
+        let (time, columns) = read_rows(path, &mut rdr, first, names.len())?;
         let rate = rate(path, &time, opts)?;
         let n = columns[0].len() as u64;
         let channels = names
@@ -97,6 +70,49 @@ impl CsvReader {
             columns,
         })
     }
+}
+
+/// Every data row: the time column (when `first` is 1) and `n` signal columns.
+fn read_rows(
+    path: &Path,
+    rdr: &mut csv::Reader<std::fs::File>,
+    first: usize,
+    n: usize,
+) -> Result<(Vec<f64>, Vec<Vec<f32>>)> {
+    let mut time = Vec::new();
+    let mut columns: Vec<Vec<f32>> = vec![Vec::new(); n];
+    for (row, rec) in rdr.records().enumerate() {
+        let line = row + 2;
+        let rec = rec.map_err(|e| Error::format(path, format!("line {line}"), e.to_string()))?;
+        for (k, cell) in rec.iter().enumerate() {
+            let v = cell_value(path, line, k, cell)?;
+            if k < first {
+                time.push(v);
+            } else {
+                columns[k - first].push(v as f32);
+            }
+        }
+    }
+    Ok((time, columns))
+}
+
+/// One cell as a finite number; the error names the line and column.
+fn cell_value(path: &Path, line: usize, k: usize, cell: &str) -> Result<f64> {
+    let v: f64 = cell.parse().map_err(|_| {
+        Error::format(
+            path,
+            format!("line {line}, column {}", k + 1),
+            format!("`{cell}` is not a number"),
+        )
+    })?;
+    if !v.is_finite() {
+        return Err(Error::format(
+            path,
+            format!("line {line}, column {}", k + 1),
+            format!("{v} is not finite"),
+        ));
+    }
+    Ok(v)
 }
 
 /// The sample rate: `--fs`, else 1 / the time column's (uniform) step.

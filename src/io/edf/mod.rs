@@ -73,7 +73,35 @@ pub fn save(record: &Record, path: &Path, opts: &WriteOptions) -> Result<()> {
             "the channels' rates have no common record duration that EDF can hold",
         )
     })?;
-    let signals: Vec<SignalPlan> = record
+    let signals = signal_plans(record, d);
+    let n_records = record
+        .channels
+        .iter()
+        .zip(&signals)
+        .map(|(c, s)| c.samples.len().div_ceil(s.samples_per_record))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let opts = with_record_fields(opts, record);
+    let ann_bytes = annotation_bytes(record, n_records);
+    let mut w = EdfWriter::create(path, signals, d, ann_bytes, &opts)?;
+    w.set_flush_each_record(false);
+    for a in &record.meta.annotations {
+        w.add_annotation(a.clone());
+    }
+    let chans: Vec<&[f32]> = record
+        .channels
+        .iter()
+        .map(|c| c.samples.as_slice())
+        .collect();
+    w.push(&chans)?;
+    crate::io::Writer::finish(&mut w)
+}
+
+/// Each channel's label, unit, physical range (from its samples) and samples per record of
+/// `d` seconds.
+fn signal_plans(record: &Record, d: f64) -> Vec<SignalPlan> {
+    record
         .channels
         .iter()
         .map(|c| {
@@ -90,40 +118,21 @@ pub fn save(record: &Record, path: &Path, opts: &WriteOptions) -> Result<()> {
                 samples_per_record: (c.meta.sample_rate * d).round() as usize,
             }
         })
-        .collect();
-    let n_records = record
-        .channels
-        .iter()
-        .zip(&signals)
-        .map(|(c, s)| c.samples.len().div_ceil(s.samples_per_record))
-        .max()
-        .unwrap_or(0)
-        .max(1);
+        .collect()
+}
+
+/// `opts` with the record's patient, EDF+ recording field and start filling what `opts`
+/// leaves empty.
+fn with_record_fields(opts: &WriteOptions, record: &Record) -> WriteOptions {
     let mut opts = opts.clone();
-    opts.patient = if opts.patient.is_empty() {
-        record.meta.patient.clone()
-    } else {
-        opts.patient
-    };
-    opts.recording = if opts.recording.is_empty() {
-        plus_recording(&record.meta.recording)
-    } else {
-        opts.recording
-    };
-    opts.start = opts.start.or(record.meta.start);
-    let ann_bytes = annotation_bytes(record, n_records);
-    let mut w = EdfWriter::create(path, signals, d, ann_bytes, &opts)?;
-    w.set_flush_each_record(false);
-    for a in &record.meta.annotations {
-        w.add_annotation(a.clone());
+    if opts.patient.is_empty() {
+        opts.patient = record.meta.patient.clone();
     }
-    let chans: Vec<&[f32]> = record
-        .channels
-        .iter()
-        .map(|c| c.samples.as_slice())
-        .collect();
-    w.push(&chans)?;
-    crate::io::Writer::finish(&mut w)
+    if opts.recording.is_empty() {
+        opts.recording = plus_recording(&record.meta.recording);
+    }
+    opts.start = opts.start.or(record.meta.start);
+    opts
 }
 
 /// Keeps an EDF+ recording field only if it is one (else biowave writes its own).
