@@ -284,3 +284,44 @@ fn bad_hdf5_and_csv_input_exit_2_naming_file_and_field() {
     .unwrap();
     exit_2(&[info, &p("jitter.csv")], "uniform");
 }
+
+/// `info --json`: the physical range an EDF header declares (MIT-BIH 208: the 11-bit ADC,
+/// 0..2047 at 200 adu/mV around 1024, so −5.12..5.115 mV), and `null` for HDF5 and CSV,
+/// whose float samples come with no declared range (not a made-up [0, 0]).
+#[test]
+fn info_reports_a_physical_range_only_where_the_header_declares_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("eeg.csv");
+    let bin = env!("CARGO_BIN_EXE_biowave");
+    let ok = Command::new(bin)
+        .args(["convert", "signals/phyaat_eeg14.bdf"])
+        .arg(&csv)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let ranges = |file: &OsStr| -> Vec<serde_json::Value> {
+        let o = Command::new(bin)
+            .args([OsStr::new("info"), OsStr::new("--json"), file])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        j["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["physical_range"].clone())
+            .collect()
+    };
+    assert_eq!(
+        ranges(OsStr::new("signals/mitdb208.edf")),
+        vec![serde_json::json!([-5.12, 5.115])]
+    );
+    for file in [OsStr::new("signals/ecg12_3x4096.h5"), csv.as_os_str()] {
+        let r = ranges(file);
+        assert!(
+            !r.is_empty() && r.iter().all(|v| v.is_null()),
+            "{file:?}: {r:?}"
+        );
+    }
+}

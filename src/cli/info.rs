@@ -65,8 +65,9 @@ pub struct ChannelJson<'a> {
     pub sample_rate: f64,
     /// Number of samples.
     pub samples: u64,
-    /// `[physical_min, physical_max]`.
-    pub physical_range: [f64; 2],
+    /// `[physical_min, physical_max]` as the header declares them (EDF/BDF); `null` for
+    /// float formats (HDF5, CSV), which declare no range.
+    pub physical_range: Option<[f64; 2]>,
 }
 
 /// Prints the recording's header.
@@ -100,6 +101,14 @@ fn emit(text: &str) -> crate::Result<()> {
     }
 }
 
+/// The physical range a header declares (EDF/BDF), or `None` for float formats (HDF5, CSV),
+/// whose headers declare none.
+fn declared_range(m: &crate::record::ChannelMeta) -> Option<[f64; 2]> {
+    let unset =
+        m.physical_min == 0.0 && m.physical_max == 0.0 && m.digital_min == 0 && m.digital_max == 0;
+    (!unset).then_some([m.physical_min, m.physical_max])
+}
+
 fn to_json<'a>(
     file: &std::path::Path,
     format: crate::io::Format,
@@ -124,7 +133,7 @@ fn to_json<'a>(
                 unit: &c.meta.unit,
                 sample_rate: c.meta.sample_rate,
                 samples: c.n_samples,
-                physical_range: [c.meta.physical_min, c.meta.physical_max],
+                physical_range: declared_range(&c.meta),
             })
             .collect(),
         annotations_count: info.meta.annotations.len(),
@@ -159,14 +168,16 @@ fn render_text(j: &InfoJson) -> String {
     for (i, c) in j.channels.iter().enumerate() {
         let _ = writeln!(
             out,
-            "{:>3}  {:<16} {:<6} {:>10} {:>12}  [{}, {}]",
+            "{:>3}  {:<16} {:<6} {:>10} {:>12}  {}",
             i + 1,
             c.label,
             c.unit,
             c.sample_rate,
             c.samples,
-            c.physical_range[0],
-            c.physical_range[1]
+            c.physical_range
+                .map_or("– (float samples)".into(), |[lo, hi]| format!(
+                    "[{lo}, {hi}]"
+                ))
         );
     }
     if !j.segments.is_empty() {
