@@ -4,6 +4,11 @@ use crate::io::{Error, Result};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use std::path::Path;
 
+/// Widths of the ten per-signal header fields (label, transducer, unit, physical min and
+/// max, digital min and max, prefiltering, samples per record, reserved), each stored for
+/// every signal before the next field starts.
+pub const SIGNAL_FIELD_WIDTHS: [usize; 10] = [16, 80, 8, 8, 8, 8, 8, 80, 8, 32];
+
 /// Field bytes as a trimmed string (non-ASCII bytes replaced, NULs treated as padding).
 pub fn ascii(b: &[u8]) -> String {
     String::from_utf8_lossy(b)

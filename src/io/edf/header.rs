@@ -2,7 +2,7 @@
 //!
 //! Every number is checked against the file size before anything is allocated from it.
 
-use super::fields::{ascii, parse_date_time, parse_num};
+use super::fields::{ascii, parse_date_time, parse_num, SIGNAL_FIELD_WIDTHS};
 use crate::io::{Error, Result};
 use chrono::NaiveDateTime;
 use std::path::Path;
@@ -305,7 +305,7 @@ fn check_sizes(path: &Path, header_bytes: u64, n_signals: usize, file_len: u64) 
 
 fn parse_signals(path: &Path, b: &[u8], ns: usize, variant: Variant) -> Result<Vec<SignalHeader>> {
     // Fields are stored field by field: ns labels, then ns transducers, and so on.
-    let widths = [16usize, 80, 8, 8, 8, 8, 8, 80, 8, 32];
+    let widths = SIGNAL_FIELD_WIDTHS;
     let mut starts = [0usize; 10];
     for k in 1..10 {
         starts[k] = starts[k - 1] + widths[k - 1] * ns;

@@ -1,6 +1,6 @@
 //! EDF+C / BDF+C streaming writer: header first (record count -1), record by record.
 
-use super::fields::{duration8, field, num8};
+use super::fields::{duration8, field, num8, SIGNAL_FIELD_WIDTHS};
 use super::tal;
 use crate::block::Block;
 use crate::io::{Error, Result, WriteOptions, Writer};
@@ -244,10 +244,7 @@ impl EdfWriter {
         let ns = self.signals.len() + 1;
         let mut h = self.fixed_header(opts, n_records)?;
         let rows = self.signal_rows();
-        for (k, width) in [16usize, 80, 8, 8, 8, 8, 8, 80, 8, 32]
-            .into_iter()
-            .enumerate()
-        {
+        for (k, width) in SIGNAL_FIELD_WIDTHS.into_iter().enumerate() {
             for r in &rows {
                 h.extend(field(&r[k], width));
             }
