@@ -305,30 +305,15 @@ impl EcgParams {
         range("st_mv", self.st_mv, -2.0, 2.0, "mV")?;
         range("damping_hz", self.damping_hz, 0.01, 2.0, "Hz")?;
         super::leads::Lead::parse(&self.st_lead).map_err(|e| format!("`st_lead`: {e}"))?;
+        let waves = [
+            ("wave_angle_deg", &self.wave_angle_deg, -180.0, 180.0, "deg"),
+            ("wave_width_rad", &self.wave_width_rad, 0.01, 1.5, "rad"),
+            ("wave_amp_mv", &self.wave_amp_mv, 0.0, 10.0, "mV"),
+        ];
         for (i, w) in ["P", "Q", "R", "S", "T"].iter().enumerate() {
-            ranges(&[
-                (
-                    &format!("wave_angle_deg[{w}]"),
-                    self.wave_angle_deg[i],
-                    -180.0,
-                    180.0,
-                    "deg",
-                ),
-                (
-                    &format!("wave_width_rad[{w}]"),
-                    self.wave_width_rad[i],
-                    0.01,
-                    1.5,
-                    "rad",
-                ),
-                (
-                    &format!("wave_amp_mv[{w}]"),
-                    self.wave_amp_mv[i],
-                    0.0,
-                    10.0,
-                    "mV",
-                ),
-            ])?;
+            for (field, values, lo, hi, unit) in waves {
+                range(&format!("{field}[{w}]"), values[i], lo, hi, unit)?;
+            }
         }
         Ok(())
     }
