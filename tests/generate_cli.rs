@@ -449,3 +449,53 @@ fn shipped_vaes_match_their_recordings_spectrum() {
         }
     }
 }
+
+/// A model name that is neither built in nor a checkpoint is refused by name (exit 2), with
+/// the shipped checkpoints listed, by `generate`, `stream` and `train --codec` alike.
+#[test]
+fn an_unknown_model_is_refused_with_the_shipped_ones_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    for (args, want) in [
+        (
+            vec![
+                "generate",
+                "--model",
+                "no-such-model",
+                "--duration",
+                "1s",
+                "--out",
+                out,
+            ],
+            "unknown model `no-such-model`",
+        ),
+        (
+            vec!["stream", "--model", "no-such-model", "--duration", "1s"],
+            "unknown model `no-such-model`",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "transformer",
+                "--codec",
+                "no-such-model",
+                "--data",
+                "signals/mitdb208.edf",
+                "--out",
+                out,
+            ],
+            "`no-such-model` is no checkpoint",
+        ),
+    ] {
+        let o = biowave(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(
+            err.contains("ecg-vae") && err.contains("eeg-transformer"),
+            "{err}"
+        );
+        assert!(!err.contains("os error"), "{err}");
+    }
+}

@@ -18,7 +18,7 @@ use std::path::Path;
 /// Trains the latent transformer and writes its checkpoint, the codec copied in.
 pub fn run(args: &Args, codec: &str) -> Result<()> {
     refuse_frame_flags(args)?;
-    let cdir = checkpoint::locate(codec);
+    let cdir = checkpoint::find(codec)?;
     let ccfg = checkpoint::load_config(&cdir)?;
     checkpoint::check_weights(&cdir, &ccfg)?;
     let latent = ccfg.vae.as_ref().map_or(0, |v| v.latent);

@@ -100,9 +100,10 @@ pub struct LearnedModel {
 impl LearnedModel {
     /// Checks the checkpoint `name` loads and records its identity.
     pub fn open(name: &str, temperature: Option<f32>) -> Result<Self> {
+        // Loading it first refuses an unknown name with the known ones listed.
+        crate::model::by_name_with(name, 0, temperature)?;
         let dir = crate::model::checkpoint::locate(name);
         let cfg = crate::model::checkpoint::load_config(&dir)?;
-        crate::model::by_name_with(name, 0, temperature)?;
         let codec = match &cfg.codec {
             Some(c) => {
                 let d = dir.join(c);

@@ -86,6 +86,33 @@ pub fn locate(name: &str) -> PathBuf {
     }
 }
 
+/// Where the checkpoint `name` lives ([`locate`]); refused, naming both places looked in and
+/// the shipped checkpoints, when neither holds a config.json.
+pub fn find(name: &str) -> Result<PathBuf> {
+    let dir = locate(name);
+    if dir.join("config.json").exists() {
+        return Ok(dir);
+    }
+    Err(Error::BadInput(format!(
+        "`{name}` is no checkpoint: neither models/{name}/config.json nor {name}/config.json \
+         exists (shipped: {})",
+        shipped().join(", ")
+    )))
+}
+
+/// Names of the checkpoints under `models/`, sorted.
+pub fn shipped() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("models")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("config.json").exists())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Model kinds this build samples.
 pub const KINDS: [&str; 2] = ["vae", "transformer"];
 
