@@ -96,12 +96,13 @@ pub fn find(name: &str) -> Result<PathBuf> {
     Err(Error::BadInput(format!(
         "`{name}` is no checkpoint: neither models/{name}/config.json nor {name}/config.json \
          exists (shipped: {})",
-        shipped().join(", ")
+        shipped()
     )))
 }
 
-/// Names of the checkpoints under `models/`, sorted.
-pub fn shipped() -> Vec<String> {
+/// The checkpoints under `models/`, sorted and comma-separated (for error messages), or
+/// "none under ./models" when run where there are none.
+pub fn shipped() -> String {
     let mut names: Vec<String> = std::fs::read_dir("models")
         .into_iter()
         .flatten()
@@ -110,7 +111,10 @@ pub fn shipped() -> Vec<String> {
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     names.sort();
-    names
+    match names.is_empty() {
+        true => "none under ./models".into(),
+        false => names.join(", "),
+    }
 }
 
 /// Model kinds this build samples.

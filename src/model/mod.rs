@@ -115,7 +115,7 @@ pub fn by_name_with(name: &str, seed: u64, temperature: Option<f32>) -> Result<B
             Err(crate::Error::BadInput(format!(
                 "unknown model `{other}` (known: sine, ecgsyn, eeg, a checkpoint under models/ \
                  ({}), or a checkpoint directory)",
-                checkpoint::shipped().join(", ")
+                checkpoint::shipped()
             )))
         }
     }
