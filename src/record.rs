@@ -45,6 +45,12 @@ impl ChannelMeta {
         }
     }
 
+    /// `[physical_min, physical_max]` as a header declared them (EDF/BDF), or `None` when
+    /// no range is set (float formats: HDF5, CSV), i.e. the digital range is empty.
+    pub fn declared_range(&self) -> Option<[f64; 2]> {
+        (self.digital_min != self.digital_max).then_some([self.physical_min, self.physical_max])
+    }
+
     /// Physical units per digital step (`0` when no range is set).
     pub fn gain(&self) -> f64 {
         let d = f64::from(self.digital_max) - f64::from(self.digital_min);
@@ -198,6 +204,28 @@ impl SignalSpec {
     /// Number of channels.
     pub fn n_channels(&self) -> usize {
         self.channels.len()
+    }
+
+    /// Channels `labels` at `sample_rate`, all in `unit` with the range `±half_range` (the
+    /// generators' streams, whose range is known before the first sample).
+    pub fn symmetric<S: Into<String>>(
+        sample_rate: f64,
+        labels: impl IntoIterator<Item = S>,
+        unit: &str,
+        half_range: f64,
+    ) -> Self {
+        let channels = labels
+            .into_iter()
+            .map(|label| ChannelSpec {
+                label: label.into(),
+                unit: unit.into(),
+                range: (-half_range, half_range),
+            })
+            .collect();
+        Self {
+            sample_rate,
+            channels,
+        }
     }
 }
 

@@ -101,14 +101,6 @@ fn emit(text: &str) -> crate::Result<()> {
     }
 }
 
-/// The physical range a header declares (EDF/BDF), or `None` for float formats (HDF5, CSV),
-/// whose headers declare none.
-fn declared_range(m: &crate::record::ChannelMeta) -> Option<[f64; 2]> {
-    let unset =
-        m.physical_min == 0.0 && m.physical_max == 0.0 && m.digital_min == 0 && m.digital_max == 0;
-    (!unset).then_some([m.physical_min, m.physical_max])
-}
-
 fn to_json<'a>(
     file: &std::path::Path,
     format: crate::io::Format,
@@ -133,7 +125,7 @@ fn to_json<'a>(
                 unit: &c.meta.unit,
                 sample_rate: c.meta.sample_rate,
                 samples: c.n_samples,
-                physical_range: declared_range(&c.meta),
+                physical_range: c.meta.declared_range(),
             })
             .collect(),
         annotations_count: info.meta.annotations.len(),

@@ -2,7 +2,7 @@
 
 use crate::block::Block;
 use crate::model::Generator;
-use crate::record::{ChannelSpec, SignalSpec};
+use crate::record::SignalSpec;
 use crate::Result;
 
 /// A sine wave of `freq` Hz and `amplitude` on every channel (channel `c` phase-shifted by
@@ -17,18 +17,9 @@ pub struct Sine {
 impl Sine {
     /// A sine generator with `n_channels` channels labelled `S1…`, unit `mV`.
     pub fn new(sample_rate: f64, n_channels: usize, freq: f64, amplitude: f64) -> Self {
-        let channels = (1..=n_channels)
-            .map(|i| ChannelSpec {
-                label: format!("S{i}"),
-                unit: "mV".into(),
-                range: (-amplitude * 1.25, amplitude * 1.25),
-            })
-            .collect();
+        let labels = (1..=n_channels).map(|i| format!("S{i}"));
         Self {
-            spec: SignalSpec {
-                sample_rate,
-                channels,
-            },
+            spec: SignalSpec::symmetric(sample_rate, labels, "mV", amplitude * 1.25),
             freq,
             amplitude,
             next: 0,

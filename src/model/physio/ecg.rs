@@ -21,7 +21,7 @@ use super::params::{EcgParams, Rhythm, Validate};
 use super::rr::{Spectrum, Tachogram};
 use crate::block::Block;
 use crate::model::Generator;
-use crate::record::{ChannelSpec, SignalSpec};
+use crate::record::SignalSpec;
 use crate::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -171,17 +171,7 @@ fn artefacts_of(
 
 /// The leads in mV, each with the range `±half_range`.
 fn ecg_spec(p: &EcgParams, leads: &[Lead], half_range: f64) -> SignalSpec {
-    SignalSpec {
-        sample_rate: p.fs,
-        channels: leads
-            .iter()
-            .map(|l| ChannelSpec {
-                label: l.name.into(),
-                unit: "mV".into(),
-                range: (-half_range, half_range),
-            })
-            .collect(),
-    }
+    SignalSpec::symmetric(p.fs, leads.iter().map(|l| l.name), "mV", half_range)
 }
 
 impl EcgSyn {

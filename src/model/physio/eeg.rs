@@ -14,7 +14,7 @@ use super::params::{EegParams, Validate};
 use crate::block::Block;
 use crate::model::cholesky::cholesky;
 use crate::model::Generator;
-use crate::record::{ChannelSpec, SignalSpec};
+use crate::record::SignalSpec;
 use crate::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -211,17 +211,7 @@ fn eeg_spec(p: &EegParams, elec: &[(&str, f64, f64)]) -> SignalSpec {
     let amp = 6.0 * (p.background_uv + p.alpha_uv + p.beta_uv + p.theta_uv);
     let half =
         amp + p.spindle_uv + p.kcomplex_uv + p.blink_uv + 5.0 * p.muscle_uv + 1.5 * p.mains_uv;
-    SignalSpec {
-        sample_rate: p.fs,
-        channels: elec
-            .iter()
-            .map(|e| ChannelSpec {
-                label: e.0.into(),
-                unit: "uV".into(),
-                range: (-half, half),
-            })
-            .collect(),
-    }
+    SignalSpec::symmetric(p.fs, elec.iter().map(|e| e.0), "uV", half)
 }
 
 impl Eeg {
