@@ -5,6 +5,8 @@
     python3 scripts/heldout_cv.py [--seeds 1 2] [--minutes 10] [--out /tmp/biowave-cv]
                                   [--latent]   # also a latent transformer per fold
                                   [--frame]    # also a frame transformer per fold
+                                  [--frame-args '--codebook 1024 --n-fft 64 --hop 16']
+                                  [--no-vae]   # skip the VAE (unless --latent needs it)
                                   [--eeg]      # the EEG record instead (60 s folds)
                                   [--vae-args '--beta 0.5'] [--latent-args '--mixture 3']
                                   [--folds 0 2]
@@ -167,10 +169,13 @@ def main():
     ap.add_argument("--eeg", action="store_true", help="the EEG record and eeg-vae's command")
     ap.add_argument("--vae-args", default="", help="flags added to the VAE's command, e.g. '--noise-share 1'")
     ap.add_argument("--latent-args", default="", help="flags added to the latent transformer's command")
+    ap.add_argument("--frame-args", default="", help="flags added to the frame transformer's command, e.g. '--codebook 1024'")
+    ap.add_argument("--no-vae", action="store_true", help="skip the VAE (with --latent it is still trained as the codec)")
     ap.add_argument("--folds", type=int, nargs="+", help="only these folds")
     a = ap.parse_args()
     record, fold_s, window_s, vae, frame = SETS["eeg" if a.eeg else "ecg"]
     vae = merge(vae, a.vae_args.split())
+    frame = merge(frame, a.frame_args.split())
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} not found: run `cargo build --release` first")
     os.makedirs(a.out, exist_ok=True)
@@ -193,7 +198,7 @@ def main():
         for name, which in [("training data", "synthetic"), ("surrogate (train)", "training-data surrogate")]:
             m = numbers(j, which)
             means.setdefault(name, []).append(row(name, k, 0, m[:4] + (None, None) + m[6:]))
-        models = [("vae", p(f"vae{k}"), vae)]
+        models = [] if a.no_vae and not a.latent else [("vae", p(f"vae{k}"), vae)]
         if a.latent:
             # EEG tokens come every ~0.77 s: a 24 s piece of a 120 s fold holds ~29.
             context = ["--context", "16"] if a.eeg else []

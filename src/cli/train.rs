@@ -3,6 +3,7 @@
 use crate::data::{BeatAlign, DataConfig, Dataset, NormStats, Source};
 use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
+use crate::model::codebook::{Codebook, MAX_CODEBOOK};
 use crate::model::decoder_noise;
 use crate::model::equaliser::SpectrumTarget;
 use crate::model::latent_prior::LatentPrior;
@@ -84,6 +85,11 @@ pub struct Args {
     /// diagonal Gaussian; several let a draw pick a whole coherent frame shape first).
     #[arg(long, default_value_t = 1)]
     pub mixture: usize,
+    /// Frame transformer: choose each next frame among this many k-means centres of the
+    /// training frames (a categorical that commits to a whole frame shape, QRS and all)
+    /// instead of drawing Gaussians; 0: Gaussians (`model::codebook`).
+    #[arg(long, default_value_t = 0)]
+    pub codebook: usize,
     /// Latent dimension.
     #[arg(long, default_value_t = 32)]
     pub latent: usize,
@@ -269,6 +275,24 @@ fn check_flags(args: &Args) -> crate::Result<()> {
     if args.model != "vae" && args.model != "transformer" {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
     }
+    if args.codebook > 0 {
+        if args.model != "transformer" || args.codec.is_some() {
+            return refuse(
+                "--codebook applies to the frame transformer (--model transformer \
+                           without --codec)"
+                    .into(),
+            );
+        }
+        if args.mixture > 1 {
+            return refuse("--codebook and --mixture are two kinds of head: choose one".into());
+        }
+        if args.codebook > MAX_CODEBOOK {
+            return refuse(format!(
+                "--codebook {}: at most {MAX_CODEBOOK}",
+                args.codebook
+            ));
+        }
+    }
     if args.codec.is_some() {
         return Ok(());
     }
@@ -315,6 +339,7 @@ fn set_model_config(args: &Args, data: &Dataset, ckpt: &mut CheckpointConfig) {
             d_ff: 4 * args.hidden.unwrap_or(192),
             context: data.window_frames,
             mixture: args.mixture,
+            codebook: args.codebook,
         });
     } else {
         let conv = args.arch == ArchArg::Conv;
@@ -358,11 +383,23 @@ impl Fit<'_> {
         self.resume.then_some(self.out)
     }
 
-    /// The frame transformer, then how its draws couple across channels.
-    fn transformer(&self, ckpt: CheckpointConfig) -> crate::Result<CheckpointConfig> {
-        let c = ckpt.transformer.clone().expect("a transformer checkpoint");
+    /// The frame transformer (its codebook fitted first, unless resuming), then how its
+    /// draws couple across channels.
+    fn transformer(&self, mut ckpt: CheckpointConfig) -> crate::Result<CheckpointConfig> {
+        let mut c = ckpt.transformer.clone().expect("a transformer checkpoint");
+        let book = match c.codebook {
+            k if k > 0 && !self.resume => Some(Codebook::fit(self.data, k, self.args.seed)?),
+            _ => None,
+        };
+        if let Some(b) = &book {
+            c.codebook = b.k();
+            ckpt.transformer = Some(c.clone());
+        }
         let (model, varmap) =
             train::build(|vb| Transformer::new(&c, vb), &self.dev, self.weights())?;
+        if let Some(b) = &book {
+            b.store(&varmap)?;
+        }
         let mut done = self.train(&TransformerObjective { model: &model }, &varmap, ckpt)?;
         done.draw_coupling = draw_coupling(&model, self.data, &self.dev).map_err(to_err)?;
         Ok(done)

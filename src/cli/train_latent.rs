@@ -44,6 +44,7 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
         d_ff: 4 * args.hidden.unwrap_or(128),
         context: args.context,
         mixture: args.mixture,
+        codebook: 0,
     });
     ckpt.codec = Some(CODEC_DIR.into());
     let resume = validate_and_resume(args, &out, &mut ckpt)?;

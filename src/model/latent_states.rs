@@ -14,7 +14,8 @@
 //! latent is stored, only k means, spreads and k² transition probabilities over clusters of
 //! at least `MIN_MEMBERS` beats.
 
-use rand::{Rng, SeedableRng};
+use super::kmeans::{assign, seed_centres, update};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
@@ -60,7 +61,7 @@ impl LatentStates {
             return None;
         }
         let k = k.min(MAX_STATES).min(rows.len() / min_rows).max(1);
-        let mut centres = kmeans_pp(&rows, k, seed);
+        let mut centres = seed_centres(&rows, k, seed);
         for _ in 0..ITERATIONS {
             let label = assign(&rows, &centres);
             let kept = merge_small(&label, &centres, min_rows);
@@ -172,65 +173,6 @@ impl StateWalk {
     }
 }
 
-fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
-
-/// k-means++ seeding (Arthur & Vassilvitskii 2007), deterministic for `seed`.
-fn kmeans_pp(rows: &[&[f32]], k: usize, seed: u64) -> Vec<Vec<f32>> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut centres = vec![rows[rng.random_range(0..rows.len())].to_vec()];
-    let mut d: Vec<f32> = rows.iter().map(|r| sq_dist(r, &centres[0])).collect();
-    while centres.len() < k {
-        let total: f32 = d.iter().sum();
-        if total <= 0.0 {
-            break;
-        }
-        let mut u = rng.random::<f32>() * total;
-        let i = d
-            .iter()
-            .position(|&v| {
-                u -= v;
-                u <= 0.0
-            })
-            .unwrap_or(rows.len() - 1);
-        centres.push(rows[i].to_vec());
-        for (dv, r) in d.iter_mut().zip(rows) {
-            *dv = dv.min(sq_dist(r, &centres[centres.len() - 1]));
-        }
-    }
-    centres
-}
-
-/// Index of the nearest centre of every row.
-fn assign(rows: &[&[f32]], centres: &[Vec<f32>]) -> Vec<usize> {
-    rows.iter()
-        .map(|r| {
-            (0..centres.len())
-                .min_by(|&a, &b| sq_dist(r, &centres[a]).total_cmp(&sq_dist(r, &centres[b])))
-                .unwrap_or(0)
-        })
-        .collect()
-}
-
-/// Centroids of the `k` clusters `label` defines (an empty cluster yields an empty centre).
-fn update(rows: &[&[f32]], label: &[usize], k: usize) -> Vec<Vec<f32>> {
-    let latent = rows.first().map_or(0, |r| r.len());
-    let mut sum = vec![vec![0f64; latent]; k];
-    let mut count = vec![0usize; k];
-    for (r, &l) in rows.iter().zip(label) {
-        count[l] += 1;
-        for (s, &v) in sum[l].iter_mut().zip(r.iter()) {
-            *s += f64::from(v);
-        }
-    }
-    sum.into_iter()
-        .zip(&count)
-        .filter(|(_, &c)| c > 0)
-        .map(|(s, &c)| s.into_iter().map(|v| (v / c as f64) as f32).collect())
-        .collect()
-}
-
 /// Drops the centres of clusters under `min_rows` rows (their rows go to the nearest other),
 /// always keeping the largest.
 fn merge_small(label: &[usize], centres: &[Vec<f32>], min_rows: usize) -> Vec<Vec<f32>> {
@@ -289,6 +231,7 @@ fn transitions(seqs: &[Vec<f32>], latent: usize, centres: &[Vec<f32>], k: usize)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     /// Runs of beats alternating between two well separated types in the pattern A A B:
     /// the fit finds both types and the rhythm, and the walk reproduces both.

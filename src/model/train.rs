@@ -384,11 +384,16 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The trainable parameters sorted by name, with the names: one order in every process
-/// (a `VarMap` iterates in hash order), so saved optimiser moments find their parameter.
+/// The trainable parameters (not a codebook's fitted tensors) sorted by name, with the
+/// names: one order in every process (a `VarMap` iterates in hash order), so saved
+/// optimiser moments find their parameter.
 fn named_vars(varmap: &VarMap) -> (Vec<String>, Vec<candle_core::Var>) {
     let data = varmap.data().lock().expect("varmap lock");
-    let mut named: Vec<_> = data.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    let mut named: Vec<_> = data
+        .iter()
+        .filter(|(n, _)| !super::codebook::is_fitted(n))
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     named.into_iter().unzip()
 }
@@ -426,8 +431,9 @@ fn save(
     checkpoint::save_config(out, ckpt)
 }
 
-/// Re-initialises every weight from a seeded generator (candle's CPU initialiser cannot
-/// be seeded): uniform ±1/√fan_in, PyTorch's default for linear layers, in name order.
+/// Re-initialises every weight (not a codebook's fitted tensors) from a seeded generator
+/// (candle's CPU initialiser cannot be seeded): uniform ±1/√fan_in, PyTorch's default for
+/// linear layers, in name order.
 pub fn seed_weights(varmap: &VarMap, seed: u64) -> Result<()> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -435,7 +441,10 @@ pub fn seed_weights(varmap: &VarMap, seed: u64) -> Result<()> {
         .data()
         .lock()
         .map_err(|_| Error::BadInput("model: weights locked".into()))?;
-    let mut names: Vec<&String> = data.keys().collect();
+    let mut names: Vec<&String> = data
+        .keys()
+        .filter(|n| !super::codebook::is_fitted(n))
+        .collect();
     names.sort();
     for name in names {
         let var = &data[name];

@@ -11,7 +11,11 @@
 //! coherence a QRS complex is made of (its bins share one linear phase); with several
 //! components the draw first picks a whole coherent frame shape (a component mean), then
 //! adds independent noise around it. The temperature scales the standard deviations.
+//! With a codebook (`model::codebook`) the components are fixed: k-means centres of the
+//! training frames with the training residual's spread, and the head predicts only their
+//! weights (trained by the mixture's NLL); the temperature then also sharpens that choice.
 
+use super::codebook::{self, MAX_CODEBOOK};
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{layer_norm, linear, ops, rotary_emb, LayerNorm, Linear, VarBuilder};
 
@@ -35,6 +39,14 @@ pub struct TransformerConfig {
     /// Gaussian, as checkpoints before the mixture head had).
     #[serde(default = "one")]
     pub mixture: usize,
+    /// Codes of a frame codebook the head chooses the next frame from (`model::codebook`);
+    /// 0: the head predicts Gaussians (`mixture`) instead.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub codebook: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 fn one() -> usize {
@@ -76,6 +88,15 @@ impl TransformerConfig {
                 self.mixture
             ));
         }
+        if self.codebook > MAX_CODEBOOK {
+            return Err(format!(
+                "codebook {} is more than {MAX_CODEBOOK} codes",
+                self.codebook
+            ));
+        }
+        if self.codebook > 0 && self.mixture > 1 {
+            return Err("a codebook head has no mixture of its own (mixture must be 1)".into());
+        }
         if self.context < 2 {
             return Err("context must hold the start token and at least one frame".into());
         }
@@ -102,6 +123,7 @@ pub(super) struct Parts<'a> {
     pub blocks: &'a [Block],
     pub ln_f: &'a LayerNorm,
     pub head: &'a Linear,
+    pub codebook: Option<&'a (Tensor, Tensor)>,
     pub cos: &'a Tensor,
     pub sin: &'a Tensor,
 }
@@ -136,6 +158,8 @@ pub struct Transformer {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     head: Linear,
+    /// Codebook centres `[k, n_features]` and spread `[n_features]`, fitted (not trained).
+    pub(super) codebook: Option<(Tensor, Tensor)>,
     cos: Tensor,
     sin: Tensor,
     cfg: TransformerConfig,
@@ -280,6 +304,13 @@ impl Transformer {
                 .collect::<Result<_>>()?,
             ln_f: layer_norm(d, 1e-5, vb.pp("ln_f"))?,
             head: linear(d, head_width(cfg), vb.pp("head"))?,
+            codebook: match cfg.codebook {
+                0 => None,
+                k => Some((
+                    vb.get((k, cfg.n_features), codebook::CENTRES)?,
+                    vb.get(cfg.n_features, codebook::SPREAD)?,
+                )),
+            },
             cos,
             sin,
             cfg: cfg.clone(),
@@ -299,17 +330,30 @@ impl Transformer {
             blocks: &self.blocks,
             ln_f: &self.ln_f,
             head: &self.head,
+            codebook: self.codebook.as_ref(),
             cos: &self.cos,
             sin: &self.sin,
         }
     }
 
     /// Splits the head's output `[b, t, head_width]` into the mixture's parts; a single
-    /// Gaussian has no weight outputs (its log weight is 0).
+    /// Gaussian has no weight outputs (its log weight is 0). A codebook's components are its
+    /// centres and spread, broadcast (views, not copies) to every position.
     fn distribution(&self, h: &Tensor) -> Result<FrameDistribution> {
         let (f, k) = (self.cfg.n_features, self.cfg.mixture);
         let out = self.head.forward(&self.ln_f.forward(h)?)?;
         let (b, t, _) = out.dims3()?;
+        if let Some((centres, spread)) = &self.codebook {
+            let n = centres.dim(0)?;
+            return Ok(FrameDistribution {
+                mean: centres.reshape((1, 1, n, f))?.broadcast_as((b, t, n, f))?,
+                log_std: spread
+                    .log()?
+                    .reshape((1, 1, 1, f))?
+                    .broadcast_as((b, t, n, f))?,
+                log_weight: ops::log_softmax(&out, D::Minus1)?,
+            });
+        }
         let log_weight = if k == 1 {
             Tensor::zeros((b, t, 1), out.dtype(), out.device())?
         } else {
@@ -369,6 +413,9 @@ impl Transformer {
 /// Outputs of the head: means and log-stds of every component, then (with more than one
 /// component) the weights' logits.
 fn head_width(cfg: &TransformerConfig) -> usize {
+    if cfg.codebook > 0 {
+        return cfg.codebook;
+    }
     let k = cfg.mixture;
     2 * k * cfg.n_features + if k > 1 { k } else { 0 }
 }
@@ -395,35 +442,60 @@ pub fn nll(target: &Tensor, d: &FrameDistribution) -> Result<Tensor> {
     lse.mean_all()? * (-1.0 / f as f64)
 }
 
+/// A codebook model's training loss: the mixture NLL of [`nll`] with the codebook's fixed
+/// components, per frame, less what the weights cannot change: −log Σ_k w_k r_k(x), with
+/// r_k(x) the responsibility of code k for frame x (0 when the head puts all weight on the
+/// frame's codes). Computed as distances `[b·t, k]`, never `[b, t, k, n_features]`.
+pub fn code_nll(
+    target: &Tensor,
+    d: &FrameDistribution,
+    centres: &Tensor,
+    spread: &Tensor,
+) -> Result<Tensor> {
+    let (b, t, f) = target.dims3()?;
+    let k = d.log_weight.dim(D::Minus1)?;
+    let inv = spread.detach().recip()?;
+    let x = target.reshape((b * t, f))?.detach().broadcast_mul(&inv)?;
+    let c = centres.detach().broadcast_mul(&inv)?;
+    let d2 = ((x.matmul(&c.t()?)? * -2.0)?.broadcast_add(&c.sqr()?.sum(D::Minus1)?)?)
+        .broadcast_add(&x.sqr()?.sum_keepdim(D::Minus1)?)?;
+    let ll = (d2 * -0.5)?;
+    let lse = |a: &Tensor| -> Result<Tensor> {
+        let m = a.max_keepdim(D::Minus1)?.detach();
+        a.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m
+    };
+    let joint = lse(&(d.log_weight.reshape((b * t, k))? + &ll)?)?;
+    (joint - lse(&ll)?)?.mean_all()?.neg()
+}
+
 /// How the channels of `model`'s standardised prediction errors `(x − μ)/σ` correlate in
 /// each bin, over every teacher-forced frame of `data`'s training windows (the most
-/// probable component's, with a mixture): what `train` saves as `draw_coupling`, so that
-/// draws keep the channels' coupling the predicted means leave out. `None` for one channel.
+/// probable component's, with a mixture; the nearest centre's, with a codebook): what
+/// `train` saves as `draw_coupling`, so that draws keep the channels' coupling the
+/// predicted means leave out. `None` for one channel.
 pub fn draw_coupling(
     model: &Transformer,
     data: &crate::data::Dataset,
     dev: &Device,
 ) -> Result<Option<Vec<f32>>> {
-    let (f, k) = (model.cfg.n_features, model.cfg.mixture);
+    let f = model.cfg.n_features;
     let n_bins = data.config.spectral.n_bins();
     let mut sums = super::coupling::CouplingSums::new(n_bins, f / (2 * n_bins).max(1));
+    let book = match &model.codebook {
+        Some((c, s)) => Some((c.to_vec2::<f32>()?, s.to_vec1::<f32>()?)),
+        None => None,
+    };
     let mut z = vec![0f32; f];
     for b in data.batches(crate::data::Part::Train, 16, 0) {
-        let x = Tensor::from_vec(b.data, (b.shape[0], b.shape[1], b.shape[2]), dev)?;
-        let d = model.forward(&x)?;
-        let flat = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
-        let (x, mean, log_std, log_w) = (
-            flat(&x)?,
-            flat(&d.mean)?,
-            flat(&d.log_std)?,
-            flat(&d.log_weight)?,
-        );
-        for (pos, frame) in x.chunks_exact(f).enumerate() {
-            let w = &log_w[pos * k..(pos + 1) * k];
-            let best = (0..k).fold(0, |a, c| if w[c] > w[a] { c } else { a });
-            let at = (pos * k + best) * f;
+        let Some((centres, spread)) = &book else {
+            let x = Tensor::from_vec(b.data, (b.shape[0], b.shape[1], b.shape[2]), dev)?;
+            prediction_errors(model, &x, &mut z, &mut sums)?;
+            continue;
+        };
+        for frame in b.data.chunks_exact(f) {
+            let c = &centres[super::kmeans::nearest(frame, centres)];
             for (i, zi) in z.iter_mut().enumerate() {
-                *zi = (frame[i] - mean[at + i]) * (-log_std[at + i]).exp();
+                *zi = (frame[i] - c[i]) / spread[i];
             }
             sums.add(&z, |_| 1.0);
         }
@@ -431,7 +503,37 @@ pub fn draw_coupling(
     Ok(sums.finish())
 }
 
-/// The transformer's training objective: teacher-forced NLL of every frame.
+/// Adds the standardised errors of the most probable component's prediction of every
+/// frame of `x` to `sums` (`z`: one frame's scratch).
+fn prediction_errors(
+    model: &Transformer,
+    x: &Tensor,
+    z: &mut [f32],
+    sums: &mut super::coupling::CouplingSums,
+) -> Result<()> {
+    let (f, k) = (model.cfg.n_features, model.cfg.mixture);
+    let d = model.forward(x)?;
+    let flat = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
+    let (x, mean, log_std, log_w) = (
+        flat(x)?,
+        flat(&d.mean)?,
+        flat(&d.log_std)?,
+        flat(&d.log_weight)?,
+    );
+    for (pos, frame) in x.chunks_exact(f).enumerate() {
+        let w = &log_w[pos * k..(pos + 1) * k];
+        let best = (0..k).fold(0, |a, c| if w[c] > w[a] { c } else { a });
+        let at = (pos * k + best) * f;
+        for (i, zi) in z.iter_mut().enumerate() {
+            *zi = (frame[i] - mean[at + i]) * (-log_std[at + i]).exp();
+        }
+        sums.add(z, |_| 1.0);
+    }
+    Ok(())
+}
+
+/// The transformer's training objective: teacher-forced NLL of every frame (of its nearest
+/// code, with a codebook).
 pub struct TransformerObjective<'a> {
     /// The model being trained.
     pub model: &'a Transformer,
@@ -439,7 +541,10 @@ pub struct TransformerObjective<'a> {
 
 impl super::train::Objective for TransformerObjective<'_> {
     fn term_names(&self) -> &'static [&'static str] {
-        &["nll"]
+        match self.model.codebook {
+            Some(_) => &["code_nll"],
+            None => &["nll"],
+        }
     }
 
     fn losses(
@@ -448,7 +553,11 @@ impl super::train::Objective for TransformerObjective<'_> {
         _step: u64,
         _noise: Option<&mut rand_chacha::ChaCha8Rng>,
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        let loss = nll(x, &self.model.forward(x)?)?;
+        let d = self.model.forward(x)?;
+        let loss = match &self.model.codebook {
+            Some((centres, spread)) => code_nll(x, &d, centres, spread)?,
+            None => nll(x, &d)?,
+        };
         Ok((loss.clone(), vec![loss]))
     }
 }
@@ -464,6 +573,15 @@ mod tests {
     }
 
     fn mixture_model(context: usize, mixture: usize) -> Transformer {
+        headed_model(context, mixture, 0)
+    }
+
+    /// A model whose head chooses among `k` codes: fixed centres and spread.
+    fn codebook_model(context: usize, k: usize) -> Transformer {
+        headed_model(context, 1, k)
+    }
+
+    fn headed_model(context: usize, mixture: usize, codebook: usize) -> Transformer {
         let cfg = TransformerConfig {
             n_features: 6,
             d_model: 16,
@@ -472,11 +590,21 @@ mod tests {
             d_ff: 32,
             context,
             mixture,
+            codebook,
         };
         let vm = VarMap::new();
         let m =
             Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
         crate::model::train::seed_weights(&vm, 3).unwrap();
+        if codebook > 0 {
+            let book = crate::model::codebook::Codebook {
+                centres: (0..codebook * 6)
+                    .map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0)
+                    .collect(),
+                spread: (0..6).map(|i| 0.3 + 0.1 * i as f32).collect(),
+            };
+            book.store(&vm).unwrap();
+        }
         m
     }
 
@@ -488,11 +616,14 @@ mod tests {
     }
 
     /// Stepping through the KV cache gives what the teacher-forced pass gives, for a
-    /// single Gaussian and for a mixture (means and weights).
+    /// single Gaussian, a mixture and a codebook (means and weights).
     #[test]
     fn cached_steps_match_the_full_pass() {
-        for k in [1, 3] {
-            let m = mixture_model(8, k);
+        for (k, m) in [
+            (1, mixture_model(8, 1)),
+            (3, mixture_model(8, 3)),
+            (4, codebook_model(8, 4)),
+        ] {
             let x = frames(8);
             let full = m.forward(&x).unwrap();
             let mut cache = KvCache::default();
@@ -505,6 +636,33 @@ mod tests {
                 assert!(dm < 1e-4 && dw < 1e-4, "k {k} position {i}: {dm} {dw}");
             }
         }
+    }
+
+    /// A codebook model's loss is the mixture NLL ([`nll`], per frame) with the codebook's
+    /// components, less the part no weights can change: what equal weights score, less ln k.
+    /// So its gradient is the mixture NLL's, without a `[b, t, k, n_features]` tensor.
+    #[test]
+    fn code_nll_is_the_mixture_nll_less_what_the_weights_cannot_change() {
+        let (k, f) = (5, 6.0);
+        let m = codebook_model(8, k);
+        let x = frames(8);
+        let d = m.forward(&x).unwrap();
+        let (centres, spread) = m.codebook.as_ref().unwrap();
+        let got = code_nll(&x, &d, centres, spread)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let scalar = |t: Tensor| t.to_scalar::<f32>().unwrap();
+        let full = scalar(nll(&x, &d).unwrap()) * f;
+        let equal = FrameDistribution {
+            mean: d.mean.clone(),
+            log_std: d.log_std.clone(),
+            log_weight: (d.log_weight.zeros_like().unwrap() - (k as f64).ln()).unwrap(),
+        };
+        let base = scalar(nll(&x, &equal).unwrap()) * f;
+        let want = full + (k as f32).ln() - base;
+        assert!((got - want).abs() < 1e-3, "{got} vs {want}");
+        assert!(got > 0.0, "a head this untrained cannot be sure: {got}");
     }
 
     /// The mixture NLL is −log Σ w_k N(x; μ_k, σ_k) per value, computed here directly.

@@ -209,16 +209,20 @@ impl Autoregressor {
     /// Gaussian at the temperature, its errors coupled across channels where the checkpoint
     /// says how) and feeds it back.
     pub fn draw(&mut self, out: &mut [f32]) {
-        let NextToken { mean, std, weight } = &self.next;
-        let f = out.len();
+        let t = self.temperature;
+        let codebook = self.steps.weights().config().codebook > 0;
+        if codebook {
+            temper(&mut self.next.weight, t);
+        }
+        let weight = &self.next.weight;
         // A single Gaussian draws no component (its streams stay what they were before
         // mixtures existed).
         let k = match weight.len() {
             0 | 1 => 0,
             _ => pick(weight, rand::Rng::random(&mut self.rng)),
         };
-        let (mean, std) = (&mean[k * f..(k + 1) * f], &std[k * f..(k + 1) * f]);
-        let t = self.temperature;
+        let (mean, std) = self.steps.weights().component(&self.next, k);
+        let f = out.len();
         match &self.mix {
             None => {
                 for ((v, m), s) in out.iter_mut().zip(mean).zip(std) {
@@ -240,6 +244,29 @@ impl Autoregressor {
         }
         self.feed(Some(out));
     }
+}
+
+/// Sharpens (t < 1) or flattens (t > 1) the choice among a codebook's codes: weights to the
+/// power 1/t, renormalised; at t = 0 all weight on the most probable code.
+fn temper(weight: &mut [f32], t: f32) {
+    if t == 1.0 || weight.is_empty() {
+        return;
+    }
+    if t <= 0.0 {
+        let best = (0..weight.len()).fold(0, |a, c| if weight[c] > weight[a] { c } else { a });
+        weight
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, w)| *w = f32::from(u8::from(i == best)));
+        return;
+    }
+    // In logs, shifted by the largest, so that small weights do not underflow.
+    let top = weight.iter().fold(f32::MIN_POSITIVE, |a, &w| a.max(w)).ln();
+    weight
+        .iter_mut()
+        .for_each(|w| *w = ((w.max(f32::MIN_POSITIVE).ln() - top) / t).exp());
+    let sum: f32 = weight.iter().sum();
+    weight.iter_mut().for_each(|w| *w /= sum);
 }
 
 /// The component whose cumulative weight first exceeds `u` (uniform in [0, 1)); the last
@@ -266,7 +293,32 @@ impl FrameSource for TransformerSampler {
 
 #[cfg(test)]
 mod tests {
-    use super::pick;
+    use super::{pick, temper};
+
+    /// Codes are weighed by w^(1/t): t = 1 leaves them, 0.5 squares them, 2 takes their
+    /// square roots (renormalised), 0 picks the most probable.
+    #[test]
+    fn temperature_sharpens_or_flattens_the_choice_of_code() {
+        let w = [0.1f32, 0.6, 0.3];
+        let tempered = |t: f32| {
+            let mut v = w.to_vec();
+            temper(&mut v, t);
+            v
+        };
+        let norm = |v: [f32; 3]| v.map(|x| x / v.iter().sum::<f32>());
+        let cases = [
+            (1.0, w),
+            (0.5, norm(w.map(|x| x * x))),
+            (2.0, norm(w.map(f32::sqrt))),
+            (0.0, [0.0, 1.0, 0.0]),
+        ];
+        for (t, want) in cases {
+            let got = tempered(t);
+            for (g, e) in got.iter().zip(want) {
+                assert!((g - e).abs() < 1e-6, "t {t}: {got:?} vs {want:?}");
+            }
+        }
+    }
 
     #[test]
     fn components_are_picked_by_cumulative_weight() {

@@ -58,6 +58,9 @@ pub struct StepWeights {
     blocks: Vec<BlockWeights>,
     ln_f: Norm,
     head: Dense,
+    /// A codebook's centres (`k × n_features`) and the spread drawn around them
+    /// (`n_features`: `RESIDUAL_SHARE` of the training residual's).
+    codebook: Option<(Vec<f32>, Vec<f32>)>,
     /// Rotary tables `[context, head_dim / 2]`, as the candle model holds them.
     cos: Vec<f32>,
     sin: Vec<f32>,
@@ -214,6 +217,13 @@ impl StepWeights {
             blocks,
             ln_f: Norm::of(p.ln_f)?,
             head: Dense::of(p.head, precision)?,
+            codebook: match p.codebook {
+                Some((c, s)) => {
+                    let share = super::codebook::RESIDUAL_SHARE;
+                    Some((values(c)?, values(s)?.iter().map(|v| v * share).collect()))
+                }
+                None => None,
+            },
             cos: values(p.cos)?,
             sin: values(p.sin)?,
         })
@@ -222,6 +232,19 @@ impl StepWeights {
     /// The configuration.
     pub fn config(&self) -> &TransformerConfig {
         &self.cfg
+    }
+
+    /// Mean and standard deviation of component `k` of `next`: a codebook's centre and
+    /// spread, else the mixture's own.
+    pub fn component<'a>(&'a self, next: &'a NextToken, k: usize) -> (&'a [f32], &'a [f32]) {
+        let f = self.cfg.n_features;
+        match &self.codebook {
+            Some((centres, spread)) => (&centres[k * f..(k + 1) * f], spread),
+            None => (
+                &next.mean[k * f..(k + 1) * f],
+                &next.std[k * f..(k + 1) * f],
+            ),
+        }
     }
 }
 
@@ -247,10 +270,11 @@ pub fn shared(
     Ok(w)
 }
 
-/// The next token's distribution after a step: a mixture of diagonal Gaussians.
+/// The next token's distribution after a step: a mixture of diagonal Gaussians (whose
+/// components, for a codebook model, are the codebook's: see [`StepWeights::component`]).
 #[derive(Debug, Clone, Default)]
 pub struct NextToken {
-    /// Component means, `mixture × n_features`.
+    /// Component means, `mixture × n_features` (empty with a codebook).
     pub mean: Vec<f32>,
     /// Component standard deviations (log-std clamped to [-5, 3]), shaped as `mean`.
     pub std: Vec<f32>,
@@ -431,9 +455,18 @@ impl Stepper {
         }
     }
 
-    /// Splits the head's output into the mixture's means, standard deviations and weights.
+    /// Splits the head's output into the mixture's means, standard deviations and weights
+    /// (a codebook model's output is only the weights' logits).
     fn split(&self, next: &mut NextToken) {
         let (f, k) = (self.w.cfg.n_features, self.w.cfg.mixture);
+        if self.w.codebook.is_some() {
+            next.mean.clear();
+            next.std.clear();
+            next.weight.clear();
+            next.weight.extend_from_slice(&self.out);
+            softmax(&mut next.weight);
+            return;
+        }
         next.mean.clear();
         next.mean.extend_from_slice(&self.out[..k * f]);
         next.std.clear();
@@ -475,6 +508,10 @@ mod tests {
     use candle_nn::{VarBuilder, VarMap};
 
     fn model(mixture: usize) -> Transformer {
+        headed_model(mixture, 0)
+    }
+
+    fn headed_model(mixture: usize, codebook: usize) -> Transformer {
         let cfg = TransformerConfig {
             n_features: 10,
             d_model: 16,
@@ -483,12 +520,57 @@ mod tests {
             d_ff: 40,
             context: 6,
             mixture,
+            codebook,
         };
         let vm = VarMap::new();
         let m =
             Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
         crate::model::train::seed_weights(&vm, 5).unwrap();
+        if codebook > 0 {
+            let book = crate::model::codebook::Codebook {
+                centres: (0..codebook * 10)
+                    .map(|i| ((i * 13) % 7) as f32 - 3.0)
+                    .collect(),
+                spread: (0..10).map(|i| 0.2 + 0.05 * i as f32).collect(),
+            };
+            book.store(&vm).unwrap();
+        }
         m
+    }
+
+    /// A codebook model's plain step gives candle's weights, and its components are the
+    /// codebook's centres with `RESIDUAL_SHARE` of its spread.
+    #[test]
+    fn a_codebook_step_weighs_the_codebooks_centres() {
+        let m = headed_model(1, 5);
+        let w = Arc::new(StepWeights::new(&m, Precision::F32).unwrap());
+        let mut fast = Stepper::new(Arc::clone(&w));
+        let mut cache = KvCache::default();
+        let mut next = NextToken::default();
+        for i in 0..9 {
+            let token: Vec<f32> = (0..10).map(|j| ((i * 10 + j) as f32 * 0.3).sin()).collect();
+            let input = (i > 0).then_some(token.as_slice());
+            let t = input.map(|v| Tensor::from_slice(v, v.len(), &Device::Cpu).unwrap());
+            let d = m.step(t.as_ref(), &mut cache).unwrap();
+            fast.step(input, &mut next);
+            let what = format!("step {i}");
+            close(
+                &next.weight,
+                &flat(&d.log_weight.exp().unwrap()),
+                1e-4,
+                &what,
+            );
+            assert!(next.mean.is_empty() && next.std.is_empty(), "{what}");
+        }
+        let mean = flat(&m.codebook.as_ref().unwrap().0);
+        let spread = flat(&m.codebook.as_ref().unwrap().1);
+        let share = crate::model::codebook::RESIDUAL_SHARE;
+        for k in 0..5 {
+            let (c, s) = w.component(&next, k);
+            close(c, &mean[k * 10..(k + 1) * 10], 1e-7, "centre");
+            let want: Vec<f32> = spread.iter().map(|v| v * share).collect();
+            close(s, &want, 1e-7, "spread");
+        }
     }
 
     fn flat(t: &Tensor) -> Vec<f32> {
