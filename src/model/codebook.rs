@@ -17,14 +17,14 @@ use candle_nn::VarMap;
 
 /// Most codes a checkpoint may hold (the config is untrusted input).
 pub const MAX_CODEBOOK: usize = 4096;
-/// Share of the training frames' spread around their centres that the draws add back
-/// (the likelihood in training uses all of it):
-/// all of it is partly misplaced QRS detail, none leaves the output smoother than the
-/// record (measured on MIT-BIH 208 with a Markov chain over 1024 codes of 64/16 frames:
-/// against the record AUC 0.861 with none, 0.842 with 0.7).
+/// Share of the training frames' spread around their centres that the draws add back (the
+/// training likelihood uses all of it). All of it is partly QRS detail in the wrong place,
+/// none leaves the output smoother than the record: in a Python check on MIT-BIH 208 (a
+/// Markov chain over 1024 codes of 64/16 frames, `models/README.md`) AUC against the record
+/// 0.861 with none, 0.842 with 0.7.
 pub const RESIDUAL_SHARE: f32 = 0.7;
-/// Lloyd iterations (the centres have mostly settled by then; each costs one pass of
-/// every frame against every centre).
+/// Most Lloyd iterations (fewer once the centres stop moving): a bound on the cost, each
+/// one pass of every training frame against every centre.
 const ITERATIONS: usize = 30;
 /// Least spread per value, in normalised units.
 const MIN_SPREAD: f32 = 1e-3;

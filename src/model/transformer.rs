@@ -435,17 +435,19 @@ pub fn nll(target: &Tensor, d: &FrameDistribution) -> Result<Tensor> {
     let f = d.mean.dim(D::Minus1)?;
     let z = (target.unsqueeze(2)?.broadcast_sub(&d.mean)? * d.log_std.neg()?.exp()?)?;
     let per_component = ((z.sqr()? * -0.5)? - &d.log_std)?.sum(D::Minus1)?;
-    let a = (per_component + &d.log_weight)?;
-    // log-sum-exp over components, shifted by the (constant for the gradient) maximum.
+    log_sum_exp(&(per_component + &d.log_weight)?)?.mean_all()? * (-1.0 / f as f64)
+}
+
+/// log Σ exp over the last axis (kept), shifted by the maximum (a constant for the gradient).
+fn log_sum_exp(a: &Tensor) -> Result<Tensor> {
     let m = a.max_keepdim(D::Minus1)?.detach();
-    let lse = (a.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m)?;
-    lse.mean_all()? * (-1.0 / f as f64)
+    a.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m
 }
 
 /// A codebook model's training loss: the mixture NLL of [`nll`] with the codebook's fixed
 /// components, per frame, less what the weights cannot change: −log Σ_k w_k r_k(x), with
-/// r_k(x) the responsibility of code k for frame x (0 when the head puts all weight on the
-/// frame's codes). Computed as distances `[b·t, k]`, never `[b, t, k, n_features]`.
+/// r_k(x) the responsibility of code k for frame x (0 only when one code owns the frame and
+/// the head gives it all the weight). From distances `[b·t, k]`, never `[b, t, k, n_features]`.
 pub fn code_nll(
     target: &Tensor,
     d: &FrameDistribution,
@@ -460,12 +462,8 @@ pub fn code_nll(
     let d2 = ((x.matmul(&c.t()?)? * -2.0)?.broadcast_add(&c.sqr()?.sum(D::Minus1)?)?)
         .broadcast_add(&x.sqr()?.sum_keepdim(D::Minus1)?)?;
     let ll = (d2 * -0.5)?;
-    let lse = |a: &Tensor| -> Result<Tensor> {
-        let m = a.max_keepdim(D::Minus1)?.detach();
-        a.broadcast_sub(&m)?.exp()?.sum_keepdim(D::Minus1)?.log()? + m
-    };
-    let joint = lse(&(d.log_weight.reshape((b * t, k))? + &ll)?)?;
-    (joint - lse(&ll)?)?.mean_all()?.neg()
+    let joint = log_sum_exp(&(d.log_weight.reshape((b * t, k))? + &ll)?)?;
+    (joint - log_sum_exp(&ll)?)?.mean_all()?.neg()
 }
 
 /// How the channels of `model`'s standardised prediction errors `(x − μ)/σ` correlate in
