@@ -58,6 +58,11 @@ impl Codebook {
                 rows.len()
             )));
         }
+        // One pass is rows × k distances: say what the wait before training is.
+        tracing::info!(
+            "fitting {k} codebook centres to {} training frames",
+            rows.len()
+        );
         let centres = super::kmeans::fit(&rows, k, seed, ITERATIONS);
         let f = data.n_features();
         let mut var = vec![0f64; f];
