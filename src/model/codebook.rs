@@ -63,11 +63,11 @@ impl Codebook {
             "fitting {k} codebook centres to {} training frames",
             rows.len()
         );
-        let centres = super::kmeans::fit(&rows, k, seed, ITERATIONS);
+        let (centres, label) = super::kmeans::fit(&rows, k, seed, ITERATIONS);
         let f = data.n_features();
         let mut var = vec![0f64; f];
-        for r in &rows {
-            let c = &centres[super::kmeans::nearest(r, &centres)];
+        for (r, &l) in rows.iter().zip(&label) {
+            let c = &centres[l];
             for ((v, x), m) in var.iter_mut().zip(r.iter()).zip(c) {
                 *v += f64::from(x - m).powi(2);
             }

@@ -73,17 +73,25 @@ pub(crate) fn update(rows: &[&[f32]], label: &[usize], k: usize) -> Vec<Vec<f32>
 }
 
 /// Up to `k` centres of `rows` after at most `iterations` Lloyd steps (fewer once the
-/// centres stop moving); `rows` must not be empty.
-pub(crate) fn fit(rows: &[&[f32]], k: usize, seed: u64, iterations: usize) -> Vec<Vec<f32>> {
+/// centres stop moving), with the index of every row's nearest centre; `rows` must not be
+/// empty.
+pub(crate) fn fit(
+    rows: &[&[f32]],
+    k: usize,
+    seed: u64,
+    iterations: usize,
+) -> (Vec<Vec<f32>>, Vec<usize>) {
     let mut centres = seed_centres(rows, k, seed);
+    let mut label = assign(rows, &centres);
     for _ in 0..iterations {
-        let next = update(rows, &assign(rows, &centres), centres.len());
+        let next = update(rows, &label, centres.len());
         if next == centres {
             break;
         }
         centres = next;
+        label = assign(rows, &centres);
     }
-    centres
+    (centres, label)
 }
 
 #[cfg(test)]
@@ -102,7 +110,8 @@ mod tests {
         }
         let views: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
         for seed in 0..4 {
-            let mut got = fit(&views, 3, seed, 50);
+            let (mut got, label) = fit(&views, 3, seed, 50);
+            assert_eq!(label, assign(&views, &got));
             got.sort_by(|a, b| (a[0] - a[1]).total_cmp(&(b[0] - b[1])));
             let want = [[0.0, 10.0], [0.0, 0.0], [10.0, 0.0]];
             for (g, w) in got.iter().zip(want) {
@@ -116,6 +125,6 @@ mod tests {
     fn no_more_centres_than_distinct_rows() {
         let rows = [[1.0f32], [1.0], [2.0], [2.0]];
         let views: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
-        assert_eq!(fit(&views, 8, 1, 10).len(), 2);
+        assert_eq!(fit(&views, 8, 1, 10).0.len(), 2);
     }
 }

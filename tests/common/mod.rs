@@ -261,11 +261,11 @@ pub fn coupling_and_loudness_spread(channels: &[Vec<f32>], fs: f64) -> (f64, f64
     (r.iter().sum::<f64>() / r.len() as f64, spread)
 }
 
-/// `model`'s first 10 min (seed 1), channel by channel, and its sample rate.
-fn ten_minutes_of(model: &Path) -> (Vec<Vec<f32>>, f64) {
+/// `model`'s first `seconds` (seed 1), channel by channel, and its sample rate.
+pub fn seconds_of(model: &Path, seconds: f64) -> (Vec<Vec<f32>>, f64) {
     let mut g = biowave::model::by_name(model.to_str().unwrap(), 1).unwrap();
     let (fs, nc) = (g.spec().sample_rate, g.spec().n_channels());
-    let mut b = biowave::block::Block::new(nc, (600.0 * fs) as usize);
+    let mut b = biowave::block::Block::new(nc, (seconds * fs) as usize);
     g.fill(&mut b).unwrap();
     ((0..nc).map(|c| b.channel(c).to_vec()).collect(), fs)
 }
@@ -283,7 +283,7 @@ pub fn eeg_coupling_and_loudness(dir: &Path) -> [(f64, f64); 2] {
         .map(|c| rec.channels[index(c)].samples.clone())
         .collect();
     let fs_real = rec.channels[index(&labels[0])].meta.sample_rate;
-    let (x, fs) = ten_minutes_of(dir);
+    let (x, fs) = seconds_of(dir, 600.0);
     [
         coupling_and_loudness_spread(&x, fs),
         coupling_and_loudness_spread(&real, fs_real),
