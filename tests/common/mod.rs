@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -77,9 +77,11 @@ pub fn dump(rec: &biowave::record::Record, dir: &Path) {
 
 /// A free local TCP port below Linux's ephemeral range (32768+), so that no outgoing
 /// connection of a parallel test can be holding it when the server binds it. Every probe
-/// in this process takes the next port of one sequence: a probe of another test thread
-/// (a listener bound for an instant) never lands on a port handed out before, where a
-/// client connecting to its server would be accepted by the probe and then reset.
+/// in this process takes the next port of one sequence, so two tests never share one.
+/// A probe binds without listening (and with `SO_REUSEADDR`, as the server binds): a
+/// copy of it held for an instant by a child another test thread is forking can then
+/// neither accept the client meant for the server (which the copy's close would reset)
+/// nor keep the server from binding.
 pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
@@ -97,8 +99,20 @@ pub fn free_port() -> u16 {
             let i = PROBES.fetch_add(1, Ordering::Relaxed);
             20_000 + ((start + i * 4099) % 12_000) as u16
         })
-        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .find(|&p| bindable(p))
         .expect("a free port in 20000..32000")
+}
+
+/// Whether a socket with `SO_REUSEADDR` binds 127.0.0.1:`port` (no other listens there).
+fn bindable(port: u16) -> bool {
+    use socket2::{Domain, Socket, Type};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    Socket::new(Domain::IPV4, Type::STREAM, None)
+        .and_then(|s| {
+            s.set_reuse_address(true)
+                .and_then(|()| s.bind(&addr.into()))
+        })
+        .is_ok()
 }
 
 /// Connects to a local port, retrying for up to 10 s while the server starts.
