@@ -2,6 +2,7 @@
 //! describes the files, and bad parameters exit 2 with a clear message.
 
 mod common;
+use biowave::dsp::qrs::{detect, match_beats};
 use common::{pyedflib_summary, python};
 use sha2::{Digest, Sha256};
 use std::path::Path;
@@ -264,6 +265,108 @@ fn edf_and_bdf_records_open_in_pyedflib_with_leads_rates_and_units() {
             assert!(ok.contains(&peak), "{model} peak {peak} {unit}");
         }
     }
+}
+
+/// The rows of a `NAME.beats.csv`: (time s, sample, type).
+fn beat_rows(path: &Path) -> Vec<(f64, usize, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("time_s,sample,type"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].parse().unwrap(),
+                f[1].parse().unwrap(),
+                f[2].to_string(),
+            )
+        })
+        .collect()
+}
+
+/// ECG records carry their beats, the ground truth a QRS benchmark scores against: one
+/// `N`/`V` label per R peak in a CSV beside the record (whatever the format) and, in EDF+,
+/// as annotations pyedflib reads. The R peaks biowave's detector finds in the written file
+/// sit on them, and the manifest counts and hashes them.
+#[test]
+fn ecg_records_carry_per_beat_labels_on_their_r_peaks() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |format: &str| {
+        let out = dir.path().join(format);
+        let o = biowave(&[
+            "generate",
+            "--model",
+            "ecgsyn",
+            "--duration",
+            "120s",
+            "--format",
+            format,
+            "--leads",
+            "II",
+            "--hr",
+            "80",
+            "--pvc-rate",
+            "0.1",
+            "--seed",
+            "5",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = manifest(&out.join("manifest.json"));
+        (out, m["records"][0]["labels"].clone())
+    };
+    let (edf, labels) = run("edf");
+    let csv = edf.join(labels["beats_file"].as_str().unwrap());
+    assert_eq!(csv.file_name().unwrap(), "ecgsyn-000000.beats.csv");
+    let rows = beat_rows(&csv);
+    let h: String = Sha256::digest(std::fs::read(&csv).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(labels["beats_sha256"], h);
+    let pvcs = rows.iter().filter(|r| r.2 == "V").count();
+    assert_eq!(labels["beats"].as_u64(), Some(rows.len() as u64));
+    assert_eq!(labels["pvcs"].as_u64(), Some(pvcs as u64));
+    assert!(
+        (150..=170).contains(&rows.len()),
+        "80 bpm for 2 min: {}",
+        rows.len()
+    );
+    assert!(pvcs >= 5, "PVCs at a 10 % rate: {pvcs}");
+    assert!(rows.iter().all(|r| r.2 == "N" || r.2 == "V"));
+
+    let s = pyedflib_summary(&edf.join("ecgsyn-000000.edf"), &[]);
+    let ann: Vec<(f64, String)> = s["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a[0].as_f64().unwrap(), a[2].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(ann.len(), rows.len(), "one annotation per beat");
+    for ((t, code), r) in ann.iter().zip(&rows) {
+        assert!(
+            (t - r.0).abs() < 1e-5 && *code == r.2,
+            "{t} {code} vs {r:?}"
+        );
+    }
+
+    let rec = biowave::io::read(&edf.join("ecgsyn-000000.edf")).unwrap();
+    let fs = rec.channels[0].meta.sample_rate;
+    let found = detect(&rec.channels[0].samples, fs).unwrap();
+    let truth: Vec<usize> = rows.iter().map(|r| r.1).collect();
+    let m = match_beats(&found, &truth, (0.15 * fs) as usize);
+    assert!(
+        m.sensitivity() >= 0.99 && m.positive_predictivity() >= 0.99,
+        "detected R peaks against the labels: {m:?}"
+    );
+
+    let (h5, h5_labels) = run("h5");
+    assert_eq!(
+        h5_labels["beats_sha256"], labels["beats_sha256"],
+        "labels do not depend on the format"
+    );
+    assert!(h5.join("ecgsyn-000000.beats.csv").exists());
 }
 
 /// A learned checkpoint generates datasets like the physiological models: files pyedflib

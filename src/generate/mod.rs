@@ -5,15 +5,17 @@
 //! I, I+N, …) produce exactly the files of one unsharded run, and their manifests'
 //! `records` lists merge by concatenation.
 
+pub mod beats;
 pub mod manifest;
 pub mod raw;
 pub mod units;
 
+pub use beats::{BeatCounts, BeatLog};
 pub use manifest::{Manifest, RecordEntry};
 pub use units::{parse_duration, parse_shard, Shard};
 
 use crate::block::Block;
-use crate::model::physio::{BeatKind, EcgSyn, Eeg, PhysioModel};
+use crate::model::physio::{EcgSyn, Eeg, PhysioModel};
 use crate::model::Generator;
 use crate::record::SignalSpec;
 use crate::{Error, Result};
@@ -203,18 +205,30 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
     let seed = record_seed(job.seed, index);
     let name = format!("{}-{index:06}.{}", job.model.name(), job.format.ext());
     let path = job.out.join(&name);
-    let mut beats = vec![];
+    let mut beats = None;
     let (spec, total) = match &job.model {
         JobModel::Physio(PhysioModel::Ecgsyn(p)) => {
             let mut g = EcgSyn::new((**p).clone(), seed)?.log_beats();
-            write_record(&mut g, job, &path, seed, |g| beats.extend(g.drain_beats()))?
+            let beats_file = BeatLog::file_name(&name);
+            let mut log = BeatLog::create(&job.out.join(&beats_file), g.spec().sample_rate)?;
+            let r = write_record(&mut g, job, &path, seed, |g, w| {
+                log.take(&g.drain_beats(), w)
+            })?;
+            let counts = log.finish()?;
+            let (sha256, _) = hash_file(&job.out.join(&beats_file))?;
+            beats = Some(BeatsFile {
+                name: beats_file,
+                sha256,
+                counts,
+            });
+            r
         }
         JobModel::Physio(PhysioModel::Eeg(p)) => {
-            write_record(&mut Eeg::new(p.clone(), seed)?, job, &path, seed, |_| {})?
+            write_record(&mut Eeg::new(p.clone(), seed)?, job, &path, seed, no_labels)?
         }
         JobModel::Learned(l) => {
             let mut g = crate::model::by_name_with(&l.name, seed, l.temperature)?;
-            write_record(&mut g, job, &path, seed, |_| {})?
+            write_record(&mut g, job, &path, seed, no_labels)?
         }
     };
     let (sha256, bytes) = hash_file(&path)?;
@@ -228,18 +242,31 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
         sample_rate: spec.sample_rate,
         channels: spec.channels.iter().map(|c| c.label.clone()).collect(),
         units: spec.channels.iter().map(|c| c.unit.clone()).collect(),
-        labels: labels(&job.model, &beats, job.duration_s),
+        labels: labels(&job.model, beats.as_ref(), job.duration_s),
     })
 }
 
-/// Streams `job.duration_s` of `gen` into `path` in one-second blocks, calling `after`
-/// after each block; returns the spec and the number of frames written.
+/// The per-beat labels beside an ECG record: file name, its sha256, the counts.
+#[derive(Debug, Clone, Default)]
+struct BeatsFile {
+    name: String,
+    sha256: String,
+    counts: BeatCounts,
+}
+
+fn no_labels<G>(_: &mut G, _: &mut dyn crate::io::Writer) -> Result<()> {
+    Ok(())
+}
+
+/// Streams `job.duration_s` of `gen` into `path` in one-second blocks, calling `label`
+/// between filling each block and writing it (to annotate what the block holds); returns
+/// the spec and the number of frames written.
 fn write_record<G: Generator>(
     gen: &mut G,
     job: &Job,
     path: &Path,
     seed: u64,
-    mut after: impl FnMut(&mut G),
+    mut label: impl FnMut(&mut G, &mut dyn crate::io::Writer) -> Result<()>,
 ) -> Result<(SignalSpec, u64)> {
     let spec = gen.spec().clone();
     let total = (job.duration_s * spec.sample_rate).round() as u64;
@@ -262,20 +289,17 @@ fn write_record<G: Generator>(
             block = Block::new(spec.n_channels(), n);
         }
         gen.fill(&mut block)?;
+        label(gen, writer.as_mut())?;
         writer.write(&block)?;
-        after(gen);
         done += n as u64;
     }
     writer.finish()?;
     Ok((spec, total))
 }
 
-/// Labels of a record: the model's (rhythm, HR …) and, for ECG, what was produced.
-fn labels(
-    model: &JobModel,
-    beats: &[crate::model::physio::Beat],
-    duration_s: f64,
-) -> serde_json::Value {
+/// Labels of a record: the model's (rhythm, HR …) and, for ECG, what was produced: the
+/// beat counts and the file of per-beat labels.
+fn labels(model: &JobModel, beats: Option<&BeatsFile>, duration_s: f64) -> serde_json::Value {
     let model = match model {
         JobModel::Physio(p) => p,
         JobModel::Learned(l) => {
@@ -284,20 +308,18 @@ fn labels(
     };
     match model {
         PhysioModel::Ecgsyn(p) => {
-            let normal: Vec<f64> = beats
-                .iter()
-                .filter(|b| b.kind == BeatKind::Normal)
-                .map(|b| b.time)
-                .collect();
-            let pvc = beats.len() - normal.len();
+            let b = beats.cloned().unwrap_or_default();
+            let n = b.counts;
             serde_json::json!({
                 "rhythm": p.rhythm,
                 "hr": p.mean_hr(),
                 "hr_std": p.hr_std,
-                "beats": beats.len(),
-                "pvcs": pvc,
-                "measured_hr": 60.0 * beats.len() as f64 / duration_s,
+                "beats": n.total(),
+                "pvcs": n.pvc,
+                "measured_hr": 60.0 * n.total() as f64 / duration_s,
                 "st_mv": p.st_mv,
+                "beats_file": b.name,
+                "beats_sha256": b.sha256,
             })
         }
         PhysioModel::Eeg(p) => serde_json::json!({

@@ -14,7 +14,7 @@ pub use error::Error;
 pub use select::Selection;
 
 use crate::block::Block;
-use crate::record::{Record, RecordInfo, SignalSpec};
+use crate::record::{Annotation, Record, RecordInfo, SignalSpec};
 use std::path::Path;
 
 /// Result of the io layer.
@@ -86,6 +86,11 @@ pub trait Writer: Send {
     fn write(&mut self, block: &Block) -> Result<()>;
     /// Flushes, fixes headers and closes. Idempotent.
     fn finish(&mut self) -> Result<()>;
+    /// Marks an event (onset in seconds from the first sample) where the format holds
+    /// annotations (EDF+/BDF+), in the records written next; `false` where it holds none.
+    fn annotate(&mut self, _a: Annotation) -> bool {
+        false
+    }
 }
 
 /// Options for writing, shared by all formats (formats ignore what they cannot hold).

@@ -350,6 +350,11 @@ impl Writer for EdfWriter {
         let tail = self.write_tail();
         self.seal(tail)
     }
+
+    fn annotate(&mut self, a: Annotation) -> bool {
+        self.add_annotation(a);
+        true
+    }
 }
 
 impl Drop for EdfWriter {
