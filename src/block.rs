@@ -1,5 +1,15 @@
 //! Blocks: the unit of samples that flows from a generator to the sinks.
 
+/// Something at one point of the signal, labelled by the generator that made it (an ECG
+/// beat's R peak: `N`, `V`), for sinks that keep labels (EDF+/BDF+ annotations).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    /// Seconds from the stream's first frame.
+    pub time: f64,
+    /// A short label (for ECG beats, MIT-BIH's beat codes).
+    pub label: &'static str,
+}
+
 /// A run of consecutive frames for all channels of a stream, stored channel-major.
 ///
 /// Blocks are recycled (see `stream`), so `data` keeps its capacity between uses.
@@ -15,6 +25,9 @@ pub struct Block {
     pub n_frames: usize,
     /// Samples, channel-major: channel `c` is `data[c * n_frames..(c + 1) * n_frames]`.
     pub data: Vec<f32>,
+    /// Events the generator labelled in this block, in time order (none for most
+    /// generators); whoever refills a block clears them first.
+    pub events: Vec<Event>,
 }
 
 impl Block {
@@ -26,6 +39,7 @@ impl Block {
             n_channels,
             n_frames,
             data: vec![0.0; n_channels * n_frames],
+            events: Vec::new(),
         }
     }
 

@@ -409,3 +409,62 @@ fn kill_9_mid_stream_leaves_whole_records_readable() {
         .fold(0f32, f32::max);
     assert!(worst < 1e-3, "samples are the sine: {worst}");
 }
+
+/// A recorded ECGSYN stream carries its beats: each rolled EDF+ file holds one `N`
+/// annotation per R peak, timed from that file's own start, where biowave's QRS detector
+/// finds the peaks in the written samples (what a monitor under test is scored against).
+#[test]
+fn streamed_ecg_files_carry_their_beats_as_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ecg.edf");
+    let out = stream(&[
+        "--model",
+        "ecgsyn",
+        "--fast",
+        "--duration",
+        "30s",
+        "--roll",
+        "10s",
+    ])
+    .arg(format!("--to=file:{}", path.display()))
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (mut tp, mut fp, mut missed) = (0, 0, 0);
+    for i in 0..3 {
+        let f = dir.path().join(format!("ecg_{i:04}.edf"));
+        let s = pyedflib_summary(&f, &[]);
+        let onsets: Vec<f64> = s["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .inspect(|a| assert_eq!(a[2], "N", "{f:?}: {a}"))
+            .map(|a| a[0].as_f64().unwrap())
+            .collect();
+        assert!(
+            onsets.iter().all(|t| (0.0..10.0).contains(t)),
+            "{f:?}: {onsets:?}"
+        );
+        let rec = biowave::io::read(&f).unwrap();
+        let lead_ii = &rec.channels[1];
+        assert_eq!(lead_ii.meta.label, "II");
+        let fs = lead_ii.meta.sample_rate;
+        let truth: Vec<usize> = onsets.iter().map(|t| (t * fs).round() as usize).collect();
+        let found = biowave::dsp::qrs::detect(&lead_ii.samples, fs).unwrap();
+        let m = biowave::dsp::qrs::match_beats(&found, &truth, (0.15 * fs) as usize);
+        tp += m.true_positives;
+        fp += m.false_positives;
+        missed += m.false_negatives;
+    }
+    let all = tp + missed;
+    assert!((33..=39).contains(&all), "72 bpm for 30 s: {all} beats");
+    // A peak at a file's very edge may escape the detector; nothing else may.
+    assert!(
+        missed <= 1 && fp <= 1,
+        "labels on R peaks {tp}, labels the detector missed {missed}, peaks unlabelled {fp}"
+    );
+}

@@ -2,21 +2,14 @@
 //! against: every R peak's time and type, in a CSV beside the record and, where the format
 //! holds them (EDF+/BDF+), as annotations in the record itself.
 
+use crate::block::Event;
 use crate::io::Writer;
-use crate::model::physio::{Beat, BeatKind};
+use crate::model::physio::BeatKind;
 use crate::record::Annotation;
 use crate::{Error, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-
-/// A beat's label: MIT-BIH's beat codes, `N` (normal) and `V` (premature ventricular).
-pub fn code(kind: BeatKind) -> &'static str {
-    match kind {
-        BeatKind::Normal => "N",
-        BeatKind::Pvc => "V",
-    }
-}
 
 /// How many beats of each type a record holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,21 +58,21 @@ impl BeatLog {
         format!("{stem}.beats.csv")
     }
 
-    /// Logs `beats` and annotates `writer` with them; call before writing the block they
-    /// fall in, so the record that holds each R peak carries its label.
-    pub fn take(&mut self, beats: &[Beat], writer: &mut dyn Writer) -> Result<()> {
+    /// Logs a block's beat events and annotates `writer` with them; call before writing
+    /// the block, so the record that holds each R peak carries its label.
+    pub fn take(&mut self, beats: &[Event], writer: &mut dyn Writer) -> Result<()> {
         for b in beats {
-            let code = code(b.kind);
             let sample = (b.time * self.sample_rate).round() as u64;
-            self.line(format_args!("{:.6},{sample},{code}\n", b.time))?;
+            self.line(format_args!("{:.6},{sample},{}\n", b.time, b.label))?;
             writer.annotate(Annotation {
                 onset: b.time,
                 duration: None,
-                text: code.to_string(),
+                text: b.label.to_string(),
             });
-            match b.kind {
-                BeatKind::Normal => self.counts.normal += 1,
-                BeatKind::Pvc => self.counts.pvc += 1,
+            if b.label == BeatKind::Pvc.code() {
+                self.counts.pvc += 1;
+            } else {
+                self.counts.normal += 1;
             }
         }
         Ok(())

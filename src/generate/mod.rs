@@ -208,12 +208,10 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
     let mut beats = None;
     let (spec, total) = match &job.model {
         JobModel::Physio(PhysioModel::Ecgsyn(p)) => {
-            let mut g = EcgSyn::new((**p).clone(), seed)?.log_beats();
+            let mut g = EcgSyn::new((**p).clone(), seed)?;
             let beats_file = BeatLog::file_name(&name);
             let mut log = BeatLog::create(&job.out.join(&beats_file), g.spec().sample_rate)?;
-            let r = write_record(&mut g, job, &path, seed, |g, w| {
-                log.take(&g.drain_beats(), w)
-            })?;
+            let r = write_record(&mut g, job, &path, seed, |b, w| log.take(&b.events, w))?;
             let counts = log.finish()?;
             let (sha256, _) = hash_file(&job.out.join(&beats_file))?;
             beats = Some(BeatsFile {
@@ -254,19 +252,19 @@ struct BeatsFile {
     counts: BeatCounts,
 }
 
-fn no_labels<G>(_: &mut G, _: &mut dyn crate::io::Writer) -> Result<()> {
+fn no_labels(_: &Block, _: &mut dyn crate::io::Writer) -> Result<()> {
     Ok(())
 }
 
 /// Streams `job.duration_s` of `gen` into `path` in one-second blocks, calling `label`
-/// between filling each block and writing it (to annotate what the block holds); returns
-/// the spec and the number of frames written.
+/// with each block before writing it (to annotate what it holds); returns the spec and the
+/// number of frames written.
 fn write_record<G: Generator>(
     gen: &mut G,
     job: &Job,
     path: &Path,
     seed: u64,
-    mut label: impl FnMut(&mut G, &mut dyn crate::io::Writer) -> Result<()>,
+    mut label: impl FnMut(&Block, &mut dyn crate::io::Writer) -> Result<()>,
 ) -> Result<(SignalSpec, u64)> {
     let spec = gen.spec().clone();
     let total = (job.duration_s * spec.sample_rate).round() as u64;
@@ -288,8 +286,9 @@ fn write_record<G: Generator>(
         if n != block.n_frames {
             block = Block::new(spec.n_channels(), n);
         }
+        block.events.clear();
         gen.fill(&mut block)?;
-        label(gen, writer.as_mut())?;
+        label(&block, writer.as_mut())?;
         writer.write(&block)?;
         done += n as u64;
     }

@@ -52,7 +52,8 @@ pub(crate) fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> 
 pub trait Generator: Send {
     /// Channels, units and sample rate of what this generator produces.
     fn spec(&self) -> &SignalSpec;
-    /// Fills `block` with the next frames and sets its start index and timestamp.
+    /// Fills `block` with the next frames and sets its start index and timestamp; appends
+    /// to `block.events` what it labels in them (ECGSYN: each R peak).
     fn fill(&mut self, block: &mut Block) -> Result<()>;
 }
 

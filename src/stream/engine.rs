@@ -175,6 +175,7 @@ fn generate(
             block.n_frames = n;
             block.data.truncate(n * block.n_channels);
         }
+        block.events.clear();
         let t = Instant::now();
         generator.fill(&mut block)?;
         gen_time.record(t.elapsed().as_secs_f64());

@@ -19,7 +19,7 @@ use super::filters::OnePole;
 use super::leads::{self, dot, unit, Lead, Vector};
 use super::params::{EcgParams, Rhythm, Validate};
 use super::rr::{Spectrum, Tachogram};
-use crate::block::Block;
+use crate::block::{Block, Event};
 use crate::model::Generator;
 use crate::record::SignalSpec;
 use crate::Result;
@@ -49,6 +49,16 @@ pub enum BeatKind {
     Normal,
     /// Premature ventricular contraction.
     Pvc,
+}
+
+impl BeatKind {
+    /// The beat's label: MIT-BIH's beat codes, `N` (normal) and `V` (premature ventricular).
+    pub fn code(self) -> &'static str {
+        match self {
+            BeatKind::Normal => "N",
+            BeatKind::Pvc => "V",
+        }
+    }
 }
 
 /// An R peak: time from the stream start and kind.
@@ -151,6 +161,8 @@ pub struct EcgSyn {
     /// Whether R peaks are kept for `drain_beats` (off unless asked: a stream runs for days).
     log_beats: bool,
     beats: VecDeque<Beat>,
+    /// R peaks of the block being filled, handed to it as events when it is done.
+    events: Vec<Event>,
 }
 
 /// The artefacts on `leads` (EMG set from `emg_snr_db` against the QRS amplitude in lead
@@ -235,6 +247,7 @@ impl EcgSyn {
             frame: 0,
             log_beats: false,
             beats: VecDeque::new(),
+            events: Vec::new(),
             p,
         };
         g.omega = TAU / g.next_rr(0.0);
@@ -244,8 +257,9 @@ impl EcgSyn {
         Ok(g)
     }
 
-    /// Keeps the R peaks it produces for [`drain_beats`](Self::drain_beats) (labels for
-    /// `generate`). Off by default, so an endless stream holds no growing log.
+    /// Keeps the R peaks it produces for [`drain_beats`](Self::drain_beats), too. Off by
+    /// default, so an endless stream holds no growing log; each filled block carries its
+    /// own R peaks as [`Event`]s either way.
     pub fn log_beats(mut self) -> Self {
         self.log_beats = true;
         self
@@ -257,6 +271,10 @@ impl EcgSyn {
     }
 
     fn push_beat(&mut self, time: f64, kind: BeatKind) {
+        self.events.push(Event {
+            time,
+            label: kind.code(),
+        });
         if !self.log_beats {
             return;
         }
@@ -460,6 +478,7 @@ impl Generator for EcgSyn {
             }
             self.frame += 1;
         }
+        block.events.append(&mut self.events);
         Ok(())
     }
 }

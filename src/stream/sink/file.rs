@@ -1,10 +1,11 @@
 //! The file sink: EDF+/BDF+/HDF5/CSV through `io::create`, optionally rolling to new
-//! numbered files (`--roll 1h`).
+//! numbered files (`--roll 1h`); the events a generator labels (ECGSYN's beats) become
+//! EDF+/BDF+ annotations.
 
 use super::SinkContext;
 use crate::block::Block;
 use crate::io::{self, Format, WriteOptions};
-use crate::record::SignalSpec;
+use crate::record::{Annotation, SignalSpec};
 use crate::stream::Sink;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -48,6 +49,9 @@ pub struct FileSink {
     writer: Option<Box<dyn io::Writer>>,
     index: u32,
     frames_in_file: u64,
+    /// Seconds from the stream start to the current file's first frame (event onsets in a
+    /// file count from there).
+    file_start: f64,
 }
 
 impl FileSink {
@@ -73,6 +77,7 @@ impl FileSink {
             writer: None,
             index: 0,
             frames_in_file: 0,
+            file_start: 0.0,
         };
         s.open_next()?;
         Ok(s)
@@ -112,7 +117,18 @@ impl Sink for FileSink {
             }
             self.open_next()?;
         }
+        if self.frames_in_file == 0 {
+            self.file_start = block.timestamp;
+        }
         if let Some(w) = self.writer.as_mut() {
+            // Labels first, so the record that holds each one carries it (EDF+/BDF+).
+            for e in &block.events {
+                w.annotate(Annotation {
+                    onset: (e.time - self.file_start).max(0.0),
+                    duration: None,
+                    text: e.label.to_string(),
+                });
+            }
             w.write(block)?;
         }
         self.frames_in_file += block.n_frames as u64;
