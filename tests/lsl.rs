@@ -67,3 +67,39 @@ fn a_missing_liblsl_is_a_clear_error_before_streaming() {
     );
     assert!(o.stdout.is_empty(), "nothing streamed");
 }
+
+/// An ECGSYN stream's R peaks reach LSL as a marker stream `NAME-markers` (type `Markers`,
+/// strings at an irregular rate) on the data's clock: pylsl finds each `N` within a few
+/// milliseconds of the tallest lead-II sample near it.
+#[test]
+fn ecg_beats_reach_lsl_as_markers_on_the_r_peaks() {
+    let name = format!("biowave-beats-{}", std::process::id());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["stream", "--model", "ecgsyn", "--duration", "9s", "--to"])
+        .arg(format!("lsl:{name}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _reap = common::KillOnPanic(child.id());
+    let out = common::python("lsl_markers.py", [name.as_str(), "5", "1"]);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "biowave stream failed");
+    let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(j["type"], "Markers");
+    assert_eq!(j["channel_format"], 3, "cft_string");
+    assert_eq!(j["rate"], 0.0, "irregular rate");
+    let labels = j["labels"].as_array().unwrap();
+    assert!(labels.len() >= 4, "about 72 bpm for 5 s: {j}");
+    assert!(labels.iter().all(|l| l == "N"), "{j}");
+    let offsets: Vec<f64> = j["offsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(offsets.len() + 2 >= labels.len(), "{j}");
+    assert!(
+        offsets.iter().all(|d| d.abs() <= 0.02),
+        "each marker on its R peak (lead II maximum): {offsets:?}"
+    );
+}

@@ -1,5 +1,7 @@
 //! Lab Streaming Layer outlet (`--to lsl:NAME`): float32 chunks with drift-free
-//! timestamps, channel labels and units in the stream description.
+//! timestamps, channel labels and units in the stream description; the events a generator
+//! labels (ECGSYN's R peaks, `N`/`V`) go to a marker stream `NAME-markers` on the same
+//! clock, opened at the first event.
 
 mod ffi;
 
@@ -16,6 +18,8 @@ pub struct LslSink {
     /// LSL clock at stream frame 0 (taken at the first block).
     t0: Option<f64>,
     frames: Vec<f32>,
+    /// The marker outlet, once the generator has labelled an event.
+    markers: Option<ffi::Outlet>,
 }
 
 /// LSL content type from the units: mV → ECG, µV → EEG.
@@ -37,6 +41,7 @@ impl LslSink {
             name,
             kind: content_type(ctx),
             rate: ctx.spec.sample_rate,
+            strings: false,
             source_id: &source_id,
             channels: ctx
                 .spec
@@ -52,7 +57,23 @@ impl LslSink {
             rate: ctx.spec.sample_rate,
             t0: None,
             frames: Vec::new(),
+            markers: None,
         })
+    }
+
+    /// Opens `NAME-markers`: one string channel at an irregular rate, type `Markers`.
+    fn open_markers(&self) -> std::result::Result<ffi::Outlet, String> {
+        let name = format!("{}-markers", self.name);
+        let source_id = format!("biowave-{name}");
+        let decl = ffi::Declaration {
+            name: &name,
+            kind: "Markers",
+            rate: 0.0,
+            strings: true,
+            source_id: &source_id,
+            channels: vec![("event", "")],
+        };
+        ffi::Outlet::open(ffi::Lsl::load()?, &decl)
     }
 }
 
@@ -74,7 +95,16 @@ impl Sink for LslSink {
         block.interleave_into(&mut self.frames);
         let last = (block.start_index + block.n_frames as u64).saturating_sub(1);
         let ts = t0 + last as f64 / self.rate;
-        self.outlet.push(&self.frames, ts).map_err(err)
+        self.outlet.push(&self.frames, ts).map_err(err)?;
+        if !block.events.is_empty() && self.markers.is_none() {
+            self.markers = Some(self.open_markers().map_err(err)?);
+        }
+        if let Some(m) = self.markers.as_mut() {
+            for e in &block.events {
+                m.push_str(e.label, t0 + e.time).map_err(err)?;
+            }
+        }
+        Ok(())
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 /// `cft_float32` in liblsl's `lsl_channel_format_t`.
 const CF_FLOAT32: c_int = 1;
+/// `cft_string` in liblsl's `lsl_channel_format_t`.
+const CF_STRING: c_int = 3;
 
 type CreateInfo = unsafe extern "C" fn(
     *const c_char,
@@ -22,6 +24,7 @@ type AppendValue = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_cha
 type CreateOutlet = unsafe extern "C" fn(*mut c_void, c_int, c_int) -> *mut c_void;
 type PushChunk =
     unsafe extern "C" fn(*mut c_void, *const c_float, c_ulong, c_double, c_int) -> c_int;
+type PushStr = unsafe extern "C" fn(*mut c_void, *const *const c_char, c_double) -> c_int;
 type LocalClock = unsafe extern "C" fn() -> c_double;
 type Destroy = unsafe extern "C" fn(*mut c_void);
 
@@ -102,10 +105,12 @@ impl Lsl {
 pub struct Declaration<'a> {
     /// Stream name.
     pub name: &'a str,
-    /// Content type (ECG, EEG, …).
+    /// Content type (ECG, EEG, …; `Markers` for an event stream).
     pub kind: &'a str,
-    /// Nominal sample rate.
+    /// Nominal sample rate; 0 for an irregular stream (markers).
     pub rate: f64,
+    /// Strings (a marker stream) rather than float32 samples.
+    pub strings: bool,
     /// Source id (stable per name, so inlets recover after a restart).
     pub source_id: &'a str,
     /// (label, unit) per channel.
@@ -128,7 +133,7 @@ impl Outlet {
                 kind.as_ptr(),
                 d.channels.len() as c_int,
                 d.rate,
-                CF_FLOAT32,
+                if d.strings { CF_STRING } else { CF_FLOAT32 },
                 sid.as_ptr(),
             )
         };
@@ -176,6 +181,20 @@ impl Outlet {
         };
         if rc < 0 {
             return Err(format!("lsl_push_chunk_ftp failed with code {rc}"));
+        }
+        Ok(())
+    }
+
+    /// Pushes one string sample (a marker) stamped `ts` (LSL clock) to a string outlet.
+    pub fn push_str(&mut self, text: &str, ts: f64) -> Result<(), String> {
+        let push: Symbol<PushStr> = self.lsl.sym(b"lsl_push_sample_strt\0")?;
+        let c = cstr(text);
+        let one = [c.as_ptr()];
+        // SAFETY: a live outlet of one string channel and one NUL-terminated string that
+        // outlives the call (liblsl copies it).
+        let rc = unsafe { push(self.outlet, one.as_ptr(), ts) };
+        if rc < 0 {
+            return Err(format!("lsl_push_sample_strt failed with code {rc}"));
         }
         Ok(())
     }
