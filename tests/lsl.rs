@@ -75,7 +75,7 @@ fn a_missing_liblsl_is_a_clear_error_before_streaming() {
 fn ecg_beats_reach_lsl_as_markers_on_the_r_peaks() {
     let name = format!("biowave-beats-{}", std::process::id());
     let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args(["stream", "--model", "ecgsyn", "--duration", "9s", "--to"])
+        .args(["stream", "--model", "ecgsyn", "--duration", "12s", "--to"])
         .arg(format!("lsl:{name}"))
         .stderr(Stdio::piped())
         .spawn()
