@@ -1,13 +1,27 @@
 //! Blocks: the unit of samples that flows from a generator to the sinks.
 
-/// Something at one point of the signal, labelled by the generator that made it (an ECG
-/// beat's R peak: `N`, `V`), for sinks that keep labels (EDF+/BDF+ annotations).
+/// Something the generator put into the signal and labels (an ECG beat's R peak: `N`,
+/// `V`; an EEG spindle), for sinks that keep labels (EDF+/BDF+ annotations, LSL markers).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Event {
-    /// Seconds from the stream's first frame.
+    /// Onset, seconds from the stream's first frame.
     pub time: f64,
+    /// Seconds it lasts; 0 for a point in time (an R peak).
+    pub duration: f64,
     /// A short label (for ECG beats, MIT-BIH's beat codes).
     pub label: &'static str,
+}
+
+impl Event {
+    /// As an annotation whose onset counts from `origin` seconds into the stream (a file's
+    /// first frame); a point in time has no duration.
+    pub fn to_annotation(&self, origin: f64) -> crate::record::Annotation {
+        crate::record::Annotation {
+            onset: (self.time - origin).max(0.0),
+            duration: (self.duration > 0.0).then_some(self.duration),
+            text: self.label.to_string(),
+        }
+    }
 }
 
 /// A run of consecutive frames for all channels of a stream, stored channel-major.
@@ -85,6 +99,21 @@ impl Block {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_become_annotations_timed_from_the_origin() {
+        let e = |duration| Event {
+            time: 12.5,
+            duration,
+            label: "spindle",
+        };
+        let a = e(0.8).to_annotation(10.0);
+        assert_eq!(
+            (a.onset, a.duration, a.text.as_str()),
+            (2.5, Some(0.8), "spindle")
+        );
+        assert_eq!(e(0.0).to_annotation(0.0).duration, None, "a point in time");
+    }
 
     #[test]
     fn channel_major_layout_and_interleave() {

@@ -267,21 +267,40 @@ fn edf_and_bdf_records_open_in_pyedflib_with_leads_rates_and_units() {
     }
 }
 
-/// The rows of a `NAME.beats.csv`: (time s, sample, type).
-fn beat_rows(path: &Path) -> Vec<(f64, usize, String)> {
+/// The rows of a `NAME.events.csv`: (onset s, sample, duration s, label).
+fn event_rows(path: &Path) -> Vec<(f64, usize, f64, String)> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("time_s,sample,type"));
+    assert_eq!(lines.next(), Some("time_s,sample,duration_s,label"));
     lines
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (
-                f[0].parse().unwrap(),
-                f[1].parse().unwrap(),
-                f[2].to_string(),
-            )
+            let num = |i: usize| f[i].parse::<f64>().unwrap();
+            (num(0), f[1].parse().unwrap(), num(2), f[3].to_string())
         })
         .collect()
+}
+
+/// Runs `generate` of one record with `args` into `dir/sub`; returns the folder and the
+/// record's manifest labels, after checking the events file's hash there.
+fn labelled_record(
+    dir: &Path,
+    sub: &str,
+    args: &[&str],
+) -> (std::path::PathBuf, serde_json::Value) {
+    let out = dir.join(sub);
+    let mut a = vec!["generate", "--out", out.to_str().unwrap()];
+    a.extend(args);
+    let o = biowave(&a);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let labels = manifest(&out.join("manifest.json"))["records"][0]["labels"].clone();
+    let csv = std::fs::read(out.join(labels["events_file"].as_str().unwrap())).unwrap();
+    let h: String = Sha256::digest(&csv)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(labels["events_sha256"], h);
+    (out, labels)
 }
 
 /// ECG records carry their beats, the ground truth a QRS benchmark scores against: one
@@ -291,10 +310,8 @@ fn beat_rows(path: &Path) -> Vec<(f64, usize, String)> {
 #[test]
 fn ecg_records_carry_per_beat_labels_on_their_r_peaks() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |format: &str| {
-        let out = dir.path().join(format);
-        let o = biowave(&[
-            "generate",
+    let args = |format| {
+        [
             "--model",
             "ecgsyn",
             "--duration",
@@ -309,46 +326,31 @@ fn ecg_records_carry_per_beat_labels_on_their_r_peaks() {
             "0.1",
             "--seed",
             "5",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let m = manifest(&out.join("manifest.json"));
-        (out, m["records"][0]["labels"].clone())
+        ]
     };
-    let (edf, labels) = run("edf");
-    let csv = edf.join(labels["beats_file"].as_str().unwrap());
-    assert_eq!(csv.file_name().unwrap(), "ecgsyn-000000.beats.csv");
-    let rows = beat_rows(&csv);
-    let h: String = Sha256::digest(std::fs::read(&csv).unwrap())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(labels["beats_sha256"], h);
-    let pvcs = rows.iter().filter(|r| r.2 == "V").count();
+    let (edf, labels) = labelled_record(dir.path(), "edf", &args("edf"));
+    assert_eq!(labels["events_file"], "ecgsyn-000000.events.csv");
+    let rows = event_rows(&edf.join("ecgsyn-000000.events.csv"));
+    let pvcs = rows.iter().filter(|r| r.3 == "V").count();
     assert_eq!(labels["beats"].as_u64(), Some(rows.len() as u64));
     assert_eq!(labels["pvcs"].as_u64(), Some(pvcs as u64));
+    assert_eq!(labels["events"]["V"].as_u64(), Some(pvcs as u64));
     assert!(
         (150..=170).contains(&rows.len()),
         "80 bpm for 2 min: {}",
         rows.len()
     );
     assert!(pvcs >= 5, "PVCs at a 10 % rate: {pvcs}");
-    assert!(rows.iter().all(|r| r.2 == "N" || r.2 == "V"));
+    assert!(rows
+        .iter()
+        .all(|r| (r.3 == "N" || r.3 == "V") && r.2 == 0.0));
 
     let s = pyedflib_summary(&edf.join("ecgsyn-000000.edf"), &[]);
-    let ann: Vec<(f64, String)> = s["annotations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| (a[0].as_f64().unwrap(), a[2].as_str().unwrap().to_string()))
-        .collect();
+    let ann = s["annotations"].as_array().unwrap();
     assert_eq!(ann.len(), rows.len(), "one annotation per beat");
-    for ((t, code), r) in ann.iter().zip(&rows) {
-        assert!(
-            (t - r.0).abs() < 1e-5 && *code == r.2,
-            "{t} {code} vs {r:?}"
-        );
+    for (a, r) in ann.iter().zip(&rows) {
+        let (t, code) = (a[0].as_f64().unwrap(), a[2].as_str().unwrap());
+        assert!((t - r.0).abs() < 1e-5 && code == r.3, "{a} vs {r:?}");
     }
 
     let rec = biowave::io::read(&edf.join("ecgsyn-000000.edf")).unwrap();
@@ -361,12 +363,91 @@ fn ecg_records_carry_per_beat_labels_on_their_r_peaks() {
         "detected R peaks against the labels: {m:?}"
     );
 
-    let (h5, h5_labels) = run("h5");
+    let (h5, h5_labels) = labelled_record(dir.path(), "h5", &args("h5"));
     assert_eq!(
-        h5_labels["beats_sha256"], labels["beats_sha256"],
+        h5_labels["events_sha256"], labels["events_sha256"],
         "labels do not depend on the format"
     );
-    assert!(h5.join("ecgsyn-000000.beats.csv").exists());
+    assert!(h5.join("ecgsyn-000000.events.csv").exists());
+}
+
+/// EEG records label their sleep spindles (onset and duration), in the CSV and as EDF+
+/// annotations with durations; inside the labelled spans Cz carries several times the
+/// sigma-band (11–16 Hz) power it carries outside them, as a spindle detector would see.
+#[test]
+fn eeg_records_label_their_spindles_with_onset_and_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, labels) = labelled_record(
+        dir.path(),
+        "eeg",
+        &[
+            "--model",
+            "eeg",
+            "--duration",
+            "300s",
+            "--format",
+            "edf",
+            "--seed",
+            "2",
+            "--param",
+            "spindle_rate_per_min=6",
+            "--param",
+            "spindle_uv=20",
+        ],
+    );
+    let rows = event_rows(&out.join("eeg-000000.events.csv"));
+    assert!(
+        rows.iter()
+            .all(|r| r.3 == "spindle" && (0.5..=1.5).contains(&r.2)),
+        "{rows:?}"
+    );
+    assert!(
+        (15..=50).contains(&rows.len()),
+        "6 a minute for 5 min: {}",
+        rows.len()
+    );
+    assert_eq!(
+        labels["events"]["spindle"].as_u64(),
+        Some(rows.len() as u64)
+    );
+
+    let s = pyedflib_summary(&out.join("eeg-000000.edf"), &[]);
+    let ann = s["annotations"].as_array().unwrap();
+    assert_eq!(ann.len(), rows.len());
+    for (a, r) in ann.iter().zip(&rows) {
+        let (t, d) = (a[0].as_f64().unwrap(), a[1].as_f64().unwrap());
+        assert!(
+            (t - r.0).abs() < 1e-5 && (d - r.2).abs() < 1e-5,
+            "{a} vs {r:?}"
+        );
+        assert_eq!(a[2], "spindle");
+    }
+
+    let rec = biowave::io::read(&out.join("eeg-000000.edf")).unwrap();
+    let cz = rec.channels.iter().find(|c| c.meta.label == "Cz").unwrap();
+    let fs = cz.meta.sample_rate;
+    use biowave::dsp::filter::{butter, Band};
+    let sigma = butter(4, Band::Bandpass(11.0, 16.0), fs)
+        .unwrap()
+        .filtfilt(&cz.samples)
+        .unwrap();
+    let mut inside = vec![false; sigma.len()];
+    for r in &rows {
+        let (a, b) = (r.1, r.1 + (r.2 * fs) as usize);
+        inside[a.min(sigma.len())..b.min(sigma.len())].fill(true);
+    }
+    let power = |want: bool| {
+        let v: Vec<f64> = (sigma.iter().zip(&inside))
+            .filter(|(_, &i)| i == want)
+            .map(|(x, _)| f64::from(*x).powi(2))
+            .collect();
+        v.iter().sum::<f64>() / v.len() as f64
+    };
+    let ratio = power(true) / power(false);
+    assert!(
+        ratio > 3.0,
+        "sigma power inside / outside the labels: {ratio:.2}"
+    );
 }
 
 /// A learned checkpoint generates datasets like the physiological models: files pyedflib

@@ -5,17 +5,17 @@
 //! I, I+N, …) produce exactly the files of one unsharded run, and their manifests'
 //! `records` lists merge by concatenation.
 
-pub mod beats;
+pub mod events;
 pub mod manifest;
 pub mod raw;
 pub mod units;
 
-pub use beats::{BeatCounts, BeatLog};
+pub use events::EventLog;
 pub use manifest::{Manifest, RecordEntry};
 pub use units::{parse_duration, parse_shard, Shard};
 
 use crate::block::Block;
-use crate::model::physio::{EcgSyn, Eeg, PhysioModel};
+use crate::model::physio::PhysioModel;
 use crate::model::Generator;
 use crate::record::SignalSpec;
 use crate::{Error, Result};
@@ -205,28 +205,25 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
     let seed = record_seed(job.seed, index);
     let name = format!("{}-{index:06}.{}", job.model.name(), job.format.ext());
     let path = job.out.join(&name);
-    let mut beats = None;
+    let mut events = None;
     let (spec, total) = match &job.model {
-        JobModel::Physio(PhysioModel::Ecgsyn(p)) => {
-            let mut g = EcgSyn::new((**p).clone(), seed)?;
-            let beats_file = BeatLog::file_name(&name);
-            let mut log = BeatLog::create(&job.out.join(&beats_file), g.spec().sample_rate)?;
+        JobModel::Physio(p) => {
+            let mut g = p.generator(seed)?;
+            let file = EventLog::file_name(&name);
+            let mut log = EventLog::create(&job.out.join(&file), g.spec().sample_rate)?;
             let r = write_record(&mut g, job, &path, seed, |b, w| log.take(&b.events, w))?;
             let counts = log.finish()?;
-            let (sha256, _) = hash_file(&job.out.join(&beats_file))?;
-            beats = Some(BeatsFile {
-                name: beats_file,
+            let (sha256, _) = hash_file(&job.out.join(&file))?;
+            events = Some(EventsFile {
+                name: file,
                 sha256,
                 counts,
             });
             r
         }
-        JobModel::Physio(PhysioModel::Eeg(p)) => {
-            write_record(&mut Eeg::new(p.clone(), seed)?, job, &path, seed, no_labels)?
-        }
         JobModel::Learned(l) => {
             let mut g = crate::model::by_name_with(&l.name, seed, l.temperature)?;
-            write_record(&mut g, job, &path, seed, no_labels)?
+            write_record(&mut g, job, &path, seed, |_, _| Ok(()))?
         }
     };
     let (sha256, bytes) = hash_file(&path)?;
@@ -240,20 +237,16 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
         sample_rate: spec.sample_rate,
         channels: spec.channels.iter().map(|c| c.label.clone()).collect(),
         units: spec.channels.iter().map(|c| c.unit.clone()).collect(),
-        labels: labels(&job.model, beats.as_ref(), job.duration_s),
+        labels: labels(&job.model, events.unwrap_or_default(), job.duration_s),
     })
 }
 
-/// The per-beat labels beside an ECG record: file name, its sha256, the counts.
+/// The labels beside a physiological record: file name, its sha256, events per label.
 #[derive(Debug, Clone, Default)]
-struct BeatsFile {
+struct EventsFile {
     name: String,
     sha256: String,
-    counts: BeatCounts,
-}
-
-fn no_labels(_: &Block, _: &mut dyn crate::io::Writer) -> Result<()> {
-    Ok(())
+    counts: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// Streams `job.duration_s` of `gen` into `path` in one-second blocks, calling `label`
@@ -296,29 +289,27 @@ fn write_record<G: Generator>(
     Ok((spec, total))
 }
 
-/// Labels of a record: the model's (rhythm, HR …) and, for ECG, what was produced: the
-/// beat counts and the file of per-beat labels.
-fn labels(model: &JobModel, beats: Option<&BeatsFile>, duration_s: f64) -> serde_json::Value {
+/// Labels of a record: the model's (rhythm, HR …) and, for a physiological model, what it
+/// produced: events per label and the file that lists them (ECG: beats and PVCs too).
+fn labels(model: &JobModel, events: EventsFile, duration_s: f64) -> serde_json::Value {
     let model = match model {
         JobModel::Physio(p) => p,
         JobModel::Learned(l) => {
             return serde_json::json!({"model": l.name, "kind": l.kind, "temperature": l.temperature})
         }
     };
-    match model {
+    let count = |label: &str| events.counts.get(label).copied().unwrap_or(0);
+    let mut labels = match model {
         PhysioModel::Ecgsyn(p) => {
-            let b = beats.cloned().unwrap_or_default();
-            let n = b.counts;
+            let (beats, pvcs) = (count("N") + count("V"), count("V"));
             serde_json::json!({
                 "rhythm": p.rhythm,
                 "hr": p.mean_hr(),
                 "hr_std": p.hr_std,
-                "beats": n.total(),
-                "pvcs": n.pvc,
-                "measured_hr": 60.0 * n.total() as f64 / duration_s,
+                "beats": beats,
+                "pvcs": pvcs,
+                "measured_hr": 60.0 * beats as f64 / duration_s,
                 "st_mv": p.st_mv,
-                "beats_file": b.name,
-                "beats_sha256": b.sha256,
             })
         }
         PhysioModel::Eeg(p) => serde_json::json!({
@@ -327,7 +318,11 @@ fn labels(model: &JobModel, beats: Option<&BeatsFile>, duration_s: f64) -> serde
             "kcomplexes": p.kcomplex_rate_per_min > 0.0,
             "blinks": p.blink_rate_per_min > 0.0,
         }),
-    }
+    };
+    labels["events"] = serde_json::json!(events.counts);
+    labels["events_file"] = events.name.into();
+    labels["events_sha256"] = events.sha256.into();
+    labels
 }
 
 /// SHA-256 (hex) and size of a file.

@@ -273,6 +273,7 @@ impl EcgSyn {
     fn push_beat(&mut self, time: f64, kind: BeatKind) {
         self.events.push(Event {
             time,
+            duration: 0.0,
             label: kind.code(),
         });
         if !self.log_beats {

@@ -11,7 +11,7 @@
 use super::filters::{OnePole, PinkBank, Resonator};
 use super::gauss;
 use super::params::{EegParams, Validate};
-use crate::block::Block;
+use crate::block::{Block, Event};
 use crate::model::cholesky::cholesky;
 use crate::model::Generator;
 use crate::record::SignalSpec;
@@ -96,7 +96,7 @@ struct RhythmSrc {
 
 /// A transient event in progress: start time and duration, with a random phase.
 #[derive(Clone, Copy)]
-struct Event {
+struct Transient {
     start: f64,
     dur: f64,
     phase: f64,
@@ -106,15 +106,18 @@ struct Event {
 struct Train {
     rate_hz: f64,
     next: f64,
-    current: Option<Event>,
+    current: Option<Transient>,
+    /// Label given to each event as it starts.
+    label: &'static str,
 }
 
 impl Train {
-    fn new(per_min: f64, rng: &mut ChaCha8Rng) -> Self {
+    fn new(per_min: f64, label: &'static str, rng: &mut ChaCha8Rng) -> Self {
         let mut t = Self {
             rate_hz: per_min / 60.0,
             next: f64::INFINITY,
             current: None,
+            label,
         };
         t.next = t.gap(rng);
         t
@@ -127,16 +130,28 @@ impl Train {
         -(1.0 - rng.random::<f64>()).ln() / self.rate_hz
     }
 
-    /// Event active at `t` (starting one when due) and its local time.
-    fn at(&mut self, t: f64, dur: (f64, f64), rng: &mut ChaCha8Rng) -> Option<(Event, f64)> {
+    /// Event active at `t` (starting one when due, labelled in `events`) and its local
+    /// time.
+    fn at(
+        &mut self,
+        t: f64,
+        dur: (f64, f64),
+        rng: &mut ChaCha8Rng,
+        events: &mut Vec<Event>,
+    ) -> Option<(Transient, f64)> {
         if self.current.is_none() && t >= self.next {
             let d = rng.random_range(dur.0..=dur.1);
-            self.current = Some(Event {
+            self.current = Some(Transient {
                 start: t,
                 dur: d,
                 phase: rng.random_range(0.0..TAU),
             });
             self.next = t + d + self.gap(rng);
+            events.push(Event {
+                time: t,
+                duration: d,
+                label: self.label,
+            });
         }
         let e = self.current?;
         let tau = t - e.start;
@@ -233,9 +248,9 @@ impl Eeg {
             chol: spatial_factor(&pos, p.spatial_length),
             bg: (0..n).map(|_| PinkBank::new(p.exponent, p.fs)).collect(),
             rhythms,
-            spindles: Train::new(p.spindle_rate_per_min, &mut rng),
-            kcomplex: Train::new(p.kcomplex_rate_per_min, &mut rng),
-            blinks: Train::new(p.blink_rate_per_min, &mut rng),
+            spindles: Train::new(p.spindle_rate_per_min, "spindle", &mut rng),
+            kcomplex: Train::new(p.kcomplex_rate_per_min, "K-complex", &mut rng),
+            blinks: Train::new(p.blink_rate_per_min, "blink", &mut rng),
             spindle_gain: topo(&pos, 0.0, 0.0, 0.5),
             k_gain: topo(&pos, 0.0, 0.25, 0.6),
             blink_gain,
@@ -271,10 +286,11 @@ impl Eeg {
         }
     }
 
-    /// Transient and artefact value common to all channels, with per-channel gains applied.
-    fn transients(&mut self, t: f64) -> [(f64, usize); 3] {
+    /// Transient and artefact value common to all channels, with per-channel gains applied;
+    /// labels each transient that starts at `t` in `events`.
+    fn transients(&mut self, t: f64, events: &mut Vec<Event>) -> [(f64, usize); 3] {
         let p = &self.p;
-        let sp = match self.spindles.at(t, (0.5, 1.5), &mut self.rng) {
+        let sp = match self.spindles.at(t, (0.5, 1.5), &mut self.rng, events) {
             Some((e, tau)) => {
                 p.spindle_uv
                     * (PI * tau / e.dur).sin().powi(2)
@@ -282,7 +298,7 @@ impl Eeg {
             }
             None => 0.0,
         };
-        let k = match self.kcomplex.at(t, (0.9, 1.1), &mut self.rng) {
+        let k = match self.kcomplex.at(t, (0.9, 1.1), &mut self.rng, events) {
             Some((_, tau)) => {
                 p.kcomplex_uv
                     * (-(-((tau - 0.25) / 0.08).powi(2)).exp()
@@ -290,7 +306,7 @@ impl Eeg {
             }
             None => 0.0,
         };
-        let b = match self.blinks.at(t, (0.3, 0.45), &mut self.rng) {
+        let b = match self.blinks.at(t, (0.3, 0.45), &mut self.rng, events) {
             Some((e, tau)) => p.blink_uv * (PI * tau / e.dur).sin().powi(2),
             None => 0.0,
         };
@@ -311,7 +327,7 @@ impl Generator for Eeg {
         for i in 0..n {
             let t = self.frame as f64 / self.p.fs;
             self.sources();
-            let tr = self.transients(t);
+            let tr = self.transients(t, &mut block.events);
             let mains = self.p.mains_uv * (TAU * self.p.mains_hz * t).sin();
             for c in 0..nc {
                 let row = &self.chol[c * nc..c * nc + c + 1];

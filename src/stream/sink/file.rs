@@ -5,7 +5,7 @@
 use super::SinkContext;
 use crate::block::Block;
 use crate::io::{self, Format, WriteOptions};
-use crate::record::{Annotation, SignalSpec};
+use crate::record::SignalSpec;
 use crate::stream::Sink;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -123,11 +123,7 @@ impl Sink for FileSink {
         if let Some(w) = self.writer.as_mut() {
             // Labels first, so the record that holds each one carries it (EDF+/BDF+).
             for e in &block.events {
-                w.annotate(Annotation {
-                    onset: (e.time - self.file_start).max(0.0),
-                    duration: None,
-                    text: e.label.to_string(),
-                });
+                w.annotate(e.to_annotation(self.file_start));
             }
             w.write(block)?;
         }

@@ -1,0 +1,88 @@
+//! Labels of generated records, the ground truth a detector benchmark scores against:
+//! every event the generator put into the signal (ECG R peaks `N`/`V`, EEG spindles,
+//! K-complexes, blinks) in a CSV beside the record and, where the format holds them
+//! (EDF+/BDF+), as annotations in the record itself.
+
+use crate::block::Event;
+use crate::io::Writer;
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Writes a record's events as they are produced: `time_s,sample,duration_s,label` rows
+/// (onset, its nearest sample, seconds it lasts or 0, label) and, through the record's
+/// writer, annotations.
+pub struct EventLog {
+    path: PathBuf,
+    out: BufWriter<File>,
+    sample_rate: f64,
+    counts: BTreeMap<&'static str, u64>,
+}
+
+impl EventLog {
+    /// Creates the CSV at `path` (header row first) for a record sampled at `sample_rate`.
+    pub fn create(path: &Path, sample_rate: f64) -> Result<Self> {
+        let file = File::create(path).map_err(|e| io_error(path, e))?;
+        let mut log = EventLog {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            sample_rate,
+            counts: BTreeMap::new(),
+        };
+        log.line(format_args!("time_s,sample,duration_s,label\n"))?;
+        Ok(log)
+    }
+
+    /// The CSV's file name (`NAME.events.csv` beside `NAME.edf`).
+    pub fn file_name(record_file: &str) -> String {
+        let stem = record_file
+            .rsplit_once('.')
+            .map_or(record_file, |(stem, _)| stem);
+        format!("{stem}.events.csv")
+    }
+
+    /// Logs a block's events and annotates `writer` with them; call before writing the
+    /// block, so the record that holds each onset carries its label.
+    pub fn take(&mut self, events: &[Event], writer: &mut dyn Writer) -> Result<()> {
+        for e in events {
+            let sample = (e.time * self.sample_rate).round() as u64;
+            let (t, d, label) = (e.time, e.duration, e.label);
+            self.line(format_args!("{t:.6},{sample},{d:.6},{label}\n"))?;
+            writer.annotate(e.to_annotation(0.0));
+            *self.counts.entry(e.label).or_default() += 1;
+        }
+        Ok(())
+    }
+
+    /// Flushes the CSV; returns how many events of each label it holds.
+    pub fn finish(mut self) -> Result<BTreeMap<&'static str, u64>> {
+        self.out.flush().map_err(|e| io_error(&self.path, e))?;
+        Ok(self.counts)
+    }
+
+    fn line(&mut self, args: std::fmt::Arguments) -> Result<()> {
+        self.out
+            .write_fmt(args)
+            .map_err(|e| io_error(&self.path, e))
+    }
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> Error {
+    Error::os(format!("writing {}", path.display()), e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_sits_beside_the_record() {
+        assert_eq!(
+            EventLog::file_name("ecgsyn-000003.edf"),
+            "ecgsyn-000003.events.csv"
+        );
+        assert_eq!(EventLog::file_name("x"), "x.events.csv");
+    }
+}
