@@ -130,6 +130,25 @@ impl Train {
         -(1.0 - rng.random::<f64>()).ln() / self.rate_hz
     }
 
+    /// Starts an event at `t` and labels it; cold and out of line, to keep the per-sample
+    /// path small (it runs a few times a minute).
+    #[cold]
+    #[inline(never)]
+    fn start(&mut self, t: f64, dur: (f64, f64), rng: &mut ChaCha8Rng, events: &mut Vec<Event>) {
+        let d = rng.random_range(dur.0..=dur.1);
+        self.current = Some(Transient {
+            start: t,
+            dur: d,
+            phase: rng.random_range(0.0..TAU),
+        });
+        self.next = t + d + self.gap(rng);
+        events.push(Event {
+            time: t,
+            duration: d,
+            label: self.label,
+        });
+    }
+
     /// Event active at `t` (starting one when due, labelled in `events`) and its local
     /// time.
     fn at(
@@ -140,18 +159,7 @@ impl Train {
         events: &mut Vec<Event>,
     ) -> Option<(Transient, f64)> {
         if self.current.is_none() && t >= self.next {
-            let d = rng.random_range(dur.0..=dur.1);
-            self.current = Some(Transient {
-                start: t,
-                dur: d,
-                phase: rng.random_range(0.0..TAU),
-            });
-            self.next = t + d + self.gap(rng);
-            events.push(Event {
-                time: t,
-                duration: d,
-                label: self.label,
-            });
+            self.start(t, dur, rng, events);
         }
         let e = self.current?;
         let tau = t - e.start;
