@@ -86,11 +86,9 @@ pub trait Writer: Send {
     fn write(&mut self, block: &Block) -> Result<()>;
     /// Flushes, fixes headers and closes. Idempotent.
     fn finish(&mut self) -> Result<()>;
-    /// Marks an event (onset in seconds from the first sample) where the format holds
-    /// annotations (EDF+/BDF+), in the records written next; `false` where it holds none.
-    fn annotate(&mut self, _a: Annotation) -> bool {
-        false
-    }
+    /// Marks an event (onset in seconds from the first sample) in the records written next,
+    /// where the format holds annotations (EDF+/BDF+); the others let it pass.
+    fn annotate(&mut self, _a: Annotation) {}
 }
 
 /// Options for writing, shared by all formats (formats ignore what they cannot hold).

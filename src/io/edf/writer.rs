@@ -351,9 +351,8 @@ impl Writer for EdfWriter {
         self.seal(tail)
     }
 
-    fn annotate(&mut self, a: Annotation) -> bool {
+    fn annotate(&mut self, a: Annotation) {
         self.add_annotation(a);
-        true
     }
 }
 
