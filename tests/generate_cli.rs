@@ -1,5 +1,6 @@
 //! `biowave generate`: sharding reproduces the unsharded run byte for byte, the manifest
-//! describes the files, and bad parameters exit 2 with a clear message.
+//! describes the files, records carry labels of what the generator put in them (ECG beats,
+//! EEG spindles) where detectors find it, and bad parameters exit 2 with a clear message.
 
 mod common;
 use biowave::dsp::qrs::{detect, match_beats};

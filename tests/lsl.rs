@@ -1,5 +1,6 @@
 //! The LSL outlet received by a real pylsl inlet: name, type, rate, channels, labels,
-//! units, sample values and timestamps; a missing liblsl is a clear error (exit 2).
+//! units, sample values and timestamps, and ECG beats as a marker stream on the same clock;
+//! a missing liblsl is a clear error (exit 2).
 
 mod common;
 use std::process::{Command, Stdio};

@@ -1,6 +1,7 @@
 //! Drives the real `biowave stream` binary: TCP wire format and frame counts, stalled
-//! clients, SIGTERM, stdout counts, --fast, closed pipes, metrics and bad input (exit 2).
-//! The `sine` generator at 500 Hz is used so expected samples are known exactly.
+//! clients, SIGTERM, stdout counts, --fast, closed pipes, metrics, bad input (exit 2) and
+//! beat annotations in recorded ECG files. The `sine` generator at 500 Hz is used where
+//! expected samples must be known exactly.
 
 mod common;
 use common::{connect, free_port, pyedflib_summary, read_client};
