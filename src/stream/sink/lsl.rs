@@ -20,6 +20,8 @@ pub struct LslSink {
     frames: Vec<f32>,
     /// The marker outlet, once the generator has labelled an event.
     markers: Option<ffi::Outlet>,
+    /// The library, kept for opening the marker outlet mid-stream without looking for it.
+    lsl: ffi::Lsl,
 }
 
 /// LSL content type from the units: mV → ECG, µV → EEG.
@@ -50,7 +52,7 @@ impl LslSink {
                 .map(|c| (c.label.as_str(), c.unit.as_str()))
                 .collect(),
         };
-        let outlet = ffi::Outlet::open(lsl, &decl).map_err(fail)?;
+        let outlet = ffi::Outlet::open(lsl.clone(), &decl).map_err(fail)?;
         Ok(LslSink {
             name: name.to_string(),
             outlet,
@@ -58,6 +60,7 @@ impl LslSink {
             t0: None,
             frames: Vec::new(),
             markers: None,
+            lsl,
         })
     }
 
@@ -73,7 +76,7 @@ impl LslSink {
             source_id: &source_id,
             channels: vec![("event", "")],
         };
-        ffi::Outlet::open(ffi::Lsl::load()?, &decl)
+        ffi::Outlet::open(self.lsl.clone(), &decl)
     }
 }
 

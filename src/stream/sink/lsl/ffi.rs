@@ -49,9 +49,10 @@ pub fn candidates() -> Vec<PathBuf> {
     v
 }
 
-/// The loaded library.
+/// The loaded library (cloned for a second outlet without loading it again).
+#[derive(Clone)]
 pub struct Lsl {
-    lib: Library,
+    lib: std::sync::Arc<Library>,
 }
 
 /// An outlet and the stream info it was made from.
@@ -77,7 +78,7 @@ impl Lsl {
             // SAFETY: loading liblsl runs its static initialisers, which have no
             // preconditions; the symbols are checked by name before use.
             match unsafe { Library::new(&p) } {
-                Ok(lib) => return Ok(Lsl { lib }),
+                Ok(lib) => return Ok(Lsl { lib: lib.into() }),
                 Err(e) => tried.push(format!("{} ({e})", p.display())),
             }
         }
