@@ -49,12 +49,10 @@ fn hr_stats(peaks: &[f64]) -> (f64, f64, f64) {
 fn detected_r_peaks_give_requested_hr_and_hr_std() {
     for (hr, sd, seed) in [(72.0, 3.0, 1), (50.0, 2.0, 2), (120.0, 5.0, 3)] {
         let (h, s) = (hr.to_string(), sd.to_string());
-        let mut g = EcgSyn::new(ecg(&[("hr", &h), ("hr_std", &s), ("leads", "II")]), seed)
-            .unwrap()
-            .log_beats();
+        let mut g = EcgSyn::new(ecg(&[("hr", &h), ("hr_std", &s), ("leads", "II")]), seed).unwrap();
         let b = run(&mut g, 300.0);
         let peaks = r_peaks(b.channel(0), 500.0);
-        let beats: Vec<f64> = g.drain_beats().iter().map(|b| b.time).collect();
+        let beats: Vec<f64> = b.events.iter().map(|e| e.time).collect();
         assert!(
             peaks.len().abs_diff(beats.len()) <= 1,
             "{} detected vs {} generated",
@@ -183,16 +181,15 @@ fn pvcs_come_at_the_rate_asked_with_compensatory_pauses() {
         ]),
         11,
     )
-    .unwrap()
-    .log_beats();
+    .unwrap();
     let b = run(&mut g, 600.0);
-    let beats = g.drain_beats();
-    let n_pvc = beats.iter().filter(|b| b.kind == BeatKind::Pvc).count();
+    let (beats, pvc) = (&b.events, BeatKind::Pvc.code());
+    let n_pvc = beats.iter().filter(|b| b.label == pvc).count();
     let n_norm = beats.len() - n_pvc;
     let frac = n_pvc as f64 / n_norm as f64;
     assert!((0.06..=0.14).contains(&frac), "PVC fraction {frac}");
     let rr = 60.0 / 70.0;
-    for w in beats.windows(3).filter(|w| w[1].kind == BeatKind::Pvc) {
+    for w in beats.windows(3).filter(|w| w[1].label == pvc) {
         let coupling = w[1].time - w[0].time;
         let around = w[2].time - w[0].time;
         assert!((coupling / rr - 0.6).abs() < 0.1, "coupling {coupling}");
@@ -215,13 +212,13 @@ fn pvcs_come_at_the_rate_asked_with_compensatory_pauses() {
         .collect();
     let wn = mid
         .iter()
-        .filter(|b| b.kind == BeatKind::Normal)
+        .filter(|b| b.label == BeatKind::Normal.code())
         .map(|b| width(b.time))
         .sum::<usize>() as f64
         / n_norm as f64;
     let wv = mid
         .iter()
-        .filter(|b| b.kind == BeatKind::Pvc)
+        .filter(|b| b.label == pvc)
         .map(|b| width(b.time))
         .sum::<usize>() as f64
         / n_pvc as f64;
@@ -241,11 +238,9 @@ fn st_shift_appears_in_the_named_lead() {
             ]),
             3,
         )
-        .unwrap()
-        .log_beats();
+        .unwrap();
         let b = run(&mut g, 10.0);
-        let beats = g.drain_beats();
-        let i = ((beats[3].time + 0.12) * 500.0) as usize;
+        let i = ((b.events[3].time + 0.12) * 500.0) as usize;
         b.channel(0)[i] as f64
     };
     let (base, up, down) = (level("0"), level("0.2"), level("-0.15"));
@@ -544,18 +539,20 @@ fn same_seed_same_samples_other_seed_other_samples() {
     }
 }
 
-/// A stream keeps no beat log (memory stays flat for days); `generate` asks for one.
+/// Each block carries its own R peaks and the generator keeps none (memory stays flat for
+/// days): two 30 s blocks label the beats one 60 s block does, with the same samples.
 #[test]
-fn beats_are_logged_only_when_asked() {
-    let mut plain = EcgSyn::new(ecg(&[("leads", "II")]), 4).unwrap();
-    let mut logged = EcgSyn::new(ecg(&[("leads", "II")]), 4).unwrap().log_beats();
-    let (a, b) = (run(&mut plain, 60.0), run(&mut logged, 60.0));
+fn each_block_carries_its_own_beats() {
+    let mut whole = EcgSyn::new(ecg(&[("leads", "II")]), 4).unwrap();
+    let mut halves = EcgSyn::new(ecg(&[("leads", "II")]), 4).unwrap();
+    let a = run(&mut whole, 60.0);
+    let (b1, b2) = (run(&mut halves, 30.0), run(&mut halves, 30.0));
     assert_eq!(
         a.channel(0),
-        b.channel(0),
-        "logging must not change the signal"
+        [b1.channel(0), b2.channel(0)].concat(),
+        "the same signal in one block or two"
     );
-    assert!(plain.drain_beats().is_empty());
-    let n = logged.drain_beats().len();
+    assert_eq!(a.events, [b1.events.clone(), b2.events.clone()].concat());
+    let n = a.events.len();
     assert!((50..=100).contains(&n), "{n} beats in 60 s");
 }

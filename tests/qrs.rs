@@ -16,16 +16,12 @@ fn synth(kv: &[(&str, &str)], seed: u64, seconds: f64) -> (Vec<f32>, Vec<usize>,
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let mut g = EcgSyn::new(params::build(None, &o).unwrap(), seed)
-        .unwrap()
-        .log_beats();
+    let mut g = EcgSyn::new(params::build(None, &o).unwrap(), seed).unwrap();
     let fs = g.spec().sample_rate;
     let mut b = biowave::block::Block::new(1, (seconds * fs) as usize);
     g.fill(&mut b).unwrap();
-    let beats = g
-        .drain_beats()
-        .iter()
-        .map(|b| (b.time * fs).round() as usize)
+    let beats = (b.events.iter())
+        .map(|e| (e.time * fs).round() as usize)
         .collect();
     (b.channel(0).to_vec(), beats, fs)
 }

@@ -25,7 +25,6 @@ use crate::record::SignalSpec;
 use crate::Result;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::collections::VecDeque;
 use std::f64::consts::{PI, TAU};
 
 /// Directions of the P, Q, R, S, T dipoles (Frank X left, Y feet, Z back).
@@ -40,7 +39,6 @@ const WAVE_DIR: [Vector; 5] = [
 const PVC_DIR: Vector = [-0.3, 0.8, -0.5];
 /// Direction of the fibrillatory f-waves (largest in V1 and the inferior leads).
 const FWAVE_DIR: Vector = [0.1, 0.5, -0.8];
-const MAX_BEATS: usize = 1 << 16;
 
 /// What kind of ventricular beat an R peak belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -59,15 +57,6 @@ impl BeatKind {
             BeatKind::Pvc => "V",
         }
     }
-}
-
-/// An R peak: time from the stream start and kind.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub struct Beat {
-    /// Seconds from the first sample.
-    pub time: f64,
-    /// Normal or PVC.
-    pub kind: BeatKind,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -158,10 +147,8 @@ pub struct EcgSyn {
     dt: f64,
     substeps: usize,
     frame: u64,
-    /// Whether R peaks are kept for `drain_beats` (off unless asked: a stream runs for days).
-    log_beats: bool,
-    beats: VecDeque<Beat>,
-    /// R peaks of the block being filled, handed to it as events when it is done.
+    /// R peaks of the block being filled, handed to it as events when it is done (nothing
+    /// accumulates: a stream runs for days).
     events: Vec<Event>,
 }
 
@@ -245,8 +232,6 @@ impl EcgSyn {
             dt: 1.0 / (p.fs * substeps as f64),
             substeps,
             frame: 0,
-            log_beats: false,
-            beats: VecDeque::new(),
             events: Vec::new(),
             p,
         };
@@ -257,32 +242,12 @@ impl EcgSyn {
         Ok(g)
     }
 
-    /// Keeps the R peaks it produces for [`drain_beats`](Self::drain_beats), too. Off by
-    /// default, so an endless stream holds no growing log; each filled block carries its
-    /// own R peaks as [`Event`]s either way.
-    pub fn log_beats(mut self) -> Self {
-        self.log_beats = true;
-        self
-    }
-
-    /// R peaks produced since logging began and not yet taken (the latest 65,536 at most).
-    pub fn drain_beats(&mut self) -> Vec<Beat> {
-        self.beats.drain(..).collect()
-    }
-
     fn push_beat(&mut self, time: f64, kind: BeatKind) {
         self.events.push(Event {
             time,
             duration: 0.0,
             label: kind.code(),
         });
-        if !self.log_beats {
-            return;
-        }
-        if self.beats.len() == MAX_BEATS {
-            self.beats.pop_front();
-        }
-        self.beats.push_back(Beat { time, kind });
     }
 
     fn next_rr(&mut self, t: f64) -> f64 {

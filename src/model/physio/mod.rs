@@ -12,7 +12,7 @@ pub mod leads;
 pub mod params;
 pub mod rr;
 
-pub use ecg::{Beat, BeatKind, EcgSyn};
+pub use ecg::{BeatKind, EcgSyn};
 pub use eeg::Eeg;
 pub use params::{EcgParams, EegParams, Rhythm};
 
