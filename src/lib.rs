@@ -12,6 +12,7 @@ pub mod data;
 pub mod dsp;
 mod error;
 pub mod eval;
+pub mod events;
 pub mod fuzz;
 pub mod generate;
 pub mod io;

@@ -4,7 +4,7 @@
 
 mod common;
 use biowave::dsp::qrs::{detect, match_beats};
-use common::{pyedflib_summary, python};
+use common::{event_rows, pyedflib_summary, python};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
@@ -266,20 +266,6 @@ fn edf_and_bdf_records_open_in_pyedflib_with_leads_rates_and_units() {
             assert!(ok.contains(&peak), "{model} peak {peak} {unit}");
         }
     }
-}
-
-/// The rows of a `NAME.events.csv`: (onset s, sample, duration s, label).
-fn event_rows(path: &Path) -> Vec<(f64, usize, f64, String)> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("time_s,sample,duration_s,label"));
-    lines
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            let num = |i: usize| f[i].parse::<f64>().unwrap();
-            (num(0), f[1].parse().unwrap(), num(2), f[3].to_string())
-        })
-        .collect()
 }
 
 /// Runs `generate` of one record with `args` into `dir/sub`; returns the folder and the

@@ -4,7 +4,7 @@
 //! expected samples must be known exactly.
 
 mod common;
-use common::{connect, free_port, pyedflib_summary, read_client};
+use common::{connect, event_rows, free_port, pyedflib_summary, read_client};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Output, Stdio};
@@ -416,8 +416,22 @@ fn kill_9_mid_stream_leaves_whole_records_readable() {
 /// finds the peaks in the written samples (what a monitor under test is scored against).
 #[test]
 fn streamed_ecg_files_carry_their_beats_as_annotations() {
+    assert_streamed_beats_labelled("edf");
+}
+
+/// Any file format gets its events CSV: an HDF5 stream rolled in three files has three
+/// CSVs, each on its own file's R peaks.
+#[test]
+fn streamed_hdf5_files_list_their_beats_beside_them() {
+    assert_streamed_beats_labelled("h5");
+}
+
+/// Streams 30 s of ECGSYN to `ecg.EXT` rolled every 10 s; each file's `ecg_000i.events.csv`
+/// lists `N` beats timed from that file's start (the same as its EDF+ annotations, where the
+/// format holds them) on the R peaks biowave's QRS detector finds in the file.
+fn assert_streamed_beats_labelled(ext: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ecg.edf");
+    let path = dir.path().join(format!("ecg.{ext}"));
     let out = stream(&[
         "--model",
         "ecgsyn",
@@ -437,24 +451,36 @@ fn streamed_ecg_files_carry_their_beats_as_annotations() {
     );
     let (mut tp, mut fp, mut missed) = (0, 0, 0);
     for i in 0..3 {
-        let f = dir.path().join(format!("ecg_{i:04}.edf"));
-        let s = pyedflib_summary(&f, &[]);
-        let onsets: Vec<f64> = s["annotations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .inspect(|a| assert_eq!(a[2], "N", "{f:?}: {a}"))
-            .map(|a| a[0].as_f64().unwrap())
-            .collect();
+        let f = dir.path().join(format!("ecg_{i:04}.{ext}"));
+        let rows = event_rows(&dir.path().join(format!("ecg_{i:04}.events.csv")));
+        let onsets: Vec<f64> = rows.iter().map(|r| r.0).collect();
         assert!(
-            onsets.iter().all(|t| (0.0..10.0).contains(t)),
-            "{f:?}: {onsets:?}"
+            rows.iter()
+                .all(|r| r.3 == "N" && r.2 == 0.0 && (0.0..10.0).contains(&r.0)),
+            "{f:?}: {rows:?}"
         );
+        if ext == "edf" {
+            let s = pyedflib_summary(&f, &[]);
+            let annotated: Vec<(f64, String)> = s["annotations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a[0].as_f64().unwrap(), a[2].as_str().unwrap().to_string()))
+                .collect();
+            assert_eq!(annotated.len(), rows.len(), "{f:?}");
+            for ((t, label), r) in annotated.iter().zip(&rows) {
+                assert!(
+                    (t - r.0).abs() < 1e-3 && *label == r.3,
+                    "{f:?}: {t} {label} vs {r:?}"
+                );
+            }
+        }
         let rec = biowave::io::read(&f).unwrap();
         let lead_ii = &rec.channels[1];
         assert_eq!(lead_ii.meta.label, "II");
         let fs = lead_ii.meta.sample_rate;
         let truth: Vec<usize> = onsets.iter().map(|t| (t * fs).round() as usize).collect();
+        assert!(rows.iter().zip(&truth).all(|(r, s)| r.1 == *s), "{f:?}");
         let found = biowave::dsp::qrs::detect(&lead_ii.samples, fs).unwrap();
         let m = biowave::dsp::qrs::match_beats(&found, &truth, (0.15 * fs) as usize);
         tp += m.true_positives;

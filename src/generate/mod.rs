@@ -5,12 +5,11 @@
 //! I, I+N, …) produce exactly the files of one unsharded run, and their manifests'
 //! `records` lists merge by concatenation.
 
-pub mod events;
 pub mod manifest;
 pub mod raw;
 pub mod units;
 
-pub use events::EventLog;
+use crate::events::EventLog;
 pub use manifest::{Manifest, RecordEntry};
 pub use units::{parse_duration, parse_shard, Shard};
 
@@ -260,7 +259,7 @@ fn write_labelled<G: Generator>(
 ) -> Result<((SignalSpec, u64), EventsFile)> {
     let file = EventLog::file_name(name);
     let mut log = EventLog::create(&job.out.join(&file), gen.spec().sample_rate)?;
-    let r = write_record(gen, job, path, seed, |b, w| log.take(&b.events, w))?;
+    let r = write_record(gen, job, path, seed, |b, w| log.take(&b.events, 0.0, w))?;
     let counts = log.finish()?;
     let (sha256, _) = hash_file(&job.out.join(&file))?;
     let events = EventsFile {

@@ -313,3 +313,17 @@ pub fn eeg_coupling_with_and_without(name: &str, field: &str) -> [(f64, f64); 3]
     let plain = checkpoint_without(&dir, tmp.path(), &[field]);
     [model, record, eeg_coupling_and_loudness(&plain)[0]]
 }
+
+/// The rows of a `NAME.events.csv`: (onset s, sample, duration s, label).
+pub fn event_rows(path: &Path) -> Vec<(f64, usize, f64, String)> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("time_s,sample,duration_s,label"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let num = |i: usize| f[i].parse::<f64>().unwrap();
+            (num(0), f[1].parse().unwrap(), num(2), f[3].to_string())
+        })
+        .collect()
+}

@@ -1,9 +1,11 @@
 //! The file sink: EDF+/BDF+/HDF5/CSV through `io::create`, optionally rolling to new
-//! numbered files (`--roll 1h`); the events a generator labels (ECGSYN's beats) become
-//! EDF+/BDF+ annotations.
+//! numbered files (`--roll 1h`); the events a generator labels (ECGSYN's beats, EEG
+//! transients) go to `NAME.events.csv` beside each file, as `generate` writes them, and into
+//! EDF+/BDF+ files as annotations.
 
 use super::SinkContext;
 use crate::block::Block;
+use crate::events::EventLog;
 use crate::io::{self, Format, WriteOptions};
 use crate::record::SignalSpec;
 use crate::stream::Sink;
@@ -47,6 +49,10 @@ pub struct FileSink {
     spec: SignalSpec,
     roll_frames: Option<u64>,
     writer: Option<Box<dyn io::Writer>>,
+    /// The current file's path, and its events CSV once the first event arrives (a
+    /// generator that labels nothing leaves no empty CSVs behind).
+    current: PathBuf,
+    events: Option<EventLog>,
     index: u32,
     frames_in_file: u64,
     /// Seconds from the stream start to the current file's first frame (event onsets in a
@@ -75,6 +81,8 @@ impl FileSink {
             spec: ctx.spec.clone(),
             roll_frames: ctx.roll_frames,
             writer: None,
+            current: PathBuf::new(),
+            events: None,
             index: 0,
             frames_in_file: 0,
             file_start: 0.0,
@@ -103,28 +111,61 @@ impl FileSink {
             ..WriteOptions::default()
         };
         self.writer = Some(io::create(&p, &self.spec, &opts)?);
+        self.current = p;
         self.index += 1;
         self.frames_in_file = 0;
         Ok(())
+    }
+
+    /// Logs `block`'s events to the current file's CSV (created at its first event) and
+    /// annotates them in the file; flushed, so a killed stream leaves them readable.
+    fn label(&mut self, block: &Block) -> Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let log = match &mut self.events {
+            Some(log) => log,
+            None => {
+                let name = self
+                    .current
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy();
+                let csv = self.current.with_file_name(EventLog::file_name(&name));
+                self.events
+                    .insert(EventLog::create(&csv, self.spec.sample_rate)?)
+            }
+        };
+        log.take(&block.events, self.file_start, w.as_mut())?;
+        log.flush()
+    }
+
+    /// Finishes the current file and its events CSV.
+    fn close(&mut self) -> Result<()> {
+        if let Some(log) = self.events.take() {
+            log.finish()?;
+        }
+        match self.writer.take() {
+            Some(mut w) => Ok(w.finish()?),
+            None => Ok(()),
+        }
     }
 }
 
 impl Sink for FileSink {
     fn write(&mut self, block: &Block) -> Result<()> {
         if matches!(self.roll_frames, Some(r) if self.frames_in_file >= r) {
-            if let Some(mut w) = self.writer.take() {
-                w.finish()?;
-            }
+            self.close()?;
             self.open_next()?;
         }
         if self.frames_in_file == 0 {
             self.file_start = block.timestamp;
         }
+        // Labels first, so the record that holds each one carries it (EDF+/BDF+).
+        if !block.events.is_empty() {
+            self.label(block)?;
+        }
         if let Some(w) = self.writer.as_mut() {
-            // Labels first, so the record that holds each one carries it (EDF+/BDF+).
-            for e in &block.events {
-                w.annotate(e.to_annotation(self.file_start));
-            }
             w.write(block)?;
         }
         self.frames_in_file += block.n_frames as u64;
@@ -132,10 +173,7 @@ impl Sink for FileSink {
     }
 
     fn finish(&mut self) -> Result<()> {
-        match self.writer.take() {
-            Some(mut w) => Ok(w.finish()?),
-            None => Ok(()),
-        }
+        self.close()
     }
 }
 

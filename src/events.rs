@@ -1,7 +1,8 @@
-//! Labels of generated records, the ground truth a detector benchmark scores against:
-//! every event the generator put into the signal (ECG R peaks `N`/`V`, EEG spindles,
-//! K-complexes, blinks) in a CSV beside the record and, where the format holds them
-//! (EDF+/BDF+), as annotations in the record itself.
+//! Labels of written records, the ground truth a detector benchmark or a monitor under test
+//! is scored against: every event the generator put into the signal (ECG R peaks `N`/`V`,
+//! EEG spindles, K-complexes, blinks) in a CSV beside the record and, where the format holds
+//! them (EDF+/BDF+), as annotations in the record itself. Used by bulk `generate` and by
+//! `stream`'s file sink, whose rolled files each get their own CSV.
 
 use crate::block::Event;
 use crate::io::Writer;
@@ -12,8 +13,8 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// Writes a record's events as they are produced: `time_s,sample,duration_s,label` rows
-/// (onset, its nearest sample, seconds it lasts or 0, label) and, through the record's
-/// writer, annotations.
+/// (onset from the record's first frame, its nearest sample, seconds it lasts or 0, label)
+/// and, through the record's writer, annotations.
 pub struct EventLog {
     path: PathBuf,
     out: BufWriter<File>,
@@ -43,22 +44,30 @@ impl EventLog {
         format!("{stem}.events.csv")
     }
 
-    /// Logs a block's events and annotates `writer` with them; call before writing the
+    /// Logs a block's events and annotates `writer` with them, onsets counted from
+    /// `origin` seconds into the stream (the record's first frame); call before writing the
     /// block, so the record that holds each onset carries its label.
-    pub fn take(&mut self, events: &[Event], writer: &mut dyn Writer) -> Result<()> {
+    pub fn take(&mut self, events: &[Event], origin: f64, writer: &mut dyn Writer) -> Result<()> {
         for e in events {
-            let sample = (e.time * self.sample_rate).round() as u64;
-            let (t, d, label) = (e.time, e.duration, e.label);
+            let a = e.to_annotation(origin);
+            let sample = (a.onset * self.sample_rate).round() as u64;
+            let (t, d, label) = (a.onset, e.duration, e.label);
             self.line(format_args!("{t:.6},{sample},{d:.6},{label}\n"))?;
-            writer.annotate(e.to_annotation(0.0));
+            writer.annotate(a);
             *self.counts.entry(e.label).or_default() += 1;
         }
         Ok(())
     }
 
+    /// Hands the rows logged so far to the file, so a process killed later leaves them
+    /// readable (a stream calls it after each block that had events).
+    pub fn flush(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| io_error(&self.path, e))
+    }
+
     /// Flushes the CSV; returns how many events of each label it holds.
     pub fn finish(mut self) -> Result<BTreeMap<&'static str, u64>> {
-        self.out.flush().map_err(|e| io_error(&self.path, e))?;
+        self.flush()?;
         Ok(self.counts)
     }
 
