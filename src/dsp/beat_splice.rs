@@ -4,8 +4,8 @@
 //! Every segment comes from a window that starts a fixed time before an R peak (training
 //! windows were cut that way, `data::beats`), so its first beat sits at a known place `r0`
 //! and is sharp. The next R peak is found in the segment itself: the first point after a
-//! refractory 250 ms where the slope energy (all channels pooled) reaches a quarter of the
-//! first beat's, placed on the largest deflection from baseline within 100 ms. The cycle
+//! refractory 250 ms where the slope energy (all channels pooled) rises through a quarter of
+//! the first beat's, placed on the largest deflection from baseline within 100 ms. The cycle
 //! from shortly before the first R to as long before the second is kept; cycles are joined
 //! in the P–R interval with a short crossfade, each lifted to the previous one's baseline.
 //! The RR interval of the output is thus the one the model decoded. The lift relaxes to the
@@ -75,6 +75,12 @@ pub struct BeatSplicer {
     decay: f32,
     /// Running mean length of the cycles kept, samples (0 before the first).
     mean_rr: f32,
+    /// Running mean slope energy of the kept cycles' first beats (0 before the first).
+    mean_peak: f32,
+    /// Samples per channel appended to the output so far.
+    placed: u64,
+    /// Output index of each R peak placed and not yet taken (`Join::take_beats`).
+    beats: Vec<u64>,
 }
 
 impl BeatSplicer {
@@ -118,6 +124,9 @@ impl BeatSplicer {
             scratch: Vec::with_capacity(segment_len),
             decay: (-1.0 / (BASELINE_TAU_S * fs)).exp() as f32,
             mean_rr: 0.0,
+            mean_peak: 0.0,
+            placed: 0,
+            beats: Vec::new(),
         })
     }
 
@@ -155,17 +164,22 @@ impl BeatSplicer {
             .unwrap_or(lo)
     }
 
-    /// First and second R peak of the measured segment (`None`: no second beat).
-    fn beats(&self) -> (usize, Option<usize>) {
+    /// First R peak of the measured segment, its slope energy, and the second R peak
+    /// (`None`: no second beat).
+    fn beats(&self) -> (usize, f32, Option<usize>) {
         let r0 = self.apex(self.r0 - self.locate, self.r0 + self.locate + 1);
         let peak = self.energy[r0 - self.locate..=r0 + self.locate]
             .iter()
             .fold(0f32, |m, &e| m.max(e));
         // A cycle ends `fade` after `r1 - join` (within the segment since join ≥ fade).
         let limit = self.len;
-        let onset = (r0 + self.min_rr..limit).find(|&i| self.energy[i] > ONSET * peak);
+        // The next onset is a rise through the threshold: energy still above it at the end
+        // of the refractory period is the first beat's own tail (a wide PVC, a tall T wave).
+        let above = |i: &usize| self.energy[*i] > ONSET * peak;
+        let onset = (r0 + self.min_rr..limit).skip_while(above).find(above);
         (
             r0,
+            peak,
             onset.map(|d| self.apex(d, (d + self.search).min(limit))),
         )
     }
@@ -203,10 +217,11 @@ impl Join for BeatSplicer {
             )));
         }
         self.measure(seg);
-        let (r0, r1) = match self.beats() {
-            (r0, Some(r1)) if self.keeps(r1 - r0) => (r0, r1),
+        let (r0, peak, r1) = self.beats();
+        let (r0, r1) = match r1 {
+            Some(r1) if self.keeps(r1 - r0) => (r0, r1),
             // Kept whole after MAX_SKIPPED, and the running mean left alone.
-            (r0, None) if self.skipped >= MAX_SKIPPED => (r0, l),
+            None if self.skipped >= MAX_SKIPPED => (r0, l),
             // A decoded window whose second beat is too faint to find would be one long
             // beatless cycle (a pause the record never has), and a cycle far longer than the
             // running mean missed a faint beat: skip them, within reason.
@@ -232,6 +247,17 @@ impl Join for BeatSplicer {
             }
         }
         self.next_tail = std::mem::replace(&mut self.tail, tail);
+        // The cycle starts `join` before its R peak, at the output's end; a first beat far
+        // fainter than the kept ones' (as the next beat's onset is judged) is no beat.
+        if self.mean_peak == 0.0 || peak >= ONSET * self.mean_peak {
+            self.beats.push(self.placed + self.join as u64);
+        }
+        self.mean_peak = if self.mean_peak == 0.0 {
+            peak
+        } else {
+            self.mean_peak + RR_MEAN_RATE * (peak - self.mean_peak)
+        };
+        self.placed += span as u64;
         Ok(())
     }
 
@@ -241,6 +267,10 @@ impl Join for BeatSplicer {
 
     fn pull(&mut self, out: &mut [f32], len: usize) -> bool {
         self.ready.pull(out, len)
+    }
+
+    fn take_beats(&mut self, out: &mut VecDeque<u64>) {
+        out.extend(self.beats.drain(..));
     }
 }
 
@@ -293,6 +323,53 @@ mod tests {
         let got: Vec<usize> = p.windows(2).map(|w| w[1] - w[0]).collect();
         // Every cycle but the last (whose next beat comes with the next segment) is out.
         assert_eq!(got, rrs[..rrs.len() - 1].to_vec());
+        // And the splicer says where it put each R peak.
+        let mut beats = VecDeque::new();
+        sp.take_beats(&mut beats);
+        let placed: Vec<usize> = beats.iter().map(|&b| b as usize).collect();
+        assert_eq!(placed, p);
+        sp.take_beats(&mut beats);
+        assert_eq!(beats.len(), p.len(), "taken once");
+    }
+
+    #[test]
+    fn a_first_beat_ringing_past_the_refractory_period_is_not_the_next_beat() {
+        // A wide complex (a PVC, a tall T wave): slope energy above the onset threshold from
+        // the first beat to 100 samples after it, past the 90-sample refractory period. The
+        // cycle ends at the next beat's rise, not where the refractory period ends.
+        let (fs, l, r0) = (360.0, 640, 76);
+        let mut sp = BeatSplicer::new(1, l, r0, fs).unwrap();
+        let rrs = [200, 180, 230, 200];
+        for &rr in &rrs {
+            let mut seg = spikes(l, rr, r0);
+            for (i, v) in seg.iter_mut().enumerate().take(r0 + 100).skip(r0 + 5) {
+                *v += 0.3 * (std::f32::consts::TAU * i as f32 / 6.0).sin();
+            }
+            sp.push(&seg).unwrap();
+        }
+        let out = drained(&mut sp);
+        let p = peaks(&out);
+        let got: Vec<usize> = p.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(got, rrs[..rrs.len() - 1].to_vec());
+    }
+
+    #[test]
+    fn a_first_beat_far_fainter_than_the_kept_ones_is_joined_but_not_labelled() {
+        let (fs, l, r0, rr) = (360.0, 640, 76, 200);
+        let mut sp = BeatSplicer::new(1, l, r0, fs).unwrap();
+        for k in 0..6 {
+            let scale = if k == 3 { 0.1 } else { 1.0 };
+            let seg: Vec<f32> = spikes(l, rr, r0).iter().map(|v| v * scale).collect();
+            sp.push(&seg).unwrap();
+        }
+        let mut beats = VecDeque::new();
+        sp.take_beats(&mut beats);
+        let join = sp.join as u64;
+        let want: Vec<u64> = [0, 1, 2, 4, 5]
+            .iter()
+            .map(|k| k * rr as u64 + join)
+            .collect();
+        assert_eq!(Vec::from(beats), want);
     }
 
     /// Baseline of each `rr`-sample output cycle, as (median, 90th − 10th percentile: how

@@ -88,6 +88,12 @@ impl FirStream {
         })
     }
 
+    /// How many samples output `i` lags behind the input it is centred on: input `i + delay`
+    /// comes out as output `i`, so a time marked on the input moves `delay` samples earlier.
+    pub fn delay(&self) -> usize {
+        (self.taps - 1) / 2
+    }
+
     /// New samples per channel each [`FirStream::push`] takes.
     pub fn chunk_len(&self) -> usize {
         self.size - self.taps + 1

@@ -27,6 +27,12 @@ pub trait Join: Send {
     /// Moves `len` ready samples of each channel into the channel-major `out`
     /// (`n_channels × len`); returns false, moving nothing, if fewer are ready.
     fn pull(&mut self, out: &mut [f32], len: usize) -> bool;
+    /// Moves into `out` the output sample index (counted from the joiner's first sample) of
+    /// every R peak it has placed since the last call: a joiner of beat-aligned segments
+    /// knows where each beat it joins lies; others place none.
+    fn take_beats(&mut self, out: &mut VecDeque<u64>) {
+        let _ = out;
+    }
 }
 
 /// Appends `span` samples of `new` to `q`, crossfaded over the first `old.len()` from `old`

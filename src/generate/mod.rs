@@ -222,7 +222,13 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
         }
         JobModel::Learned(l) => {
             let mut g = crate::model::by_name_with(&l.name, seed, l.temperature)?;
-            write_record(&mut g, job, &path, seed, |_, _| Ok(()))?
+            if g.labels().is_empty() {
+                write_record(&mut g, job, &path, seed, |_, _| Ok(()))?
+            } else {
+                let (r, e) = write_labelled(&mut g, job, &path, &name, seed)?;
+                events = Some(e);
+                r
+            }
         }
     };
     let (sha256, bytes) = hash_file(&path)?;
@@ -236,7 +242,7 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
         sample_rate: spec.sample_rate,
         channels: spec.channels.iter().map(|c| c.label.clone()).collect(),
         units: spec.channels.iter().map(|c| c.unit.clone()).collect(),
-        labels: labels(&job.model, events.unwrap_or_default(), job.duration_s),
+        labels: labels(&job.model, events, job.duration_s),
     })
 }
 
@@ -310,18 +316,16 @@ fn write_record<G: Generator>(
     Ok((spec, total))
 }
 
-/// Labels of a record: the model's (rhythm, HR …) and, for a physiological model, what it
-/// produced: events per label and the file that lists them (ECG: beats and PVCs too).
-fn labels(model: &JobModel, events: EventsFile, duration_s: f64) -> serde_json::Value {
-    let model = match model {
-        JobModel::Physio(p) => p,
-        JobModel::Learned(l) => {
-            return serde_json::json!({"model": l.name, "kind": l.kind, "temperature": l.temperature})
-        }
-    };
+/// Labels of a record: the model's (rhythm, HR …) and what it produced, where it labels
+/// events: events per label and the file that lists them (ECG: beats and PVCs too).
+fn labels(model: &JobModel, events: Option<EventsFile>, duration_s: f64) -> serde_json::Value {
+    let events = events.unwrap_or_default();
     let count = |label: &str| events.counts.get(label).copied().unwrap_or(0);
     let mut labels = match model {
-        PhysioModel::Ecgsyn(p) => {
+        JobModel::Learned(l) => {
+            serde_json::json!({"model": l.name, "kind": l.kind, "temperature": l.temperature})
+        }
+        JobModel::Physio(PhysioModel::Ecgsyn(p)) => {
             let (beats, pvcs) = (count("N") + count("V"), count("V"));
             serde_json::json!({
                 "rhythm": p.rhythm,
@@ -333,13 +337,16 @@ fn labels(model: &JobModel, events: EventsFile, duration_s: f64) -> serde_json::
                 "st_mv": p.st_mv,
             })
         }
-        PhysioModel::Eeg(p) => serde_json::json!({
+        JobModel::Physio(PhysioModel::Eeg(p)) => serde_json::json!({
             "alpha_hz": p.alpha_hz,
             "spindles": p.spindle_rate_per_min > 0.0,
             "kcomplexes": p.kcomplex_rate_per_min > 0.0,
             "blinks": p.blink_rate_per_min > 0.0,
         }),
     };
+    if events.name.is_empty() {
+        return labels;
+    }
     labels["events"] = serde_json::json!(events.counts);
     labels["events_file"] = events.name.into();
     labels["events_sha256"] = events.sha256.into();

@@ -55,6 +55,11 @@ pub trait Generator: Send {
     /// Fills `block` with the next frames and sets its start index and timestamp; appends
     /// to `block.events` what it labels in them (ECGSYN: each R peak).
     fn fill(&mut self, block: &mut Block) -> Result<()>;
+    /// The labels `fill` may put on events (empty: it labels nothing), so a writer knows
+    /// before the first block whether a record gets an events file.
+    fn labels(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// A boxed generator is a generator (the engine and `generate` hold them boxed).
@@ -65,6 +70,10 @@ impl<G: Generator + ?Sized> Generator for Box<G> {
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
         (**self).fill(block)
+    }
+
+    fn labels(&self) -> &'static [&'static str] {
+        (**self).labels()
     }
 }
 

@@ -29,7 +29,7 @@ use super::train::to_err;
 use super::transformer_gen::Autoregressor;
 use super::vae::{Vae, VaeConfig};
 use super::Generator;
-use crate::block::Block;
+use crate::block::{Block, Event};
 use crate::data::NormStats;
 use crate::dsp::beat_splice::BeatSplicer;
 use crate::dsp::fir::FirStream;
@@ -42,6 +42,7 @@ use candle_core::{Device, Tensor};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use std::collections::VecDeque;
 use std::path::Path;
 
 /// AR(1) coefficient per beat of a beat-aligned model's walk: the drift of a beat state's
@@ -169,6 +170,8 @@ pub struct VaeGenerator {
     inverted: Vec<f32>,
     segment: Vec<f32>,
     out: BlockOut,
+    /// Joiner indices of the R peaks taken from a beat joiner and not yet in a block.
+    beats: VecDeque<u64>,
 }
 
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
@@ -225,6 +228,7 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         inverted: Vec::new(),
         segment: Vec::new(),
         out: BlockOut::default(),
+        beats: VecDeque::new(),
     };
     generator.set_equaliser(key, cached)?;
     Ok(generator)
@@ -445,6 +449,7 @@ impl VaeGenerator {
         (self.rng, self.z) = saved;
         self.walk = walk;
         self.splicer = joiner(&self.cfg, self.splicer.segment_len(), self.margin)?;
+        self.beats.clear();
         out
     }
 
@@ -483,6 +488,7 @@ impl VaeGenerator {
         }
         self.chunk.resize(n * self.spec.n_channels(), 0.0);
         self.splicer.pull(&mut self.chunk, n);
+        self.splicer.take_beats(&mut self.beats);
         match &mut self.noise {
             Some(noise) => noise.add_to(&mut self.chunk, n),
             None => Ok(()),
@@ -613,13 +619,9 @@ impl VaeGenerator {
     }
 }
 
-impl Generator for VaeGenerator {
-    fn spec(&self) -> &SignalSpec {
-        &self.spec
-    }
-
-    fn fill(&mut self, block: &mut Block) -> Result<()> {
-        block.check_channels(self.spec.n_channels())?;
+impl VaeGenerator {
+    /// Fills `block` with the next joined samples, through the equaliser if there is one.
+    fn fill_samples(&mut self, block: &mut Block) -> Result<()> {
         let n = block.n_frames;
         let Some(mut eq) = self.eq.take() else {
             self.produce(n)?;
@@ -639,5 +641,53 @@ impl Generator for VaeGenerator {
         let filled = self.out.fill(block, &self.spec, |o, n| eq.pull(o, n));
         self.eq = Some(eq);
         filled
+    }
+
+    /// Labels the R peaks the beat joiner placed within the filled `block` (`"Q"`: a beat
+    /// whose type the model does not say), moved by the equaliser's delay.
+    fn label_beats(&mut self, block: &mut Block) {
+        let delay = self.eq.as_ref().map_or(0, |eq| eq.delay() as u64);
+        let end = block.start_index + block.n_frames as u64;
+        while let Some(&m) = self.beats.front() {
+            // Joiner index m is output index m − delay; the equaliser drops the first delay.
+            let Some(at) = m.checked_sub(delay) else {
+                self.beats.pop_front();
+                continue;
+            };
+            if at >= end {
+                break;
+            }
+            self.beats.pop_front();
+            if at >= block.start_index {
+                block.events.push(Event {
+                    time: at as f64 / self.spec.sample_rate,
+                    duration: 0.0,
+                    label: UNTYPED_BEAT,
+                });
+            }
+        }
+    }
+}
+
+/// The label of a beat whose type is not known (MIT-BIH's code for an unclassified beat).
+pub const UNTYPED_BEAT: &str = "Q";
+
+impl Generator for VaeGenerator {
+    fn spec(&self) -> &SignalSpec {
+        &self.spec
+    }
+
+    fn labels(&self) -> &'static [&'static str] {
+        match self.cfg.data.beats {
+            Some(_) => &[UNTYPED_BEAT],
+            None => &[],
+        }
+    }
+
+    fn fill(&mut self, block: &mut Block) -> Result<()> {
+        block.check_channels(self.spec.n_channels())?;
+        self.fill_samples(block)?;
+        self.label_beats(block);
+        Ok(())
     }
 }

@@ -417,6 +417,10 @@ impl Generator for EcgSyn {
         &self.spec
     }
 
+    fn labels(&self) -> &'static [&'static str] {
+        &["N", "V"]
+    }
+
     fn fill(&mut self, block: &mut Block) -> Result<()> {
         let nl = self.spec.channels.len();
         block.check_channels(nl)?;

@@ -327,6 +327,10 @@ impl Generator for Eeg {
         &self.spec
     }
 
+    fn labels(&self) -> &'static [&'static str] {
+        &["spindle", "K-complex", "blink"]
+    }
+
     fn fill(&mut self, block: &mut Block) -> Result<()> {
         let nc = self.src.len();
         block.check_channels(nc)?;
