@@ -4,7 +4,7 @@
 
 mod common;
 use biowave::dsp::qrs::{detect, match_beats};
-use common::{event_rows, pyedflib_summary, python};
+use common::{event_rows, neurokit_peaks, pyedflib_summary, python};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
@@ -330,15 +330,7 @@ fn learned_ecg_records_label_the_beats_their_joiner_placed() {
         let truth: Vec<usize> = rows.iter().map(|r| r.1).collect();
         let tolerance = (0.15 * fs) as usize;
 
-        let nk: serde_json::Value =
-            serde_json::from_str(&python("qrs_check.py", [edf.to_str().unwrap(), "0"])).unwrap();
-        let nk: Vec<usize> = nk["peaks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p.as_u64().unwrap() as usize)
-            .collect();
-        let m = match_beats(&nk, &truth, tolerance);
+        let m = match_beats(&neurokit_peaks(&edf, 0), &truth, tolerance);
         assert!(
             m.sensitivity() >= 0.98 && m.positive_predictivity() >= 0.98,
             "{model}: NeuroKit2's R peaks against the labels: {m:?}"

@@ -5,11 +5,11 @@
 //! (checked: wfdb wheels and sdists, py-ecg-detectors, tpcp, ecgdatakit), so Se/+P against
 //! cardiologist labels is not scored here; see the README's dsp section.
 
+mod common;
 use biowave::dsp::qrs::{detect, match_beats};
 use biowave::model::physio::{params, EcgSyn};
 use biowave::model::Generator;
 use std::path::Path;
-use std::process::Command;
 
 fn synth(kv: &[(&str, &str)], seed: u64, seconds: f64) -> (Vec<f32>, Vec<usize>, f64) {
     let o: Vec<(String, String)> = kv
@@ -62,25 +62,7 @@ fn detects_synthetic_beats_with_pvcs_and_noise_at_99_percent() {
 #[test]
 fn agrees_with_neurokit2_on_real_mitbih_208() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("signals/mitdb208.edf");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/qrs_check.py");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(&file)
-        .arg("0")
-        .output()
-        .expect("python3 is required for this cross-check (pip install -r tests/requirements.txt)");
-    assert!(
-        out.status.success(),
-        "qrs_check.py failed (needs numpy, pyedflib, neurokit2): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let nk: Vec<usize> = v["peaks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p.as_u64().unwrap() as usize)
-        .collect();
+    let nk = common::neurokit_peaks(&file, 0);
     let rec = biowave::io::read(&file).unwrap();
     let ch = &rec.channels[0];
     let fs = ch.meta.sample_rate;

@@ -327,3 +327,17 @@ pub fn event_rows(path: &Path) -> Vec<(f64, usize, f64, String)> {
         })
         .collect()
 }
+
+/// R peaks (sample indices) NeuroKit2's detector finds in channel `channel` of an EDF file
+/// (`tests/py/qrs_check.py`): an independent detector to check labels and ours against.
+pub fn neurokit_peaks(path: &Path, channel: usize) -> Vec<usize> {
+    let channel = channel.to_string();
+    let out = python("qrs_check.py", [path.as_os_str(), OsStr::new(&channel)]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    v["peaks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_u64().unwrap() as usize)
+        .collect()
+}
