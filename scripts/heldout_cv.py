@@ -35,6 +35,9 @@ three 60 s folds, the shipped command on the other 120 s, 2 s windows, and the r
 beside each row (the check asks for differences ≤ 0.05; the floor rows show what the
 record's own minutes give).
 
+Each row ends with its most telling feature (`biowave eval`'s first telltale: the feature
+whose AUC alone lies furthest from 0.5).
+
 Folds are written with pyedflib from the record's digital samples (exact). Needs the
 release binary (`cargo build --release`; BIOWAVE_BIN=path judges another build), numpy and
 pyedflib. About 2 min per ECG fold and 2 min per EEG fold on 2 cores.
@@ -137,7 +140,7 @@ def numbers(j, which="synthetic"):
     priv = j.get("privacy") or {}
     return (c["discriminative_auc"], c["psd_distance_db"], c.get("hr_mean"), c.get("template_corr"),
             priv.get("dcr_ratio"), priv.get("dcr_ratio_train"),
-            j["real"].get("band_powers"), c.get("band_powers"))
+            j["real"].get("band_powers"), c.get("band_powers"), (c.get("telltales") or [None])[0])
 
 
 def generate(model, out, seed, minutes):
@@ -148,13 +151,15 @@ def generate(model, out, seed, minutes):
 
 
 def row(name, k, seed, m):
-    auc, psd, hr, r, priv, priv_train, real_bands, bands = m
+    auc, psd, hr, r, priv, priv_train, real_bands, bands, tell = m
     fmt = lambda v, f: "–" if v is None else f % v
     line = (f"{name:<18} {k:>4} {seed:>4} {auc:7.3f} {psd:7.2f} {fmt(hr, '%7.1f')} "
             f"{fmt(r, '%6.3f')} {fmt(priv, '%6.2f')} {fmt(priv_train, '%10.2f')}")
     if bands:
         diff = max(abs(a - b) for a, b in zip(real_bands, bands))
         line += f"  bands {'/'.join(f'{b:.2f}' for b in bands)} vs {'/'.join(f'{b:.2f}' for b in real_bands)}, max diff {diff:.2f}"
+    if tell:
+        line += f"  telltale {tell['feature']} {tell['auc']:.2f}"
     print(line, flush=True)
     return auc
 

@@ -68,6 +68,45 @@ fn real_halves_match_and_baselines_are_told_apart() {
     assert!((60.0..140.0).contains(&hr), "MIT-BIH 208 heart rate {hr}");
 }
 
+/// The telltales name what differs: half of the record played 1.6× louder is told from the
+/// other half by its amplitude (std, band powers: AUC near 1, medians 1.6× and +0.41 in
+/// log10 power) and not by anything that does not scale (skewness, kurtosis, zero crossings,
+/// line length, heart rate). Listed most telling first, `TELLTALES` of them, named by
+/// channel and band.
+#[test]
+fn telltales_name_the_feature_that_differs() {
+    let all = mitdb_windows(5.0);
+    let (a, mut b) = (subset(&all, 2, 0), subset(&all, 2, 1));
+    for x in b.windows.iter_mut().flatten().flatten() {
+        *x *= 1.6;
+    }
+    let r = eval::evaluate(&a, &b, None, &cfg());
+    let t = &r.comparisons[0].telltales;
+    assert_eq!(t.len(), eval::TELLTALES);
+    assert!(t
+        .windows(2)
+        .all(|p| (p[0].auc - 0.5).abs() >= (p[1].auc - 0.5).abs()));
+    for x in t {
+        let scales = x.feature.ends_with(" std") || x.feature.contains(" log PSD ");
+        assert!(scales && x.auc > 0.9, "{x:?}");
+        assert!(x.feature.starts_with("MLII "), "{x:?}");
+    }
+    let std = t
+        .iter()
+        .find(|x| x.feature == "MLII std")
+        .expect("std is a telltale");
+    assert!((std.median / std.real_median - 1.6).abs() < 0.3, "{std:?}");
+    // Halves of one record at one loudness: nothing tells them apart on its own.
+    let same = eval::evaluate(&a, &subset(&all, 2, 1), None, &cfg());
+    let top = &same.comparisons[0].telltales[0];
+    assert!((top.auc - 0.5).abs() < 0.3, "{top:?}");
+    let text = eval::report::table(&r);
+    assert!(
+        text.contains("what tells synthetic from real most"),
+        "{text}"
+    );
+}
+
 /// Channel coupling on real EEG (EEGMAT, 19 EEG channels, 2 s windows): interleaved halves
 /// of the record couple alike, while the phase-randomised surrogate (each channel's phases
 /// drawn on their own) and white noise lose it; numpy recomputes the numbers

@@ -79,20 +79,56 @@ pub fn extract(w: &Windows, kind: Kind, welch: &mut Welch) -> Vec<Vec<f64>> {
 
 /// log10 PSD averaged in `PSD_BANDS` equal bands of `[lo, hi]`.
 pub fn pooled_log_psd(p: &[f64], fs: f64, lo: f64, hi: f64) -> Vec<f64> {
-    let df = fs / (2.0 * (p.len() - 1) as f64);
-    let (k0, k1) = (
-        ((lo / df).ceil() as usize).max(1),
-        ((hi / df).floor() as usize).min(p.len() - 1),
-    );
-    let span = (k1.saturating_sub(k0) + 1).max(PSD_BANDS);
-    (0..PSD_BANDS)
-        .map(|b| {
-            let a = (k0 + b * span / PSD_BANDS).min(p.len() - 1);
-            let e = (k0 + (b + 1) * span / PSD_BANDS).min(p.len()).max(a + 1);
+    band_bins(p.len(), fs, lo, hi)
+        .map(|(a, e)| {
             let m = p[a..e].iter().sum::<f64>() / (e - a) as f64;
             (m + 1e-20).log10()
         })
         .collect()
+}
+
+/// The bins `a..e` of a one-sided PSD of `len` bins that each of the `PSD_BANDS` bands of
+/// `[lo, hi]` pools.
+fn band_bins(len: usize, fs: f64, lo: f64, hi: f64) -> impl Iterator<Item = (usize, usize)> {
+    let df = fs / (2.0 * (len - 1) as f64);
+    let (k0, k1) = (
+        ((lo / df).ceil() as usize).max(1),
+        ((hi / df).floor() as usize).min(len - 1),
+    );
+    let span = (k1.saturating_sub(k0) + 1).max(PSD_BANDS);
+    (0..PSD_BANDS).map(move |b| {
+        let a = (k0 + b * span / PSD_BANDS).min(len - 1);
+        (a, (k0 + (b + 1) * span / PSD_BANDS).min(len).max(a + 1))
+    })
+}
+
+/// What [`moments`] returns, in order.
+const MOMENTS: [&str; 5] = [
+    "std",
+    "skewness",
+    "kurtosis",
+    "zero-crossing rate",
+    "line length",
+];
+
+/// Names of the columns [`extract`] gives windows of `w` (PSDs of `psd_len` bins), in order:
+/// per channel its pooled PSD bands (with their frequencies) and moments, then for ECG the
+/// first channel's HR, SDNN and RMSSD.
+pub fn names(w: &Windows, kind: Kind, psd_len: usize) -> Vec<String> {
+    let (lo, hi) = kind.band(w.rate);
+    let df = w.rate / (2.0 * (psd_len.max(2) - 1) as f64);
+    let mut out = Vec::new();
+    for label in &w.labels {
+        for (a, e) in band_bins(psd_len.max(2), w.rate, lo, hi) {
+            let (f0, f1) = (a as f64 * df, e as f64 * df);
+            out.push(format!("{label} log PSD {f0:.1}–{f1:.1} Hz"));
+        }
+        out.extend(MOMENTS.iter().map(|m| format!("{label} {m}")));
+    }
+    if kind == Kind::Ecg {
+        out.extend(["HR", "SDNN", "RMSSD"].map(String::from));
+    }
+    out
 }
 
 /// std, skewness, excess kurtosis, zero-crossing rate (per sample) and line length (mean

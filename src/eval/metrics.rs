@@ -134,6 +134,27 @@ pub fn predict(w: &[f64], x: &[f64]) -> f64 {
     w[d] + x.iter().zip(w).map(|(a, b)| a * b).sum::<f64>()
 }
 
+/// The ROC AUC of one feature alone: the chance that a value of `b` exceeds one of `a`,
+/// ties counting half; NaNs are left out, and 0.5 when a side has none. Above 0.5: `b`
+/// runs higher.
+pub fn feature_auc(a: &[f64], b: &[f64]) -> f64 {
+    let (mut scores, mut labels) = (Vec::new(), Vec::new());
+    for (v, from_b) in a
+        .iter()
+        .map(|&v| (v, false))
+        .chain(b.iter().map(|&v| (v, true)))
+    {
+        if !v.is_nan() {
+            scores.push(v);
+            labels.push(from_b);
+        }
+    }
+    if labels.iter().all(|&l| l) || labels.iter().all(|&l| !l) {
+        return 0.5;
+    }
+    auc(&scores, &labels)
+}
+
 /// Discriminative score: AUC of out-of-fold predictions of `k`-fold stratified
 /// cross-validated logistic regression separating `a` (negatives) from `b` (positives).
 pub fn discriminative_auc(a: &[Vec<f64>], b: &[Vec<f64>], k: usize, seed: u64) -> f64 {
@@ -284,6 +305,15 @@ mod tests {
         assert_eq!(auc(&[0.1, 0.2, 0.8, 0.9], &l), 1.0);
         assert_eq!(auc(&[0.9, 0.8, 0.2, 0.1], &l), 0.0);
         assert_eq!(auc(&[0.5; 4], &l), 0.5);
+    }
+
+    #[test]
+    fn one_features_auc_leaves_nans_out_and_says_which_side_runs_higher() {
+        let a = [1.0, 2.0, f64::NAN, 3.0];
+        assert_eq!(feature_auc(&a, &[4.0, 5.0, f64::NAN]), 1.0);
+        assert_eq!(feature_auc(&a, &[0.0, 0.5]), 0.0);
+        assert_eq!(feature_auc(&a, &[2.0]), 0.5);
+        assert_eq!(feature_auc(&a, &[f64::NAN]), 0.5);
     }
 
     #[test]

@@ -55,9 +55,62 @@ pub struct Comparison {
     pub channel_corr: Option<f64>,
     /// Two or more channels: rms difference of the pairs' r from the real set's.
     pub channel_corr_rmse: Option<f64>,
+    /// The features that tell this set from the real one best, each on its own (most
+    /// telling first): what to look at when the AUC is high.
+    pub telltales: Vec<Telltale>,
     /// Mean PSD (first channel), for plots.
     #[serde(skip)]
     pub mean_psd: Vec<f64>,
+}
+
+/// One feature's power, alone, to tell a set from the real one.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Telltale {
+    /// The feature (`features::names`), e.g. `MLII skewness`.
+    pub feature: String,
+    /// ROC AUC of the feature alone (0.5: alike; above: the set's values run higher).
+    pub auc: f64,
+    /// Median over the real windows.
+    pub real_median: f64,
+    /// Median over this set's windows.
+    pub median: f64,
+}
+
+/// How many telltale features a comparison lists.
+pub const TELLTALES: usize = 5;
+
+/// The `TELLTALES` features (columns of `real` and `set`, named by `names`) whose AUC alone
+/// lies furthest from 0.5.
+fn telltales(names: &[String], real: &[Vec<f64>], set: &[Vec<f64>]) -> Vec<Telltale> {
+    let column = |rows: &[Vec<f64>], j: usize| -> Vec<f64> {
+        rows.iter().filter_map(|r| r.get(j).copied()).collect()
+    };
+    let mut all: Vec<Telltale> = names
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let (a, b) = (column(real, j), column(set, j));
+            Telltale {
+                feature: name.clone(),
+                auc: metrics::feature_auc(&a, &b),
+                real_median: finite_median(&a),
+                median: finite_median(&b),
+            }
+        })
+        .collect();
+    all.sort_by(|x, y| (y.auc - 0.5).abs().total_cmp(&(x.auc - 0.5).abs()));
+    all.truncate(TELLTALES);
+    all
+}
+
+/// Median of the finite values (NaN if none).
+fn finite_median(v: &[f64]) -> f64 {
+    let mut f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if f.is_empty() {
+        return f64::NAN;
+    }
+    f.sort_by(f64::total_cmp);
+    f[f.len() / 2]
 }
 
 /// Memorisation checks against the generator's training data.
@@ -136,11 +189,14 @@ pub fn evaluate(real: &Windows, synth: &Windows, train: Option<&Windows>, cfg: &
         (lo / df).ceil() as usize,
         ((hi / df).floor() as usize + 1).min(r.mean_psd.len()),
     );
+    let names = features::names(real, kind, r.mean_psd.len());
     let comparisons = candidates(real, synth, train, cfg.seed)
         .iter()
         .map(|(name, w)| {
             let s = set_stats(w, kind, &mut welch);
-            compare(name, (real, &r), (w, &s), kind, band, cfg)
+            let mut c = compare(name, (real, &r), (w, &s), kind, band, cfg);
+            c.telltales = telltales(&names, &r.features, &s.features);
+            c
         })
         .collect();
     let privacy = train.map(|t| privacy(real, synth, t, kind, &mut welch));
@@ -252,6 +308,7 @@ fn describe(name: &str, w: &Windows, kind: Kind, s: &SetStats) -> Comparison {
             .as_ref()
             .map(|r| r.iter().map(|v| v.abs()).sum::<f64>() / r.len() as f64),
         channel_corr_rmse: None,
+        telltales: Vec::new(),
         mean_psd: s.mean_psd.clone(),
     }
 }

@@ -29,6 +29,7 @@ pub fn table(r: &Report) -> String {
     for c in std::iter::once(&r.real).chain(&r.comparisons) {
         metric_row(&mut s, c);
     }
+    telltale_lines(&mut s, r);
     eeg_lines(&mut s, r);
     privacy_lines(&mut s, r);
     s
@@ -48,6 +49,26 @@ fn metric_row(s: &mut String, c: &Comparison) {
         opt(c.sdnn_ms),
         opt(c.template_corr)
     );
+}
+
+/// What tells the synthetic set (the first comparison) from the real one most, feature by
+/// feature.
+fn telltale_lines(s: &mut String, r: &Report) {
+    let Some(c) = r.comparisons.first().filter(|c| !c.telltales.is_empty()) else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "what tells {} from real most (AUC of each feature alone, 0.5 = alike; medians real → {}):",
+        c.name, c.name
+    );
+    for t in &c.telltales {
+        let _ = writeln!(
+            s,
+            "  {:<40} {:>5.2}   {:.4} → {:.4}",
+            t.feature, t.auc, t.real_median, t.median
+        );
+    }
 }
 
 /// Relative band powers and channel coupling per set, where the report has them.
