@@ -105,12 +105,8 @@ fn telltales(names: &[String], real: &[Vec<f64>], set: &[Vec<f64>]) -> Vec<Tellt
 
 /// Median of the finite values (NaN if none).
 fn finite_median(v: &[f64]) -> f64 {
-    let mut f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
-    if f.is_empty() {
-        return f64::NAN;
-    }
-    f.sort_by(f64::total_cmp);
-    f[f.len() / 2]
+    let f: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    median(&f)
 }
 
 /// Memorisation checks against the generator's training data.

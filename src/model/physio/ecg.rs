@@ -49,9 +49,12 @@ pub enum BeatKind {
     Pvc,
 }
 
+/// Every beat label ECGSYN puts on its R peaks.
+const BEAT_LABELS: [&str; 2] = [BeatKind::Normal.code(), BeatKind::Pvc.code()];
+
 impl BeatKind {
     /// The beat's label: MIT-BIH's beat codes, `N` (normal) and `V` (premature ventricular).
-    pub fn code(self) -> &'static str {
+    pub const fn code(self) -> &'static str {
         match self {
             BeatKind::Normal => "N",
             BeatKind::Pvc => "V",
@@ -418,7 +421,7 @@ impl Generator for EcgSyn {
     }
 
     fn labels(&self) -> &'static [&'static str] {
-        &["N", "V"]
+        &BEAT_LABELS
     }
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {

@@ -256,9 +256,9 @@ impl Eeg {
             chol: spatial_factor(&pos, p.spatial_length),
             bg: (0..n).map(|_| PinkBank::new(p.exponent, p.fs)).collect(),
             rhythms,
-            spindles: Train::new(p.spindle_rate_per_min, "spindle", &mut rng),
-            kcomplex: Train::new(p.kcomplex_rate_per_min, "K-complex", &mut rng),
-            blinks: Train::new(p.blink_rate_per_min, "blink", &mut rng),
+            spindles: Train::new(p.spindle_rate_per_min, LABELS[0], &mut rng),
+            kcomplex: Train::new(p.kcomplex_rate_per_min, LABELS[1], &mut rng),
+            blinks: Train::new(p.blink_rate_per_min, LABELS[2], &mut rng),
             spindle_gain: topo(&pos, 0.0, 0.0, 0.5),
             k_gain: topo(&pos, 0.0, 0.25, 0.6),
             blink_gain,
@@ -322,13 +322,16 @@ impl Eeg {
     }
 }
 
+/// The labels of the transients the EEG generator puts in: spindles, K-complexes, blinks.
+const LABELS: [&str; 3] = ["spindle", "K-complex", "blink"];
+
 impl Generator for Eeg {
     fn spec(&self) -> &SignalSpec {
         &self.spec
     }
 
     fn labels(&self) -> &'static [&'static str] {
-        &["spindle", "K-complex", "blink"]
+        &LABELS
     }
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
