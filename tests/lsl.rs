@@ -5,19 +5,27 @@
 mod common;
 use std::process::{Command, Stdio};
 
-#[test]
-fn pylsl_inlet_receives_the_stream_with_metadata_values_and_timestamps() {
-    let name = format!("biowave-test-{}", std::process::id());
+/// Streams `model` for `duration` to the LSL outlet `name` while `tests/py/SCRIPT NAME
+/// args…` reads it with pylsl; returns the script's output once the stream has ended
+/// cleanly.
+fn read_lsl_stream(model: &str, duration: &str, name: &str, script: &str, args: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args(["stream", "--model", "sine", "--duration", "6s", "--to"])
+        .args(["stream", "--model", model, "--duration", duration, "--to"])
         .arg(format!("lsl:{name}"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let _reap = common::KillOnPanic(child.id());
-    let out = common::python("lsl_inlet.py", [name.as_str(), "3"]);
+    let out = common::python(script, std::iter::once(name).chain(args.iter().copied()));
     let status = child.wait().unwrap();
     assert!(status.success(), "biowave stream failed");
+    out
+}
+
+#[test]
+fn pylsl_inlet_receives_the_stream_with_metadata_values_and_timestamps() {
+    let name = format!("biowave-test-{}", std::process::id());
+    let out = read_lsl_stream("sine", "6s", &name, "lsl_inlet.py", &["3"]);
     let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(j["name"], name.as_str());
     assert_eq!(j["type"], "ECG", "mV → ECG");
@@ -75,16 +83,7 @@ fn a_missing_liblsl_is_a_clear_error_before_streaming() {
 #[test]
 fn ecg_beats_reach_lsl_as_markers_on_the_r_peaks() {
     let name = format!("biowave-beats-{}", std::process::id());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args(["stream", "--model", "ecgsyn", "--duration", "12s", "--to"])
-        .arg(format!("lsl:{name}"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _reap = common::KillOnPanic(child.id());
-    let out = common::python("lsl_markers.py", [name.as_str(), "5", "1"]);
-    let status = child.wait().unwrap();
-    assert!(status.success(), "biowave stream failed");
+    let out = read_lsl_stream("ecgsyn", "12s", &name, "lsl_markers.py", &["5", "1"]);
     let j: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(j["type"], "Markers");
     assert_eq!(j["channel_format"], 3, "cft_string");
