@@ -68,6 +68,79 @@ fn tcp_client_gets_header_and_exactly_duration_times_rate_frames_in_real_time() 
     );
 }
 
+/// `events=PORT`: a second port lists the generator's events as JSON lines, indexed by
+/// frame as the sample port counts them; on 30 s of ECGSYN every `N` sits on an R peak that
+/// biowave's QRS detector finds in lead II as the sample port delivered it.
+#[test]
+fn tcp_event_port_lists_the_beats_in_the_samples_the_sample_port_sends() {
+    let (port, events_port) = (free_port(), free_port());
+    let url = format!("tcp://127.0.0.1:{port}?wait=1&events={events_port}");
+    let args = [
+        "--model",
+        "ecgsyn",
+        "--fast",
+        "--duration",
+        "30s",
+        "--to",
+        &url,
+    ];
+    let child = stream(&args).stderr(Stdio::piped()).spawn().unwrap();
+    let _reap = common::KillOnPanic(child.id());
+    let events = std::thread::spawn(move || {
+        let mut r = std::io::BufReader::new(connect(events_port));
+        let mut text = String::new();
+        r.read_to_string(&mut text).unwrap();
+        text
+    });
+    let (h, xs) = read_client(connect(port));
+    let text = events.join().unwrap();
+    finish(child);
+    let mut lines = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap());
+    let eh = lines.next().expect("a header line");
+    assert_eq!(eh["format"], "events");
+    assert_eq!(eh["sample_rate"], h["sample_rate"]);
+    assert_eq!(eh["labels"], serde_json::json!(["N", "V"]));
+    let (fs, nc) = (500.0, h["channels"].as_array().unwrap().len());
+    assert_eq!(h["channels"][1]["label"], "II");
+    assert_eq!(xs.len(), 30 * 500 * nc);
+    let mut truth = Vec::new();
+    for e in lines {
+        let (t, sample) = (e["time"].as_f64().unwrap(), e["sample"].as_u64().unwrap());
+        assert_eq!(e["label"], "N", "{e}");
+        assert_eq!(e["duration"], 0.0, "{e}");
+        assert_eq!(sample, (t * fs).round() as u64, "{e}");
+        truth.push(sample as usize);
+    }
+    assert!(truth.windows(2).all(|w| w[0] < w[1]), "in time order");
+    assert!(
+        (33..=39).contains(&truth.len()),
+        "72 bpm for 30 s: {}",
+        truth.len()
+    );
+    let lead_ii: Vec<f32> = xs.iter().skip(1).step_by(nc).copied().collect();
+    let found = biowave::dsp::qrs::detect(&lead_ii, fs).unwrap();
+    let m = biowave::dsp::qrs::match_beats(&found, &truth, (0.15 * fs) as usize);
+    assert!(
+        m.false_negatives <= 1 && m.false_positives <= 1,
+        "labels on R peaks {}, labels the detector missed {}, peaks unlabelled {}",
+        m.true_positives,
+        m.false_negatives,
+        m.false_positives
+    );
+    // On the peak, not a block (10 frames) or more off.
+    let mut off: Vec<usize> = (truth.iter())
+        .map(|&t| found.iter().map(|&f| f.abs_diff(t)).min().unwrap())
+        .collect();
+    off.sort_unstable();
+    assert!(
+        off[off.len() / 2] <= 5,
+        "median offset {} frames",
+        off[off.len() / 2]
+    );
+}
+
 #[test]
 fn stalled_client_is_dropped_while_another_keeps_full_rate() {
     let dir = tempfile::tempdir().unwrap();
@@ -318,6 +391,9 @@ fn bad_input_fails_before_streaming_with_exit_2() {
     bad_input(&["--model", "sine", "--to", &url], "Address already in use");
     bad_input(&["--to", "tcp://10.255.255.1:9"], "cannot listen");
     bad_input(&["--to", "tcp://nohost"], "expected HOST:PORT");
+    let url = format!("tcp://127.0.0.1:{}?events={}", free_port(), free_port());
+    bad_input(&["--model", "sine", "--to", &url], "labels no events");
+    bad_input(&["--to", "tcp://:7000?events=7000"], "port other than 7000");
     bad_input(&["--to", "file:/no/such/dir/x.edf"], "/no/such/dir/x.edf");
     bad_input(&["--to", "smtp:x"], "unknown scheme");
     bad_input(&["--model", "nosuch"], "nosuch");

@@ -29,7 +29,7 @@ pub enum SinkSpec {
     Stdout,
     /// `file:PATH` (format from the extension).
     File(PathBuf),
-    /// `tcp://HOST:PORT[?max_clients=N&queue=BLOCKS&wait=N]`.
+    /// `tcp://HOST:PORT[?max_clients=N&queue=BLOCKS&wait=N&events=PORT]`.
     Tcp(tcp::TcpOptions),
     /// `lsl:NAME`: an LSL outlet (liblsl loaded at run time).
     Lsl(String),
@@ -72,6 +72,8 @@ pub struct SinkContext {
     pub format: TextFormat,
     /// Start a new numbered file after this many frames.
     pub roll_frames: Option<u64>,
+    /// Labels the generator may put on events (`Generator::labels`; empty: it labels none).
+    pub labels: &'static [&'static str],
     /// Runtime for network sinks.
     pub rt: tokio::runtime::Handle,
 }
@@ -102,6 +104,12 @@ mod tests {
         };
         assert_eq!(t.addr.to_string(), "127.0.0.1:7000");
         assert_eq!(t.max_clients, 3);
+        assert_eq!(t.events_port, None);
+        let SinkSpec::Tcp(t) = SinkSpec::parse("tcp://:7000?events=7001&wait=1").unwrap() else {
+            panic!("not tcp")
+        };
+        assert_eq!((t.events_port, t.wait_clients), (Some(7001), 1));
+        assert!(SinkSpec::parse("tcp://:7000?events=0").is_err());
         let e = SinkSpec::parse("udp://1.2.3.4:5").unwrap_err().to_string();
         assert!(e.contains("unknown scheme"), "{e}");
         assert!(SinkSpec::parse("file:").is_err());
