@@ -394,6 +394,11 @@ fn bad_input_fails_before_streaming_with_exit_2() {
     let url = format!("tcp://127.0.0.1:{}?events={}", free_port(), free_port());
     bad_input(&["--model", "sine", "--to", &url], "labels no events");
     bad_input(&["--to", "tcp://:7000?events=7000"], "port other than 7000");
+    let url = format!("tcp://127.0.0.1:{}?events={port}", free_port());
+    bad_input(
+        &["--model", "ecgsyn", "--to", &url],
+        "Address already in use",
+    );
     bad_input(&["--to", "file:/no/such/dir/x.edf"], "/no/such/dir/x.edf");
     bad_input(&["--to", "smtp:x"], "unknown scheme");
     bad_input(&["--model", "nosuch"], "nosuch");

@@ -112,52 +112,20 @@ impl TcpSink {
     /// Binds the listeners now (a port in use fails here, before streaming) and starts
     /// accepting clients on the runtime.
     pub fn bind(o: &TcpOptions, ctx: &SinkContext) -> Result<Self> {
-        let name = format!("tcp://{}", o.addr);
-        let labels = [("stream", ctx.stream.clone()), ("sink", name.clone())];
+        if o.events_port.is_some() && ctx.labels.is_empty() {
+            return Err(Error::BadInput(format!(
+                "sink tcp://{}: `events` asked for, but stream `{}` labels no events",
+                o.addr, ctx.stream
+            )));
+        }
         let channels: Vec<_> = (ctx.spec.channels.iter())
             .map(|c| serde_json::json!({"label": c.label, "unit": c.unit}))
             .collect();
-        let per_second = (ctx.spec.sample_rate / ctx.block_frames as f64).ceil() as usize;
-        let queue = o.queue_blocks.unwrap_or(per_second.max(4));
-        let server = |addr, header, start_index, labels: &[_]| {
-            let opts = ServerOptions {
-                header,
-                start_index,
-                max_clients: o.max_clients,
-                queue,
-                labels,
-            };
-            Server::bind(addr, &name, opts, &ctx.rt)
-        };
         let header = serde_json::json!({"format": "f32le",
             "sample_rate": ctx.spec.sample_rate, "channels": channels});
-        let samples = server(o.addr, header, true, &labels)?;
-        let events = match o.events_port {
-            None => None,
-            Some(port) => {
-                if ctx.labels.is_empty() {
-                    return Err(Error::BadInput(format!(
-                        "sink {name}: `events` asked for, but stream `{}` labels no events",
-                        ctx.stream
-                    )));
-                }
-                let addr = SocketAddr::new(o.addr.ip(), port);
-                let labels = [
-                    ("stream", ctx.stream.clone()),
-                    ("sink", format!("tcp://{addr}")),
-                ];
-                let header = serde_json::json!({"format": "events",
-                    "sample_rate": ctx.spec.sample_rate, "labels": ctx.labels});
-                Some(Events {
-                    server: server(addr, header, false, &labels)?,
-                    sample_rate: ctx.spec.sample_rate,
-                    text: String::new(),
-                })
-            }
-        };
         Ok(Self {
-            samples,
-            events,
+            samples: listen(o, ctx, o.addr, header, true)?,
+            events: o.events_port.map(|p| Events::bind(o, ctx, p)).transpose()?,
             wait_clients: o.wait_clients,
             realtime: ctx.realtime,
             frames: Vec::new(),
@@ -184,7 +152,43 @@ impl TcpSink {
     }
 }
 
+/// Binds one port of the sink `o` describes (`addr`: its own or its event port); each
+/// client gets `header` first, with `start_index` added if asked.
+fn listen(
+    o: &TcpOptions,
+    ctx: &SinkContext,
+    addr: SocketAddr,
+    header: serde_json::Value,
+    start_index: bool,
+) -> Result<Server> {
+    let per_second = (ctx.spec.sample_rate / ctx.block_frames as f64).ceil() as usize;
+    let labels = [
+        ("stream", ctx.stream.clone()),
+        ("sink", format!("tcp://{addr}")),
+    ];
+    let opts = ServerOptions {
+        header,
+        start_index,
+        max_clients: o.max_clients,
+        queue: o.queue_blocks.unwrap_or(per_second.max(4)),
+        labels: &labels,
+    };
+    Server::bind(addr, &format!("tcp://{}", o.addr), opts, &ctx.rt)
+}
+
 impl Events {
+    /// Listens on `port` of the sink's host; the header names the labels the generator
+    /// may emit.
+    fn bind(o: &TcpOptions, ctx: &SinkContext, port: u16) -> Result<Self> {
+        let header = serde_json::json!({"format": "events",
+            "sample_rate": ctx.spec.sample_rate, "labels": ctx.labels});
+        Ok(Events {
+            server: listen(o, ctx, SocketAddr::new(o.addr.ip(), port), header, false)?,
+            sample_rate: ctx.spec.sample_rate,
+            text: String::new(),
+        })
+    }
+
     /// Sends `block`'s events, one JSON line each: `sample` (the frame index from the
     /// stream's start, as the sample port counts), `time` and `duration` in seconds, `label`.
     fn send(&mut self, block: &Block, realtime: bool) {

@@ -185,6 +185,14 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// Stops accepting (the listener closes with its task), also when the sink is dropped
+    /// without `finish`, e.g. because another of its ports failed to bind.
+    fn drop(&mut self) {
+        self.accept.abort();
+    }
+}
+
 async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
     // Refusals are logged at most once a second: a flood of connections must not flood
     // the log (or block on a slow stderr).
