@@ -25,6 +25,9 @@ pub const CLIENTS_DROPPED: &str = "biowave_clients_dropped_total";
 pub const CLIENTS_CONNECTED: &str = "biowave_clients_connected";
 /// Sinks removed from a stream after an error (policy `on_error = "drop"`); label `sink`.
 pub const SINKS_DROPPED: &str = "biowave_sinks_dropped_total";
+/// Events the generator labelled in released blocks (ECG beats, EEG transients); label
+/// `label`: a stream's beat rate, watched from outside.
+pub const EVENTS_EMITTED: &str = "biowave_events_total";
 /// Blocks that were not ready at their deadline.
 pub const UNDERRUNS: &str = "biowave_underruns_total";
 /// Blocks waiting between the generator and the pacer, sampled at each release.
@@ -61,6 +64,11 @@ pub fn describe() {
         "Samples released to the sinks"
     );
     describe_counter!(BLOCKS_DROPPED, Unit::Count, "Blocks a sink did not deliver");
+    describe_counter!(
+        EVENTS_EMITTED,
+        Unit::Count,
+        "Events labelled in released blocks"
+    );
     describe_counter!(CLIENTS_DROPPED, Unit::Count, "Slow network clients dropped");
     describe_gauge!(CLIENTS_CONNECTED, Unit::Count, "Network clients connected");
     describe_counter!(SINKS_DROPPED, Unit::Count, "Sinks removed after an error");

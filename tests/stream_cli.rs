@@ -295,18 +295,18 @@ fn metrics_endpoint_serves_prometheus_text() {
     let url = format!("tcp://127.0.0.1:{port}");
     let child = stream(&[
         "--model",
-        "sine",
+        "ecgsyn",
         "--to",
         &url,
         "--duration",
-        "2s",
+        "4s",
         "--metrics",
         &maddr,
     ])
     .spawn()
     .unwrap();
     let _reap = common::KillOnPanic(child.id());
-    std::thread::sleep(Duration::from_millis(1200));
+    std::thread::sleep(Duration::from_millis(2000));
     let mut s = connect(mport);
     write!(
         s,
@@ -324,6 +324,13 @@ fn metrics_endpoint_serves_prometheus_text() {
     ] {
         assert!(body.contains(name), "{name} missing in:\n{body}");
     }
+    // ECGSYN's R peaks come at 72 bpm, the first 0.4 s in: its beats are counted by label
+    // (scraped ~2 s after the start, however long the process took to start streaming).
+    let beats = (body.lines())
+        .find(|l| l.starts_with("biowave_events_total{") && l.contains("label=\"N\""))
+        .unwrap_or_else(|| panic!("no beat count in:\n{body}"));
+    let n: f64 = beats.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((1.0..=5.0).contains(&n), "{beats}: 72 bpm for under 4 s");
 }
 
 /// Peak resident memory of `child` (polled from /proc) until it exits.

@@ -199,22 +199,43 @@ struct Emitter {
 }
 
 struct EmitMetrics {
+    stream: String,
     frames: metrics::Counter,
     samples: metrics::Counter,
     underruns: metrics::Counter,
     queue: metrics::Gauge,
     lateness: metrics::Histogram,
+    /// One counter per event label, registered at the label's first event.
+    events: Vec<(&'static str, metrics::Counter)>,
 }
 
 impl EmitMetrics {
     fn new(stream: &str) -> Self {
         let l = || [("stream", stream.to_string())];
         Self {
+            stream: stream.to_string(),
             frames: metrics::counter!(tm::FRAMES_EMITTED, &l()),
             samples: metrics::counter!(tm::SAMPLES_EMITTED, &l()),
             underruns: metrics::counter!(tm::UNDERRUNS, &l()),
             queue: metrics::gauge!(tm::QUEUE_DEPTH, &l()),
             lateness: metrics::histogram!(tm::LATENESS_SECONDS, &l()),
+            events: Vec::new(),
+        }
+    }
+
+    /// Counts `block`'s events by label.
+    fn count_events(&mut self, block: &Block) {
+        for e in &block.events {
+            let i = match self.events.iter().position(|(l, _)| *l == e.label) {
+                Some(i) => i,
+                None => {
+                    let labels = [("stream", self.stream.clone()), ("label", e.label.into())];
+                    let c = metrics::counter!(tm::EVENTS_EMITTED, &labels);
+                    self.events.push((e.label, c));
+                    self.events.len() - 1
+                }
+            };
+            self.events[i].1.increment(1);
         }
     }
 }
@@ -332,6 +353,7 @@ impl Emitter {
         self.report.frames += n;
         self.m.frames.increment(n);
         self.m.samples.increment(n * self.n_channels);
+        self.m.count_events(block);
         Ok(!self.sinks.is_empty())
     }
 
