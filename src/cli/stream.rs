@@ -13,7 +13,8 @@ pub struct Args {
     /// (default: ecgsyn when built in, else sine).
     #[arg(long)]
     pub model: Option<String>,
-    /// Sinks: `stdout`, `file:PATH`, `tcp://ADDR:PORT`, `lsl:NAME` (repeatable).
+    /// Sinks: `stdout`, `file:PATH`, `tcp://ADDR:PORT[?events=PORT&wait=N…]`, `lsl:NAME`
+    /// (repeatable).
     #[arg(long)]
     pub to: Vec<String>,
     /// Block length in milliseconds.
