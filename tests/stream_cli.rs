@@ -257,6 +257,37 @@ fn stdout_f32_and_csv_have_exactly_duration_times_rate_frames() {
     assert!(lines[1].starts_with("0,") && lines[2].starts_with("0.002,"));
 }
 
+/// With no `--model`, `stream` plays the shipped default, `ecg-vae` (MIT-BIH 208's MLII at
+/// 360 Hz), where `models/` holds it; anywhere else the built-in 12-lead ECGSYN, saying so.
+#[test]
+fn the_default_model_is_the_shipped_ecg_vae_and_ecgsyn_elsewhere() {
+    let csv = |dir: &std::path::Path| {
+        let out = stream(&["--duration", "1s", "--fast", "--format", "csv"])
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let header = text.lines().next().unwrap().to_string();
+        (
+            header,
+            text.lines().count(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (header, lines, err) = csv(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    assert_eq!((header.as_str(), lines), ("time,MLII", 1 + 360), "{err}");
+    assert!(!err.contains("WARN"), "{err}");
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (header, lines, err) = csv(elsewhere.path());
+    assert!(header.starts_with("time,I,II,III,aVR"), "{header}");
+    assert_eq!(lines, 1 + 500);
+    assert!(
+        err.contains("no models/ecg-vae") && err.contains("ecgsyn"),
+        "{err}"
+    );
+}
+
 #[test]
 fn fast_runs_faster_than_real_time() {
     let t = Instant::now();

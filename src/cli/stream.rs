@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Model: a name under models/, a checkpoint path, `ecgsyn`, `eeg` or `sine`
-    /// (default: ecgsyn when built in, else sine).
+    /// (default: the shipped `ecg-vae` where models/ecg-vae is found, else ecgsyn).
     #[arg(long)]
     pub model: Option<String>,
     /// Sinks: `stdout`, `file:PATH`, `tcp://ADDR:PORT[?events=PORT&wait=N…]`, `lsl:NAME`
@@ -56,12 +56,26 @@ pub struct Args {
     pub on_error: String,
 }
 
-/// The default model: ecgsyn when this build registers it, else the calibration sine.
+/// The shipped default model of `stream`: chosen by measurement over the latent and the
+/// frame transformer (`models/README.md`, "Which model to stream").
+pub const DEFAULT_MODEL: &str = "ecg-vae";
+
+/// [`DEFAULT_MODEL`] where `models/` holds it (run from the biowave directory); elsewhere
+/// the built-in ecgsyn (else the calibration sine), said on stderr.
 fn default_model() -> String {
-    match crate::model::by_name("ecgsyn", 0) {
-        Ok(_) => "ecgsyn".into(),
-        Err(_) => "sine".into(),
+    let shipped = crate::model::checkpoint::locate(DEFAULT_MODEL);
+    if shipped.join("config.json").exists() {
+        return DEFAULT_MODEL.into();
     }
+    let fallback = match crate::model::by_name("ecgsyn", 0) {
+        Ok(_) => "ecgsyn",
+        Err(_) => "sine",
+    };
+    tracing::warn!(
+        "no models/{DEFAULT_MODEL} in this directory: streaming the built-in {fallback} \
+         (--model names another, or run where biowave's models/ is)"
+    );
+    fallback.into()
 }
 
 fn single_stream(a: &Args) -> StreamDef {
