@@ -63,8 +63,7 @@ pub const DEFAULT_MODEL: &str = "ecg-vae";
 /// [`DEFAULT_MODEL`] where `models/` holds it (run from the biowave directory); elsewhere
 /// the built-in ecgsyn (else the calibration sine), said on stderr.
 fn default_model() -> String {
-    let shipped = crate::model::checkpoint::locate(DEFAULT_MODEL);
-    if shipped.join("config.json").exists() {
+    if crate::model::checkpoint::find(DEFAULT_MODEL).is_ok() {
         return DEFAULT_MODEL.into();
     }
     let fallback = match crate::model::by_name("ecgsyn", 0) {
