@@ -29,6 +29,7 @@ fn model() -> (Transformer, TransformerConfig) {
         context: 63, // 8 s at 500 Hz / hop 64, as `train --model transformer` picks
         mixture: 1,
         codebook: 0,
+        rhythm: Vec::new(),
     };
     let vm = VarMap::new();
     let m = Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();

@@ -90,6 +90,15 @@ pub struct Args {
     /// instead of drawing Gaussians; 0: Gaussians (`model::codebook`).
     #[arg(long, default_value_t = 0)]
     pub codebook: usize,
+    /// Frame transformer on ECG: every token also carries the beat clock (time since and
+    /// to the R peaks around the next frame), from the R peaks of the first channel in
+    /// training and from replayed training RR intervals when sampling (`dsp::beat_clock`).
+    #[arg(long)]
+    pub clock: bool,
+    /// Transformer: the temperature its samplers use unless `generate`/`stream` give one
+    /// (stored in config.json; default 1: the trained distribution as it is).
+    #[arg(long)]
+    pub temperature: Option<f32>,
     /// Latent dimension.
     #[arg(long, default_value_t = 32)]
     pub latent: usize,
@@ -293,6 +302,18 @@ fn check_flags(args: &Args) -> crate::Result<()> {
             ));
         }
     }
+    if let Some(t) = args.temperature {
+        if args.model != "transformer" || !(t.is_finite() && (0.0..=10.0).contains(&t)) {
+            return refuse(format!(
+                "--temperature {t}: a transformer's sampling temperature, in [0, 10]"
+            ));
+        }
+    }
+    if args.clock && (args.model != "transformer" || args.codec.is_some()) {
+        return refuse(
+            "--clock applies to the frame transformer (--model transformer without --codec)".into(),
+        );
+    }
     if args.codec.is_some() {
         return Ok(());
     }
@@ -324,6 +345,7 @@ fn data_config(args: &Args) -> DataConfig {
         channels: args.channels.clone(),
         seed: args.seed,
         beats: args.beats.then(BeatAlign::default),
+        clock: args.clock,
         ..DataConfig::default()
     }
 }
@@ -340,6 +362,7 @@ fn set_model_config(args: &Args, data: &Dataset, ckpt: &mut CheckpointConfig) {
             context: data.window_frames,
             mixture: args.mixture,
             codebook: args.codebook,
+            rhythm: data.rr_intervals(),
         });
     } else {
         let conv = args.arch == ArchArg::Conv;
@@ -494,7 +517,7 @@ pub(super) fn new_checkpoint(
         crate_version: env!("CARGO_PKG_VERSION").into(),
         vae: None,
         transformer: None,
-        temperature: (args.model == "transformer").then_some(1.0),
+        temperature: (args.model == "transformer").then_some(args.temperature.unwrap_or(1.0)),
         spec,
         data,
         norm,

@@ -45,6 +45,7 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
         context: args.context,
         mixture: args.mixture,
         codebook: 0,
+        rhythm: Vec::new(),
     });
     ckpt.codec = Some(CODEC_DIR.into());
     let resume = validate_and_resume(args, &out, &mut ckpt)?;
@@ -112,10 +113,7 @@ fn tokens(
         }
         pieces.push(
             seqs.into_iter()
-                .map(|rep| Prepared {
-                    name: s.name.clone(),
-                    rep,
-                })
+                .map(|rep| Prepared::new(s.name.clone(), rep))
                 .collect::<Vec<_>>(),
         );
     }

@@ -2,7 +2,8 @@
 
 use super::{shuffle, Dataset, Part};
 
-/// One batch: `shape = [windows, frames, features]`, `data` row-major of that shape.
+/// One batch: `shape = [windows, frames, features]`, `data` row-major of that shape; with
+/// a beat clock each frame's values are followed by its conditioning values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
     /// Flat normalised features.
@@ -56,13 +57,25 @@ impl Iterator for Batches<'_> {
         if self.next >= end {
             return None;
         }
-        let (f, wf) = (self.ds.n_features(), self.ds.window_frames);
+        let (f, c, wf) = (
+            self.ds.n_features(),
+            self.ds.n_cond(),
+            self.ds.window_frames,
+        );
         let records = self.ds.part(self.part);
-        let mut data = Vec::with_capacity((end - self.next) * wf * f);
+        let mut data = Vec::with_capacity((end - self.next) * wf * (f + c));
         for &(r, s) in &self.windows[self.next..end] {
-            data.extend_from_slice(&records[r].rep.data[s * f..(s + wf) * f]);
+            let p = &records[r];
+            if c == 0 {
+                data.extend_from_slice(&p.rep.data[s * f..(s + wf) * f]);
+                continue;
+            }
+            for t in s..s + wf {
+                data.extend_from_slice(&p.rep.data[t * f..(t + 1) * f]);
+                data.extend_from_slice(&p.cond[t * c..(t + 1) * c]);
+            }
         }
-        let shape = [end - self.next, wf, f];
+        let shape = [end - self.next, wf, f + c];
         self.next = end;
         Some(Batch { data, shape })
     }

@@ -18,7 +18,7 @@ pub use norm::NormStats;
 pub use prepare::{prepare, prepare_signals, Source};
 pub use split::{shuffle, split_records};
 
-use crate::dsp::{Representation, SpectralConfig};
+use crate::dsp::{beat_clock, Representation, SpectralConfig};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +45,10 @@ pub struct DataConfig {
     /// absent in configs written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beats: Option<BeatAlign>,
+    /// ECG only: every frame also carries the beat clock of the frame after it
+    /// (`dsp::beat_clock`), from the R peaks of the record's first channel.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clock: bool,
 }
 
 /// Where beat-aligned windows start relative to each R peak; stored with a model because
@@ -81,6 +85,7 @@ impl Default for DataConfig {
             val_fraction: 0.2,
             seed: 0,
             beats: None,
+            clock: false,
         }
     }
 }
@@ -101,6 +106,23 @@ pub struct Prepared {
     pub name: String,
     /// Spectral frames, normalised once the dataset is built.
     pub rep: Representation,
+    /// With `DataConfig::clock`, `beat_clock::INPUTS` values per frame (the next frame's
+    /// clock), fed to the model beside the frame but never predicted; else empty.
+    pub cond: Vec<f32>,
+    /// With `DataConfig::clock`, the record's RR intervals in seconds; else empty.
+    pub rr: Vec<f32>,
+}
+
+impl Prepared {
+    /// A record's frames with no conditioning values.
+    pub fn new(name: String, rep: Representation) -> Self {
+        Prepared {
+            name,
+            rep,
+            cond: Vec::new(),
+            rr: Vec::new(),
+        }
+    }
 }
 
 /// Training and validation records as normalised spectra, plus what is needed to batch them.
@@ -184,6 +206,23 @@ impl Dataset {
         self.stats.n_features()
     }
 
+    /// Conditioning values fed beside each frame (the beat clock's, or none).
+    pub fn n_cond(&self) -> usize {
+        if self.config.clock {
+            beat_clock::INPUTS
+        } else {
+            0
+        }
+    }
+
+    /// The training records' RR intervals in seconds, in order (empty without a clock).
+    pub fn rr_intervals(&self) -> Vec<f32> {
+        self.train
+            .iter()
+            .flat_map(|p| p.rr.iter().copied())
+            .collect()
+    }
+
     /// Records of one part.
     pub fn part(&self, part: Part) -> &[Prepared] {
         match part {
@@ -257,13 +296,44 @@ fn windows_of(
         Some(align) => beat_windows(&name, signals, fs, &config.spectral, window_frames, align)?,
         None => vec![interior_spectra(&name, signals, fs, &config.spectral)?],
     };
+    let (cond, rr) = match (config.clock, reps.as_slice()) {
+        (false, _) => (Vec::new(), Vec::new()),
+        (true, [rep]) => clock_of(&name, signals, rep)?,
+        (true, _) => {
+            return Err(Error::BadInput(format!(
+                "{name}: the beat clock is for whole records, not beat-aligned windows"
+            )))
+        }
+    };
     Ok(reps
         .into_iter()
         .map(|rep| Prepared {
             name: name.clone(),
             rep,
+            cond: cond.clone(),
+            rr: rr.clone(),
         })
         .collect())
+}
+
+/// The beat clock of the frame after each of `rep`'s interior frames (centred on
+/// multiples of the hop), and the RR intervals, from the R peaks of `signals[0]`.
+fn clock_of(
+    name: &str,
+    signals: &[Vec<f32>],
+    rep: &Representation,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let lead = signals
+        .first()
+        .ok_or_else(|| Error::BadInput(format!("{name}: record has no channels")))?;
+    let (peaks, rr) = beat_clock::peaks(name, lead, rep.sample_rate)?;
+    let hop = rep.config.hop;
+    let first = (rep.config.n_fft / 2).div_ceil(hop);
+    let centres = (0..rep.n_frames).map(|t| (first + t + 1) * hop);
+    Ok((
+        beat_clock::of_centres(&peaks, centres, rep.sample_rate, hop),
+        rr,
+    ))
 }
 
 /// Every record must hold at least one window and have the same feature count and rate.

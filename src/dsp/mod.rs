@@ -3,6 +3,7 @@
 //! [`stft`] is planned once and reused; [`repr`] is the spectral representation the models
 //! learn (complex bins as interleaved re/im, phase kept) with its way back to samples.
 
+pub mod beat_clock;
 pub mod beat_splice;
 pub mod filter;
 pub mod fir;

@@ -272,6 +272,12 @@ impl CheckpointConfig {
                 if c.context > 16384 {
                     return Err(format!("transformer.context {} > 16384", c.context));
                 }
+                if self.data.clock == c.rhythm.is_empty() {
+                    return Err(
+                        "data.clock and transformer.rhythm disagree: a beat clock needs both"
+                            .into(),
+                    );
+                }
                 Ok(c.n_features)
             }
             (k, _, _) => Err(format!("kind `{k}` but no `{k}` section")),

@@ -4,8 +4,8 @@
 //!
 //! Why: a Gaussian per re/im value (or a few learned mixture means) cannot commit to a QRS
 //! complex, whose bins share one linear phase; its draws average beat and no-beat and put
-//! the QRS nowhere (`ecg-transformer` with Gaussian draws: AUC ~1.0, 145 bpm against the
-//! record's 100). A choice among whole training frames commits: a frame holds the QRS at
+//! the QRS nowhere (the Gaussian-headed `ecg-transformer` shipped until 2026-12-05: AUC ~1.0,
+//! 145 bpm against the record's 100). A choice among whole training frames commits: a frame holds the QRS at
 //! one place or not at all, and the transformer learns which frame follows which. The
 //! centres are fitted, not trained: they are stored with the weights (`codebook.centres`,
 //! `codebook.spread`) and the optimiser leaves them alone.

@@ -26,7 +26,8 @@
 //! - Frame transformers (`model::transformer_gen`): shape and level, whatever the signal;
 //!   their draws are over-smoothed as the VAE's decoded means are (`eeg-transformer` 3.5–3.8
 //!   dB quiet, AUC 1.00 against its record; equalised 0.76–0.80, held out 0.743).
-//!   `ecg-transformer`'s spectrum comes within 0.6 dB, its rhythm (~147 bpm) does not.
+//!   The Gaussian-headed ECG frame transformer's spectrum came within 0.6 dB, its rhythm
+//!   (~147 bpm) did not; the clocked codebook model now shipped as `ecg-transformer` has both.
 
 use crate::dsp::fir;
 use crate::eval::psd::Welch;

@@ -16,6 +16,7 @@
 //! weights (trained by the mixture's NLL); the temperature then also sharpens that choice.
 
 use super::codebook::{self, MAX_CODEBOOK};
+use crate::dsp::beat_clock;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{layer_norm, linear, ops, rotary_emb, LayerNorm, Linear, VarBuilder};
 
@@ -43,6 +44,11 @@ pub struct TransformerConfig {
     /// 0: the head predicts Gaussians (`mixture`) instead.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub codebook: usize,
+    /// The training records' RR intervals (seconds) the sampler's beat clock replays
+    /// (`dsp::beat_clock`); non-empty: every token also carries the clock of the frame it
+    /// predicts, `beat_clock::INPUTS` values the model reads but does not predict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rhythm: Vec<f32>,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -53,10 +59,32 @@ fn one() -> usize {
     1
 }
 
+/// Share of a beat-clocked model's input frames hidden in training (see
+/// [`Transformer::dropped`]). Teacher-forced on whole frames, a clocked codebook model
+/// read the clock (its loss rose when the clock was shifted by half a beat) yet, drawing
+/// on its own, put its beats off the clock (MIT-BIH 208: SDNN 240–330 ms against the
+/// record's 85, whatever the context length); with 0.8 hidden, its beats follow the clock
+/// (models/README, "Frames with a beat clock").
+pub const CLOCK_DROPOUT: f32 = 0.8;
+
 /// Most mixture components a checkpoint may ask for (the head grows with each).
 pub const MAX_MIXTURE: usize = 64;
 
 impl TransformerConfig {
+    /// Conditioning values per token beside the frame (the beat clock's, or none).
+    pub fn n_cond(&self) -> usize {
+        if self.rhythm.is_empty() {
+            0
+        } else {
+            beat_clock::INPUTS
+        }
+    }
+
+    /// Values per input token: the frame, then its conditioning values.
+    pub fn n_inputs(&self) -> usize {
+        self.n_features + self.n_cond()
+    }
+
     /// Size of one attention head.
     pub fn head_dim(&self) -> usize {
         self.d_model / self.n_heads.max(1)
@@ -99,6 +127,17 @@ impl TransformerConfig {
         }
         if self.context < 2 {
             return Err("context must hold the start token and at least one frame".into());
+        }
+        let bad_rr = self
+            .rhythm
+            .iter()
+            .any(|r| !(r.is_finite() && *r > 0.0 && *r <= 10.0));
+        if !self.rhythm.is_empty() && (self.rhythm.len() < beat_clock::MIN_INTERVALS || bad_rr) {
+            return Err(format!(
+                "rhythm: {} RR intervals; the beat clock needs at least {} and each in (0, 10] s",
+                self.rhythm.len(),
+                beat_clock::MIN_INTERVALS
+            ));
         }
         Ok(())
     }
@@ -298,7 +337,7 @@ impl Transformer {
         let (cos, sin) = rope_tables(cfg, vb.device())?;
         Ok(Transformer {
             start: vb.get((1, d), "start")?,
-            input: linear(cfg.n_features, d, vb.pp("input"))?,
+            input: linear(cfg.n_inputs(), d, vb.pp("input"))?,
             blocks: (0..cfg.n_layers)
                 .map(|i| Block::new(cfg, vb.pp(format!("blocks.{i}"))))
                 .collect::<Result<_>>()?,
@@ -369,8 +408,39 @@ impl Transformer {
         })
     }
 
-    /// Teacher forcing: for frames `[b, t, n_features]` (t ≤ context), the distribution of
-    /// frame i given the start token and frames before i, for every i.
+    /// The frames of tokens `[b, t, n_inputs]`: what the model predicts, without the
+    /// conditioning values.
+    pub fn targets(&self, tokens: &Tensor) -> Result<Tensor> {
+        match self.cfg.n_cond() {
+            0 => Ok(tokens.clone()),
+            _ => tokens.narrow(D::Minus1, 0, self.cfg.n_features),
+        }
+    }
+
+    /// `tokens` with the frames of a random [`CLOCK_DROPOUT`] share of them set to the
+    /// training mean (0), their conditioning values kept: trained so, a clocked model
+    /// cannot predict the next frame from the frames before it alone and learns to read
+    /// the clock.
+    pub fn dropped(&self, tokens: &Tensor, rng: &mut rand_chacha::ChaCha8Rng) -> Result<Tensor> {
+        use rand::Rng;
+        let (b, t, _) = tokens.dims3()?;
+        let (f, c) = (self.cfg.n_features, self.cfg.n_cond());
+        let keep: Vec<f32> = (0..b * t)
+            .map(|_| {
+                if rng.random::<f32>() < CLOCK_DROPOUT {
+                    0.0
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(keep, (b, t, 1), tokens.device())?;
+        let frames = tokens.narrow(D::Minus1, 0, f)?.broadcast_mul(&mask)?;
+        Tensor::cat(&[&frames, &tokens.narrow(D::Minus1, f, c)?], D::Minus1)
+    }
+
+    /// Teacher forcing: for tokens `[b, t, n_inputs]` (t ≤ context), the distribution of
+    /// frame i given the start token and tokens before i, for every i.
     pub fn forward(&self, frames: &Tensor) -> Result<FrameDistribution> {
         let (b, t, _) = frames.dims3()?;
         let d = self.cfg.d_model;
@@ -389,7 +459,7 @@ impl Transformer {
         self.distribution(&h)
     }
 
-    /// Feeds one frame (`[n_features]`, normalised), or the start token when `frame` is
+    /// Feeds one token (`[n_inputs]`: a normalised frame and its conditioning values), or the start token when `frame` is
     /// `None`, and returns the distribution of the frame after it. Cost and memory are
     /// bounded by `context`, however long it runs. With tensors on any device; the
     /// samplers use `model::transformer_step`, the same step without a tensor per
@@ -399,7 +469,7 @@ impl Transformer {
             None => self.start.unsqueeze(0)?,
             Some(f) => self
                 .input
-                .forward(&f.reshape((1, 1, self.cfg.n_features))?)?,
+                .forward(&f.reshape((1, 1, self.cfg.n_inputs()))?)?,
         };
         cache.kv.resize_with(self.blocks.len(), || None);
         let mut h = x;
@@ -490,7 +560,8 @@ pub fn draw_coupling(
             prediction_errors(model, &x, &mut z, &mut sums)?;
             continue;
         };
-        for frame in b.data.chunks_exact(f) {
+        for token in b.data.chunks_exact(model.cfg.n_inputs()) {
+            let frame = &token[..f];
             let c = &centres[super::kmeans::nearest(frame, centres)];
             for (i, zi) in z.iter_mut().enumerate() {
                 *zi = (frame[i] - c[i]) / spread[i];
@@ -513,7 +584,7 @@ fn prediction_errors(
     let d = model.forward(x)?;
     let flat = |t: &Tensor| t.flatten_all()?.to_vec1::<f32>();
     let (x, mean, log_std, log_w) = (
-        flat(x)?,
+        flat(&model.targets(x)?)?,
         flat(&d.mean)?,
         flat(&d.log_std)?,
         flat(&d.log_weight)?,
@@ -549,12 +620,16 @@ impl super::train::Objective for TransformerObjective<'_> {
         &self,
         x: &Tensor,
         _step: u64,
-        _noise: Option<&mut rand_chacha::ChaCha8Rng>,
+        noise: Option<&mut rand_chacha::ChaCha8Rng>,
     ) -> Result<(Tensor, Vec<Tensor>)> {
-        let d = self.model.forward(x)?;
+        let d = match (noise, self.model.cfg.n_cond()) {
+            (Some(rng), c) if c > 0 => self.model.forward(&self.model.dropped(x, rng)?)?,
+            _ => self.model.forward(x)?,
+        };
+        let target = self.model.targets(x)?;
         let loss = match &self.model.codebook {
-            Some((centres, spread)) => code_nll(x, &d, centres, spread)?,
-            None => nll(x, &d)?,
+            Some((centres, spread)) => code_nll(&target, &d, centres, spread)?,
+            None => nll(&target, &d)?,
         };
         Ok((loss.clone(), vec![loss]))
     }
@@ -579,7 +654,22 @@ mod tests {
         headed_model(context, 1, k)
     }
 
+    /// A codebook model whose tokens also carry a beat clock (four inputs it does not
+    /// predict).
+    fn clocked_model(context: usize, k: usize) -> Transformer {
+        clocked_headed_model(context, 1, k, vec![0.5; beat_clock::MIN_INTERVALS])
+    }
+
     fn headed_model(context: usize, mixture: usize, codebook: usize) -> Transformer {
+        clocked_headed_model(context, mixture, codebook, Vec::new())
+    }
+
+    fn clocked_headed_model(
+        context: usize,
+        mixture: usize,
+        codebook: usize,
+        rhythm: Vec<f32>,
+    ) -> Transformer {
         let cfg = TransformerConfig {
             n_features: 6,
             d_model: 16,
@@ -589,6 +679,7 @@ mod tests {
             context,
             mixture,
             codebook,
+            rhythm,
         };
         let vm = VarMap::new();
         let m =
@@ -607,22 +698,28 @@ mod tests {
     }
 
     fn frames(t: usize) -> Tensor {
-        let v: Vec<f32> = (0..t * 6)
+        tokens(t, 6)
+    }
+
+    fn tokens(t: usize, width: usize) -> Tensor {
+        let v: Vec<f32> = (0..t * width)
             .map(|i| ((i * 7919) % 13) as f32 / 6.0 - 1.0)
             .collect();
-        Tensor::from_vec(v, (1, t, 6), &Device::Cpu).unwrap()
+        Tensor::from_vec(v, (1, t, width), &Device::Cpu).unwrap()
     }
 
     /// Stepping through the KV cache gives what the teacher-forced pass gives, for a
-    /// single Gaussian, a mixture and a codebook (means and weights).
+    /// single Gaussian, a mixture, a codebook and a codebook with a beat clock (means and
+    /// weights).
     #[test]
     fn cached_steps_match_the_full_pass() {
         for (k, m) in [
             (1, mixture_model(8, 1)),
             (3, mixture_model(8, 3)),
             (4, codebook_model(8, 4)),
+            (4, clocked_model(8, 4)),
         ] {
-            let x = frames(8);
+            let x = tokens(8, m.cfg.n_inputs());
             let full = m.forward(&x).unwrap();
             let mut cache = KvCache::default();
             for i in 0..8 {

@@ -19,6 +19,7 @@ use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::transformer::Transformer;
 use super::transformer_step::{self, NextToken, Precision, StepWeights, Stepper};
+use crate::dsp::beat_clock::Rhythm;
 use crate::dsp::StreamDecoder;
 use crate::{Error, Result};
 use candle_core::Device;
@@ -55,7 +56,52 @@ pub struct Autoregressor {
     /// One token of independent draws and their mix.
     draws: Vec<f32>,
     mixed: Vec<f32>,
+    /// A beat-clocked frame transformer's rhythm (`dsp::beat_clock`); `None`: no clock.
+    clock: Option<FrameClock>,
 }
+
+/// The beat clock fed beside each drawn frame: a replayed rhythm read at the centre of
+/// the frame the next step predicts.
+#[derive(Clone)]
+struct FrameClock {
+    rhythm: Rhythm,
+    /// Samples between frame centres.
+    hop: f64,
+    /// Frames drawn so far.
+    drawn: u64,
+    /// The token fed back: the frame, then its clock.
+    token: Vec<f32>,
+}
+
+impl FrameClock {
+    /// The clock of a checkpoint whose transformer replays a rhythm, drawn from `seed`.
+    fn of(cfg: &CheckpointConfig, seed: u64) -> Result<Option<Self>> {
+        let rr = match &cfg.transformer {
+            Some(t) if !t.rhythm.is_empty() => &t.rhythm,
+            _ => return Ok(None),
+        };
+        let hop = cfg.data.spectral.hop as f64;
+        Ok(Some(FrameClock {
+            rhythm: Rhythm::new(rr, cfg.spec.sample_rate, hop, seed ^ RHYTHM_SEED)?,
+            hop,
+            drawn: 0,
+            token: Vec::new(),
+        }))
+    }
+
+    /// `frame` followed by the clock of the frame after it.
+    fn token(&mut self, frame: &[f32]) -> &[f32] {
+        self.drawn += 1;
+        let c = self.rhythm.clock(self.drawn as f64 * self.hop);
+        self.token.clear();
+        self.token.extend_from_slice(frame);
+        self.token.extend_from_slice(&c);
+        &self.token
+    }
+}
+
+/// Mixed into the draw seed for the rhythm, so its stream of numbers is not the draws'.
+const RHYTHM_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// The temperature to sample at: `temperature`, else the checkpoint's, else 1; refused
 /// outside [0, 10].
@@ -168,6 +214,7 @@ impl Autoregressor {
             mix,
             draws: Vec::new(),
             mixed: Vec::new(),
+            clock: FrameClock::of(cfg, seed)?,
         };
         s.feed(None);
         Ok(s)
@@ -176,6 +223,12 @@ impl Autoregressor {
     /// The same model (weights shared) and temperature from a fresh start token, drawing
     /// with `seed`: a second sequence that does not disturb this one's cache or draws.
     pub fn restarted(&self, seed: u64) -> Self {
+        let clock = self.clock.as_ref().map(|c| FrameClock {
+            rhythm: c.rhythm.restarted(seed ^ RHYTHM_SEED),
+            hop: c.hop,
+            drawn: 0,
+            token: Vec::new(),
+        });
         let mut s = Autoregressor {
             steps: self.steps.restarted(),
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -185,6 +238,7 @@ impl Autoregressor {
             mix: self.mix.clone(),
             draws: Vec::new(),
             mixed: Vec::new(),
+            clock,
         };
         s.feed(None);
         s
@@ -242,7 +296,10 @@ impl Autoregressor {
                 }
             }
         }
-        self.feed(Some(out));
+        match self.clock.as_mut() {
+            None => self.steps.step(Some(out), &mut self.next),
+            Some(c) => self.steps.step(Some(c.token(out)), &mut self.next),
+        }
     }
 }
 

@@ -512,6 +512,10 @@ mod tests {
     }
 
     fn headed_model(mixture: usize, codebook: usize) -> Transformer {
+        clocked_model(mixture, codebook, Vec::new())
+    }
+
+    fn clocked_model(mixture: usize, codebook: usize, rhythm: Vec<f32>) -> Transformer {
         let cfg = TransformerConfig {
             n_features: 10,
             d_model: 16,
@@ -521,6 +525,7 @@ mod tests {
             context: 6,
             mixture,
             codebook,
+            rhythm,
         };
         let vm = VarMap::new();
         let m =
@@ -539,16 +544,18 @@ mod tests {
     }
 
     /// A codebook model's plain step gives candle's weights, and its components are the
-    /// codebook's centres with `RESIDUAL_SHARE` of its spread.
+    /// codebook's centres with `RESIDUAL_SHARE` of its spread; its tokens here also carry
+    /// a beat clock (`beat_clock::INPUTS` more inputs than its 10 features).
     #[test]
     fn a_codebook_step_weighs_the_codebooks_centres() {
-        let m = headed_model(1, 5);
+        let m = clocked_model(1, 5, vec![0.6; crate::dsp::beat_clock::MIN_INTERVALS]);
         let w = Arc::new(StepWeights::new(&m, Precision::F32).unwrap());
         let mut fast = Stepper::new(Arc::clone(&w));
         let mut cache = KvCache::default();
         let mut next = NextToken::default();
         for i in 0..9 {
-            let token: Vec<f32> = (0..10).map(|j| ((i * 10 + j) as f32 * 0.3).sin()).collect();
+            let n = m.config().n_inputs();
+            let token: Vec<f32> = (0..n).map(|j| ((i * n + j) as f32 * 0.3).sin()).collect();
             let input = (i > 0).then_some(token.as_slice());
             let t = input.map(|v| Tensor::from_slice(v, v.len(), &Device::Cpu).unwrap());
             let d = m.step(t.as_ref(), &mut cache).unwrap();

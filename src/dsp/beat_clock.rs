@@ -1,0 +1,258 @@
+//! A beat clock for frame transformers on ECG: where a frame falls in the cardiac cycle.
+//!
+//! Drawn frame by frame, a transformer over short spectral frames has to guess from its own
+//! draws whether a QRS starts now, and on one record it guesses badly (beats run together,
+//! then gaps). With a clock every token also carries the next frame's place in the cycle
+//! (time since the last R peak, time to the next one, the phase between them), taken from
+//! the R peaks `qrs::detect` finds in training and, when sampling, from a [`Rhythm`] that
+//! replays stretches of the training RR intervals: the rhythm is set before the waveform.
+
+use super::qrs;
+use crate::{Error, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Hops around an R peak the clock marks one by one (one-hot): a smooth "seconds to the
+/// next R" differs by only a hop's worth between the frame where the QRS enters and the one
+/// before it, too little for a short training to turn into a sharp decision.
+pub const NEAR: usize = 8;
+
+/// Clock values per token: seconds since the last R peak, seconds to the next, the sine
+/// and cosine of the phase between them, then one-hot the hops since the last R peak and
+/// the hops to the next (each only within [`NEAR`]).
+pub const INPUTS: usize = 4 + 2 * NEAR;
+
+/// Consecutive training RR intervals a [`Rhythm`] replays before it jumps elsewhere: long
+/// enough to keep the record's beat-to-beat variability, short enough not to copy it.
+pub const STRETCH: usize = 16;
+
+/// Each replayed stretch runs at a tempo drawn uniformly within ±this share of the
+/// record's: the same stretch replayed twice then drifts apart within a few beats instead
+/// of laying down the same beats again (an hour replays each start several times).
+pub const TEMPO: f64 = 0.05;
+
+/// Fewest RR intervals a clock is fitted from.
+pub const MIN_INTERVALS: usize = 4;
+
+/// The clock at sample `c` between R peaks at `prev` and `next` (samples, `prev ≤ c < next`)
+/// for frames `hop` samples apart.
+pub fn at(c: f64, prev: f64, next: f64, fs: f64, hop: f64) -> [f32; INPUTS] {
+    let (since, until) = ((c - prev) / fs, (next - c) / fs);
+    let phase = std::f64::consts::TAU * since / (since + until).max(1e-9);
+    let mut v = [0f32; INPUTS];
+    v[..4].copy_from_slice(&[
+        since as f32,
+        until as f32,
+        phase.sin() as f32,
+        phase.cos() as f32,
+    ]);
+    let hops = |d: f64| (d / hop).floor() as usize;
+    if let Some(k) = Some(hops(c - prev)).filter(|&k| k < NEAR) {
+        v[4 + k] = 1.0;
+    }
+    if let Some(k) = Some(hops(next - c)).filter(|&k| k < NEAR) {
+        v[4 + NEAR + k] = 1.0;
+    }
+    v
+}
+
+/// RR intervals outside this range of multiples of the median are taken for detector
+/// errors (a beat missed in an artefact, a T wave taken for an R) and are not replayed.
+pub const PLAUSIBLE_RR: (f32, f32) = (0.5, 2.0);
+
+/// R peaks of `lead` (first channel of a record named `name`) and the RR intervals to
+/// replay, in seconds (those within [`PLAUSIBLE_RR`] of the median, in order); an error
+/// naming the record if fewer than [`MIN_INTERVALS`] are left.
+pub fn peaks(name: &str, lead: &[f32], fs: f64) -> Result<(Vec<usize>, Vec<f32>)> {
+    let peaks = qrs::detect(lead, fs).map_err(|e| Error::BadInput(format!("{name}: {e}")))?;
+    let mut rr: Vec<f32> = peaks
+        .windows(2)
+        .map(|w| ((w[1] - w[0]) as f64 / fs) as f32)
+        .collect();
+    let mut sorted = rr.clone();
+    sorted.sort_by(f32::total_cmp);
+    if let Some(&median) = sorted.get(sorted.len() / 2) {
+        let (lo, hi) = (PLAUSIBLE_RR.0 * median, PLAUSIBLE_RR.1 * median);
+        rr.retain(|r| (lo..=hi).contains(r));
+    }
+    if rr.len() < MIN_INTERVALS {
+        return Err(Error::BadInput(format!(
+            "{name}: {} R peaks detected: the beat clock (--clock) needs ECG with at least {} \
+             beats in its first channel",
+            peaks.len(),
+            MIN_INTERVALS + 1
+        )));
+    }
+    Ok((peaks, rr))
+}
+
+/// The clock of every frame centre in `centres` (samples) from the R peaks `peaks`
+/// (ascending, at least two), `INPUTS` values per centre. Before the first peak and after
+/// the last the median RR interval stands in for the unseen neighbour.
+pub fn of_centres(
+    peaks: &[usize],
+    centres: impl Iterator<Item = usize>,
+    fs: f64,
+    hop: usize,
+) -> Vec<f32> {
+    let mut rr: Vec<f64> = peaks.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+    rr.sort_by(f64::total_cmp);
+    let median = rr.get(rr.len() / 2).copied().unwrap_or(fs);
+    let (first, last) = (peaks[0] as f64, peaks[peaks.len() - 1] as f64);
+    let mut out = Vec::new();
+    let mut i = 0; // peaks[..i] are at or before the centre
+    for c in centres {
+        while i < peaks.len() && peaks[i] <= c {
+            i += 1;
+        }
+        let prev = if i == 0 {
+            first - median * ((first - c as f64) / median).ceil().max(1.0)
+        } else {
+            peaks[i - 1] as f64
+        };
+        let next = match peaks.get(i) {
+            Some(&p) => p as f64,
+            None => prev.max(last) + median,
+        };
+        out.extend_from_slice(&at(c as f64, prev, next, fs, hop as f64));
+    }
+    out
+}
+
+/// A beat clock when sampling: R peaks laid down by replaying stretches of [`STRETCH`]
+/// consecutive training RR intervals, each from a seeded random start at its own tempo
+/// ([`TEMPO`]).
+#[derive(Debug, Clone)]
+pub struct Rhythm {
+    rr: Vec<f32>,
+    fs: f64,
+    hop: f64,
+    rng: ChaCha8Rng,
+    /// Next interval to replay, how many of its stretch are left, and the stretch's tempo.
+    pos: usize,
+    left: usize,
+    tempo: f64,
+    /// The R peaks around the last clock asked for (samples from the stream's start).
+    prev: f64,
+    next: f64,
+}
+
+impl Rhythm {
+    /// A rhythm replaying `rr` (seconds, at least [`MIN_INTERVALS`]) at `fs` Hz for frames
+    /// `hop` samples apart, drawn with `seed`; the first R peak falls at a random place
+    /// within the first interval.
+    pub fn new(rr: &[f32], fs: f64, hop: f64, seed: u64) -> Result<Self> {
+        if rr.len() < MIN_INTERVALS || rr.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+            return Err(Error::BadInput(format!(
+                "beat clock: needs at least {MIN_INTERVALS} positive RR intervals, got {}",
+                rr.len()
+            )));
+        }
+        Ok(Self::replaying(rr.to_vec(), fs, hop, seed))
+    }
+
+    /// The same intervals replayed afresh from `seed`.
+    pub fn restarted(&self, seed: u64) -> Self {
+        Self::replaying(self.rr.clone(), self.fs, self.hop, seed)
+    }
+
+    fn replaying(rr: Vec<f32>, fs: f64, hop: f64, seed: u64) -> Self {
+        let mut r = Rhythm {
+            rr,
+            fs,
+            hop,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            pos: 0,
+            left: 0,
+            tempo: 1.0,
+            prev: 0.0,
+            next: 0.0,
+        };
+        let first = r.interval();
+        r.next = r.rng.random::<f64>() * first;
+        r.prev = r.next - first;
+        r
+    }
+
+    /// The next replayed interval in samples.
+    fn interval(&mut self) -> f64 {
+        if self.left == 0 {
+            self.pos = self.rng.random_range(0..self.rr.len());
+            self.left = STRETCH;
+            self.tempo = self.rng.random_range(1.0 - TEMPO..=1.0 + TEMPO);
+        }
+        let v = f64::from(self.rr[self.pos]) * self.tempo * self.fs;
+        self.pos = (self.pos + 1) % self.rr.len();
+        self.left -= 1;
+        v
+    }
+
+    /// The clock at sample `c`; `c` must not decrease from one call to the next.
+    pub fn clock(&mut self, c: f64) -> [f32; INPUTS] {
+        while self.next <= c {
+            self.prev = self.next;
+            self.next += self.interval();
+        }
+        at(c, self.prev, self.next, self.fs, self.hop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_clock_runs_from_one_peak_to_the_next() {
+        let c = of_centres(
+            &[100, 200, 400],
+            [50, 100, 150, 399, 400, 500].into_iter(),
+            100.0,
+            5,
+        );
+        let rows: Vec<&[f32]> = c.chunks_exact(INPUTS).collect();
+        // Before the first peak: the median interval (200) stands in for the previous.
+        assert!((rows[0][0] - 1.5).abs() < 1e-6 && (rows[0][1] - 0.5).abs() < 1e-6);
+        // On a peak the clock restarts: 0 s since it, the whole interval to the next.
+        assert_eq!(&rows[1][..2], &[0.0, 1.0]);
+        assert!((rows[2][2] - 0.0).abs() < 1e-6 && (rows[2][3] + 1.0).abs() < 1e-6);
+        assert!((rows[3][1] - 0.01).abs() < 1e-6);
+        // After the last peak: the median interval again.
+        assert!((rows[5][0] - 1.0).abs() < 1e-6 && (rows[5][1] - 1.0).abs() < 1e-6);
+        // One-hot the hops (5 samples) since and to a nearby peak, nothing when far.
+        let hot = |r: &[f32]| -> Vec<usize> { (4..INPUTS).filter(|&i| r[i] == 1.0).collect() };
+        assert_eq!(hot(rows[1]), vec![4]);
+        assert_eq!(hot(rows[3]), vec![4 + NEAR]);
+        assert!(hot(rows[2]).is_empty());
+        assert_eq!(
+            rows.iter().map(|r| r[4..].iter().sum::<f32>()).sum::<f32>(),
+            3.0
+        );
+    }
+
+    #[test]
+    fn a_rhythm_replays_training_intervals_reproducibly() {
+        let rr = [0.5f32, 0.6, 0.7, 0.8, 0.9];
+        let beats = |seed| {
+            let mut r = Rhythm::new(&rr, 100.0, 4.0, seed).unwrap();
+            let (mut starts, mut since) = (Vec::new(), f32::MAX);
+            for c in 0..20_000 {
+                let k = r.clock(c as f64);
+                if k[0] < since {
+                    starts.push(c);
+                }
+                since = k[0];
+            }
+            starts
+        };
+        let a = beats(1);
+        assert_eq!(a, beats(1));
+        assert_ne!(a, beats(2));
+        for w in a[1..].windows(2) {
+            let gap = (w[1] - w[0]) as f32 / 100.0;
+            let near = |r: &f32| gap >= r * 0.95 - 0.011 && gap <= r * 1.05 + 0.011;
+            assert!(rr.iter().any(near), "gap {gap}");
+        }
+        assert!(a.len() > 20_000 / 90 && a.len() < 20_000 / 50);
+        assert!(Rhythm::new(&rr[..3], 100.0, 4.0, 1).is_err());
+    }
+}
