@@ -703,6 +703,32 @@ fn a_beat_clock_sets_the_rhythm() {
     );
 }
 
+/// A clocked checkpoint whose rhythm the sampler could not replay (an interval too short
+/// for the clock to advance past, too few intervals), or whose data and transformer
+/// sections disagree on the clock, is refused by name before anything streams.
+#[test]
+fn bad_beat_clocks_in_a_checkpoint_are_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("clock");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(
+        "models/ecg-transformer/model.safetensors",
+        dir.join("model.safetensors"),
+    )
+    .unwrap();
+    let good = common::read_json(Path::new("models/ecg-transformer/config.json"));
+    assert_eq!(good["data"]["clock"], true);
+    let mut vanishing = good.clone();
+    vanishing["transformer"]["rhythm"][3] = serde_json::json!(1e-30);
+    common::assert_config_refused(&dir, &vanishing, "rhythm");
+    let mut few = good.clone();
+    few["transformer"]["rhythm"] = serde_json::json!([0.6, 0.6, 0.6]);
+    common::assert_config_refused(&dir, &few, "rhythm");
+    let mut unclocked = good.clone();
+    unclocked["data"]["clock"] = serde_json::json!(false);
+    common::assert_config_refused(&dir, &unclocked, "data.clock");
+}
+
 /// `--clock` on a VAE or a latent transformer, and `--temperature` on a VAE or outside
 /// [0, 10], are refused by name before any data is read.
 #[test]
@@ -721,18 +747,25 @@ fn clock_and_temperature_flags_that_do_not_fit_are_refused() {
         ),
     ];
     for (args, needle) in cases {
-        let o = Command::new(BIN)
-            .args(["train", "--data", "signals/mitdb208.edf", "--epochs", "1"])
-            .args(args)
-            .arg("--out")
-            .arg(tmp.path().join("x"))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        let err = refused_training(args, &tmp.path().join("x"));
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!tmp.path().join("x").exists(), "{args:?}");
     }
+}
+
+/// Stderr of a one-epoch `train` on MIT-BIH 208 with `args` into `out`, asserting it
+/// exited with 2 (bad input).
+fn refused_training(args: &[&str], out: &Path) -> String {
+    let o = Command::new(BIN)
+        .args(["train", "--data", "signals/mitdb208.edf", "--epochs", "1"])
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    err
 }
 
 /// `--codebook` beside `--mixture`, on a VAE or a latent transformer, or larger than a
@@ -782,15 +815,7 @@ fn codebook_flags_that_do_not_fit_are_refused() {
         ),
     ];
     for (args, needle) in cases {
-        let o = Command::new(BIN)
-            .args(["train", "--data", "signals/mitdb208.edf", "--epochs", "1"])
-            .args(args)
-            .arg("--out")
-            .arg(tmp.path().join("x"))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        let err = refused_training(args, &tmp.path().join("x"));
         assert!(
             err.contains("--codebook") && err.contains(needle),
             "{args:?}: {err}"

@@ -327,8 +327,7 @@ fn clock_of(
         .first()
         .ok_or_else(|| Error::BadInput(format!("{name}: record has no channels")))?;
     let (peaks, rr) = beat_clock::peaks(name, lead, rep.sample_rate)?;
-    let hop = rep.config.hop;
-    let first = (rep.config.n_fft / 2).div_ceil(hop);
+    let (hop, first) = (rep.config.hop, rep.config.first_interior_frame());
     let centres = (0..rep.n_frames).map(|t| (first + t + 1) * hop);
     Ok((
         beat_clock::of_centres(&peaks, centres, rep.sample_rate, hop),

@@ -31,6 +31,16 @@ pub const STRETCH: usize = 16;
 /// of laying down the same beats again (an hour replays each start several times).
 pub const TEMPO: f64 = 0.05;
 
+/// Shortest and longest RR interval (seconds) a rhythm replays: 600 to 6 bpm. A checkpoint's
+/// intervals come from a file, and a vanishing one would keep the clock from advancing.
+pub const RR_RANGE: (f32, f32) = (0.1, 10.0);
+
+/// Whether `rr` is a rhythm to replay: at least [`MIN_INTERVALS`] intervals, each within
+/// [`RR_RANGE`].
+pub fn replayable(rr: &[f32]) -> bool {
+    rr.len() >= MIN_INTERVALS && rr.iter().all(|r| (RR_RANGE.0..=RR_RANGE.1).contains(r))
+}
+
 /// Fewest RR intervals a clock is fitted from.
 pub const MIN_INTERVALS: usize = 4;
 
@@ -73,7 +83,7 @@ pub fn peaks(name: &str, lead: &[f32], fs: f64) -> Result<(Vec<usize>, Vec<f32>)
     sorted.sort_by(f32::total_cmp);
     if let Some(&median) = sorted.get(sorted.len() / 2) {
         let (lo, hi) = (PLAUSIBLE_RR.0 * median, PLAUSIBLE_RR.1 * median);
-        rr.retain(|r| (lo..=hi).contains(r));
+        rr.retain(|r| (lo..=hi).contains(r) && (RR_RANGE.0..=RR_RANGE.1).contains(r));
     }
     if rr.len() < MIN_INTERVALS {
         return Err(Error::BadInput(format!(
@@ -142,9 +152,12 @@ impl Rhythm {
     /// `hop` samples apart, drawn with `seed`; the first R peak falls at a random place
     /// within the first interval.
     pub fn new(rr: &[f32], fs: f64, hop: f64, seed: u64) -> Result<Self> {
-        if rr.len() < MIN_INTERVALS || rr.iter().any(|r| !(r.is_finite() && *r > 0.0)) {
+        if !replayable(rr) {
             return Err(Error::BadInput(format!(
-                "beat clock: needs at least {MIN_INTERVALS} positive RR intervals, got {}",
+                "beat clock: needs at least {MIN_INTERVALS} RR intervals, each within {}–{} s \
+                 ({} given)",
+                RR_RANGE.0,
+                RR_RANGE.1,
                 rr.len()
             )));
         }
@@ -253,6 +266,12 @@ mod tests {
             assert!(rr.iter().any(near), "gap {gap}");
         }
         assert!(a.len() > 20_000 / 90 && a.len() < 20_000 / 50);
+        // Too few intervals, or one the clock could not advance past, are refused.
+        // Too few intervals, or one the clock could not advance past, are refused.
         assert!(Rhythm::new(&rr[..3], 100.0, 4.0, 1).is_err());
+        assert!(Rhythm::new(&[0.5, 0.6, 1e-30, 0.7], 100.0, 4.0, 1).is_err());
+        assert!(Rhythm::new(&[0.5, 0.6, f32::NAN, 0.7], 100.0, 4.0, 1).is_err());
+        assert!(Rhythm::new(&[0.5, 0.6, 1e-30, 0.7], 100.0, 4.0, 1).is_err());
+        assert!(Rhythm::new(&[0.5, 0.6, f32::NAN, 0.7], 100.0, 4.0, 1).is_err());
     }
 }

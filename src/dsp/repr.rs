@@ -90,7 +90,7 @@ impl Representation {
     /// `None` when the signal is shorter than one such frame.
     pub fn interior(self) -> Option<Representation> {
         let (half, hop) = (self.config.n_fft / 2, self.config.hop);
-        let first = half.div_ceil(hop);
+        let first = self.config.first_interior_frame();
         let last = self.n_samples.checked_sub(half)? / hop;
         (last >= first).then(|| self.keep_frames(first, last - first + 1))
     }

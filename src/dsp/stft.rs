@@ -44,6 +44,11 @@ impl SpectralConfig {
         self.n_fft / 2 + 1
     }
 
+    /// The first frame wholly inside the signal (frame `t` is centred on sample `t · hop`).
+    pub fn first_interior_frame(&self) -> usize {
+        (self.n_fft / 2).div_ceil(self.hop)
+    }
+
     /// Number of frames for a signal of `n_samples` (centred and padded as scipy does).
     pub fn n_frames(&self, n_samples: usize) -> usize {
         let padded = n_samples + 2 * (self.n_fft / 2);

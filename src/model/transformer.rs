@@ -128,13 +128,11 @@ impl TransformerConfig {
         if self.context < 2 {
             return Err("context must hold the start token and at least one frame".into());
         }
-        let bad_rr = self
-            .rhythm
-            .iter()
-            .any(|r| !(r.is_finite() && *r > 0.0 && *r <= 10.0));
-        if !self.rhythm.is_empty() && (self.rhythm.len() < beat_clock::MIN_INTERVALS || bad_rr) {
+        if !self.rhythm.is_empty() && !beat_clock::replayable(&self.rhythm) {
+            let (lo, hi) = beat_clock::RR_RANGE;
             return Err(format!(
-                "rhythm: {} RR intervals; the beat clock needs at least {} and each in (0, 10] s",
+                "rhythm: {} RR intervals; the beat clock needs at least {} and each in \
+                 [{lo}, {hi}] s",
                 self.rhythm.len(),
                 beat_clock::MIN_INTERVALS
             ));
