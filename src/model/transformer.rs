@@ -62,8 +62,8 @@ fn one() -> usize {
 /// Share of a beat-clocked model's input frames hidden in training (see
 /// [`Transformer::dropped`]). Teacher-forced on whole frames, a clocked codebook model
 /// read the clock (its loss rose when the clock was shifted by half a beat) yet, drawing
-/// on its own, put its beats off the clock (MIT-BIH 208: SDNN 240–330 ms against the
-/// record's 85, whatever the context length); with 0.8 hidden, its beats follow the clock
+/// on its own, put its beats off the clock (MIT-BIH 208: SDNN 240–340 ms against the
+/// record's 85, with 0–50 % hidden, whatever the context length); with 0.8 hidden, its beats follow the clock
 /// (models/README, "Frames with a beat clock").
 pub const CLOCK_DROPOUT: f32 = 0.8;
 
@@ -457,8 +457,9 @@ impl Transformer {
         self.distribution(&h)
     }
 
-    /// Feeds one token (`[n_inputs]`: a normalised frame and its conditioning values), or the start token when `frame` is
-    /// `None`, and returns the distribution of the frame after it. Cost and memory are
+    /// Feeds one token (`[n_inputs]`: a normalised frame and its conditioning values), or
+    /// the start token when `frame` is `None`, and returns the distribution of the frame
+    /// after it. Cost and memory are
     /// bounded by `context`, however long it runs. With tensors on any device; the
     /// samplers use `model::transformer_step`, the same step without a tensor per
     /// operation, which is checked against this one.
@@ -652,8 +653,8 @@ mod tests {
         headed_model(context, 1, k)
     }
 
-    /// A codebook model whose tokens also carry a beat clock (four inputs it does not
-    /// predict).
+    /// A codebook model whose tokens also carry a beat clock (`beat_clock::INPUTS` inputs
+    /// it does not predict).
     fn clocked_model(context: usize, k: usize) -> Transformer {
         clocked_headed_model(context, 1, k, vec![0.5; beat_clock::MIN_INTERVALS])
     }

@@ -89,6 +89,16 @@ impl FrameClock {
         }))
     }
 
+    /// The same rhythm replayed afresh from `seed`, from the first frame.
+    fn restarted(&self, seed: u64) -> Self {
+        FrameClock {
+            rhythm: self.rhythm.restarted(seed ^ RHYTHM_SEED),
+            hop: self.hop,
+            drawn: 0,
+            token: Vec::new(),
+        }
+    }
+
     /// `frame` followed by the clock of the frame after it.
     fn token(&mut self, frame: &[f32]) -> &[f32] {
         self.drawn += 1;
@@ -223,12 +233,7 @@ impl Autoregressor {
     /// The same model (weights shared) and temperature from a fresh start token, drawing
     /// with `seed`: a second sequence that does not disturb this one's cache or draws.
     pub fn restarted(&self, seed: u64) -> Self {
-        let clock = self.clock.as_ref().map(|c| FrameClock {
-            rhythm: c.rhythm.restarted(seed ^ RHYTHM_SEED),
-            hop: c.hop,
-            drawn: 0,
-            token: Vec::new(),
-        });
+        let clock = self.clock.as_ref().map(|c| c.restarted(seed));
         let mut s = Autoregressor {
             steps: self.steps.restarted(),
             rng: ChaCha8Rng::seed_from_u64(seed),
