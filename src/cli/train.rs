@@ -303,7 +303,7 @@ fn check_flags(args: &Args) -> crate::Result<()> {
         }
     }
     if let Some(t) = args.temperature {
-        if args.model != "transformer" || !(t.is_finite() && (0.0..=10.0).contains(&t)) {
+        if args.model != "transformer" || !crate::model::transformer_gen::is_temperature(t) {
             return refuse(format!(
                 "--temperature {t}: a transformer's sampling temperature, in [0, 10]"
             ));

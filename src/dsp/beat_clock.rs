@@ -38,7 +38,20 @@ pub const RR_RANGE: (f32, f32) = (0.1, 10.0);
 /// Whether `rr` is a rhythm to replay: at least [`MIN_INTERVALS`] intervals, each within
 /// [`RR_RANGE`].
 pub fn replayable(rr: &[f32]) -> bool {
-    rr.len() >= MIN_INTERVALS && rr.iter().all(|r| (RR_RANGE.0..=RR_RANGE.1).contains(r))
+    rr.len() >= MIN_INTERVALS && rr.iter().all(within_range)
+}
+
+/// Whether one interval (seconds) lies within [`RR_RANGE`].
+fn within_range(r: &f32) -> bool {
+    (RR_RANGE.0..=RR_RANGE.1).contains(r)
+}
+
+/// The median gap between successive `peaks` in samples (the upper middle one of an even
+/// count); `None` with fewer than two peaks.
+fn median_gap(peaks: &[usize]) -> Option<f64> {
+    let mut gaps: Vec<usize> = peaks.windows(2).map(|w| w[1] - w[0]).collect();
+    gaps.sort_unstable();
+    gaps.get(gaps.len() / 2).map(|&g| g as f64)
 }
 
 /// Fewest RR intervals a clock is fitted from.
@@ -79,11 +92,10 @@ pub fn peaks(name: &str, lead: &[f32], fs: f64) -> Result<(Vec<usize>, Vec<f32>)
         .windows(2)
         .map(|w| ((w[1] - w[0]) as f64 / fs) as f32)
         .collect();
-    let mut sorted = rr.clone();
-    sorted.sort_by(f32::total_cmp);
-    if let Some(&median) = sorted.get(sorted.len() / 2) {
+    if let Some(gap) = median_gap(&peaks) {
+        let median = (gap / fs) as f32;
         let (lo, hi) = (PLAUSIBLE_RR.0 * median, PLAUSIBLE_RR.1 * median);
-        rr.retain(|r| (lo..=hi).contains(r) && (RR_RANGE.0..=RR_RANGE.1).contains(r));
+        rr.retain(|r| (lo..=hi).contains(r) && within_range(r));
     }
     if rr.len() < MIN_INTERVALS {
         return Err(Error::BadInput(format!(
@@ -105,9 +117,7 @@ pub fn of_centres(
     fs: f64,
     hop: usize,
 ) -> Vec<f32> {
-    let mut rr: Vec<f64> = peaks.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
-    rr.sort_by(f64::total_cmp);
-    let median = rr.get(rr.len() / 2).copied().unwrap_or(fs);
+    let median = median_gap(peaks).unwrap_or(fs);
     let (first, last) = (peaks[0] as f64, peaks[peaks.len() - 1] as f64);
     let mut out = Vec::new();
     let mut i = 0; // peaks[..i] are at or before the centre
@@ -198,6 +208,11 @@ impl Rhythm {
         self.pos = (self.pos + 1) % self.rr.len();
         self.left -= 1;
         v
+    }
+
+    /// Samples between the frames it clocks.
+    pub fn hop(&self) -> f64 {
+        self.hop
     }
 
     /// The clock at sample `c`; `c` must not decrease from one call to the next.

@@ -326,7 +326,7 @@ impl CheckpointConfig {
         }
         if let Some(t) = self
             .temperature
-            .filter(|t| !(t.is_finite() && (0.0..=10.0).contains(t)))
+            .filter(|&t| !super::transformer_gen::is_temperature(t))
         {
             return Err(format!("temperature {t} not in [0, 10]"));
         }

@@ -65,8 +65,6 @@ pub struct Autoregressor {
 #[derive(Clone)]
 struct FrameClock {
     rhythm: Rhythm,
-    /// Samples between frame centres.
-    hop: f64,
     /// Frames drawn so far.
     drawn: u64,
     /// The token fed back: the frame, then its clock.
@@ -83,7 +81,6 @@ impl FrameClock {
         let hop = cfg.data.spectral.hop as f64;
         Ok(Some(FrameClock {
             rhythm: Rhythm::new(rr, cfg.spec.sample_rate, hop, seed ^ RHYTHM_SEED)?,
-            hop,
             drawn: 0,
             token: Vec::new(),
         }))
@@ -93,7 +90,6 @@ impl FrameClock {
     fn restarted(&self, seed: u64) -> Self {
         FrameClock {
             rhythm: self.rhythm.restarted(seed ^ RHYTHM_SEED),
-            hop: self.hop,
             drawn: 0,
             token: Vec::new(),
         }
@@ -102,7 +98,7 @@ impl FrameClock {
     /// `frame` followed by the clock of the frame after it.
     fn token(&mut self, frame: &[f32]) -> &[f32] {
         self.drawn += 1;
-        let c = self.rhythm.clock(self.drawn as f64 * self.hop);
+        let c = self.rhythm.clock(self.drawn as f64 * self.rhythm.hop());
         self.token.clear();
         self.token.extend_from_slice(frame);
         self.token.extend_from_slice(&c);
@@ -113,11 +109,19 @@ impl FrameClock {
 /// Mixed into the draw seed for the rhythm, so its stream of numbers is not the draws'.
 const RHYTHM_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
+/// Highest sampling temperature a transformer accepts (from a flag or a checkpoint).
+pub const MAX_TEMPERATURE: f32 = 10.0;
+
+/// Whether `t` is a sampling temperature: finite, in [0, [`MAX_TEMPERATURE`]].
+pub fn is_temperature(t: f32) -> bool {
+    t.is_finite() && (0.0..=MAX_TEMPERATURE).contains(&t)
+}
+
 /// The temperature to sample at: `temperature`, else the checkpoint's, else 1; refused
 /// outside [0, 10].
 pub fn temperature_of(cfg: &CheckpointConfig, temperature: Option<f32>) -> Result<f32> {
     let t = temperature.or(cfg.temperature).unwrap_or(1.0);
-    if !(t.is_finite() && (0.0..=10.0).contains(&t)) {
+    if !is_temperature(t) {
         return Err(Error::BadInput(format!(
             "temperature {t} is not in [0, 10]"
         )));
