@@ -35,8 +35,12 @@ def wheel(dist: str, tmp: Path) -> zipfile.ZipFile:
     return zipfile.ZipFile(next(tmp.glob(f"{dist}-*.whl")))
 
 
-def write_edf(path: Path, signals, labels, unit, fs, dmin, dmax, pmin, pmax, bdf=False, notes=(), record_s=1.0):
-    """Write channels with pyedflib as EDF+C (or BDF+C) in data records of `record_s` seconds."""
+def write_edf(path: Path, signals, labels, unit, fs, dmin, dmax, pmin, pmax, bdf=False, notes=(), record_s=1.0,
+              digital=False):
+    """Write channels with pyedflib as EDF+C (or BDF+C) in data records of `record_s` seconds.
+
+    With `digital`, `signals` are the integer samples themselves, written unchanged
+    (pyedflib's physical-to-digital conversion would move some ADC values by one unit)."""
     ftype = pyedflib.FILETYPE_BDFPLUS if bdf else pyedflib.FILETYPE_EDFPLUS
     w = pyedflib.EdfWriter(str(path), len(labels), file_type=ftype)
     heads = []
@@ -59,7 +63,8 @@ def write_edf(path: Path, signals, labels, unit, fs, dmin, dmax, pmin, pmax, bdf
     w.setStartdatetime(__import__("datetime").datetime(2000, 1, 1, 0, 0, 0))
     for onset, dur, text in notes:
         w.writeAnnotation(onset, dur, text)
-    w.writeSamples([np.ascontiguousarray(s, dtype=np.float64) for s in signals])
+    dtype = np.int32 if digital else np.float64
+    w.writeSamples([np.ascontiguousarray(s, dtype=dtype) for s in signals], digital=digital)
     w.close()
 
 
@@ -68,12 +73,16 @@ def mitdb208(tmp: Path):
     z = wheel("scipy", tmp)
     raw = np.load(io.BytesIO(z.read("scipy/misc/ecg.dat")))["ecg"].astype(np.int64)
     # MIT-BIH: 11-bit ADC, zero 1024, gain 200 adu/mV. Keep the ADC values exactly.
-    mv = (raw - 1024) / 200.0
     write_edf(
-        HERE / "mitdb208.edf", [mv], ["MLII"], "mV", 360,
+        HERE / "mitdb208.edf", [raw - 1024], ["MLII"], "mV", 360, digital=True,
         dmin=-1024, dmax=1023, pmin=[-1024 / 200.0], pmax=[1023 / 200.0],
         notes=[(16.0, -1, "first PVCs (SciPy docs)"), (207.0, 8.0, "artefact")],
     )
+    back = pyedflib.EdfReader(str(HERE / "mitdb208.edf"))
+    try:
+        assert np.array_equal(back.readSignal(0, digital=True), raw - 1024), "ADC values not kept"
+    finally:
+        back.close()
 
 
 def spkit_sets(tmp: Path):

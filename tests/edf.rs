@@ -7,8 +7,9 @@ use biowave::record::{Annotation, Record};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const REAL: [&str; 5] = [
+const REAL: [&str; 6] = [
     "signals/mitdb208.edf",
+    "signals/mitdb100.edf",
     "signals/eegmat_s00_rest.edf",
     "signals/phyaat_eeg14.edf",
     "signals/phyaat_eeg14.bdf",
@@ -49,6 +50,30 @@ fn mitdb_annotations_and_units_are_read() {
         .iter()
         .fold(0f32, |m, v| m.max(v.abs()));
     assert!((0.5..10.0).contains(&max), "max |x| {max}");
+}
+
+/// MIT-BIH 100 as pyedflib writes 2273 reference annotations: over three annotation
+/// signals per record (more annotations than records), every one of which is read.
+#[test]
+fn every_annotation_signal_is_read() {
+    let rec = io::read(Path::new("signals/mitdb100.edf")).unwrap();
+    assert_eq!(rec.channels.len(), 2);
+    assert_eq!(rec.channels[0].samples.len(), 360 * 1805);
+    let beats = |code: &str| {
+        rec.meta
+            .annotations
+            .iter()
+            .filter(|a| a.text == code)
+            .count()
+    };
+    assert_eq!(rec.meta.annotations.len(), 2273);
+    assert_eq!((beats("N"), beats("A"), beats("V")), (2238, 33, 1));
+    let sorted = rec
+        .meta
+        .annotations
+        .windows(2)
+        .all(|w| w[0].onset <= w[1].onset);
+    assert!(sorted, "annotations in time order");
 }
 
 /// The PhysioNet EEGMAT file as its recording software (NeuroCom) wrote it: 19 EEG

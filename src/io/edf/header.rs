@@ -107,11 +107,12 @@ impl Header {
         samples * self.variant.bytes_per_sample
     }
 
-    /// Index of the annotation signal, if any.
-    pub fn annotation_signal(&self) -> Option<usize> {
-        self.signals
-            .iter()
-            .position(|s| s.is_annotation(self.variant))
+    /// Indices of the annotation signals, in file order. EDF+ allows several (writers add
+    /// more when annotations outnumber records); the first one's first TAL keeps time.
+    pub fn annotation_signals(&self) -> Vec<usize> {
+        (0..self.signals.len())
+            .filter(|&i| self.signals[i].is_annotation(self.variant))
+            .collect()
     }
 
     /// Parses the header at the start of `bytes` (which holds the whole header) for a

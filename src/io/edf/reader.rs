@@ -64,30 +64,23 @@ impl EdfReader {
     }
 
     fn read_annotations(&mut self) -> Result<()> {
-        let Some(a) = self.header.annotation_signal() else {
+        let signals = self.header.annotation_signals();
+        if signals.is_empty() {
             return Ok(());
-        };
-        let offset = self.header.signal_offset(a) as u64;
-        let len = (self.header.signals[a].samples_per_record * self.header.variant.bytes_per_sample)
-            as u64;
-        let mut buf = vec![0u8; len as usize];
+        }
         let mut onsets = Vec::with_capacity(self.header.n_records.min(1 << 20) as usize);
         for rec in 0..self.header.n_records {
-            let pos = self.header.header_bytes + rec * self.header.record_bytes() + offset;
-            self.read_at(pos, &mut buf)?;
-            let tals = tal::parse(&buf).map_err(|m| {
-                Error::format(
-                    &self.path,
-                    format!("annotation signal, data record {}", rec + 1),
-                    m,
-                )
-            })?;
-            if let Some(first) = tals.first() {
-                onsets.push(first.onset);
-            }
-            // The first TAL of a record keeps time; its texts (usually none) still count.
-            for t in &tals {
-                self.info.meta.annotations.extend(tal::annotations(t));
+            for (k, &a) in signals.iter().enumerate() {
+                let tals = self.record_tals(rec, a)?;
+                if k == 0 {
+                    if let Some(first) = tals.first() {
+                        onsets.push(first.onset);
+                    }
+                }
+                // The first TAL of a record keeps time; its texts (usually none) still count.
+                for t in &tals {
+                    self.info.meta.annotations.extend(tal::annotations(t));
+                }
             }
         }
         self.info
@@ -98,6 +91,19 @@ impl EdfReader {
             self.info.meta.segments = segments(&onsets, self.header.record_duration);
         }
         Ok(())
+    }
+
+    /// The TALs of annotation signal `a` in data record `rec` (0-based).
+    fn record_tals(&mut self, rec: u64, a: usize) -> Result<Vec<tal::Tal>> {
+        let h = &self.header;
+        let len = h.signals[a].samples_per_record * h.variant.bytes_per_sample;
+        let pos = h.header_bytes + rec * h.record_bytes() + h.signal_offset(a) as u64;
+        let mut buf = vec![0u8; len];
+        self.read_at(pos, &mut buf)?;
+        tal::parse(&buf).map_err(|m| {
+            let what = format!("annotation signal {}, data record {}", a + 1, rec + 1);
+            Error::format(&self.path, what, m)
+        })
     }
 
     fn read_at(&mut self, pos: u64, buf: &mut [u8]) -> Result<()> {
