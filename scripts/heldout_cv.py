@@ -8,11 +8,13 @@
                                   [--frame-args '--codebook 1024 --n-fft 64 --hop 16']
                                   [--no-vae]   # skip the VAE (unless --latent needs it)
                                   [--eeg]      # the EEG record instead (60 s folds)
+                                  [--ecg100]   # MIT-BIH 100 (lead MLII) instead (360 s folds)
                                   [--vae-args '--beta 0.5'] [--latent-args '--mixture 3']
                                   [--folds 0 2]
 
-There is one long real ECG record in signals/, so "records not used for training" is a
-split in time: the 300 s are cut into five 60 s folds; for each fold a VAE is trained by
+"Records not used for training" is a split in time of one record: MIT-BIH 208's 300 s
+are cut into five 60 s folds (with `--ecg100`, MIT-BIH 100's lead MLII into five 360 s
+folds); for each fold a VAE is trained by
 the shipped model's own command on the other 240 s (joined into one file), 10 min are
 generated per seed, and `biowave eval` judges them against the held-out minute (privacy
 against the 240 s). The same split of real data against itself (the held-out minute vs
@@ -66,6 +68,8 @@ EEG_FRAME = FRAME + ["--n-fft", "128", "--window-s", "2", "--hidden", "128", "--
 SETS = {
     "ecg": (os.path.join(ROOT, "signals", "mitdb208.edf"), 60, 5, VAE, FRAME),
     "eeg": (os.path.join(ROOT, "signals", "eegmat_s00_rest.edf"), 60, 2, EEG_VAE, EEG_FRAME),
+    # MIT-BIH 100, lead MLII: 30 min, so five 6-minute folds (24 min to train on each).
+    "ecg100": (os.path.join(ROOT, "signals", "mitdb100.edf"), 360, 5, VAE, FRAME),
 }
 # Shifted copies of the training data judged as if generated (the "training data" row).
 COPIES = 5
@@ -172,13 +176,14 @@ def main():
     ap.add_argument("--latent", action="store_true", help="also a latent transformer per fold")
     ap.add_argument("--frame", action="store_true", help="also a frame transformer per fold")
     ap.add_argument("--eeg", action="store_true", help="the EEG record and eeg-vae's command")
+    ap.add_argument("--ecg100", action="store_true", help="MIT-BIH 100's lead MLII in 360 s folds")
     ap.add_argument("--vae-args", default="", help="flags added to the VAE's command, e.g. '--noise-share 1'")
     ap.add_argument("--latent-args", default="", help="flags added to the latent transformer's command")
     ap.add_argument("--frame-args", default="", help="flags added to the frame transformer's command, e.g. '--codebook 1024'")
     ap.add_argument("--no-vae", action="store_true", help="skip the VAE (with --latent it is still trained as the codec)")
     ap.add_argument("--folds", type=int, nargs="+", help="only these folds")
     a = ap.parse_args()
-    record, fold_s, window_s, vae, frame = SETS["eeg" if a.eeg else "ecg"]
+    record, fold_s, window_s, vae, frame = SETS["eeg" if a.eeg else "ecg100" if a.ecg100 else "ecg"]
     vae = merge(vae, a.vae_args.split())
     frame = merge(frame, a.frame_args.split())
     if not os.path.exists(BIN):
@@ -187,6 +192,10 @@ def main():
     if a.eeg:  # the 19 EEG channels at 250 Hz, as eeg-vae's command selects and resamples them
         prepared = os.path.join(a.out, "eeg250.edf")
         run("convert", record, prepared, "--channels", EEG_CHANNELS, "--resample", "250")
+        record = prepared
+    if a.ecg100:  # lead MLII alone, as MIT-BIH 208 has it
+        prepared = os.path.join(a.out, "mlii.edf")
+        run("convert", record, prepared, "--channels", "MLII")
         record = prepared
     n = folds(a.out, record, fold_s, window_s)
     p = lambda *parts: os.path.join(a.out, *parts)

@@ -570,6 +570,10 @@ fn recorded_training_command_splits_back_into_its_arguments() {
     assert_eq!(words[..3], ["biowave", "train", "--model"]);
 }
 
+/// `ecg-sinus-vae` against MIT-BIH 100: below the training-data surrogate's 1.000 (its 10 min
+/// per seed 1–4: 0.939–0.961; the record's own 6-minute blocks against the rest 0.70–0.95).
+const SINUS_AUC: f64 = 0.99;
+
 /// The shipped VAEs sound like their data: `biowave eval` puts their generated spectrum
 /// within a few dB of the recording they learned (15–19 dB low before the per-bin power
 /// calibration in `model::vae_gen`), with no sample clipped by the EDF range; the ECG's
@@ -592,8 +596,19 @@ fn shipped_vaes_match_their_recordings_spectrum() {
         "250",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // `ecg-sinus-vae` learned MIT-BIH 100's lead MLII.
+    let mlii = dir.path().join("mitdb100_mlii.edf");
+    let o = biowave(&[
+        "convert",
+        "signals/mitdb100.edf",
+        mlii.to_str().unwrap(),
+        "--channels",
+        "MLII",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for (model, real, window, max_db) in [
         ("ecg-vae", "signals/mitdb208.edf", "5", 3.0),
+        ("ecg-sinus-vae", mlii.to_str().unwrap(), "5", 3.0),
         ("eeg-vae", eeg250.to_str().unwrap(), "2", 3.0),
     ] {
         let out = dir.path().join(model);
@@ -665,7 +680,7 @@ fn shipped_vaes_match_their_recordings_spectrum() {
             let auc = synth["discriminative_auc"].as_f64().unwrap();
             assert!(auc < 0.85, "discriminative AUC {auc}");
         }
-        if model == "ecg-vae" {
+        if model.starts_with("ecg") {
             let (real, synth) = (&v["real"], &v["comparisons"][0]);
             let (hr_real, hr) = (
                 real["hr_mean"].as_f64().unwrap(),
@@ -678,8 +693,10 @@ fn shipped_vaes_match_their_recordings_spectrum() {
             let r = synth["template_corr"].as_f64().unwrap();
             assert!(r >= 0.8, "beat template correlation {r}");
             // Beat-aligned windows: 0.88 over 10 min; the model before them scored 0.96.
+            // MIT-BIH 100's windows are told from one another by their baseline (SINUS_AUC).
+            let max_auc = if model == "ecg-vae" { 0.9 } else { SINUS_AUC };
             let auc = synth["discriminative_auc"].as_f64().unwrap();
-            assert!(auc < 0.9, "discriminative AUC {auc}");
+            assert!(auc < max_auc, "{model}: discriminative AUC {auc}");
         }
     }
 }

@@ -223,6 +223,18 @@ fn an_hour_of_each_shipped_ecg_transformer_does_not_drift() {
     }
 }
 
+/// The check as written, on an ECG whose own minutes keep within it: one generated
+/// hour of `ecg-sinus-latent-transformer` (MIT-BIH 100, regular sinus rhythm: the record's
+/// own 30 minutes' std 0.98–1.23 × the first's, centroid 0.86–1.01 ×) has every minute's
+/// amplitude and spectral centroid within ±20 % of the first minute's, and no minute repeats
+/// another (30 s snippets, as for the other ECG models). Measured with `generate` seed 1
+/// (`scripts/minutes.py`): std 0.89–1.02 ×, centroid 0.93–1.02 ×.
+#[test]
+fn an_hour_of_the_sinus_ecg_transformer_stays_within_20_percent_of_its_first_minute() {
+    let name = "ecg-sinus-latent-transformer";
+    assert_within(&an_hour_of(name, 30.0, 0.6), 0.2, name);
+}
+
 /// The frame transformer draws its prediction errors coupled across channels as they were
 /// under teacher forcing on its training data (`draw_coupling`): 10 min of the shipped
 /// `eeg-transformer` couple like the record (measured 0.48 against 0.43); drawn
