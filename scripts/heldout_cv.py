@@ -42,7 +42,9 @@ whose AUC alone lies furthest from 0.5).
 
 Folds are written with pyedflib from the record's digital samples (exact). Needs the
 release binary (`cargo build --release`; BIOWAVE_BIN=path judges another build), numpy and
-pyedflib. About 2 min per ECG fold and 2 min per EEG fold on 2 cores.
+pyedflib. About 2 min per ECG fold and 2 min per EEG fold on 2 cores. With `--ecg100`,
+24 minutes of beats make the VAE's 300 epochs about 45 min a fold: the 2026-12-05 runs
+bounded it with `--vae-args '--max-minutes 6'`.
 """
 import argparse
 import json

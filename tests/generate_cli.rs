@@ -584,28 +584,22 @@ const SINUS_AUC: f64 = 0.99;
 #[test]
 fn shipped_vaes_match_their_recordings_spectrum() {
     let dir = tempfile::tempdir().unwrap();
-    // `eeg-vae` learned the record's 19 EEG channels resampled to 250 Hz, as its command says.
-    let eeg250 = dir.path().join("eegmat250.edf");
-    let o = biowave(&[
-        "convert",
+    // The channels (and rate) each model learned, as its command says: `eeg-vae` the
+    // record's 19 EEG channels resampled to 250 Hz, `ecg-sinus-vae` MIT-BIH 100's lead MLII.
+    let convert = |src: &str, name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let mut args = vec!["convert", src, out.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let o = biowave(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        out
+    };
+    let eeg250 = convert(
         "signals/eegmat_s00_rest.edf",
-        eeg250.to_str().unwrap(),
-        "--channels",
-        EEGMAT_EEG,
-        "--resample",
-        "250",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // `ecg-sinus-vae` learned MIT-BIH 100's lead MLII.
-    let mlii = dir.path().join("mitdb100_mlii.edf");
-    let o = biowave(&[
-        "convert",
-        "signals/mitdb100.edf",
-        mlii.to_str().unwrap(),
-        "--channels",
-        "MLII",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        "eegmat250.edf",
+        &["--channels", EEGMAT_EEG, "--resample", "250"],
+    );
+    let mlii = convert("signals/mitdb100.edf", "mlii.edf", &["--channels", "MLII"]);
     for (model, real, window, max_db) in [
         ("ecg-vae", "signals/mitdb208.edf", "5", 3.0),
         ("ecg-sinus-vae", mlii.to_str().unwrap(), "5", 3.0),

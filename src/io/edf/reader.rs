@@ -69,9 +69,10 @@ impl EdfReader {
             return Ok(());
         }
         let mut onsets = Vec::with_capacity(self.header.n_records.min(1 << 20) as usize);
+        let mut buf = Vec::new();
         for rec in 0..self.header.n_records {
             for (k, &a) in signals.iter().enumerate() {
-                let tals = self.record_tals(rec, a)?;
+                let tals = self.record_tals(rec, a, &mut buf)?;
                 if k == 0 {
                     if let Some(first) = tals.first() {
                         onsets.push(first.onset);
@@ -93,14 +94,14 @@ impl EdfReader {
         Ok(())
     }
 
-    /// The TALs of annotation signal `a` in data record `rec` (0-based).
-    fn record_tals(&mut self, rec: u64, a: usize) -> Result<Vec<tal::Tal>> {
+    /// The TALs of annotation signal `a` in data record `rec` (0-based), read through `buf`.
+    fn record_tals(&mut self, rec: u64, a: usize, buf: &mut Vec<u8>) -> Result<Vec<tal::Tal>> {
         let h = &self.header;
         let len = h.signals[a].samples_per_record * h.variant.bytes_per_sample;
         let pos = h.header_bytes + rec * h.record_bytes() + h.signal_offset(a) as u64;
-        let mut buf = vec![0u8; len];
-        self.read_at(pos, &mut buf)?;
-        tal::parse(&buf).map_err(|m| {
+        buf.resize(len, 0);
+        self.read_at(pos, buf)?;
+        tal::parse(buf).map_err(|m| {
             let what = format!("annotation signal {}, data record {}", a + 1, rec + 1);
             Error::format(&self.path, what, m)
         })
