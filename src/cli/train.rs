@@ -305,7 +305,8 @@ fn check_flags(args: &Args) -> crate::Result<()> {
     if let Some(t) = args.temperature {
         if args.model != "transformer" || !crate::model::transformer_gen::is_temperature(t) {
             return refuse(format!(
-                "--temperature {t}: a transformer's sampling temperature, in [0, 10]"
+                "--temperature {t}: a transformer's sampling temperature, in [0, {}]",
+                crate::model::transformer_gen::MAX_TEMPERATURE
             ));
         }
     }

@@ -36,9 +36,17 @@ pub const TEMPO: f64 = 0.05;
 pub const RR_RANGE: (f32, f32) = (0.1, 10.0);
 
 /// Whether `rr` is a rhythm to replay: at least [`MIN_INTERVALS`] intervals, each within
-/// [`RR_RANGE`].
-pub fn replayable(rr: &[f32]) -> bool {
-    rr.len() >= MIN_INTERVALS && rr.iter().all(within_range)
+/// [`RR_RANGE`]; if not, what is wrong, for the checkpoint check and [`Rhythm::new`] alike.
+pub fn check_replayable(rr: &[f32]) -> std::result::Result<(), String> {
+    if rr.len() >= MIN_INTERVALS && rr.iter().all(within_range) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} RR intervals; the beat clock needs at least {MIN_INTERVALS}, each within {}–{} s",
+        rr.len(),
+        RR_RANGE.0,
+        RR_RANGE.1
+    ))
 }
 
 /// Whether one interval (seconds) lies within [`RR_RANGE`].
@@ -162,15 +170,7 @@ impl Rhythm {
     /// `hop` samples apart, drawn with `seed`; the first R peak falls at a random place
     /// within the first interval.
     pub fn new(rr: &[f32], fs: f64, hop: f64, seed: u64) -> Result<Self> {
-        if !replayable(rr) {
-            return Err(Error::BadInput(format!(
-                "beat clock: needs at least {MIN_INTERVALS} RR intervals, each within {}–{} s \
-                 ({} given)",
-                RR_RANGE.0,
-                RR_RANGE.1,
-                rr.len()
-            )));
-        }
+        check_replayable(rr).map_err(|m| Error::BadInput(format!("beat clock: {m}")))?;
         Ok(Self::replaying(rr.to_vec(), fs, hop, seed))
     }
 
@@ -284,8 +284,6 @@ mod tests {
         // Too few intervals, or one the clock could not advance past, are refused.
         // Too few intervals, or one the clock could not advance past, are refused.
         assert!(Rhythm::new(&rr[..3], 100.0, 4.0, 1).is_err());
-        assert!(Rhythm::new(&[0.5, 0.6, 1e-30, 0.7], 100.0, 4.0, 1).is_err());
-        assert!(Rhythm::new(&[0.5, 0.6, f32::NAN, 0.7], 100.0, 4.0, 1).is_err());
         assert!(Rhythm::new(&[0.5, 0.6, 1e-30, 0.7], 100.0, 4.0, 1).is_err());
         assert!(Rhythm::new(&[0.5, 0.6, f32::NAN, 0.7], 100.0, 4.0, 1).is_err());
     }

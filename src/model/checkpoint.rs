@@ -328,7 +328,8 @@ impl CheckpointConfig {
             .temperature
             .filter(|&t| !super::transformer_gen::is_temperature(t))
         {
-            return Err(format!("temperature {t} not in [0, 10]"));
+            let max = super::transformer_gen::MAX_TEMPERATURE;
+            return Err(format!("temperature {t} not in [0, {max}]"));
         }
         Ok(())
     }

@@ -128,14 +128,8 @@ impl TransformerConfig {
         if self.context < 2 {
             return Err("context must hold the start token and at least one frame".into());
         }
-        if !self.rhythm.is_empty() && !beat_clock::replayable(&self.rhythm) {
-            let (lo, hi) = beat_clock::RR_RANGE;
-            return Err(format!(
-                "rhythm: {} RR intervals; the beat clock needs at least {} and each in \
-                 [{lo}, {hi}] s",
-                self.rhythm.len(),
-                beat_clock::MIN_INTERVALS
-            ));
+        if !self.rhythm.is_empty() {
+            beat_clock::check_replayable(&self.rhythm).map_err(|m| format!("rhythm: {m}"))?;
         }
         Ok(())
     }

@@ -118,12 +118,12 @@ pub fn is_temperature(t: f32) -> bool {
 }
 
 /// The temperature to sample at: `temperature`, else the checkpoint's, else 1; refused
-/// outside [0, 10].
+/// outside [0, [`MAX_TEMPERATURE`]].
 pub fn temperature_of(cfg: &CheckpointConfig, temperature: Option<f32>) -> Result<f32> {
     let t = temperature.or(cfg.temperature).unwrap_or(1.0);
     if !is_temperature(t) {
         return Err(Error::BadInput(format!(
-            "temperature {t} is not in [0, 10]"
+            "temperature {t} is not in [0, {MAX_TEMPERATURE}]"
         )));
     }
     Ok(t)
