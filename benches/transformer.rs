@@ -30,6 +30,7 @@ fn model() -> (Transformer, TransformerConfig) {
         mixture: 1,
         codebook: 0,
         rhythm: Vec::new(),
+        codes_by_clock: Vec::new(),
     };
     let vm = VarMap::new();
     let m = Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();

@@ -364,6 +364,7 @@ fn set_model_config(args: &Args, data: &Dataset, ckpt: &mut CheckpointConfig) {
             mixture: args.mixture,
             codebook: args.codebook,
             rhythm: data.rr_intervals(),
+            codes_by_clock: Vec::new(),
         });
     } else {
         let conv = args.arch == ArchArg::Conv;
@@ -407,8 +408,8 @@ impl Fit<'_> {
         self.resume.then_some(self.out)
     }
 
-    /// The frame transformer (its codebook fitted first, unless resuming), then how its
-    /// draws couple across channels.
+    /// The frame transformer (its codebook, and with a clock its codes per place in the
+    /// cycle, fitted first unless resuming), then how its draws couple across channels.
     fn transformer(&self, mut ckpt: CheckpointConfig) -> crate::Result<CheckpointConfig> {
         let mut c = ckpt.transformer.clone().expect("a transformer checkpoint");
         let book = match c.codebook {
@@ -417,6 +418,7 @@ impl Fit<'_> {
         };
         if let Some(b) = &book {
             c.codebook = b.k();
+            c.codes_by_clock = b.by_clock.clone();
             ckpt.transformer = Some(c.clone());
         }
         let (model, varmap) =

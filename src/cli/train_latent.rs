@@ -46,6 +46,7 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
         mixture: args.mixture,
         codebook: 0,
         rhythm: Vec::new(),
+        codes_by_clock: Vec::new(),
     });
     ckpt.codec = Some(CODEC_DIR.into());
     let resume = validate_and_resume(args, &out, &mut ckpt)?;

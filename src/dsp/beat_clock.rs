@@ -87,6 +87,23 @@ pub fn at(c: f64, prev: f64, next: f64, fs: f64, hop: f64) -> [f32; INPUTS] {
     v
 }
 
+/// Places in the cycle [`slot`] tells apart: each hop within [`NEAR`] before an R peak,
+/// each hop within it after one, and everywhere else.
+pub const SLOTS: usize = 2 * NEAR + 1;
+
+/// The place in the cycle of a frame whose clock is `clock` ([`INPUTS`] values, as [`at`]
+/// gives them): `k` for `k` hops before the next R peak, `NEAR + k` for `k` hops after the
+/// last, the nearer of the two where both are within [`NEAR`], `2 * NEAR` farther from both.
+pub fn slot(clock: &[f32]) -> usize {
+    let hot = |from: usize| (0..NEAR).find(|&k| clock.get(from + k) == Some(&1.0));
+    match (hot(4 + NEAR), hot(4)) {
+        (Some(to), Some(since)) if since < to => NEAR + since,
+        (Some(to), _) => to,
+        (None, Some(since)) => NEAR + since,
+        (None, None) => 2 * NEAR,
+    }
+}
+
 /// RR intervals outside this range of multiples of the median are taken for detector
 /// errors (a beat missed in an artefact, a T wave taken for an R) and are not replayed.
 pub const PLAUSIBLE_RR: (f32, f32) = (0.5, 2.0);
@@ -258,6 +275,21 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_is_slotted_by_its_nearer_peak() {
+        let (fs, hop) = (100.0, 5.0);
+        // 2 hops before a peak 100 samples after the last: "to 2".
+        assert_eq!(slot(&at(190.0, 100.0, 200.0, fs, hop)), 2);
+        // 1 hop after the last peak: NEAR + 1.
+        assert_eq!(slot(&at(105.0, 100.0, 200.0, fs, hop)), NEAR + 1);
+        // Far from both.
+        assert_eq!(slot(&at(150.0, 100.0, 200.0, fs, hop)), 2 * NEAR);
+        // Both near (a short interval): the nearer one, the next peak on a tie.
+        assert_eq!(slot(&at(112.0, 100.0, 130.0, fs, hop)), NEAR + 2);
+        assert_eq!(slot(&at(115.0, 100.0, 130.0, fs, hop)), 3);
+        assert!((0..SLOTS).contains(&slot(&[0.0; INPUTS])));
+    }
+
+    #[test]
     fn a_rhythm_replays_training_intervals_reproducibly() {
         let rr = [0.5f32, 0.6, 0.7, 0.8, 0.9];
         let beats = |seed| {
@@ -281,7 +313,6 @@ mod tests {
             assert!(rr.iter().any(near), "gap {gap}");
         }
         assert!(a.len() > 20_000 / 90 && a.len() < 20_000 / 50);
-        // Too few intervals, or one the clock could not advance past, are refused.
         // Too few intervals, or one the clock could not advance past, are refused.
         assert!(Rhythm::new(&rr[..3], 100.0, 4.0, 1).is_err());
         assert!(Rhythm::new(&[0.5, 0.6, 1e-30, 0.7], 100.0, 4.0, 1).is_err());

@@ -41,7 +41,16 @@ pub struct Codebook {
     pub centres: Vec<f32>,
     /// Standard deviation of the training frames around their nearest centre, per value.
     pub spread: Vec<f32>,
+    /// For a beat-clocked model, the codes of the training frames in each place of the
+    /// cardiac cycle (`beat_clock::slot`), ascending: what the sampler may draw there (see
+    /// [`MIN_CLOCK_COUNT`]); empty without a clock.
+    pub by_clock: Vec<Vec<u16>>,
 }
+
+/// Fewest training frames of a code in one place of the cycle for the sampler to draw it
+/// there: one lone frame is as likely the detector's slip (a missed beat, an R peak placed
+/// on the T wave) as the record's.
+pub const MIN_CLOCK_COUNT: usize = 2;
 
 impl Codebook {
     /// Fits up to `k` centres to every frame of `data`'s training records (seeded k-means);
@@ -78,6 +87,7 @@ impl Codebook {
             .map(|v| ((v / n).sqrt() as f32).max(MIN_SPREAD))
             .collect();
         Ok(Codebook {
+            by_clock: by_clock(data, &label, centres.len()),
             centres: centres.concat(),
             spread,
         })
@@ -108,6 +118,36 @@ impl Codebook {
         }
         Ok(())
     }
+}
+
+/// The codes `label` gives the training frames (in `Codebook::fit`'s order), gathered by
+/// the place of each frame in the cardiac cycle from the records' beat clocks (a frame's
+/// clock is its predecessor's `cond`); codes seen fewer than [`MIN_CLOCK_COUNT`] times in a
+/// place are left out. Empty when the records carry no clock.
+fn by_clock(data: &Dataset, label: &[usize], k: usize) -> Vec<Vec<u16>> {
+    use crate::dsp::beat_clock::{slot, INPUTS, SLOTS};
+    if data.train.iter().all(|p| p.cond.is_empty()) {
+        return Vec::new();
+    }
+    let mut count = vec![vec![0usize; k]; SLOTS];
+    let mut labels = label.iter();
+    for p in &data.train {
+        let mut clocks = std::iter::once(None).chain(p.cond.chunks_exact(INPUTS).map(Some));
+        for (&code, clock) in labels.by_ref().take(p.rep.n_frames).zip(&mut clocks) {
+            if let Some(c) = clock {
+                count[slot(c)][code] += 1;
+            }
+        }
+    }
+    count
+        .iter()
+        .map(|n| {
+            (0..k)
+                .filter(|&c| n[c] >= MIN_CLOCK_COUNT)
+                .map(|c| c as u16)
+                .collect()
+        })
+        .collect()
 }
 
 /// Whether a weight's name is one of a codebook's fitted tensors (not trained, not seeded).

@@ -49,6 +49,13 @@ pub struct TransformerConfig {
     /// predicts, `beat_clock::INPUTS` values the model reads but does not predict.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rhythm: Vec<f32>,
+    /// A clocked codebook model's codes per place in the cardiac cycle
+    /// (`beat_clock::SLOTS` lists, `Codebook::by_clock`): the sampler draws only these
+    /// there, so that a QRS frame falls where the clock puts an R peak and nowhere else. An
+    /// empty list, or none at all (checkpoints before 2026-12-05's second session), leaves
+    /// the choice to the model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes_by_clock: Vec<Vec<u16>>,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -131,7 +138,34 @@ impl TransformerConfig {
         if !self.rhythm.is_empty() {
             beat_clock::check_replayable(&self.rhythm).map_err(|m| format!("rhythm: {m}"))?;
         }
-        Ok(())
+        self.check_codes_by_clock()
+    }
+
+    /// `codes_by_clock` is empty, or one list per slot of a clocked codebook model's cycle,
+    /// each of its codes.
+    fn check_codes_by_clock(&self) -> std::result::Result<(), String> {
+        let by = &self.codes_by_clock;
+        if by.is_empty() {
+            return Ok(());
+        }
+        if self.rhythm.is_empty() || self.codebook == 0 || by.len() != beat_clock::SLOTS {
+            return Err(format!(
+                "codes_by_clock: {} lists; a beat-clocked codebook model has {} or none",
+                by.len(),
+                beat_clock::SLOTS
+            ));
+        }
+        match by
+            .iter()
+            .flatten()
+            .find(|&&c| usize::from(c) >= self.codebook)
+        {
+            Some(c) => Err(format!(
+                "codes_by_clock: code {c} is not among the {} codes",
+                self.codebook
+            )),
+            None => Ok(()),
+        }
     }
 }
 
@@ -673,6 +707,7 @@ mod tests {
             mixture,
             codebook,
             rhythm,
+            codes_by_clock: Vec::new(),
         };
         let vm = VarMap::new();
         let m =
@@ -684,6 +719,7 @@ mod tests {
                     .map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0)
                     .collect(),
                 spread: (0..6).map(|i| 0.3 + 0.1 * i as f32).collect(),
+                by_clock: Vec::new(),
             };
             book.store(&vm).unwrap();
         }

@@ -10,6 +10,12 @@
 //! checkpoint with a spectrum target is therefore equalised to it, levels and shape at
 //! every 0.5 Hz bin (`model::equaliser`), measured at load on 20 minutes of the model's
 //! own draws from a fixed seed.
+//!
+//! A beat-clocked codebook model draws each frame only among the codes its training frames
+//! had at that place in the cardiac cycle (`codes_by_clock`): left to its weights alone it
+//! drew a QRS frame a few hops off the clock's R peak now and then, or none, so beats came
+//! twice or not at all (MIT-BIH 208, the same weights, 10 min: SDNN 171–198 ms unrestricted,
+//! 57–69 restricted, the record 85; AUC against the record 0.845 / 0.765 → 0.714 / 0.719).
 
 use super::checkpoint::CheckpointConfig;
 use super::coupling::ChannelMix;
@@ -19,7 +25,7 @@ use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::transformer::Transformer;
 use super::transformer_step::{self, NextToken, Precision, StepWeights, Stepper};
-use crate::dsp::beat_clock::Rhythm;
+use crate::dsp::beat_clock::{self, Rhythm};
 use crate::dsp::StreamDecoder;
 use crate::{Error, Result};
 use candle_core::Device;
@@ -69,20 +75,32 @@ struct FrameClock {
     drawn: u64,
     /// The token fed back: the frame, then its clock.
     token: Vec<f32>,
+    /// Per place in the cycle (`beat_clock::slot`), which codes may be drawn there (from
+    /// the checkpoint's `codes_by_clock`); an empty mask allows every code.
+    allowed: Vec<Vec<bool>>,
+    /// The place in the cycle of the frame drawn next; `None` before the first clock.
+    slot: Option<usize>,
 }
 
 impl FrameClock {
     /// The clock of a checkpoint whose transformer replays a rhythm, drawn from `seed`.
     fn of(cfg: &CheckpointConfig, seed: u64) -> Result<Option<Self>> {
-        let rr = match &cfg.transformer {
-            Some(t) if !t.rhythm.is_empty() => &t.rhythm,
+        let t = match &cfg.transformer {
+            Some(t) if !t.rhythm.is_empty() => t,
             _ => return Ok(None),
         };
+        let allowed = t
+            .codes_by_clock
+            .iter()
+            .map(|codes| mask(codes, t.codebook))
+            .collect();
         let hop = cfg.data.spectral.hop as f64;
         Ok(Some(FrameClock {
-            rhythm: Rhythm::new(rr, cfg.spec.sample_rate, hop, seed ^ RHYTHM_SEED)?,
+            rhythm: Rhythm::new(&t.rhythm, cfg.spec.sample_rate, hop, seed ^ RHYTHM_SEED)?,
             drawn: 0,
             token: Vec::new(),
+            allowed,
+            slot: None,
         }))
     }
 
@@ -92,18 +110,60 @@ impl FrameClock {
             rhythm: self.rhythm.restarted(seed ^ RHYTHM_SEED),
             drawn: 0,
             token: Vec::new(),
+            allowed: self.allowed.clone(),
+            slot: None,
         }
+    }
+
+    /// Leaves in `weight` (a codebook's, summing to 1) only the codes allowed where the next
+    /// frame falls in the cycle, renormalised; if the model gave those none, all of them
+    /// alike.
+    fn restrict(&self, weight: &mut [f32]) {
+        let Some(allowed) = self.slot.and_then(|s| self.allowed.get(s)) else {
+            return;
+        };
+        if allowed.len() != weight.len() {
+            return; // no codes listed for this place: the model's choice stands
+        }
+        weight
+            .iter_mut()
+            .zip(allowed)
+            .for_each(|(w, &a)| *w = if a { *w } else { 0.0 });
+        let mut sum: f32 = weight.iter().sum();
+        if sum <= 0.0 || !sum.is_finite() {
+            weight
+                .iter_mut()
+                .zip(allowed)
+                .for_each(|(w, &a)| *w = f32::from(u8::from(a)));
+            sum = weight.iter().sum();
+        }
+        weight.iter_mut().for_each(|w| *w /= sum);
     }
 
     /// `frame` followed by the clock of the frame after it.
     fn token(&mut self, frame: &[f32]) -> &[f32] {
         self.drawn += 1;
         let c = self.rhythm.clock(self.drawn as f64 * self.rhythm.hop());
+        self.slot = Some(beat_clock::slot(&c));
         self.token.clear();
         self.token.extend_from_slice(frame);
         self.token.extend_from_slice(&c);
         &self.token
     }
+}
+
+/// `codes` (each below `k`) as a mask over a codebook of `k`; no codes: an empty mask.
+fn mask(codes: &[u16], k: usize) -> Vec<bool> {
+    if codes.is_empty() {
+        return Vec::new();
+    }
+    let mut m = vec![false; k];
+    for &c in codes {
+        if let Some(a) = m.get_mut(usize::from(c)) {
+            *a = true; // every code is below k in a checked config
+        }
+    }
+    m
 }
 
 /// Mixed into the draw seed for the rhythm, so its stream of numbers is not the draws'.
@@ -275,6 +335,9 @@ impl Autoregressor {
         let t = self.temperature;
         let codebook = self.steps.weights().config().codebook > 0;
         if codebook {
+            if let Some(c) = &self.clock {
+                c.restrict(&mut self.next.weight);
+            }
             temper(&mut self.next.weight, t);
         }
         let weight = &self.next.weight;
@@ -359,7 +422,42 @@ impl FrameSource for TransformerSampler {
 
 #[cfg(test)]
 mod tests {
-    use super::{pick, temper};
+    use super::{mask, pick, temper, FrameClock, Rhythm};
+
+    /// Where the next frame falls in the cycle, only the codes the training frames had
+    /// there keep their weight (renormalised; all alike if the model gave them none); a
+    /// place with no list, or no clock yet, leaves the weights as they were.
+    #[test]
+    fn a_clocked_draw_keeps_to_the_codes_of_its_place_in_the_cycle() {
+        let mut clock = FrameClock {
+            rhythm: Rhythm::new(&[0.6; 4], 360.0, 16.0, 1).unwrap(),
+            drawn: 0,
+            token: Vec::new(),
+            allowed: vec![mask(&[1, 2], 4), mask(&[], 4), mask(&[3], 4)],
+            slot: None,
+        };
+        let restricted = |c: &FrameClock, w: [f32; 4]| {
+            let mut v = w.to_vec();
+            c.restrict(&mut v);
+            v
+        };
+        let w = [0.5, 0.3, 0.2, 0.0];
+        assert_eq!(restricted(&clock, w), w);
+        clock.slot = Some(0);
+        let got = restricted(&clock, w);
+        for (g, e) in got.iter().zip([0.0, 0.6, 0.4, 0.0]) {
+            assert!((g - e).abs() < 1e-6, "{got:?}");
+        }
+        clock.slot = Some(1);
+        assert_eq!(restricted(&clock, w), w);
+        clock.slot = Some(2);
+        assert_eq!(restricted(&clock, w), [0.0, 0.0, 0.0, 1.0]);
+        clock.slot = Some(0);
+        assert_eq!(
+            restricted(&clock, [1.0, 0.0, 0.0, 0.0]),
+            [0.0, 0.5, 0.5, 0.0]
+        );
+    }
 
     /// Codes are weighed by w^(1/t): t = 1 leaves them, 0.5 squares them, 2 takes their
     /// square roots (renormalised), 0 picks the most probable.

@@ -526,6 +526,7 @@ mod tests {
             mixture,
             codebook,
             rhythm,
+            codes_by_clock: Vec::new(),
         };
         let vm = VarMap::new();
         let m =
@@ -537,6 +538,7 @@ mod tests {
                     .map(|i| ((i * 13) % 7) as f32 - 3.0)
                     .collect(),
                 spread: (0..10).map(|i| 0.2 + 0.05 * i as f32).collect(),
+                by_clock: Vec::new(),
             };
             book.store(&vm).unwrap();
         }
