@@ -665,9 +665,9 @@ fn rate_and_spread(x: &[f32], fs: f64) -> (f64, f64) {
 /// the R peaks of the training record and, when sampling, from its replayed RR intervals.
 /// Trained briefly on MIT-BIH 208 beside the same codebook model without a clock, the
 /// checkpoint keeps the plausible training intervals (detector slips left out) and the codes
-/// of each place in the cycle, and the
-/// clocked model's beats come at the record's rate and more regularly than the unclocked
-/// model's, which run together and leave gaps.
+/// of each place in the cycle (kept by `--resume`), and the clocked model's beats come at
+/// the record's rate and more regularly than the unclocked model's, which run together and
+/// leave gaps.
 #[test]
 fn a_beat_clock_sets_the_rhythm() {
     let tmp = tempfile::tempdir().unwrap();
@@ -682,7 +682,7 @@ fn a_beat_clock_sets_the_rhythm() {
         "256",
         "--temperature",
         "0.3",
-        "--epochs",
+        "--epochs", // last: a resume below asks for more
         "60",
     ];
     let (clocked, free) = (tmp.path().join("clocked"), tmp.path().join("free"));
@@ -735,6 +735,18 @@ fn a_beat_clock_sets_the_rhythm() {
         away.len()
     );
     assert!(on_peak.len() >= 5 && shared * 5 < on_peak.len());
+    // Resuming keeps the lists (fitted with the codebook, which it does not refit).
+    let o = train_small(
+        &[&common[..10], &["--clock", "--resume", "--epochs", "62"]].concat(),
+        &clocked,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let resumed = common::read_json(&clocked.join("config.json"));
+    assert!(resumed["step"].as_u64() > cfg["step"].as_u64());
+    assert_eq!(
+        resumed["transformer"]["codes_by_clock"],
+        cfg["transformer"]["codes_by_clock"]
+    );
     let free_cfg = common::read_json(&free.join("config.json"));
     assert!(free_cfg["transformer"].get("rhythm").is_none());
     assert!(free_cfg["transformer"].get("codes_by_clock").is_none());

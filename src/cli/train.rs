@@ -551,6 +551,10 @@ pub(super) fn validate_and_resume(
     let resume = args.resume && out.join("config.json").exists();
     if resume {
         let old = checkpoint::load_config(out)?;
+        // Fitted with the codebook, not set by flags: resuming keeps the checkpoint's.
+        if let (Some(o), Some(n)) = (&old.transformer, ckpt.transformer.as_mut()) {
+            n.codes_by_clock.clone_from(&o.codes_by_clock);
+        }
         if old.vae != ckpt.vae || old.transformer != ckpt.transformer || old.codec != ckpt.codec {
             return Err(crate::Error::bad_path(
                 out,
