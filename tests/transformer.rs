@@ -682,7 +682,7 @@ fn a_beat_clock_sets_the_rhythm() {
         "256",
         "--temperature",
         "0.3",
-        "--epochs", // last: a resume below asks for more
+        "--epochs", // last, with its value: the resume below asks for more
         "60",
     ];
     let (clocked, free) = (tmp.path().join("clocked"), tmp.path().join("free"));
@@ -737,7 +737,11 @@ fn a_beat_clock_sets_the_rhythm() {
     assert!(on_peak.len() >= 5 && shared * 5 < on_peak.len());
     // Resuming keeps the lists (fitted with the codebook, which it does not refit).
     let o = train_small(
-        &[&common[..10], &["--clock", "--resume", "--epochs", "62"]].concat(),
+        &[
+            &common[..common.len() - 2],
+            &["--clock", "--resume", "--epochs", "62"],
+        ]
+        .concat(),
         &clocked,
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
