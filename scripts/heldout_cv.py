@@ -146,7 +146,8 @@ def numbers(j, which="synthetic"):
     priv = j.get("privacy") or {}
     return (c["discriminative_auc"], c["psd_distance_db"], c.get("hr_mean"), c.get("template_corr"),
             priv.get("dcr_ratio"), priv.get("dcr_ratio_train"),
-            j["real"].get("band_powers"), c.get("band_powers"), (c.get("telltales") or [None])[0])
+            j["real"].get("band_powers"), c.get("band_powers"), (c.get("telltales") or [None])[0],
+            c.get("spread"))
 
 
 def generate(model, out, seed, minutes):
@@ -157,10 +158,10 @@ def generate(model, out, seed, minutes):
 
 
 def row(name, k, seed, m):
-    auc, psd, hr, r, priv, priv_train, real_bands, bands, tell = m
+    auc, psd, hr, r, priv, priv_train, real_bands, bands, tell, spread = m
     fmt = lambda v, f: "–" if v is None else f % v
     line = (f"{name:<18} {k:>4} {seed:>4} {auc:7.3f} {psd:7.2f} {fmt(hr, '%7.1f')} "
-            f"{fmt(r, '%6.3f')} {fmt(priv, '%6.2f')} {fmt(priv_train, '%10.2f')}")
+            f"{fmt(r, '%6.3f')} {fmt(priv, '%6.2f')} {fmt(priv_train, '%10.2f')} {fmt(spread, '%6.2f')}")
     if bands:
         diff = max(abs(a - b) for a, b in zip(real_bands, bands))
         line += f"  bands {'/'.join(f'{b:.2f}' for b in bands)} vs {'/'.join(f'{b:.2f}' for b in real_bands)}, max diff {diff:.2f}"
@@ -201,7 +202,7 @@ def main():
         record = prepared
     n = folds(a.out, record, fold_s, window_s)
     p = lambda *parts: os.path.join(a.out, *parts)
-    print(f"{'set':<18} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} {'priv':>6} {'priv/train':>10}")
+    print(f"{'set':<18} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} {'priv':>6} {'priv/train':>10} {'spread':>6}")
     means = {}
     for k in a.folds or range(n):
         real, rest = p(f"f{k}.edf"), p(f"rest{k}.edf")

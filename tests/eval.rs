@@ -52,6 +52,8 @@ fn real_halves_match_and_baselines_are_told_apart() {
         synth.psd_distance_db
     );
     assert!(synth.template_corr.unwrap() > 0.95);
+    let spread = synth.spread.unwrap();
+    assert!((0.75..1.33).contains(&spread), "halves: spread {spread}");
     for c in &r.comparisons[1..] {
         assert!(
             c.discriminative_auc >= 0.9,
@@ -73,6 +75,29 @@ fn real_halves_match_and_baselines_are_told_apart() {
 /// log10 power) and not by anything that does not scale (skewness, kurtosis, zero crossings,
 /// line length, heart rate). Listed most telling first, `TELLTALES` of them, named by
 /// channel and band.
+/// A generator stuck near one window (here one real window of MIT-BIH 208 over and over,
+/// with a hundredth of its std as fresh noise) has the real beats and spectrum but no
+/// spread: `spread` shows it where each feature's own AUC need not.
+#[test]
+fn windows_too_alike_show_in_the_spread() {
+    use rand::{Rng, SeedableRng};
+    let all = mitdb_windows(5.0);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let one = &all.windows[10][0];
+    let sd = features::moments(one)[0];
+    let mut stuck = all.clone();
+    for w in &mut stuck.windows {
+        w[0] = one
+            .iter()
+            .map(|v| v + 0.01 * sd as f32 * (rng.random::<f32>() - 0.5))
+            .collect();
+    }
+    let r = eval::evaluate(&all, &stuck, None, &cfg());
+    let spread = r.comparisons[0].spread.unwrap();
+    assert!(spread < 0.1, "one window repeated: spread {spread}");
+    assert_eq!(r.real.spread, Some(1.0));
+}
+
 #[test]
 fn telltales_name_the_feature_that_differs() {
     let all = mitdb_windows(5.0);

@@ -218,6 +218,44 @@ pub fn closest_distances_loo(x: &[Vec<f64>], gap: usize) -> Vec<f64> {
         .collect()
 }
 
+/// How much a set's windows vary beside the real ones': per feature (column), the
+/// interquartile range over `set`'s windows over that over `real`'s (NaNs left out;
+/// features with fewer than [`MIN_SPREAD_WINDOWS`] values on a side, or without spread in
+/// `real`, skipped), and the median of those ratios; `None` if no feature is left. 1: the
+/// windows differ from one another as much as real ones do; below 1: too alike. Quartiles,
+/// not standard deviations: one artefact window in a few dozen would set the scale. A
+/// narrower spread around the same centre leaves each feature's own AUC near 0.5, so the
+/// telltales do not show it.
+pub fn spread_ratio(real: &[Vec<f64>], set: &[Vec<f64>]) -> Option<f64> {
+    let d = real.first().map_or(0, Vec::len);
+    let iqr = |rows: &[Vec<f64>], j: usize| -> Option<f64> {
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter_map(|r| r.get(j).copied())
+            .filter(|x| x.is_finite())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        (v.len() >= MIN_SPREAD_WINDOWS).then(|| quantile(&v, 0.75) - quantile(&v, 0.25))
+    };
+    let ratios: Vec<f64> = (0..d)
+        .filter_map(|j| match (iqr(real, j), iqr(set, j)) {
+            (Some(r), Some(s)) if r > 1e-12 => Some(s / r),
+            _ => None,
+        })
+        .collect();
+    (!ratios.is_empty()).then(|| median(&ratios))
+}
+
+/// Fewest windows a feature's spread is measured over (quartiles of fewer say little).
+pub const MIN_SPREAD_WINDOWS: usize = 4;
+
+/// The `q` quantile of ascending, non-empty `v`, interpolated linearly between ranks.
+fn quantile(v: &[f64], q: f64) -> f64 {
+    let x = q * (v.len() - 1) as f64;
+    let (i, f) = (x.floor() as usize, x.fract());
+    v[i] + f * (v[(i + 1).min(v.len() - 1)] - v[i])
+}
+
 /// Median of a slice (NaN-free).
 pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
@@ -272,6 +310,25 @@ pub fn channel_correlations(windows: &[Vec<Vec<f32>>]) -> Option<Vec<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Spread ratio: a set spread twice as wide in every feature scores 2, a copy 1, a set
+    /// of one window repeated 0; constant features and sets of too few windows are skipped.
+    #[test]
+    fn spread_ratio_compares_the_windows_spread_feature_by_feature() {
+        let real: Vec<Vec<f64>> = (0..9)
+            .map(|i| vec![i as f64, (i * i) as f64, 5.0, f64::NAN])
+            .collect();
+        let wide: Vec<Vec<f64>> = real
+            .iter()
+            .map(|r| vec![2.0 * r[0] + 1.0, 2.0 * r[1], 7.0, 1.0])
+            .collect();
+        let same: Vec<Vec<f64>> = (0..9).map(|_| real[4].clone()).collect();
+        assert!((spread_ratio(&real, &wide).unwrap() - 2.0).abs() < 1e-12);
+        assert!((spread_ratio(&real, &real).unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(spread_ratio(&real, &same), Some(0.0));
+        assert_eq!(spread_ratio(&real[..3], &wide), None);
+        assert_eq!(quantile(&[1.0, 2.0, 4.0], 0.75), 3.0);
+    }
 
     /// A copy of a channel correlates 1, its negative −1, an unrelated one about 0.
     #[test]

@@ -55,6 +55,10 @@ pub struct Comparison {
     pub channel_corr: Option<f64>,
     /// Two or more channels: rms difference of the pairs' r from the real set's.
     pub channel_corr_rmse: Option<f64>,
+    /// How much this set's windows differ from one another beside the real ones
+    /// ([`metrics::spread_ratio`]: median over features of the ratio of interquartile ranges
+    /// over windows); below 1 a generator draws windows too alike (1 for the real set).
+    pub spread: Option<f64>,
     /// The features that tell this set from the real one best, each on its own (most
     /// telling first): what to look at when the AUC is high.
     pub telltales: Vec<Telltale>,
@@ -258,6 +262,7 @@ fn compare(
     c.psd_distance_db = metrics::log_spectral_distance(&r.mean_psd, &s.mean_psd, k0, k1);
     c.mmd2 = metrics::mmd2(&zr, &zs).0;
     c.discriminative_auc = metrics::discriminative_auc(&zr, &zs, cfg.folds, cfg.seed);
+    c.spread = metrics::spread_ratio(&r.features, &s.features);
     c.channel_corr_rmse = r
         .channel_corr
         .as_ref()
@@ -298,6 +303,7 @@ fn describe(name: &str, w: &Windows, kind: Kind, s: &SetStats) -> Comparison {
         sdnn_ms: if ecg { col(d - 2) } else { None },
         rmssd_ms: if ecg { col(d - 1) } else { None },
         template_corr: None,
+        spread: Some(1.0),
         band_powers: (kind == Kind::Eeg).then(|| band_powers(&s.mean_psd, w.rate)),
         channel_corr: s
             .channel_corr

@@ -10,6 +10,10 @@ fn opt(v: Option<f64>) -> String {
     v.map_or("–".into(), |x| format!("{x:.3}"))
 }
 
+fn opt2(v: Option<f64>) -> String {
+    v.map_or("–".into(), |x| format!("{x:.2}"))
+}
+
 /// The metric table as aligned text (stdout of `biowave eval`).
 pub fn table(r: &Report) -> String {
     let mut s = String::new();
@@ -23,8 +27,8 @@ pub fn table(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<28} {:>7} {:>10} {:>9} {:>9} {:>8} {:>8} {:>9}",
-        "set", "windows", "PSD dist dB", "MMD²", "AUC", "HR bpm", "SDNN ms", "templ r"
+        "{:<28} {:>7} {:>10} {:>9} {:>9} {:>7} {:>8} {:>8} {:>9}",
+        "set", "windows", "PSD dist dB", "MMD²", "AUC", "spread", "HR bpm", "SDNN ms", "templ r"
     );
     for c in std::iter::once(&r.real).chain(&r.comparisons) {
         metric_row(&mut s, c);
@@ -39,12 +43,13 @@ pub fn table(r: &Report) -> String {
 fn metric_row(s: &mut String, c: &Comparison) {
     let _ = writeln!(
         s,
-        "{:<28} {:>7} {:>10.2} {:>9.4} {:>9.3} {:>8} {:>8} {:>9}",
+        "{:<28} {:>7} {:>10.2} {:>9.4} {:>9.3} {:>7} {:>8} {:>8} {:>9}",
         c.name,
         c.windows,
         c.psd_distance_db,
         c.mmd2,
         c.discriminative_auc,
+        opt2(c.spread),
         opt(c.hr_mean),
         opt(c.sdnn_ms),
         opt(c.template_corr)
