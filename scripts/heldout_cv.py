@@ -37,7 +37,8 @@ three 60 s folds, the shipped command on the other 120 s, 2 s windows, and the r
 beside each row (the check asks for differences ≤ 0.05; the floor rows show what the
 record's own minutes give).
 
-Each row ends with its most telling feature (`biowave eval`'s first telltale: the feature
+The `spread` column is `biowave eval`'s: how much a set's windows differ from one another
+beside the held-out minute's (1 alike, below 1 too alike). Each row ends with its most telling feature (`biowave eval`'s first telltale: the feature
 whose AUC alone lies furthest from 0.5).
 
 Folds are written with pyedflib from the record's digital samples (exact). Needs the
@@ -168,7 +169,7 @@ def row(name, k, seed, m):
     if tell:
         line += f"  telltale {tell['feature']} {tell['auc']:.2f}"
     print(line, flush=True)
-    return auc
+    return auc, spread
 
 
 def main():
@@ -230,7 +231,8 @@ def main():
                 synth = generate(model, p(f"gen_{name.split()[0]}{k}_{s}"), s, a.minutes)
                 means.setdefault(name, []).append(row(name, k, s, judge(real, synth, rest, window_s)))
     for name, v in means.items():
-        print(f"mean AUC {name}: {np.mean(v):.3f} over {len(v)} runs")
+        auc, spread = np.array(v, dtype=float).T
+        print(f"mean AUC {name}: {np.mean(auc):.3f} over {len(v)} runs; spread {np.nanmin(spread):.2f}-{np.nanmax(spread):.2f}")
 
 
 if __name__ == "__main__":
