@@ -258,7 +258,7 @@ fn the_training_data_surrogate_keeps_the_spectrum_and_loses_the_beats() {
 }
 
 #[test]
-fn psd_distance_mmd_and_auc_agree_with_scipy_numpy_sklearn() {
+fn psd_distance_mmd_auc_and_spread_agree_with_scipy_numpy_sklearn() {
     let all = mitdb_windows(5.0);
     let (a, b) = (subset(&all, 2, 0), subset(&all, 2, 1));
     let r = eval::evaluate(&a, &b, None, &cfg());
@@ -323,6 +323,12 @@ fn psd_distance_mmd_and_auc_agree_with_scipy_numpy_sklearn() {
         (auc - c.discriminative_auc).abs() < 0.15,
         "AUC sklearn {auc} vs {}",
         c.discriminative_auc
+    );
+    let spread = p["spread"].as_f64().unwrap();
+    assert!(
+        (spread - c.spread.unwrap()).abs() < 1e-9,
+        "spread numpy {spread} vs {:?}",
+        c.spread
     );
 }
 

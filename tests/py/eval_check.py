@@ -6,7 +6,9 @@
 DIR holds a.f32 and b.f32 (windows x samples, float32, channel 0), features_a.csv and
 features_b.csv (biowave's z-normalised feature rows) and biowave.json (rate, nperseg,
 band, psd_distance_db, mmd2, auc). Prints JSON with scipy's log-spectral distance,
-numpy's MMD² on the same features, and a cross-validated scikit-learn logistic AUC.
+numpy's MMD² on the same features, a cross-validated scikit-learn logistic AUC, and the
+spread (b's interquartile range over a's per feature, the middle ratio; z-normalising
+scales both sets alike, so the ratios are the raw features').
 """
 import json
 import os
@@ -46,7 +48,12 @@ def main():
     p = cross_val_predict(LogisticRegression(C=10.0, max_iter=2000), pooled, y,
                           cv=StratifiedKFold(5, shuffle=True, random_state=0), method="decision_function")
     from sklearn.metrics import roc_auc_score
-    print(json.dumps({"lsd_db": lsd, "mmd2": float(mmd), "auc": float(roc_auc_score(y, p))}))
+    iqr = lambda z: np.percentile(z, 75, axis=0) - np.percentile(z, 25, axis=0)
+    ia, ib = iqr(za), iqr(zb)
+    ratios = np.sort(ib[ia > 1e-12] / ia[ia > 1e-12])
+    spread = float(ratios[len(ratios) // 2])  # biowave's median: the upper middle of an even count
+    print(json.dumps({"lsd_db": lsd, "mmd2": float(mmd), "auc": float(roc_auc_score(y, p)),
+                      "spread": spread}))
 
 
 if __name__ == "__main__":
