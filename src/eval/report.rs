@@ -6,12 +6,9 @@ use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::Path;
 
-fn opt(v: Option<f64>) -> String {
-    v.map_or("–".into(), |x| format!("{x:.3}"))
-}
-
-fn opt2(v: Option<f64>) -> String {
-    v.map_or("–".into(), |x| format!("{x:.2}"))
+/// `v` with `digits` decimals, or a dash where there is none.
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("–".into(), |x| format!("{x:.digits$}"))
 }
 
 /// The metric table as aligned text (stdout of `biowave eval`).
@@ -49,10 +46,10 @@ fn metric_row(s: &mut String, c: &Comparison) {
         c.psd_distance_db,
         c.mmd2,
         c.discriminative_auc,
-        opt2(c.spread),
-        opt(c.hr_mean),
-        opt(c.sdnn_ms),
-        opt(c.template_corr)
+        opt(c.spread, 2),
+        opt(c.hr_mean, 3),
+        opt(c.sdnn_ms, 3),
+        opt(c.template_corr, 3)
     );
 }
 
@@ -99,8 +96,8 @@ fn eeg_lines(s: &mut String, r: &Report) {
                 s,
                 "  {:<26} {} (rms difference of r {})",
                 c.name,
-                opt(c.channel_corr),
-                opt(c.channel_corr_rmse)
+                opt(c.channel_corr, 3),
+                opt(c.channel_corr_rmse, 3)
             );
         }
     }
