@@ -38,8 +38,9 @@ beside each row (the check asks for differences ≤ 0.05; the floor rows show wh
 record's own minutes give).
 
 The `spread` column is `biowave eval`'s: how much a set's windows differ from one another
-beside the held-out minute's (1 alike, below 1 too alike). Each row ends with its most telling feature (`biowave eval`'s first telltale: the feature
-whose AUC alone lies furthest from 0.5).
+beside the held-out minute's (1 alike, below 1 too alike). Each row ends with its most
+telling feature (`biowave eval`'s first telltale: the feature whose AUC alone lies
+furthest from 0.5).
 
 Folds are written with pyedflib from the record's digital samples (exact). Needs the
 release binary (`cargo build --release`; BIOWAVE_BIN=path judges another build), numpy and

@@ -70,13 +70,8 @@ fn real_halves_match_and_baselines_are_told_apart() {
     assert!((60.0..140.0).contains(&hr), "MIT-BIH 208 heart rate {hr}");
 }
 
-/// The telltales name what differs: half of the record played 1.6× louder is told from the
-/// other half by its amplitude (std, band powers: AUC near 1, medians 1.6× and +0.41 in
-/// log10 power) and not by anything that does not scale (skewness, kurtosis, zero crossings,
-/// line length, heart rate). Listed most telling first, `TELLTALES` of them, named by
-/// channel and band.
 /// A generator stuck near one window (here one real window of MIT-BIH 208 over and over,
-/// with a hundredth of its std as fresh noise) has the real beats and spectrum but no
+/// with fresh uniform noise 1 % of its std wide) has the real beats and spectrum but no
 /// spread: `spread` shows it where each feature's own AUC need not.
 #[test]
 fn windows_too_alike_show_in_the_spread() {
@@ -98,6 +93,11 @@ fn windows_too_alike_show_in_the_spread() {
     assert_eq!(r.real.spread, Some(1.0));
 }
 
+/// The telltales name what differs: half of the record played 1.6× louder is told from the
+/// other half by its amplitude (std, band powers: AUC near 1, medians 1.6× and +0.41 in
+/// log10 power) and not by anything that does not scale (skewness, kurtosis, zero crossings,
+/// line length, heart rate). Listed most telling first, `TELLTALES` of them, named by
+/// channel and band.
 #[test]
 fn telltales_name_the_feature_that_differs() {
     let all = mitdb_windows(5.0);
