@@ -147,6 +147,59 @@ fn bad_parameters_exit_2_with_a_clear_message() {
     }
 }
 
+/// `--out run.bdf` writes that one file (format from its extension) with `run.events.csv`
+/// and `run.manifest.json` beside it, byte for byte record 0 of a directory run with the
+/// same seed; a count, a shard or another `--format` with a file name is refused; an
+/// existing directory named like a file stays a directory.
+#[test]
+fn an_out_path_with_a_format_extension_names_the_one_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let base = [
+        "generate",
+        "--model",
+        "ecgsyn",
+        "--duration",
+        "4s",
+        "--seed",
+        "3",
+    ];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(extra);
+        biowave(&a)
+    };
+    let o = run(&["--out", &d("sub/run.bdf"), "--pvc-rate", "0.2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["--out", &d("ds"), "--format", "bdf", "--pvc-rate", "0.2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let one = std::fs::read(d("sub/run.bdf")).unwrap();
+    assert_eq!(one, std::fs::read(d("ds/ecgsyn-000000.bdf")).unwrap());
+    let m = manifest(Path::new(&d("sub/run.manifest.json")));
+    assert_eq!(m["format"], "bdf");
+    assert_eq!(m["records"][0]["file"], "run.bdf");
+    assert_eq!(m["records"][0]["labels"]["events_file"], "run.events.csv");
+    assert!(!event_rows(Path::new(&d("sub/run.events.csv"))).is_empty());
+    for (extra, want) in [
+        (vec!["--count", "2"], "--count 2 needs a directory"),
+        (vec!["--shard", "0/1"], "--shard 0/1 needs a directory"),
+        (vec!["--format", "edf"], "does not match --format edf"),
+    ] {
+        let mut a = vec!["--out", "x.h5"];
+        a.extend(extra.iter());
+        let o = run(&a);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains("--out x.h5") && err.contains(want),
+            "{extra:?}: {err}"
+        );
+    }
+    std::fs::create_dir(d("old.edf")).unwrap();
+    assert!(run(&["--out", &d("old.edf")]).status.success());
+    assert!(Path::new(&d("old.edf/manifest.json")).exists());
+}
+
 /// Runs tests/py/check_physio.py and parses the numbers it prints.
 fn physio_check(args: &[&str]) -> Vec<f64> {
     python("check_physio.py", args)

@@ -1,10 +1,10 @@
-//! `biowave generate --model … --duration D [--count N] [--shard I/N] [--out DIR] …`.
+//! `biowave generate --model … --duration D [--count N] [--shard I/N] [--out DIR|FILE] …`.
 
 use crate::generate::{self, Job, JobModel, LearnedModel, OutFormat, Shard};
 use crate::model::physio::{params, PhysioModel};
 use crate::Error;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `biowave generate`.
 #[derive(Debug, clap::Args)]
@@ -21,10 +21,11 @@ pub struct Args {
     /// This shard's records only: `I/N` writes records I, I+N, …
     #[arg(long)]
     pub shard: Option<String>,
-    /// Output file or directory.
+    /// Output directory, or one file (`run.edf`: its extension sets the format) when
+    /// `--count` is 1.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Output format: edf, bdf, h5, csv, f32.
+    /// Output format: edf, bdf, h5, csv, f32 (default edf, or `--out`'s extension).
     #[arg(long)]
     pub format: Option<String>,
     /// Random seed; record seeds derive from (seed, record index).
@@ -142,9 +143,45 @@ pub fn model_from_args(a: &Args) -> crate::Result<JobModel> {
     PhysioModel::from_parts(&a.model, file, &a.overrides(&a.model)?).map(JobModel::Physio)
 }
 
+/// Where the records go: the directory, the one record's file name when `--out` names a
+/// file (a path with a format's extension that is not an existing directory), the format.
+fn target(a: &Args) -> crate::Result<(PathBuf, Option<String>, OutFormat)> {
+    if a.count == 0 {
+        return Err(Error::BadInput("--count must be at least 1".into()));
+    }
+    let flag = a.format.as_deref().map(OutFormat::parse).transpose()?;
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from("."));
+    let ext = out.extension().and_then(|e| e.to_str());
+    let named = ext.and_then(|e| OutFormat::parse(e).ok());
+    let (Some(from_ext), Some(name), false) = (named, out.file_name(), out.is_dir()) else {
+        return Ok((out, None, flag.unwrap_or(OutFormat::Edf)));
+    };
+    let whole = format!("--out {}", out.display());
+    let many = match (&a.shard, a.count) {
+        (Some(s), _) => Some(format!("--shard {s}")),
+        (None, n) if n > 1 => Some(format!("--count {n}")),
+        _ => None,
+    };
+    if let Some(many) = many {
+        return Err(Error::BadInput(format!(
+            "{whole} names one file: {many} needs a directory"
+        )));
+    }
+    if flag.is_some_and(|f| f != from_ext) {
+        return Err(Error::BadInput(format!(
+            "{whole} does not match --format {}",
+            a.format.as_deref().unwrap_or_default()
+        )));
+    }
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty());
+    let dir = dir.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok((dir, Some(name.to_string_lossy().into_owned()), from_ext))
+}
+
 /// Generates records.
 pub fn run(args: Args) -> crate::Result<()> {
     let model = model_from_args(&args)?;
+    let (out, file, format) = target(&args)?;
     let job = Job {
         model,
         duration_s: generate::parse_duration(&args.duration)?,
@@ -155,13 +192,11 @@ pub fn run(args: Args) -> crate::Result<()> {
             .map(generate::parse_shard)
             .transpose()?
             .unwrap_or(Shard::ALL),
-        out: args.out.clone().unwrap_or_else(|| PathBuf::from(".")),
-        format: OutFormat::parse(args.format.as_deref().unwrap_or("edf"))?,
+        out,
+        file,
+        format,
         seed: args.seed,
     };
-    if job.count == 0 {
-        return Err(Error::BadInput("--count must be at least 1".into()));
-    }
     let m = generate::run(&job, std::io::stderr().is_terminal())?;
     tracing::info!(records = m.records.len(), out = %job.out.display(), "generated");
     Ok(())

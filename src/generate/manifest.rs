@@ -78,9 +78,16 @@ impl Manifest {
     }
 }
 
-/// `manifest.json` for a whole run, `manifest-shard-I-of-N.json` for a shard.
-pub fn file_name(shard: &Shard) -> String {
-    if shard.total == 1 {
+/// `manifest.json` for a whole run, `manifest-shard-I-of-N.json` for a shard, `NAME.manifest.json`
+/// beside a single record written as `NAME.EXT`.
+pub fn file_name(job: &Job) -> String {
+    let shard = &job.shard;
+    if let Some(file) = &job.file {
+        let stem = file
+            .rsplit_once('.')
+            .map_or(file.as_str(), |(stem, _)| stem);
+        format!("{stem}.manifest.json")
+    } else if shard.total == 1 {
         "manifest.json".into()
     } else {
         format!("manifest-shard-{}-of-{}.json", shard.index, shard.total)

@@ -150,6 +150,9 @@ pub struct Job {
     pub shard: Shard,
     /// Output directory.
     pub out: PathBuf,
+    /// The one record's file name when `--out` named a file (`run.edf`), else `None`:
+    /// records are named `MODEL-NNNNNN.EXT` and the manifest `manifest.json`.
+    pub file: Option<String>,
     /// File format.
     pub format: OutFormat,
     /// Dataset seed.
@@ -195,14 +198,17 @@ pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
         .collect::<Result<_>>()?;
     bar.finish_and_clear();
     let manifest = Manifest::new(job, records);
-    manifest.write(&job.out.join(manifest::file_name(&job.shard)))?;
+    manifest.write(&job.out.join(manifest::file_name(job)))?;
     Ok(manifest)
 }
 
 /// Generates record `index` into its file and describes it.
 pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
     let seed = record_seed(job.seed, index);
-    let name = format!("{}-{index:06}.{}", job.model.name(), job.format.ext());
+    let name = job
+        .file
+        .clone()
+        .unwrap_or_else(|| format!("{}-{index:06}.{}", job.model.name(), job.format.ext()));
     let path = job.out.join(&name);
     let mut events = None;
     let (spec, total) = match &job.model {
