@@ -258,14 +258,18 @@ fn stdout_f32_and_csv_have_exactly_duration_times_rate_frames() {
 }
 
 /// With no `--model`, `stream` plays the shipped default, `ecg-vae` (MIT-BIH 208's MLII at
-/// 360 Hz), where `models/` holds it; anywhere else the built-in 12-lead ECGSYN, saying so.
+/// 360 Hz), where `./models` or `$BIOWAVE_MODELS` holds it; anywhere else the built-in
+/// 12-lead ECGSYN, saying so.
 #[test]
 fn the_default_model_is_the_shipped_ecg_vae_and_ecgsyn_elsewhere() {
-    let csv = |dir: &std::path::Path| {
-        let out = stream(&["--duration", "1s", "--fast", "--format", "csv"])
-            .current_dir(dir)
-            .output()
-            .unwrap();
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let csv = |dir: &std::path::Path, env: Option<&std::path::Path>| {
+        let mut cmd = stream(&["--duration", "1s", "--fast", "--format", "csv"]);
+        cmd.current_dir(dir).env_remove("BIOWAVE_MODELS");
+        if let Some(env) = env {
+            cmd.env("BIOWAVE_MODELS", env);
+        }
+        let out = cmd.output().unwrap();
         assert!(out.status.success(), "{out:?}");
         let text = String::from_utf8(out.stdout).unwrap();
         let header = text.lines().next().unwrap().to_string();
@@ -275,17 +279,20 @@ fn the_default_model_is_the_shipped_ecg_vae_and_ecgsyn_elsewhere() {
             String::from_utf8(out.stderr).unwrap(),
         )
     };
-    let (header, lines, err) = csv(std::path::Path::new(env!("CARGO_MANIFEST_DIR")));
+    let (header, lines, err) = csv(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), None);
     assert_eq!((header.as_str(), lines), ("time,MLII", 1 + 360), "{err}");
     assert!(!err.contains("WARN"), "{err}");
     let elsewhere = tempfile::tempdir().unwrap();
-    let (header, lines, err) = csv(elsewhere.path());
+    let (header, lines, err) = csv(elsewhere.path(), None);
     assert!(header.starts_with("time,I,II,III,aVR"), "{header}");
     assert_eq!(lines, 1 + 500);
     assert!(
         err.contains("no models/ecg-vae") && err.contains("ecgsyn"),
         "{err}"
     );
+    let (header, lines, err) = csv(elsewhere.path(), Some(&models));
+    assert_eq!((header.as_str(), lines), ("time,MLII", 1 + 360), "{err}");
+    assert!(!err.contains("WARN"), "{err}");
 }
 
 #[test]

@@ -60,8 +60,8 @@ pub struct Args {
 /// frame transformer (`models/README.md`, "Which model to stream").
 pub const DEFAULT_MODEL: &str = "ecg-vae";
 
-/// [`DEFAULT_MODEL`] where `models/` holds it (run from the biowave directory); elsewhere
-/// the built-in ecgsyn (else the calibration sine), said on stderr.
+/// [`DEFAULT_MODEL`] where `./models` or `$BIOWAVE_MODELS` holds it; elsewhere the built-in
+/// ecgsyn (else the calibration sine), said on stderr.
 fn default_model() -> String {
     if crate::model::checkpoint::find(DEFAULT_MODEL).is_ok() {
         return DEFAULT_MODEL.into();
@@ -71,8 +71,10 @@ fn default_model() -> String {
         Err(_) => "sine",
     };
     tracing::warn!(
-        "no models/{DEFAULT_MODEL} in this directory: streaming the built-in {fallback} \
-         (--model names another, or run where biowave's models/ is)"
+        "no models/{DEFAULT_MODEL} in this directory or ${}: streaming the built-in \
+         {fallback} (--model names another; run where biowave's models/ is, or set {} to it)",
+        crate::model::checkpoint::MODELS_ENV,
+        crate::model::checkpoint::MODELS_ENV
     );
     fallback.into()
 }

@@ -1,5 +1,6 @@
 //! Checkpoints: `DIR/config.json` (everything needed to rebuild and sample the model) and
-//! `DIR/model.safetensors` (the weights). `--model NAME` looks in `models/` first.
+//! `DIR/model.safetensors` (the weights). `--model NAME` looks in `./models`, then in
+//! `$BIOWAVE_MODELS`.
 
 use crate::data::{DataConfig, NormStats};
 use crate::record::SignalSpec;
@@ -76,43 +77,64 @@ pub struct CheckpointConfig {
     pub codec: Option<String>,
 }
 
-/// Where `name` lives: `models/NAME` if it exists, else `name` as a path.
-pub fn locate(name: &str) -> PathBuf {
-    let under = Path::new("models").join(name);
-    if under.join("config.json").exists() {
-        under
-    } else {
-        PathBuf::from(name)
-    }
+/// The environment variable naming one more directory of checkpoints, looked in after
+/// `./models`: lets an installed binary find the shipped models from any directory.
+pub const MODELS_ENV: &str = "BIOWAVE_MODELS";
+
+/// The directories `--model NAME` looks in, in order: `./models`, then `$BIOWAVE_MODELS`.
+pub fn model_dirs() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from("models")];
+    dirs.extend(
+        std::env::var_os(MODELS_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from),
+    );
+    dirs
 }
 
-/// Where the checkpoint `name` lives ([`locate`]); refused, naming both places looked in and
-/// the shipped checkpoints, when neither holds a config.json.
+/// Where `name` lives: `DIR/NAME` for the first of [`model_dirs`] that holds its
+/// config.json, else `name` as a path.
+pub fn locate(name: &str) -> PathBuf {
+    model_dirs()
+        .into_iter()
+        .map(|d| d.join(name))
+        .find(|d| d.join("config.json").exists())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// Where the checkpoint `name` lives ([`locate`]); refused, naming the places looked in and
+/// the shipped checkpoints, when none holds a config.json.
 pub fn find(name: &str) -> Result<PathBuf> {
     let dir = locate(name);
     if dir.join("config.json").exists() {
         return Ok(dir);
     }
+    let looked: Vec<String> = model_dirs()
+        .iter()
+        .map(|d| format!("{}/{name}/config.json", d.display()))
+        .collect();
     Err(Error::BadInput(format!(
-        "`{name}` is no checkpoint: neither models/{name}/config.json nor {name}/config.json \
-         exists (shipped: {})",
+        "`{name}` is no checkpoint: neither {} nor {name}/config.json exists (shipped: {})",
+        looked.join(", "),
         shipped()
     )))
 }
 
-/// The checkpoints under `models/`, sorted and comma-separated (for error messages), or
-/// "none under ./models" when run where there are none.
+/// The checkpoints in [`model_dirs`], sorted and comma-separated (for error messages), or
+/// "none under ./models" (naming `$BIOWAVE_MODELS`) when run where there are none.
 pub fn shipped() -> String {
-    let mut names: Vec<String> = std::fs::read_dir("models")
-        .into_iter()
+    let mut names: Vec<String> = model_dirs()
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
         .flatten()
         .flatten()
         .filter(|e| e.path().join("config.json").exists())
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
     names.sort();
+    names.dedup();
     match names.is_empty() {
-        true => "none under ./models".into(),
+        true => format!("none under ./models or ${MODELS_ENV}"),
         false => names.join(", "),
     }
 }

@@ -125,8 +125,9 @@ pub fn by_name_with(name: &str, seed: u64, temperature: Option<f32>) -> Result<B
                 return load_checkpoint(&dir, seed, temperature);
             }
             Err(crate::Error::BadInput(format!(
-                "unknown model `{other}` (known: sine, ecgsyn, eeg, a checkpoint under models/ \
-                 ({}), or a checkpoint directory)",
+                "unknown model `{other}` (known: sine, ecgsyn, eeg, a checkpoint under ./models \
+                 or ${} ({}), or a checkpoint directory)",
+                checkpoint::MODELS_ENV,
                 checkpoint::shipped()
             )))
         }
