@@ -31,6 +31,8 @@ fn model() -> (Transformer, TransformerConfig) {
         codebook: 0,
         rhythm: Vec::new(),
         codes_by_clock: Vec::new(),
+        kinds: 0,
+        rhythm_kinds: Vec::new(),
     };
     let vm = VarMap::new();
     let m = Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();

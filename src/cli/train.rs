@@ -95,6 +95,11 @@ pub struct Args {
     /// training and from replayed training RR intervals when sampling (`dsp::beat_clock`).
     #[arg(long)]
     pub clock: bool,
+    /// With `--clock`: kinds of beat the clock also tells apart (the training beats grouped
+    /// by QRS shape, e.g. 2 for normal and ventricular); the sampler replays each training
+    /// interval with the kind of beat that ended it. 1: one kind.
+    #[arg(long, default_value_t = 1)]
+    pub clock_kinds: usize,
     /// Transformer: the temperature its samplers use unless `generate`/`stream` give one
     /// (stored in config.json; default 1: the trained distribution as it is).
     #[arg(long)]
@@ -315,6 +320,13 @@ fn check_flags(args: &Args) -> crate::Result<()> {
             "--clock applies to the frame transformer (--model transformer without --codec)".into(),
         );
     }
+    let max = crate::dsp::beat_clock::MAX_KINDS;
+    if args.clock_kinds == 0 || args.clock_kinds > max || (args.clock_kinds > 1 && !args.clock) {
+        return refuse(format!(
+            "--clock-kinds {}: 1 to {max} kinds of beat, more than one only with --clock",
+            args.clock_kinds
+        ));
+    }
     if args.codec.is_some() {
         return Ok(());
     }
@@ -347,6 +359,11 @@ fn data_config(args: &Args) -> DataConfig {
         seed: args.seed,
         beats: args.beats.then(BeatAlign::default),
         clock: args.clock,
+        clock_kinds: if args.clock && args.clock_kinds > 1 {
+            args.clock_kinds
+        } else {
+            0
+        },
         ..DataConfig::default()
     }
 }
@@ -365,6 +382,8 @@ fn set_model_config(args: &Args, data: &Dataset, ckpt: &mut CheckpointConfig) {
             codebook: args.codebook,
             rhythm: data.rr_intervals(),
             codes_by_clock: Vec::new(),
+            kinds: data.config.clock_kinds,
+            rhythm_kinds: data.rr_kinds(),
         });
     } else {
         let conv = args.arch == ArchArg::Conv;

@@ -47,6 +47,8 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
         codebook: 0,
         rhythm: Vec::new(),
         codes_by_clock: Vec::new(),
+        kinds: 0,
+        rhythm_kinds: Vec::new(),
     });
     ckpt.codec = Some(CODEC_DIR.into());
     let resume = validate_and_resume(args, &out, &mut ckpt)?;

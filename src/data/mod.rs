@@ -6,6 +6,7 @@
 //! in both), fits [`NormStats`] on train and normalises both parts in place; [`Batches`]
 //! then streams shuffled windows as flat `f32` batches without copying the dataset.
 
+pub mod beat_kinds;
 mod beats;
 mod loader;
 mod norm;
@@ -49,6 +50,14 @@ pub struct DataConfig {
     /// (`dsp::beat_clock`), from the R peaks of the record's first channel.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub clock: bool,
+    /// With `clock`: kinds of beat the clock tells apart (`beat_kinds`, the training beats
+    /// grouped by shape); 0 or 1: one kind, as in configs written before it.
+    #[serde(default, skip_serializing_if = "is_below_two")]
+    pub clock_kinds: usize,
+}
+
+fn is_below_two(v: &usize) -> bool {
+    *v < 2
 }
 
 /// Where beat-aligned windows start relative to each R peak; stored with a model because
@@ -86,6 +95,7 @@ impl Default for DataConfig {
             seed: 0,
             beats: None,
             clock: false,
+            clock_kinds: 0,
         }
     }
 }
@@ -111,6 +121,9 @@ pub struct Prepared {
     pub cond: Vec<f32>,
     /// With `DataConfig::clock`, the record's RR intervals in seconds; else empty.
     pub rr: Vec<f32>,
+    /// With `DataConfig::clock_kinds`, the kind of the beat ending each RR interval; else
+    /// empty.
+    pub rr_kinds: Vec<u8>,
 }
 
 impl Prepared {
@@ -121,6 +134,7 @@ impl Prepared {
             rep,
             cond: Vec::new(),
             rr: Vec::new(),
+            rr_kinds: Vec::new(),
         }
     }
 }
@@ -209,7 +223,7 @@ impl Dataset {
     /// Conditioning values fed beside each frame (the beat clock's, or none).
     pub fn n_cond(&self) -> usize {
         if self.config.clock {
-            beat_clock::INPUTS
+            beat_clock::inputs(self.config.clock_kinds)
         } else {
             0
         }
@@ -220,6 +234,14 @@ impl Dataset {
         self.train
             .iter()
             .flat_map(|p| p.rr.iter().copied())
+            .collect()
+    }
+
+    /// The kind of the beat ending each of [`Self::rr_intervals`] (empty with one kind).
+    pub fn rr_kinds(&self) -> Vec<u8> {
+        self.train
+            .iter()
+            .flat_map(|p| p.rr_kinds.iter().copied())
             .collect()
     }
 
@@ -296,9 +318,9 @@ fn windows_of(
         Some(align) => beat_windows(&name, signals, fs, &config.spectral, window_frames, align)?,
         None => vec![interior_spectra(&name, signals, fs, &config.spectral)?],
     };
-    let (cond, rr) = match (config.clock, reps.as_slice()) {
-        (false, _) => (Vec::new(), Vec::new()),
-        (true, [rep]) => clock_of(&name, signals, rep)?,
+    let (cond, rr, rr_kinds) = match (config.clock, reps.as_slice()) {
+        (false, _) => (Vec::new(), Vec::new(), Vec::new()),
+        (true, [rep]) => clock_of(&name, signals, rep, config)?,
         (true, _) => {
             return Err(Error::BadInput(format!(
                 "{name}: the beat clock is for whole records, not beat-aligned windows"
@@ -312,27 +334,37 @@ fn windows_of(
             rep,
             cond: cond.clone(),
             rr: rr.clone(),
+            rr_kinds: rr_kinds.clone(),
         })
         .collect())
 }
 
 /// The beat clock of the frame after each of `rep`'s interior frames (centred on
-/// multiples of the hop), and the RR intervals, from the R peaks of `signals[0]`.
+/// multiples of the hop), the RR intervals, and with kinds of beat the kind ending each,
+/// from the R peaks of `signals[0]`.
 fn clock_of(
     name: &str,
     signals: &[Vec<f32>],
     rep: &Representation,
-) -> Result<(Vec<f32>, Vec<f32>)> {
+    config: &DataConfig,
+) -> Result<(Vec<f32>, Vec<f32>, Vec<u8>)> {
     let lead = signals
         .first()
         .ok_or_else(|| Error::BadInput(format!("{name}: record has no channels")))?;
-    let (peaks, rr) = beat_clock::peaks(name, lead, rep.sample_rate)?;
+    let (peaks, rr, ends) = beat_clock::peaks(name, lead, rep.sample_rate)?;
+    let kinds = config.clock_kinds;
+    let kind = match kinds {
+        0 | 1 => Vec::new(),
+        k => beat_kinds::classify(lead, &peaks, rep.sample_rate, k, config.seed),
+    };
     let (hop, first) = (rep.config.hop, rep.config.first_interior_frame());
     let centres = (0..rep.n_frames).map(|t| (first + t + 1) * hop);
-    Ok((
-        beat_clock::of_centres(&peaks, centres, rep.sample_rate, hop),
-        rr,
-    ))
+    let clock = beat_clock::of_centres(&peaks, &kind, kinds, centres, rep.sample_rate, hop);
+    let rr_kinds = match kind.is_empty() {
+        true => Vec::new(),
+        false => ends.iter().map(|&i| kind[i]).collect(),
+    };
+    Ok((clock, rr, rr_kinds))
 }
 
 /// Every record must hold at least one window and have the same feature count and rate.

@@ -6,6 +6,9 @@
 //! (time since the last R peak, time to the next one, the phase between them), taken from
 //! the R peaks `qrs::detect` finds in training and, when sampling, from a [`Rhythm`] that
 //! replays stretches of the training RR intervals: the rhythm is set before the waveform.
+//! With kinds of beat (`train --clock-kinds K`, the training beats grouped by shape, e.g.
+//! normal and ventricular) the clock also says which kind the frame's beat is, and the
+//! rhythm replays each interval with the kind of the beat that ends it.
 
 use super::qrs;
 use crate::{Error, Result};
@@ -21,6 +24,36 @@ pub const NEAR: usize = 8;
 /// and cosine of the phase between them, then one-hot the hops since the last R peak and
 /// the hops to the next (each only within [`NEAR`]).
 pub const INPUTS: usize = 4 + 2 * NEAR;
+
+/// Most kinds of beat a clock tells apart.
+pub const MAX_KINDS: usize = 8;
+
+/// Clock values per token with `kinds` kinds of beat: [`INPUTS`], then one-hot the kind of
+/// the frame's beat when there are two kinds or more.
+pub fn inputs(kinds: usize) -> usize {
+    INPUTS + if kinds > 1 { kinds } else { 0 }
+}
+
+/// The kind of the frame's beat a clock of [`inputs`]`(kinds)` values says (0 without kinds).
+pub fn kind_of(clock: &[f32], kinds: usize) -> usize {
+    if kinds < 2 {
+        return 0;
+    }
+    (0..kinds)
+        .find(|&k| clock.get(INPUTS + k) == Some(&1.0))
+        .unwrap_or(0)
+}
+
+/// Appends `base` (a clock from [`at`]) and, with kinds, one-hot the kind of the frame's
+/// beat: the next beat's where [`slot`] puts the frame just before the next R peak, the last
+/// beat's everywhere else (its QRS, ST segment and T wave).
+fn push_clock(base: &[f32; INPUTS], kinds: usize, last: u8, next: u8, out: &mut Vec<f32>) {
+    out.extend_from_slice(base);
+    if kinds > 1 {
+        let kind = usize::from(if slot(base) < NEAR { next } else { last });
+        out.extend((0..kinds).map(|k| f32::from(u8::from(k == kind))));
+    }
+}
 
 /// Consecutive training RR intervals a [`Rhythm`] replays before it jumps elsewhere: long
 /// enough to keep the record's beat-to-beat variability, short enough not to copy it.
@@ -104,23 +137,36 @@ pub fn slot(clock: &[f32]) -> usize {
     }
 }
 
+/// Places in the cycle with `kinds` kinds of beat: every [`slot`] of every kind.
+pub fn places(kinds: usize) -> usize {
+    SLOTS * kinds.max(1)
+}
+
+/// The place of a frame whose clock is `clock` ([`inputs`]`(kinds)` values): its [`slot`]
+/// within its beat's kind ([`kind_of`]), below [`places`]`(kinds)`.
+pub fn place(clock: &[f32], kinds: usize) -> usize {
+    slot(clock) + SLOTS * kind_of(clock, kinds)
+}
+
 /// RR intervals outside this range of multiples of the median are taken for detector
 /// errors (a beat missed in an artefact, a T wave taken for an R) and are not replayed.
 pub const PLAUSIBLE_RR: (f32, f32) = (0.5, 2.0);
 
-/// R peaks of `lead` (first channel of a record named `name`) and the RR intervals to
-/// replay, in seconds (those within [`PLAUSIBLE_RR`] of the median, in order); an error
-/// naming the record if fewer than [`MIN_INTERVALS`] are left.
-pub fn peaks(name: &str, lead: &[f32], fs: f64) -> Result<(Vec<usize>, Vec<f32>)> {
+/// R peaks of `lead` (first channel of a record named `name`), the RR intervals to replay,
+/// in seconds (those within [`PLAUSIBLE_RR`] of the median, in order), and for each the
+/// index in the peaks of the R peak that ends it; an error naming the record if fewer than
+/// [`MIN_INTERVALS`] are left.
+pub fn peaks(name: &str, lead: &[f32], fs: f64) -> Result<(Vec<usize>, Vec<f32>, Vec<usize>)> {
     let peaks = qrs::detect(lead, fs).map_err(|e| Error::BadInput(format!("{name}: {e}")))?;
-    let mut rr: Vec<f32> = peaks
+    let mut rr: Vec<(f32, usize)> = peaks
         .windows(2)
-        .map(|w| ((w[1] - w[0]) as f64 / fs) as f32)
+        .enumerate()
+        .map(|(i, w)| (((w[1] - w[0]) as f64 / fs) as f32, i + 1))
         .collect();
     if let Some(gap) = median_gap(&peaks) {
         let median = (gap / fs) as f32;
         let (lo, hi) = (PLAUSIBLE_RR.0 * median, PLAUSIBLE_RR.1 * median);
-        rr.retain(|r| (lo..=hi).contains(r) && within_range(r));
+        rr.retain(|(r, _)| (lo..=hi).contains(r) && within_range(r));
     }
     if rr.len() < MIN_INTERVALS {
         return Err(Error::BadInput(format!(
@@ -130,46 +176,56 @@ pub fn peaks(name: &str, lead: &[f32], fs: f64) -> Result<(Vec<usize>, Vec<f32>)
             MIN_INTERVALS + 1
         )));
     }
-    Ok((peaks, rr))
+    let (rr, ends) = rr.into_iter().unzip();
+    Ok((peaks, rr, ends))
 }
 
 /// The clock of every frame centre in `centres` (samples) from the R peaks `peaks`
-/// (ascending, at least two), `INPUTS` values per centre. Before the first peak and after
-/// the last the median RR interval stands in for the unseen neighbour.
+/// (ascending, at least two), [`inputs`]`(kinds)` values per centre, `kind` giving each
+/// peak's kind of beat (ignored with fewer than two kinds). Before the first peak and after
+/// the last the median RR interval stands in for the unseen neighbour (its beat of kind 0).
 pub fn of_centres(
     peaks: &[usize],
+    kind: &[u8],
+    kinds: usize,
     centres: impl Iterator<Item = usize>,
     fs: f64,
     hop: usize,
 ) -> Vec<f32> {
     let median = median_gap(peaks).unwrap_or(fs);
     let (first, last) = (peaks[0] as f64, peaks[peaks.len() - 1] as f64);
+    let kind_at = |i: usize| kind.get(i).copied().unwrap_or(0);
     let mut out = Vec::new();
     let mut i = 0; // peaks[..i] are at or before the centre
     for c in centres {
         while i < peaks.len() && peaks[i] <= c {
             i += 1;
         }
-        let prev = if i == 0 {
-            first - median * ((first - c as f64) / median).ceil().max(1.0)
+        let (prev, last_kind) = if i == 0 {
+            let before = first - median * ((first - c as f64) / median).ceil().max(1.0);
+            (before, 0)
         } else {
-            peaks[i - 1] as f64
+            (peaks[i - 1] as f64, kind_at(i - 1))
         };
-        let next = match peaks.get(i) {
-            Some(&p) => p as f64,
-            None => prev.max(last) + median,
+        let (next, next_kind) = match peaks.get(i) {
+            Some(&p) => (p as f64, kind_at(i)),
+            None => (prev.max(last) + median, 0),
         };
-        out.extend_from_slice(&at(c as f64, prev, next, fs, hop as f64));
+        let base = at(c as f64, prev, next, fs, hop as f64);
+        push_clock(&base, kinds, last_kind, next_kind, &mut out);
     }
     out
 }
 
 /// A beat clock when sampling: R peaks laid down by replaying stretches of [`STRETCH`]
 /// consecutive training RR intervals, each from a seeded random start at its own tempo
-/// ([`TEMPO`]).
+/// ([`TEMPO`]), each interval with the kind of the beat that ended it in training.
 #[derive(Debug, Clone)]
 pub struct Rhythm {
     rr: Vec<f32>,
+    /// The kind of the beat ending each interval (empty: one kind).
+    kind: Vec<u8>,
+    kinds: usize,
     fs: f64,
     hop: f64,
     rng: ChaCha8Rng,
@@ -177,28 +233,50 @@ pub struct Rhythm {
     pos: usize,
     left: usize,
     tempo: f64,
-    /// The R peaks around the last clock asked for (samples from the stream's start).
+    /// The R peaks around the last clock asked for (samples from the stream's start), and
+    /// their kinds.
     prev: f64,
     next: f64,
+    prev_kind: u8,
+    next_kind: u8,
 }
 
 impl Rhythm {
-    /// A rhythm replaying `rr` (seconds, at least [`MIN_INTERVALS`]) at `fs` Hz for frames
-    /// `hop` samples apart, drawn with `seed`; the first R peak falls at a random place
-    /// within the first interval.
-    pub fn new(rr: &[f32], fs: f64, hop: f64, seed: u64) -> Result<Self> {
+    /// A rhythm replaying `rr` (seconds, at least [`MIN_INTERVALS`]) with `kind` (the kind of
+    /// the beat ending each interval, below `kinds`; empty for one kind) at `fs` Hz for
+    /// frames `hop` samples apart, drawn with `seed`; the first R peak falls at a random
+    /// place within the first interval.
+    pub fn new(
+        rr: &[f32],
+        kind: &[u8],
+        kinds: usize,
+        fs: f64,
+        hop: f64,
+        seed: u64,
+    ) -> Result<Self> {
         check_replayable(rr).map_err(|m| Error::BadInput(format!("beat clock: {m}")))?;
-        Ok(Self::replaying(rr.to_vec(), fs, hop, seed))
+        check_kinds(rr, kind, kinds).map_err(|m| Error::BadInput(format!("beat clock: {m}")))?;
+        Ok(Self::replaying(
+            rr.to_vec(),
+            kind.to_vec(),
+            kinds,
+            fs,
+            hop,
+            seed,
+        ))
     }
 
     /// The same intervals replayed afresh from `seed`.
     pub fn restarted(&self, seed: u64) -> Self {
-        Self::replaying(self.rr.clone(), self.fs, self.hop, seed)
+        let (rr, kind) = (self.rr.clone(), self.kind.clone());
+        Self::replaying(rr, kind, self.kinds, self.fs, self.hop, seed)
     }
 
-    fn replaying(rr: Vec<f32>, fs: f64, hop: f64, seed: u64) -> Self {
+    fn replaying(rr: Vec<f32>, kind: Vec<u8>, kinds: usize, fs: f64, hop: f64, seed: u64) -> Self {
         let mut r = Rhythm {
             rr,
+            kind,
+            kinds,
             fs,
             hop,
             rng: ChaCha8Rng::seed_from_u64(seed),
@@ -207,24 +285,28 @@ impl Rhythm {
             tempo: 1.0,
             prev: 0.0,
             next: 0.0,
+            prev_kind: 0,
+            next_kind: 0,
         };
-        let first = r.interval();
+        let (first, kind) = r.interval();
         r.next = r.rng.random::<f64>() * first;
         r.prev = r.next - first;
+        r.next_kind = kind;
         r
     }
 
-    /// The next replayed interval in samples.
-    fn interval(&mut self) -> f64 {
+    /// The next replayed interval in samples and the kind of the beat ending it.
+    fn interval(&mut self) -> (f64, u8) {
         if self.left == 0 {
             self.pos = self.rng.random_range(0..self.rr.len());
             self.left = STRETCH;
             self.tempo = self.rng.random_range(1.0 - TEMPO..=1.0 + TEMPO);
         }
         let v = f64::from(self.rr[self.pos]) * self.tempo * self.fs;
+        let kind = self.kind.get(self.pos).copied().unwrap_or(0);
         self.pos = (self.pos + 1) % self.rr.len();
         self.left -= 1;
-        v
+        (v, kind)
     }
 
     /// Samples between the frames it clocks.
@@ -232,14 +314,35 @@ impl Rhythm {
         self.hop
     }
 
-    /// The clock at sample `c`; `c` must not decrease from one call to the next.
-    pub fn clock(&mut self, c: f64) -> [f32; INPUTS] {
+    /// Appends the clock at sample `c` ([`inputs`] values for the rhythm's kinds) to `out`;
+    /// `c` must not decrease from one call to the next.
+    pub fn clock(&mut self, c: f64, out: &mut Vec<f32>) {
         while self.next <= c {
             self.prev = self.next;
-            self.next += self.interval();
+            self.prev_kind = self.next_kind;
+            let (gap, kind) = self.interval();
+            self.next += gap;
+            self.next_kind = kind;
         }
-        at(c, self.prev, self.next, self.fs, self.hop)
+        let base = at(c, self.prev, self.next, self.fs, self.hop);
+        push_clock(&base, self.kinds, self.prev_kind, self.next_kind, out);
     }
+}
+
+/// Whether `kind` fits a rhythm of `rr` with `kinds` kinds of beat: empty, or one kind
+/// below `kinds` per interval, and `kinds` at most [`MAX_KINDS`].
+pub fn check_kinds(rr: &[f32], kind: &[u8], kinds: usize) -> std::result::Result<(), String> {
+    if kinds > MAX_KINDS {
+        return Err(format!("{kinds} kinds of beat; at most {MAX_KINDS}"));
+    }
+    if kind.is_empty() || (kind.len() == rr.len() && kind.iter().all(|&k| usize::from(k) < kinds)) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} kinds of beat for {} RR intervals, each below {kinds}",
+        kind.len(),
+        rr.len()
+    ))
 }
 
 #[cfg(test)]
@@ -250,6 +353,8 @@ mod tests {
     fn the_clock_runs_from_one_peak_to_the_next() {
         let c = of_centres(
             &[100, 200, 400],
+            &[],
+            1,
             [50, 100, 150, 399, 400, 500].into_iter(),
             100.0,
             5,
@@ -293,10 +398,11 @@ mod tests {
     fn a_rhythm_replays_training_intervals_reproducibly() {
         let rr = [0.5f32, 0.6, 0.7, 0.8, 0.9];
         let beats = |seed| {
-            let mut r = Rhythm::new(&rr, 100.0, 4.0, seed).unwrap();
-            let (mut starts, mut since) = (Vec::new(), f32::MAX);
+            let mut r = Rhythm::new(&rr, &[], 1, 100.0, 4.0, seed).unwrap();
+            let (mut starts, mut since, mut k) = (Vec::new(), f32::MAX, Vec::new());
             for c in 0..20_000 {
-                let k = r.clock(c as f64);
+                k.clear();
+                r.clock(c as f64, &mut k);
                 if k[0] < since {
                     starts.push(c);
                 }
@@ -314,8 +420,61 @@ mod tests {
         }
         assert!(a.len() > 20_000 / 90 && a.len() < 20_000 / 50);
         // Too few intervals, or one the clock could not advance past, are refused.
-        assert!(Rhythm::new(&rr[..3], 100.0, 4.0, 1).is_err());
-        assert!(Rhythm::new(&[0.5, 0.6, 1e-30, 0.7], 100.0, 4.0, 1).is_err());
-        assert!(Rhythm::new(&[0.5, 0.6, f32::NAN, 0.7], 100.0, 4.0, 1).is_err());
+        assert!(Rhythm::new(&rr[..3], &[], 1, 100.0, 4.0, 1).is_err());
+        assert!(Rhythm::new(&[0.5, 0.6, 1e-30, 0.7], &[], 1, 100.0, 4.0, 1).is_err());
+        assert!(Rhythm::new(&[0.5, 0.6, f32::NAN, 0.7], &[], 1, 100.0, 4.0, 1).is_err());
+    }
+
+    #[test]
+    fn with_kinds_each_frame_carries_the_kind_of_its_beat() {
+        // Peaks at 100 (kind 0), 200 (kind 1), 400 (kind 0); 5-sample hops, NEAR 8.
+        let centres = [150, 190, 205, 260, 390];
+        let c = of_centres(
+            &[100, 200, 400],
+            &[0, 1, 0],
+            2,
+            centres.into_iter(),
+            100.0,
+            5,
+        );
+        let rows: Vec<&[f32]> = c.chunks_exact(inputs(2)).collect();
+        assert_eq!(rows.len(), centres.len());
+        let kinds: Vec<usize> = rows.iter().map(|r| kind_of(r, 2)).collect();
+        // 150: far from both, the last beat's (100: 0); 190: 2 hops before 200: the next
+        // beat's (1); 205, 260: after 200 (1); 390: 2 hops before 400 (0).
+        assert_eq!(kinds, vec![0, 1, 1, 1, 0]);
+        assert!(rows.iter().all(|r| r[INPUTS..].iter().sum::<f32>() == 1.0));
+        // One kind: no kind values at all, and every frame of kind 0.
+        assert_eq!(inputs(1), INPUTS);
+        assert_eq!(kind_of(&rows[1][..INPUTS], 1), 0);
+    }
+
+    #[test]
+    fn a_rhythm_replays_each_interval_with_the_kind_that_ended_it() {
+        // Short intervals end in kind 1 (a premature beat), long ones in kind 0.
+        let rr = [0.5f32, 0.9, 0.5, 0.9, 0.8, 0.8];
+        let kind = [1u8, 0, 1, 0, 0, 0];
+        let mut r = Rhythm::new(&rr, &kind, 2, 100.0, 4.0, 3).unwrap();
+        let (mut k, mut last_since, mut start, mut seen) = (Vec::new(), f32::MAX, None, 0);
+        for c in 0..20_000 {
+            k.clear();
+            r.clock(c as f64, &mut k);
+            assert_eq!(k.len(), inputs(2));
+            if k[0] < last_since {
+                // A beat starts here: the interval it ends and the kind the clock says for it.
+                if let Some(s) = start {
+                    let gap = (c - s) as f32 / 100.0;
+                    let want = if gap < 0.65 { 1 } else { 0 };
+                    assert_eq!(kind_of(&k, 2), want, "gap {gap}");
+                    seen += 1;
+                }
+                start = Some(c);
+            }
+            last_since = k[0];
+        }
+        assert!(seen > 100);
+        assert!(Rhythm::new(&rr, &kind[..5], 2, 100.0, 4.0, 1).is_err());
+        assert!(Rhythm::new(&rr, &[2, 0, 1, 0, 0, 0], 2, 100.0, 4.0, 1).is_err());
+        assert!(check_kinds(&rr, &[], MAX_KINDS + 1).is_err());
     }
 }

@@ -300,6 +300,12 @@ impl CheckpointConfig {
                             .into(),
                     );
                 }
+                if self.data.clock_kinds.max(1) != c.kinds.max(1) {
+                    return Err(format!(
+                        "data.clock_kinds {} and transformer.kinds {} disagree",
+                        self.data.clock_kinds, c.kinds
+                    ));
+                }
                 Ok(c.n_features)
             }
             (k, _, _) => Err(format!("kind `{k}` but no `{k}` section")),

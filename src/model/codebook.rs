@@ -42,7 +42,7 @@ pub struct Codebook {
     /// Standard deviation of the training frames around their nearest centre, per value.
     pub spread: Vec<f32>,
     /// For a beat-clocked model, the codes of the training frames in each place of the
-    /// cardiac cycle (`beat_clock::slot`), ascending: what the sampler may draw there (see
+    /// cardiac cycle (`beat_clock::place`), ascending: what the sampler may draw there (see
     /// [`MIN_CLOCK_COUNT`]); empty without a clock.
     pub by_clock: Vec<Vec<u16>>,
 }
@@ -121,33 +121,53 @@ impl Codebook {
 }
 
 /// The codes `label` gives the training frames (in `Codebook::fit`'s order), gathered by
-/// the place of each frame in the cardiac cycle from the records' beat clocks (a frame's
-/// clock is its predecessor's `cond`); codes seen fewer than [`MIN_CLOCK_COUNT`] times in a
-/// place are left out. Empty when the records carry no clock.
+/// the place of each frame in the cardiac cycle (`beat_clock::place`: its slot within its
+/// beat's kind) from the records' beat clocks (a frame's clock is its predecessor's
+/// `cond`); codes seen fewer than [`MIN_CLOCK_COUNT`] times in a place are left out, and a
+/// place left with none takes its slot's codes over every kind. Empty when the records
+/// carry no clock.
 fn by_clock(data: &Dataset, label: &[usize], k: usize) -> Vec<Vec<u16>> {
-    use crate::dsp::beat_clock::{slot, INPUTS, SLOTS};
+    use crate::dsp::beat_clock::{place, places, SLOTS};
     if data.train.iter().all(|p| p.cond.is_empty()) {
         return Vec::new();
     }
-    let mut count = vec![vec![0usize; k]; SLOTS];
+    let kinds = data.config.clock_kinds;
+    let mut count = vec![vec![0usize; k]; places(kinds)];
     let mut labels = label.iter();
     for p in &data.train {
-        let mut clocks = std::iter::once(None).chain(p.cond.chunks_exact(INPUTS).map(Some));
+        let chunks = p.cond.chunks_exact(data.n_cond());
+        let mut clocks = std::iter::once(None).chain(chunks.map(Some));
         for (&code, clock) in labels.by_ref().take(p.rep.n_frames).zip(&mut clocks) {
             if let Some(c) = clock {
-                count[slot(c)][code] += 1;
+                count[place(c, kinds)][code] += 1;
             }
         }
     }
-    count
-        .iter()
-        .map(|n| {
-            (0..k)
-                .filter(|&c| n[c] >= MIN_CLOCK_COUNT)
-                .map(|c| c as u16)
-                .collect()
-        })
-        .collect()
+    let kept = |n: &[usize]| -> Vec<u16> {
+        (0..k)
+            .filter(|&c| n[c] >= MIN_CLOCK_COUNT)
+            .map(|c| c as u16)
+            .collect()
+    };
+    let mut lists: Vec<Vec<u16>> = count.iter().map(|n| kept(n)).collect();
+    // A slot a rarer kind of beat never filled in training (a premature beat's long wait)
+    // draws among that slot's codes in every kind, not among all codes.
+    for slot in 0..SLOTS {
+        let of_slot = (0..kinds.max(1)).map(|kind| slot + SLOTS * kind);
+        if of_slot.clone().any(|p| lists[p].is_empty()) {
+            let mut all = vec![0usize; k];
+            for p in of_slot.clone() {
+                all.iter_mut().zip(&count[p]).for_each(|(a, n)| *a += n);
+            }
+            let union = kept(&all);
+            for p in of_slot {
+                if lists[p].is_empty() {
+                    lists[p].clone_from(&union);
+                }
+            }
+        }
+    }
+    lists
 }
 
 /// Whether a weight's name is one of a codebook's fitted tensors (not trained, not seeded).

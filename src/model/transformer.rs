@@ -56,6 +56,15 @@ pub struct TransformerConfig {
     /// the choice to the model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub codes_by_clock: Vec<Vec<u16>>,
+    /// Kinds of beat the clock tells apart (`train --clock-kinds`; 0 or 1: one kind): the
+    /// clock then ends with one-hot the kind of the frame's beat, and `codes_by_clock` holds
+    /// `beat_clock::places(kinds)` lists, every slot of every kind.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kinds: usize,
+    /// With kinds, the kind of the beat ending each of `rhythm`'s intervals in training:
+    /// the sampler's rhythm replays them together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rhythm_kinds: Vec<u8>,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -83,7 +92,7 @@ impl TransformerConfig {
         if self.rhythm.is_empty() {
             0
         } else {
-            beat_clock::INPUTS
+            beat_clock::inputs(self.kinds)
         }
     }
 
@@ -138,6 +147,14 @@ impl TransformerConfig {
         if !self.rhythm.is_empty() {
             beat_clock::check_replayable(&self.rhythm).map_err(|m| format!("rhythm: {m}"))?;
         }
+        beat_clock::check_kinds(&self.rhythm, &self.rhythm_kinds, self.kinds)
+            .map_err(|m| format!("rhythm_kinds: {m}"))?;
+        if self.kinds > 1 && (self.rhythm.is_empty() || self.rhythm_kinds.is_empty()) {
+            return Err(format!(
+                "kinds {}: kinds of beat need a rhythm and the kind ending each interval",
+                self.kinds
+            ));
+        }
         self.check_codes_by_clock()
     }
 
@@ -148,11 +165,11 @@ impl TransformerConfig {
         if by.is_empty() {
             return Ok(());
         }
-        if self.rhythm.is_empty() || self.codebook == 0 || by.len() != beat_clock::SLOTS {
+        let places = beat_clock::places(self.kinds);
+        if self.rhythm.is_empty() || self.codebook == 0 || by.len() != places {
             return Err(format!(
-                "codes_by_clock: {} lists; a beat-clocked codebook model has {} or none",
+                "codes_by_clock: {} lists; a beat-clocked codebook model has {places} or none",
                 by.len(),
-                beat_clock::SLOTS
             ));
         }
         match by
@@ -708,6 +725,8 @@ mod tests {
             codebook,
             rhythm,
             codes_by_clock: Vec::new(),
+            kinds: 0,
+            rhythm_kinds: Vec::new(),
         };
         let vm = VarMap::new();
         let m =

@@ -75,9 +75,11 @@ struct FrameClock {
     drawn: u64,
     /// The token fed back: the frame, then its clock.
     token: Vec<f32>,
-    /// Per place in the cycle (`beat_clock::slot`), which codes may be drawn there (from
+    /// Per place in the cycle (`beat_clock::place`), which codes may be drawn there (from
     /// the checkpoint's `codes_by_clock`); an empty mask allows every code.
     allowed: Vec<Vec<bool>>,
+    /// Kinds of beat the clock tells apart (0 or 1: one).
+    kinds: usize,
     /// The place in the cycle of the frame drawn next; `None` before the first clock.
     slot: Option<usize>,
 }
@@ -95,11 +97,14 @@ impl FrameClock {
             .map(|codes| mask(codes, t.codebook))
             .collect();
         let hop = cfg.data.spectral.hop as f64;
+        let (fs, kinds) = (cfg.spec.sample_rate, t.kinds);
+        let seed = seed ^ RHYTHM_SEED;
         Ok(Some(FrameClock {
-            rhythm: Rhythm::new(&t.rhythm, cfg.spec.sample_rate, hop, seed ^ RHYTHM_SEED)?,
+            rhythm: Rhythm::new(&t.rhythm, &t.rhythm_kinds, kinds, fs, hop, seed)?,
             drawn: 0,
             token: Vec::new(),
             allowed,
+            kinds,
             slot: None,
         }))
     }
@@ -111,6 +116,7 @@ impl FrameClock {
             drawn: 0,
             token: Vec::new(),
             allowed: self.allowed.clone(),
+            kinds: self.kinds,
             slot: None,
         }
     }
@@ -143,11 +149,11 @@ impl FrameClock {
     /// `frame` followed by the clock of the frame after it.
     fn token(&mut self, frame: &[f32]) -> &[f32] {
         self.drawn += 1;
-        let c = self.rhythm.clock(self.drawn as f64 * self.rhythm.hop());
-        self.slot = Some(beat_clock::slot(&c));
         self.token.clear();
         self.token.extend_from_slice(frame);
-        self.token.extend_from_slice(&c);
+        let at = self.drawn as f64 * self.rhythm.hop();
+        self.rhythm.clock(at, &mut self.token);
+        self.slot = Some(beat_clock::place(&self.token[frame.len()..], self.kinds));
         &self.token
     }
 }
@@ -430,10 +436,11 @@ mod tests {
     #[test]
     fn a_clocked_draw_keeps_to_the_codes_of_its_place_in_the_cycle() {
         let mut clock = FrameClock {
-            rhythm: Rhythm::new(&[0.6; 4], 360.0, 16.0, 1).unwrap(),
+            rhythm: Rhythm::new(&[0.6; 4], &[], 1, 360.0, 16.0, 1).unwrap(),
             drawn: 0,
             token: Vec::new(),
             allowed: vec![mask(&[1, 2], 4), mask(&[], 4), mask(&[3], 4)],
+            kinds: 0,
             slot: None,
         };
         let restricted = |c: &FrameClock, w: [f32; 4]| {

@@ -527,6 +527,8 @@ mod tests {
             codebook,
             rhythm,
             codes_by_clock: Vec::new(),
+            kinds: 0,
+            rhythm_kinds: Vec::new(),
         };
         let vm = VarMap::new();
         let m =
