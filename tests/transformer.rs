@@ -661,6 +661,23 @@ fn rate_and_spread(x: &[f32], fs: f64) -> (f64, f64) {
     (60.0 / mean, sd)
 }
 
+/// Flags of the small codebook models the beat-clock tests train, `--epochs` last with its
+/// value (a resume asks for more).
+const CLOCKED: [&str; 12] = [
+    "--window-s",
+    "2",
+    "--n-fft",
+    "64",
+    "--hop",
+    "16",
+    "--codebook",
+    "256",
+    "--temperature",
+    "0.3",
+    "--epochs",
+    "60",
+];
+
 /// `--clock`: every token also carries the next frame's place in the cardiac cycle, from
 /// the R peaks of the training record and, when sampling, from its replayed RR intervals.
 /// Trained briefly on MIT-BIH 208 beside the same codebook model without a clock, the
@@ -671,20 +688,7 @@ fn rate_and_spread(x: &[f32], fs: f64) -> (f64, f64) {
 #[test]
 fn a_beat_clock_sets_the_rhythm() {
     let tmp = tempfile::tempdir().unwrap();
-    let common = [
-        "--window-s",
-        "2",
-        "--n-fft",
-        "64",
-        "--hop",
-        "16",
-        "--codebook",
-        "256",
-        "--temperature",
-        "0.3",
-        "--epochs", // last, with its value: the resume below asks for more
-        "60",
-    ];
+    let common = CLOCKED;
     let (clocked, free) = (tmp.path().join("clocked"), tmp.path().join("free"));
     for (out, extra) in [(&clocked, &["--clock"][..]), (&free, &[][..])] {
         let o = train_small(&[&common[..], extra].concat(), out);
@@ -804,26 +808,8 @@ fn kind_shares(x: &[f32], fs: f64, centres: &[Vec<f32>; 2]) -> (f64, f64) {
 fn kinds_of_beat_in_the_clock_keep_each_beat_one_shape() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("kinds");
-    let o = train_small(
-        &[
-            "--window-s",
-            "2",
-            "--n-fft",
-            "64",
-            "--hop",
-            "16",
-            "--codebook",
-            "256",
-            "--temperature",
-            "0.3",
-            "--epochs",
-            "60",
-            "--clock",
-            "--clock-kinds",
-            "2",
-        ],
-        &dir,
-    );
+    let kinded = [&CLOCKED[..], &["--clock", "--clock-kinds", "2"]].concat();
+    let o = train_small(&kinded, &dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let cfg = common::read_json(&dir.join("config.json"));
     let t = &cfg["transformer"];
