@@ -51,7 +51,9 @@ pub struct DataConfig {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub clock: bool,
     /// With `clock`: kinds of beat the clock tells apart (`beat_kinds`, the training beats
-    /// grouped by shape); 0 or 1: one kind, as in configs written before it.
+    /// grouped by shape, record by record: with several records a kind is numbered by its
+    /// size in each, so one record's kind 1 need not be another's); 0 or 1: one kind, as
+    /// in configs written before it.
     #[serde(default, skip_serializing_if = "is_below_two")]
     pub clock_kinds: usize,
 }
