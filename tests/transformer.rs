@@ -802,7 +802,7 @@ fn kind_shares(x: &[f32], fs: f64, centres: &[Vec<f32>; 2]) -> (f64, f64) {
 /// beats) and a list of codes for each slot of each kind, none empty; and its beats take
 /// one of the record's two shapes, where without kinds a beat's frames are drawn among codes
 /// of either kind and most beats come out in between. Measured on 5 min (seed 1) of these
-/// flags: beats clearly of one kind 71 % with kinds, 35 % without, the record 87 %; of the
+/// flags: beats clearly of one kind 72 % with kinds, 35 % without, the record 87 %; of the
 /// ventricular kind 20 % / 21 %, the record 25 %.
 #[test]
 fn kinds_of_beat_in_the_clock_keep_each_beat_one_shape() {

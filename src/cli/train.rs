@@ -95,7 +95,7 @@ pub struct Args {
     /// training and from replayed training RR intervals when sampling (`dsp::beat_clock`).
     #[arg(long)]
     pub clock: bool,
-    /// With `--clock`: kinds of beat the clock also tells apart (each record's beats grouped
+    /// With `--clock`: kinds of beat the clock also tells apart (the training beats grouped
     /// by QRS shape, e.g. 2 for normal and ventricular, numbered by count); the sampler
     /// replays each training interval with the kind of beat that ended it. 1: one kind.
     #[arg(long, default_value_t = 1)]

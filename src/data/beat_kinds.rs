@@ -35,27 +35,36 @@ pub fn shapes(lead: &[f32], peaks: &[usize], fs: f64) -> Option<Vec<Vec<f32>>> {
     )
 }
 
-/// The kind of the beat at each of `peaks` (samples of `lead` at `fs` Hz): `kinds` groups
-/// by k-means (seeded) of their [`shapes`], numbered by size (0 the most common). Fewer
-/// groups when the shapes are fewer; all 0 when the lead is too short to filter.
-pub fn classify(lead: &[f32], peaks: &[usize], fs: f64, kinds: usize, seed: u64) -> Vec<u8> {
-    let Some(shapes) = shapes(lead, peaks, fs) else {
-        return vec![0; peaks.len()];
-    };
+/// `kinds` centres of `shapes` by k-means (seeded), ordered by how many shapes each holds
+/// (the most common first): kind `k` is the shapes nearest centre `k`. Fewer centres when
+/// the shapes are fewer; none without shapes.
+pub fn fit(shapes: &[&[f32]], kinds: usize, seed: u64) -> Vec<Vec<f32>> {
     if shapes.is_empty() {
         return Vec::new();
     }
-    let rows: Vec<&[f32]> = shapes.iter().map(Vec::as_slice).collect();
-    let (centres, label) = crate::model::kmeans::fit(&rows, kinds, seed, ITERATIONS);
+    let (centres, label) = crate::model::kmeans::fit(shapes, kinds, seed, ITERATIONS);
     let mut size = vec![0usize; centres.len()];
     label.iter().for_each(|&l| size[l] += 1);
     let mut order: Vec<usize> = (0..centres.len()).collect();
     order.sort_by_key(|&c| (std::cmp::Reverse(size[c]), c));
-    let mut rank = vec![0u8; centres.len()];
-    for (r, &c) in order.iter().enumerate() {
-        rank[c] = r as u8; // at most MAX_KINDS groups
-    }
-    label.iter().map(|&l| rank[l]).collect()
+    order.into_iter().map(|c| centres[c].clone()).collect()
+}
+
+/// The kind of `shape`: the index of its nearest centre (0 without centres).
+pub fn kind(shape: &[f32], centres: &[Vec<f32>]) -> u8 {
+    let nearest = crate::model::kmeans::nearest(shape, centres);
+    u8::try_from(nearest).unwrap_or(0) // at most MAX_KINDS centres
+}
+
+/// The kind of the beat at each of `peaks` (samples of `lead` at `fs` Hz): `kinds` groups
+/// of their [`shapes`] ([`fit`]); all 0 when the lead is too short to filter.
+pub fn classify(lead: &[f32], peaks: &[usize], fs: f64, kinds: usize, seed: u64) -> Vec<u8> {
+    let Some(shapes) = shapes(lead, peaks, fs) else {
+        return vec![0; peaks.len()];
+    };
+    let rows: Vec<&[f32]> = shapes.iter().map(Vec::as_slice).collect();
+    let centres = fit(&rows, kinds, seed);
+    rows.iter().map(|s| kind(s, &centres)).collect()
 }
 
 #[cfg(test)]

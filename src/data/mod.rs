@@ -50,10 +50,9 @@ pub struct DataConfig {
     /// (`dsp::beat_clock`), from the R peaks of the record's first channel.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub clock: bool,
-    /// With `clock`: kinds of beat the clock tells apart (`beat_kinds`, the training beats
-    /// grouped by shape, record by record: with several records a kind is numbered by its
-    /// size in each, so one record's kind 1 need not be another's); 0 or 1: one kind, as
-    /// in configs written before it.
+    /// With `clock`: kinds of beat the clock tells apart (`beat_kinds`, the beats of every
+    /// training record grouped by shape together, validation beats by the nearest group);
+    /// 0 or 1: one kind, as in configs written before it.
     #[serde(default, skip_serializing_if = "is_below_two")]
     pub clock_kinds: usize,
 }
@@ -126,6 +125,20 @@ pub struct Prepared {
     /// With `DataConfig::clock_kinds`, the kind of the beat ending each RR interval; else
     /// empty.
     pub rr_kinds: Vec<u8>,
+    /// With `DataConfig::clock_kinds`, the record's beats, kept until [`Dataset::build`]
+    /// numbers them by kinds fitted over every training record; then `None`.
+    pub marks: Option<BeatMarks>,
+}
+
+/// A record's beats as [`Dataset::build`] needs them to number them by kind.
+#[derive(Debug, Clone, Default)]
+pub struct BeatMarks {
+    /// R peaks, in samples.
+    pub peaks: Vec<usize>,
+    /// For each replayed RR interval, the index in `peaks` of the peak ending it.
+    pub ends: Vec<usize>,
+    /// Each beat's shape (`beat_kinds::shapes`); empty when the lead was too short to filter.
+    pub shapes: Vec<Vec<f32>>,
 }
 
 impl Prepared {
@@ -137,6 +150,7 @@ impl Prepared {
             cond: Vec::new(),
             rr: Vec::new(),
             rr_kinds: Vec::new(),
+            marks: None,
         }
     }
 }
@@ -203,6 +217,9 @@ impl Dataset {
                 .collect::<Vec<_>>()
         };
         let (mut train, mut validation) = (take(&train_idx), take(&val_idx));
+        if config.clock && config.clock_kinds > 1 {
+            number_beats(&mut train, &mut validation, config);
+        }
         let stats = NormStats::fit(train.iter().map(|p| &p.rep));
         for p in train.iter_mut().chain(validation.iter_mut()) {
             stats.apply(&mut p.rep.data);
@@ -320,8 +337,8 @@ fn windows_of(
         Some(align) => beat_windows(&name, signals, fs, &config.spectral, window_frames, align)?,
         None => vec![interior_spectra(&name, signals, fs, &config.spectral)?],
     };
-    let (cond, rr, rr_kinds) = match (config.clock, reps.as_slice()) {
-        (false, _) => (Vec::new(), Vec::new(), Vec::new()),
+    let (cond, rr, mut marks) = match (config.clock, reps.as_slice()) {
+        (false, _) => (Vec::new(), Vec::new(), None),
         (true, [rep]) => clock_of(&name, signals, rep, config)?,
         (true, _) => {
             return Err(Error::BadInput(format!(
@@ -336,37 +353,66 @@ fn windows_of(
             rep,
             cond: cond.clone(),
             rr: rr.clone(),
-            rr_kinds: rr_kinds.clone(),
+            rr_kinds: Vec::new(),
+            marks: marks.take(),
         })
         .collect())
 }
 
 /// The beat clock of the frame after each of `rep`'s interior frames (centred on
-/// multiples of the hop), the RR intervals, and with kinds of beat the kind ending each,
-/// from the R peaks of `signals[0]`.
+/// multiples of the hop) and the RR intervals, from the R peaks of `signals[0]`; with kinds
+/// of beat, every beat of kind 0 for now and the beats' marks to number them by later
+/// ([`number_beats`]).
 fn clock_of(
     name: &str,
     signals: &[Vec<f32>],
     rep: &Representation,
     config: &DataConfig,
-) -> Result<(Vec<f32>, Vec<f32>, Vec<u8>)> {
+) -> Result<(Vec<f32>, Vec<f32>, Option<BeatMarks>)> {
     let lead = signals
         .first()
         .ok_or_else(|| Error::BadInput(format!("{name}: record has no channels")))?;
     let (peaks, rr, ends) = beat_clock::peaks(name, lead, rep.sample_rate)?;
     let kinds = config.clock_kinds;
-    let kind = match kinds {
-        0 | 1 => Vec::new(),
-        k => beat_kinds::classify(lead, &peaks, rep.sample_rate, k, config.seed),
-    };
+    let clock = clock_values(&peaks, &[], kinds, rep);
+    let marks = (kinds > 1).then(|| BeatMarks {
+        shapes: beat_kinds::shapes(lead, &peaks, rep.sample_rate).unwrap_or_default(),
+        peaks,
+        ends,
+    });
+    Ok((clock, rr, marks))
+}
+
+/// [`beat_clock::of_centres`] for the frame after each of `rep`'s interior frames.
+fn clock_values(peaks: &[usize], kind: &[u8], kinds: usize, rep: &Representation) -> Vec<f32> {
     let (hop, first) = (rep.config.hop, rep.config.first_interior_frame());
     let centres = (0..rep.n_frames).map(|t| (first + t + 1) * hop);
-    let clock = beat_clock::of_centres(&peaks, &kind, kinds, centres, rep.sample_rate, hop);
-    let rr_kinds = match kind.is_empty() {
-        true => Vec::new(),
-        false => ends.iter().map(|&i| kind[i]).collect(),
-    };
-    Ok((clock, rr, rr_kinds))
+    beat_clock::of_centres(peaks, kind, kinds, centres, rep.sample_rate, hop)
+}
+
+/// Numbers every record's beats by `config.clock_kinds` kinds fitted over the training
+/// records' beat shapes together (`beat_kinds::fit`: kind 0 the most common), then sets each
+/// record's clock and the kind of the beat ending each of its RR intervals.
+fn number_beats(train: &mut [Prepared], validation: &mut [Prepared], config: &DataConfig) {
+    let shapes: Vec<&[f32]> = train
+        .iter()
+        .filter_map(|p| p.marks.as_ref())
+        .flat_map(|m| m.shapes.iter().map(Vec::as_slice))
+        .collect();
+    let centres = beat_kinds::fit(&shapes, config.clock_kinds, config.seed);
+    for p in train.iter_mut().chain(validation.iter_mut()) {
+        let Some(m) = p.marks.take() else { continue };
+        let kind: Vec<u8> = match m.shapes.len() == m.peaks.len() {
+            true => m
+                .shapes
+                .iter()
+                .map(|s| beat_kinds::kind(s, &centres))
+                .collect(),
+            false => vec![0; m.peaks.len()],
+        };
+        p.cond = clock_values(&m.peaks, &kind, config.clock_kinds, &p.rep);
+        p.rr_kinds = m.ends.iter().map(|&i| kind[i]).collect();
+    }
 }
 
 /// Every record must hold at least one window and have the same feature count and rate.
@@ -400,4 +446,61 @@ fn check_shapes(prepared: &[&Prepared], window_frames: usize, config: &DataConfi
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record of `shapes` (2-value stand-ins: [1, 0] normal, [0, 1] wide), one beat every
+    /// 300 samples, its RR intervals each ending on the next beat.
+    fn record(wide: &[bool]) -> Prepared {
+        let spectral = SpectralConfig {
+            n_fft: 64,
+            hop: 16,
+            ..SpectralConfig::default()
+        };
+        let n = 300 * (wide.len() + 1);
+        let rep = interior_spectra("r", &[vec![0.0; n]], 360.0, &spectral).unwrap();
+        let mut p = Prepared::new("r".into(), rep);
+        let shape = |w: bool| if w { vec![0.0, 1.0] } else { vec![1.0, 0.0] };
+        p.marks = Some(BeatMarks {
+            peaks: (0..wide.len()).map(|b| 150 + 300 * b).collect(),
+            ends: (1..wide.len()).collect(),
+            shapes: wide.iter().map(|&w| shape(w)).collect(),
+        });
+        p
+    }
+
+    /// Kinds are fitted over the training records together: a record whose wide beats
+    /// outnumber its normal ones still numbers them 1, as the whole training set does, and
+    /// a validation record takes the nearest kind; each record's clock then carries them.
+    #[test]
+    fn beats_are_numbered_by_kinds_of_all_training_records_together() {
+        let a: Vec<bool> = (0..20).map(|b| b == 7).collect();
+        let b = [true, true, true, false, true];
+        let mut train = vec![record(&a), record(&b)];
+        let mut validation = vec![record(&[false, true, false])];
+        let config = DataConfig {
+            clock: true,
+            clock_kinds: 2,
+            ..DataConfig::default()
+        };
+        number_beats(&mut train, &mut validation, &config);
+        let kinds = |w: &[bool]| -> Vec<u8> { w[1..].iter().map(|&x| u8::from(x)).collect() };
+        assert_eq!(train[0].rr_kinds, kinds(&a));
+        assert_eq!(train[1].rr_kinds, kinds(&b));
+        assert_eq!(validation[0].rr_kinds, vec![1, 0]);
+        let inputs = beat_clock::inputs(2);
+        for p in train.iter().chain(&validation) {
+            assert!(p.marks.is_none());
+            assert_eq!(p.cond.len(), p.rep.n_frames * inputs);
+        }
+        // The clock of the frame just before record b's first R peak (a wide beat) says
+        // kind 1: frame t's clock is that of the frame centred on (first + t + 1) hops.
+        let first = train[1].rep.config.first_interior_frame();
+        let t = 150 / 16 - first - 1;
+        let clock = &train[1].cond[t * inputs..(t + 1) * inputs];
+        assert_eq!(beat_clock::kind_of(clock, 2), 1);
+    }
 }
