@@ -50,7 +50,10 @@ pub fn fit(shapes: &[&[f32]], kinds: usize, seed: u64) -> Vec<Vec<f32>> {
         return Vec::new();
     }
     let spread = |(centres, label): &(Vec<Vec<f32>>, Vec<usize>)| -> f64 {
-        let d = shapes.iter().zip(label).map(|(s, &l)| sq_dist(s, &centres[l]));
+        let d = shapes
+            .iter()
+            .zip(label)
+            .map(|(s, &l)| sq_dist(s, &centres[l]));
         d.map(f64::from).sum()
     };
     let (centres, label) = (0..RESTARTS)
@@ -109,5 +112,32 @@ mod tests {
             assert_eq!(k, want, "seed {seed}");
         }
         assert!(classify(&lead, &[], fs, 2, 1).is_empty());
+    }
+
+    /// Three quarters normal, a quarter ventricular and one far odd beat: whatever the seed,
+    /// the two kinds are normal and ventricular (the odd beat joins the nearer), not the odd
+    /// beat against all the rest.
+    #[test]
+    fn one_odd_beat_does_not_make_a_kind_of_its_own() {
+        let (normal, wide) = ([1.0f32, 0.0, 0.0], [0.0f32, 1.0, 0.0]);
+        let mut rows: Vec<Vec<f32>> = Vec::new();
+        for b in 0..200 {
+            let e = (b % 7) as f32 * 0.01;
+            let base = if b % 4 == 3 { wide } else { normal };
+            rows.push(base.iter().map(|v| v + e).collect());
+        }
+        rows.push(vec![0.0, 0.0, 6.0]);
+        let views: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        for seed in 0..6 {
+            let centres = fit(&views, 2, seed);
+            let kinds: Vec<u8> = views.iter().map(|r| kind(r, &centres)).collect();
+            let wide_kind = (0..200).filter(|b| b % 4 == 3).map(|b| kinds[b]);
+            assert!(wide_kind.into_iter().all(|k| k == 1), "seed {seed}");
+            assert_eq!(
+                kinds[..200].iter().filter(|&&k| k == 0).count(),
+                150,
+                "seed {seed}"
+            );
+        }
     }
 }
