@@ -5,7 +5,7 @@
 //! Without it the clocked frame transformer draws each frame among codes seen at that place
 //! in any beat, and many of its beats come out between the record's two shapes (10 min of
 //! the shipped `ecg-transformer`: 60 % of beats clearly of one kind against the record's
-//! 87 %, 3 % clearly ventricular against 17 %; with two kinds 90 % and 16 %; models/README,
+//! 87 %, 3 % clearly ventricular against 17 %; with two kinds 88 % and 15 %; models/README,
 //! "Kinds of beat in the clock").
 
 use crate::dsp::filter::{butter, Band};
