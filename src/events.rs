@@ -38,10 +38,7 @@ impl EventLog {
 
     /// The CSV's file name (`NAME.events.csv` beside `NAME.edf`).
     pub fn file_name(record_file: &str) -> String {
-        let stem = record_file
-            .rsplit_once('.')
-            .map_or(record_file, |(stem, _)| stem);
-        format!("{stem}.events.csv")
+        format!("{}.events.csv", stem(record_file))
     }
 
     /// Logs a block's events and annotates `writer` with them, onsets counted from
@@ -80,6 +77,12 @@ impl EventLog {
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {
     Error::os(format!("writing {}", path.display()), e)
+}
+
+/// `file` without its last extension (`run` of `run.edf`; the whole name if it has none):
+/// the name files written beside a record share.
+pub fn stem(file: &str) -> &str {
+    file.rsplit_once('.').map_or(file, |(stem, _)| stem)
 }
 
 #[cfg(test)]

@@ -361,8 +361,8 @@ fn windows_of(
 
 /// The beat clock of the frame after each of `rep`'s interior frames (centred on
 /// multiples of the hop) and the RR intervals, from the R peaks of `signals[0]`; with kinds
-/// of beat, every beat of kind 0 for now and the beats' marks to number them by later
-/// ([`number_beats`]).
+/// of beat, no clock yet but the beats' marks: [`number_beats`] sets the clock once the
+/// kinds are fitted.
 fn clock_of(
     name: &str,
     signals: &[Vec<f32>],
@@ -373,14 +373,15 @@ fn clock_of(
         .first()
         .ok_or_else(|| Error::BadInput(format!("{name}: record has no channels")))?;
     let (peaks, rr, ends) = beat_clock::peaks(name, lead, rep.sample_rate)?;
-    let kinds = config.clock_kinds;
-    let clock = clock_values(&peaks, &[], kinds, rep);
-    let marks = (kinds > 1).then(|| BeatMarks {
+    if config.clock_kinds < 2 {
+        return Ok((clock_values(&peaks, &[], 1, rep), rr, None));
+    }
+    let marks = BeatMarks {
         shapes: beat_kinds::shapes(lead, &peaks, rep.sample_rate).unwrap_or_default(),
         peaks,
         ends,
-    });
-    Ok((clock, rr, marks))
+    };
+    Ok((Vec::new(), rr, Some(marks)))
 }
 
 /// [`beat_clock::of_centres`] for the frame after each of `rep`'s interior frames.

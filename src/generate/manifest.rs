@@ -78,15 +78,12 @@ impl Manifest {
     }
 }
 
-/// `manifest.json` for a whole run, `manifest-shard-I-of-N.json` for a shard, `NAME.manifest.json`
-/// beside a single record written as `NAME.EXT`.
+/// `manifest.json` for a whole run, `manifest-shard-I-of-N.json` for a shard,
+/// `NAME.manifest.json` beside a single record written as `NAME.EXT`.
 pub fn file_name(job: &Job) -> String {
     let shard = &job.shard;
     if let Some(file) = &job.file {
-        let stem = file
-            .rsplit_once('.')
-            .map_or(file.as_str(), |(stem, _)| stem);
-        format!("{stem}.manifest.json")
+        format!("{}.manifest.json", crate::events::stem(file))
     } else if shard.total == 1 {
         "manifest.json".into()
     } else {
