@@ -7,7 +7,7 @@
 use biowave::block::Block;
 use biowave::model::Generator;
 use biowave::stream::engine::{self, NamedSink, OnError, Stream, StreamOptions};
-use biowave::stream::scenario::{build_generator, SineParams, StreamDef};
+use biowave::stream::scenario::{build_generator, StreamDef};
 use biowave::stream::Sink;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -53,11 +53,7 @@ impl Sink for NullSink {
 }
 
 fn generator(model: &str, seed: u64) -> Box<dyn Generator> {
-    let params = (model == "sine").then(|| SineParams {
-        rate: Some(500.0),
-        channels: Some(12),
-        ..SineParams::default()
-    });
+    let params = (model == "sine").then(|| toml::from_str("rate = 500\nchannels = 12").unwrap());
     let def = StreamDef {
         model: model.into(),
         params,

@@ -621,3 +621,105 @@ fn assert_streamed_beats_labelled(ext: &str) {
         "labels on R peaks {tp}, labels the detector missed {missed}, peaks unlabelled {fp}"
     );
 }
+
+/// Mean heart rate of `samples` at `fs` from biowave's QRS detector.
+fn detected_bpm(samples: &[f32], fs: f64) -> f64 {
+    let peaks = biowave::dsp::qrs::detect(samples, fs).unwrap();
+    let (first, last) = (peaks[0], peaks[peaks.len() - 1]);
+    60.0 * (peaks.len() - 1) as f64 * fs / (last - first) as f64
+}
+
+/// Streams `args` (ending in a `file:` sink at `path`) and reads the file back.
+fn streamed_record(args: &[&str], path: &std::path::Path) -> biowave::record::Record {
+    let out = stream(args)
+        .arg(format!("--to=file:{}", path.display()))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?}: {err}");
+    biowave::io::read(path).unwrap()
+}
+
+/// A monitor under test is fed the signal it needs from the command line: `stream` takes
+/// `generate`'s physiological options (rate, heart rate, leads, …), and what it records has
+/// that rate, those leads and that heart rate as the QRS detector counts it.
+#[test]
+fn stream_takes_the_physiological_options_generate_takes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ecg.edf");
+    let args = [
+        "--model",
+        "ecgsyn",
+        "--fs",
+        "500",
+        "--hr",
+        "60",
+        "--hr-std",
+        "1",
+        "--leads",
+        "II,V1",
+        "--fast",
+        "--duration",
+        "30s",
+    ];
+    let rec = streamed_record(&args, &path);
+    let labels: Vec<&str> = rec.channels.iter().map(|c| c.meta.label.as_str()).collect();
+    assert_eq!(labels, ["II", "V1"]);
+    assert!(rec.channels.iter().all(|c| c.meta.sample_rate == 500.0));
+    assert_eq!(rec.channels[0].samples.len(), 15_000);
+    let bpm = detected_bpm(&rec.channels[0].samples, 500.0);
+    assert!((bpm - 60.0).abs() < 3.0, "{bpm} bpm");
+    // The same through a scenario's `params`, at another rate and heart rate.
+    let sc = dir.path().join("ecg.toml");
+    let toml = "[[stream]]\nmodel = \"ecgsyn\"\nparams = { fs = 250, hr = 100, leads = \"II\" }\n\
+                duration = \"30s\"\nto = [\"file:fast.edf\"]\n";
+    std::fs::write(&sc, toml).unwrap();
+    let out = stream(&["--scenario", sc.to_str().unwrap(), "--fast"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rec = biowave::io::read(&dir.path().join("fast.edf")).unwrap();
+    assert_eq!(rec.channels.len(), 1);
+    assert_eq!(rec.channels[0].meta.sample_rate, 250.0);
+    let bpm = detected_bpm(&rec.channels[0].samples, 250.0);
+    assert!((bpm - 100.0).abs() < 5.0, "{bpm} bpm");
+}
+
+/// Options a model does not take are refused before anything streams, naming them.
+#[test]
+fn physiological_options_a_model_does_not_take_are_refused() {
+    bad_input(
+        &["--hr", "60"],
+        "parameters apply to the physiological models",
+    );
+    bad_input(
+        &["--model", "eeg", "--hr", "60"],
+        "--hr does not apply to model `eeg`",
+    );
+    bad_input(&["--model", "ecgsyn", "--param", "nosuch=1"], "nosuch");
+    bad_input(&["--model", "ecgsyn", "--hr", "900"], "hr");
+    let dir = tempfile::tempdir().unwrap();
+    let sc = dir.path().join("bad.toml");
+    for (params, needle) in [
+        ("{ hr = 900 }", "`hr` = 900"),
+        ("{ hrr = 60 }", "unknown field `hrr`"),
+    ] {
+        let text = format!("[[stream]]\nmodel = \"ecgsyn\"\nparams = {params}\n");
+        std::fs::write(&sc, text).unwrap();
+        bad_input(&["--scenario", sc.to_str().unwrap()], needle);
+    }
+    std::fs::write(
+        &sc,
+        "[[stream]]\nmodel = \"ecg-vae\"\nparams = { hr = 60 }\n",
+    )
+    .unwrap();
+    bad_input(
+        &["--scenario", sc.to_str().unwrap()],
+        "understood by sine, ecgsyn and eeg",
+    );
+}

@@ -1,7 +1,7 @@
 //! `biowave generate --model … --duration D [--count N] [--shard I/N] [--out DIR|FILE] …`.
 
+use super::model_args::ModelArgs;
 use crate::generate::{self, Job, JobModel, LearnedModel, OutFormat, Shard};
-use crate::model::physio::{params, PhysioModel};
 use crate::Error;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -34,113 +34,23 @@ pub struct Args {
     /// Sampling temperature of a transformer checkpoint.
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Model parameters from a TOML file (keys as in `--param`).
-    #[arg(long)]
-    pub params: Option<PathBuf>,
-    /// A model parameter `key=value` (repeatable), e.g. `--param st_mv=0.2`.
-    #[arg(long = "param", value_name = "KEY=VALUE")]
-    pub param: Vec<String>,
-    /// Sample rate, Hz.
-    #[arg(long)]
-    pub fs: Option<f64>,
-    /// ECG: mean heart rate, bpm.
-    #[arg(long, allow_hyphen_values = true)]
-    pub hr: Option<f64>,
-    /// ECG: heart-rate standard deviation, bpm.
-    #[arg(long, allow_hyphen_values = true)]
-    pub hr_std: Option<f64>,
-    /// ECG: LF/HF ratio of the RR spectrum.
-    #[arg(long)]
-    pub lf_hf: Option<f64>,
-    /// ECG: rhythm (normal, brady, tachy, af).
-    #[arg(long)]
-    pub rhythm: Option<String>,
-    /// ECG: fraction of beats followed by a PVC.
-    #[arg(long)]
-    pub pvc_rate: Option<f64>,
-    /// ECG: leads (`12`, `3`, `1` or a list such as `II,V1`).
-    #[arg(long)]
-    pub leads: Option<String>,
-    /// EEG: channels (`10-20` or a list such as `Fz,Cz,O1`).
-    #[arg(long)]
-    pub channels: Option<String>,
-    /// Mains frequency, Hz.
-    #[arg(long)]
-    pub mains: Option<f64>,
-    /// Mains amplitude (mV for ECG, µV for EEG).
-    #[arg(long)]
-    pub mains_amp: Option<f64>,
-}
-
-impl Args {
-    /// `key=value` overrides: `--param`s first, then the dedicated flags.
-    fn overrides(&self, model: &str) -> crate::Result<Vec<(String, String)>> {
-        let mut o: Vec<(String, String)> = self
-            .param
-            .iter()
-            .map(|p| params::split_kv(p))
-            .collect::<crate::Result<_>>()?;
-        let ecg = model == "ecgsyn";
-        let mut put = |key: &str,
-                       v: Option<String>,
-                       for_ecg: Option<bool>,
-                       flag: &str|
-         -> crate::Result<()> {
-            if let Some(v) = v {
-                if for_ecg.is_some_and(|e| e != ecg) {
-                    return Err(Error::BadInput(format!(
-                        "--{flag} does not apply to model `{model}`"
-                    )));
-                }
-                o.push((key.into(), v));
-            }
-            Ok(())
-        };
-        let s = |v: Option<f64>| v.map(|x| x.to_string());
-        put("fs", s(self.fs), None, "fs")?;
-        put("hr", s(self.hr), Some(true), "hr")?;
-        put("hr_std", s(self.hr_std), Some(true), "hr-std")?;
-        put("lf_hf", s(self.lf_hf), Some(true), "lf-hf")?;
-        put("rhythm", self.rhythm.clone(), Some(true), "rhythm")?;
-        put("pvc_rate", s(self.pvc_rate), Some(true), "pvc-rate")?;
-        put("leads", self.leads.clone(), Some(true), "leads")?;
-        put("channels", self.channels.clone(), Some(false), "channels")?;
-        put("mains_hz", s(self.mains), None, "mains")?;
-        put(
-            if ecg { "mains_mv" } else { "mains_uv" },
-            s(self.mains_amp),
-            None,
-            "mains-amp",
-        )?;
-        Ok(o)
-    }
+    /// Parameters of the physiological models.
+    #[command(flatten)]
+    pub opts: ModelArgs,
 }
 
 /// Builds the model with its parameters from the arguments.
 pub fn model_from_args(a: &Args) -> crate::Result<JobModel> {
-    if a.model != "ecgsyn" && a.model != "eeg" {
-        if a.params.is_some() || !a.overrides(&a.model)?.is_empty() {
-            return Err(Error::BadInput(format!(
-                "--model `{}`: parameters apply to the physiological models ecgsyn and eeg",
-                a.model
-            )));
-        }
-        return Ok(JobModel::Learned(LearnedModel::open(
+    match a.opts.physio(&a.model)? {
+        Some(_) if a.temperature.is_some() => Err(Error::BadInput(
+            "--temperature applies to transformer checkpoints only".into(),
+        )),
+        Some(p) => Ok(JobModel::Physio(p)),
+        None => Ok(JobModel::Learned(LearnedModel::open(
             &a.model,
             a.temperature,
-        )?));
+        )?)),
     }
-    if a.temperature.is_some() {
-        return Err(Error::BadInput(
-            "--temperature applies to transformer checkpoints only".into(),
-        ));
-    }
-    let text = match &a.params {
-        Some(p) => Some(std::fs::read_to_string(p).map_err(|e| Error::bad_path(p, e))?),
-        None => None,
-    };
-    let file = a.params.as_deref().zip(text.as_deref());
-    PhysioModel::from_parts(&a.model, file, &a.overrides(&a.model)?).map(JobModel::Physio)
 }
 
 /// Where the records go: the directory, the one record's file name when `--out` names a

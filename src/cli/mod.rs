@@ -6,6 +6,7 @@ mod convert;
 mod eval;
 mod generate;
 mod info;
+mod model_args;
 mod stream;
 mod train;
 mod train_latent;

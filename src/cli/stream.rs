@@ -1,5 +1,6 @@
 //! `biowave stream [--model …] [--to SINK]… [--block-ms 20] [--duration D] …`.
 
+use super::model_args::ModelArgs;
 use crate::stream::engine::{self, OnError};
 use crate::stream::scenario::{self, Scenario, StreamDef};
 use crate::stream::sink::TextFormat;
@@ -33,7 +34,10 @@ pub struct Args {
     #[arg(long)]
     pub metrics: Option<String>,
     /// Run the streams a TOML scenario describes.
-    #[arg(long, conflicts_with_all = ["model", "to", "duration", "roll", "temperature"])]
+    #[arg(long, conflicts_with_all = [
+        "model", "to", "duration", "roll", "temperature", "params", "param", "fs", "hr",
+        "hr_std", "lf_hf", "rhythm", "pvc_rate", "leads", "channels", "mains", "mains_amp",
+    ])]
     pub scenario: Option<PathBuf>,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
@@ -54,6 +58,9 @@ pub struct Args {
     /// On a sink error: `stop` the stream or `drop` the sink.
     #[arg(long, value_parser = ["stop", "drop"], default_value = "stop")]
     pub on_error: String,
+    /// Parameters of the physiological models, as `generate` takes them.
+    #[command(flatten)]
+    pub opts: ModelArgs,
 }
 
 /// The shipped default model of `stream`: chosen by measurement over the latent and the
@@ -79,10 +86,12 @@ fn default_model() -> String {
     fallback.into()
 }
 
-fn single_stream(a: &Args) -> StreamDef {
-    StreamDef {
+fn single_stream(a: &Args) -> Result<StreamDef> {
+    let model = a.model.clone().unwrap_or_else(default_model);
+    Ok(StreamDef {
         name: Some("main".into()),
-        model: a.model.clone().unwrap_or_else(default_model),
+        physio: a.opts.physio(&model)?,
+        model,
         seed: a.seed,
         temperature: a.temperature,
         block_ms: Some(a.block_ms),
@@ -96,7 +105,7 @@ fn single_stream(a: &Args) -> StreamDef {
             OnError::Stop
         },
         ..StreamDef::default()
-    }
+    })
 }
 
 /// Rewrites every `file:` sink to a path inside `dir` (see `sink::file::confine`).
@@ -124,7 +133,11 @@ pub fn run(args: Args) -> Result<()> {
             };
             (s.streams, realtime, args.metrics.clone().or(s.metrics))
         }
-        None => (vec![single_stream(&args)], !args.fast, args.metrics.clone()),
+        None => (
+            vec![single_stream(&args)?],
+            !args.fast,
+            args.metrics.clone(),
+        ),
     };
     let defs = match &args.out_dir {
         Some(dir) => confine_files(defs, dir)?,

@@ -7,7 +7,8 @@
 //! [[stream]]
 //! name = "ecg"                    # optional, default stream0, stream1, …
 //! model = "sine"                  # any name model::by_name knows
-//! params = { rate = 500, channels = 12, freq = 10, amplitude = 1 }  # sine only
+//! params = { rate = 500, channels = 12, freq = 10, amplitude = 1 }  # sine's
+//! # model = "ecgsyn" with params = { hr = 60, leads = "12", fs = 500 }: keys as `--param`
 //! block_ms = 20
 //! duration = "10m"                # optional
 //! temperature = 0.5               # optional; transformer checkpoints only
@@ -42,8 +43,13 @@ pub struct StreamDef {
     pub name: Option<String>,
     /// Generator name (see `model::by_name`).
     pub model: String,
-    /// Parameters of the `sine` generator.
-    pub params: Option<SineParams>,
+    /// Parameters of `sine` ([`SineParams`]) or of the physiological models `ecgsyn` and
+    /// `eeg` (keys as `generate --param`).
+    pub params: Option<toml::Table>,
+    /// A physiological model the CLI built from its flags (`stream --model ecgsyn --hr 60`);
+    /// used instead of `model` and `params` when set.
+    #[serde(skip)]
+    pub physio: Option<model::physio::PhysioModel>,
     /// Random seed.
     #[serde(default)]
     pub seed: u64,
@@ -100,26 +106,48 @@ impl Scenario {
 /// Durations (`250ms`, `10s`, `1.5m`, `1h`, `2d`) parse as for `generate`.
 pub use crate::generate::parse_duration;
 
-/// Builds the generator a definition names: `sine` with its params, else `model::by_name`.
+/// Builds the generator a definition names: the CLI's physiological model, `sine` or
+/// `ecgsyn`/`eeg` with their `params`, else `model::by_name`.
 pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
-    match (def.model.as_str(), &def.params) {
-        ("sine", p) => {
-            let p = p.clone().unwrap_or_default();
-            let rate = p.rate.unwrap_or(500.0);
-            let channels = p.channels.unwrap_or(1);
-            if !(rate > 0.0 && rate <= 1e6) || channels == 0 || channels > 4096 {
-                return Err(Error::BadInput(format!(
-                    "model sine: rate must be in (0, 1e6] and channels in 1..=4096, got {rate} and {channels}"
-                )));
-            }
-            let (f, a) = (p.freq.unwrap_or(10.0), p.amplitude.unwrap_or(1.0));
-            Ok(Box::new(Sine::new(rate, channels, f, a)))
+    let name = def.model.as_str();
+    let builtin = matches!(name, "sine" | "ecgsyn" | "eeg");
+    if builtin && def.temperature.is_some() {
+        return Err(Error::BadInput(format!(
+            "model `{name}`: temperature applies to transformer checkpoints only"
+        )));
+    }
+    if let Some(p) = &def.physio {
+        return p.generator(def.seed);
+    }
+    match (name, def.params.clone()) {
+        ("sine", p) => sine(p.unwrap_or_default()),
+        ("ecgsyn" | "eeg", Some(t)) => {
+            let origin = format!("model {name}: params");
+            model::physio::PhysioModel::from_table(name, origin, t)?.generator(def.seed)
         }
         (name, Some(_)) => Err(Error::BadInput(format!(
-            "model {name}: `params` are only understood by the sine generator"
+            "model {name}: `params` are understood by sine, ecgsyn and eeg only"
         ))),
         (name, None) => model::by_name_with(name, def.seed, def.temperature),
     }
+}
+
+/// The calibration sine from a stream's `params` ([`SineParams`]).
+fn sine(params: toml::Table) -> Result<Box<dyn Generator>> {
+    let p: SineParams = toml::Value::Table(params)
+        .try_into()
+        .map_err(|e: toml::de::Error| {
+            Error::BadInput(format!("model sine: params: {}", e.message().trim()))
+        })?;
+    let rate = p.rate.unwrap_or(500.0);
+    let channels = p.channels.unwrap_or(1);
+    if !(rate > 0.0 && rate <= 1e6) || channels == 0 || channels > 4096 {
+        return Err(Error::BadInput(format!(
+            "model sine: rate must be in (0, 1e6] and channels in 1..=4096, got {rate} and {channels}"
+        )));
+    }
+    let (f, a) = (p.freq.unwrap_or(10.0), p.amplitude.unwrap_or(1.0));
+    Ok(Box::new(Sine::new(rate, channels, f, a)))
 }
 
 /// A definition checked and its generator built; sinks not opened yet.

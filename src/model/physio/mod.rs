@@ -48,6 +48,19 @@ impl PhysioModel {
         }
     }
 
+    /// The model `name` with parameters from a table already parsed (a scenario stream's
+    /// `params`; `origin` names it in errors), validated.
+    pub fn from_table(name: &str, origin: String, table: toml::Table) -> Result<Self> {
+        let file = Some((origin, table));
+        match name {
+            "ecgsyn" => Ok(Self::Ecgsyn(Box::new(params::build_from(file, &[])?))),
+            "eeg" => Ok(Self::Eeg(params::build_from(file, &[])?)),
+            other => Err(crate::Error::BadInput(format!(
+                "unknown physiological model `{other}` (known: ecgsyn, eeg)"
+            ))),
+        }
+    }
+
     /// Model name as `by_name` knows it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -404,6 +404,27 @@ pub fn build<T>(
 where
     T: Default + Serialize + DeserializeOwned + Validate,
 {
+    let file = match toml_file {
+        Some((path, text)) => Some((
+            path.display().to_string(),
+            toml::from_str(text).map_err(|e| {
+                crate::Error::bad_path(path, format!("not valid TOML: {}", e.message()))
+            })?,
+        )),
+        None => None,
+    };
+    build_from(file, overrides)
+}
+
+/// [`build`] from a table already parsed (a scenario's `params`), `origin` naming it in
+/// errors.
+pub fn build_from<T>(
+    file: Option<(String, toml::Table)>,
+    overrides: &[(String, String)],
+) -> crate::Result<T>
+where
+    T: Default + Serialize + DeserializeOwned + Validate,
+{
     let bad = crate::Error::BadInput;
     let mut table = match toml::Value::try_from(T::default()) {
         Ok(toml::Value::Table(t)) => t,
@@ -413,14 +434,11 @@ where
             ))
         }
     };
-    if let Some((path, text)) = toml_file {
-        let file: toml::Table = toml::from_str(text).map_err(|e| {
-            crate::Error::bad_path(path, format!("not valid TOML: {}", e.message()))
-        })?;
+    if let Some((origin, file)) = file {
         for (k, v) in file {
             table.insert(k.replace('-', "_"), v);
         }
-        check_keys::<T>(&table).map_err(|e| crate::Error::bad_path(path, e))?;
+        check_keys::<T>(&table).map_err(|e| bad(format!("{origin}: {e}")))?;
     }
     for (k, v) in overrides {
         let key = k.replace('-', "_");
