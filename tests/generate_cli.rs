@@ -797,3 +797,55 @@ fn an_unknown_model_is_refused_with_the_shipped_ones_listed() {
         assert!(!err.contains("os error"), "{err}");
     }
 }
+
+/// `generate --fs` resamples a learned checkpoint's records (the manifest says to what):
+/// 10 s of `ecg-vae` at 500 Hz hold 5000 samples a channel, and its beats come at the times
+/// they come at 360 Hz with the same seed. Parameters other than `--fs` are refused for it.
+#[test]
+fn fs_resamples_learned_records_and_the_manifest_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = |out: &str, extra: &[&str]| {
+        let mut a = vec![
+            "generate",
+            "--model",
+            "ecg-vae",
+            "--duration",
+            "10s",
+            "--out",
+            out,
+        ];
+        a.extend(extra);
+        let o = biowave(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&d("a.edf"), &["--fs", "500"]);
+    run(&d("b.edf"), &[]);
+    let rec = biowave::io::read(Path::new(&d("a.edf"))).unwrap();
+    assert_eq!(rec.channels[0].meta.sample_rate, 500.0);
+    assert_eq!(rec.channels[0].samples.len(), 5000);
+    let m = manifest(Path::new(&d("a.manifest.json")));
+    assert_eq!(m["params"]["resampled_hz"], 500.0, "{m}");
+    assert_eq!(m["records"][0]["sample_rate"], 500.0);
+    let native = manifest(Path::new(&d("b.manifest.json")));
+    assert!(native["params"].get("resampled_hz").is_none(), "{native}");
+    let times = |name: &str| -> Vec<f64> {
+        let rows = event_rows(Path::new(&d(name)));
+        rows.iter().map(|r| r.0).collect()
+    };
+    let (at_500, at_360) = (times("a.events.csv"), times("b.events.csv"));
+    assert!(at_360.len() > 10);
+    assert_eq!(at_500, at_360);
+    let o = biowave(&[
+        "generate",
+        "--model",
+        "ecg-vae",
+        "--duration",
+        "1s",
+        "--hr",
+        "60",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("takes --fs only"), "{err}");
+}

@@ -672,10 +672,15 @@ fn stream_takes_the_physiological_options_generate_takes() {
     // The same through a scenario's `params`, at another rate and heart rate.
     let sc = dir.path().join("ecg.toml");
     let toml = "[[stream]]\nmodel = \"ecgsyn\"\nparams = { fs = 250, hr = 100, leads = \"II\" }\n\
-                duration = \"30s\"\nto = [\"file:fast.edf\"]\n";
+                duration = \"30s\"\nto = [\"file:fast.edf\"]\n\
+                [[stream]]\nmodel = \"ecg-vae\"\nfs = 250\nduration = \"2s\"\nto = [\"file:vae.edf\"]\n";
     std::fs::write(&sc, toml).unwrap();
     let out = stream(&["--scenario", sc.to_str().unwrap(), "--fast"])
         .current_dir(dir.path())
+        .env(
+            "BIOWAVE_MODELS",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/models"),
+        )
         .output()
         .unwrap();
     assert!(
@@ -688,6 +693,10 @@ fn stream_takes_the_physiological_options_generate_takes() {
     assert_eq!(rec.channels[0].meta.sample_rate, 250.0);
     let bpm = detected_bpm(&rec.channels[0].samples, 250.0);
     assert!((bpm - 100.0).abs() < 5.0, "{bpm} bpm");
+    // A checkpoint's output resampled by the stream's `fs`.
+    let vae = biowave::io::read(&dir.path().join("vae.edf")).unwrap();
+    assert_eq!(vae.channels[0].meta.sample_rate, 250.0);
+    assert_eq!(vae.channels[0].samples.len(), 500);
 }
 
 /// Options a model does not take are refused before anything streams, naming them.
@@ -713,6 +722,11 @@ fn physiological_options_a_model_does_not_take_are_refused() {
         std::fs::write(&sc, text).unwrap();
         bad_input(&["--scenario", sc.to_str().unwrap()], needle);
     }
+    std::fs::write(&sc, "[[stream]]\nmodel = \"ecgsyn\"\nfs = 500\n").unwrap();
+    bad_input(
+        &["--scenario", sc.to_str().unwrap()],
+        "set ecgsyn's rate in its params",
+    );
     std::fs::write(
         &sc,
         "[[stream]]\nmodel = \"ecg-vae\"\nparams = { hr = 60 }\n",
@@ -722,4 +736,61 @@ fn physiological_options_a_model_does_not_take_are_refused() {
         &["--scenario", sc.to_str().unwrap()],
         "understood by sine, ecgsyn and eeg",
     );
+}
+
+/// `stream --model M --fast --duration 20s` plus `extra`, its stdout (one channel of f32).
+fn streamed_f32(extra: &[&str]) -> Vec<u8> {
+    let mut args = vec!["--model", "ecg-vae", "--fast", "--duration", "20s"];
+    args.extend_from_slice(extra);
+    let out = stream(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A checkpoint made at 360 Hz streams at the rate a monitor wants: `--fs 500` gives what
+/// scipy's `resample_poly` makes of the same seed's 360 Hz stream, and the beats it labels
+/// keep their times in the recorded file.
+#[test]
+fn fs_resamples_a_learned_checkpoint_as_scipy_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (native, resampled) = (dir.path().join("n.f32"), dir.path().join("r.f32"));
+    std::fs::write(&native, streamed_f32(&[])).unwrap();
+    std::fs::write(&resampled, streamed_f32(&["--fs", "500"])).unwrap();
+    let args = [
+        native.as_os_str(),
+        "360".as_ref(),
+        resampled.as_os_str(),
+        "500".as_ref(),
+    ];
+    let r: serde_json::Value =
+        serde_json::from_str(&common::python("resample_check.py", args)).unwrap();
+    assert_eq!((r["up"].as_u64(), r["down"].as_u64()), (Some(25), Some(18)));
+    assert_eq!(r["n_native"], 7200);
+    assert_eq!(r["n_resampled"], 10_000);
+    let (diff, rms) = (r["max_diff"].as_f64().unwrap(), r["rms"].as_f64().unwrap());
+    assert!(rms > 0.05 && diff < 1e-5, "{r}");
+    let beats = |extra: &[&str], name: &str| {
+        let path = dir.path().join(format!("{name}.edf"));
+        let mut args = vec!["--model", "ecg-vae", "--fast", "--duration", "20s"];
+        args.extend_from_slice(extra);
+        let rec = streamed_record(&args, &path);
+        let rows = event_rows(&dir.path().join(format!("{name}.events.csv")));
+        (rec.channels[0].meta.sample_rate, rows)
+    };
+    let (fs_n, at_360) = beats(&[], "n");
+    let (fs_r, at_500) = beats(&["--fs", "500"], "r");
+    assert_eq!((fs_n, fs_r), (360.0, 500.0));
+    assert!(at_360.len() > 25, "{} beats in 20 s", at_360.len());
+    assert_eq!(at_360.len(), at_500.len());
+    for (a, b) in at_360.iter().zip(&at_500) {
+        assert!((a.0 - b.0).abs() < 1e-6 && a.3 == b.3, "{a:?} vs {b:?}");
+        assert!(
+            (b.1 as f64 - b.0 * 500.0).abs() <= 1.0,
+            "{b:?}: sample at 500 Hz"
+        );
+    }
 }

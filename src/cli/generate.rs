@@ -49,6 +49,7 @@ pub fn model_from_args(a: &Args) -> crate::Result<JobModel> {
         None => Ok(JobModel::Learned(LearnedModel::open(
             &a.model,
             a.temperature,
+            a.opts.resample_hz(&a.model),
         )?)),
     }
 }

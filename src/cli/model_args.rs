@@ -6,7 +6,7 @@ use crate::Error;
 use std::path::PathBuf;
 
 /// Parameters of `ecgsyn` and `eeg` (flattened into `generate` and `stream`).
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, Default, Clone, clap::Args)]
 pub struct ModelArgs {
     /// Model parameters from a TOML file (keys as in `--param`).
     #[arg(long)]
@@ -14,7 +14,7 @@ pub struct ModelArgs {
     /// A model parameter `key=value` (repeatable), e.g. `--param st_mv=0.2`.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub param: Vec<String>,
-    /// Sample rate, Hz.
+    /// Sample rate, Hz (a learned checkpoint's output is resampled to it).
     #[arg(long)]
     pub fs: Option<f64>,
     /// ECG: mean heart rate, bpm.
@@ -92,13 +92,24 @@ impl ModelArgs {
         Ok(o)
     }
 
+    /// The rate a learned checkpoint's output is resampled to: `--fs` for any model but
+    /// the physiological ones, whose own `fs` parameter it sets.
+    pub fn resample_hz(&self, model: &str) -> Option<f64> {
+        self.fs.filter(|_| !is_physio(model))
+    }
+
     /// The physiological model `model` with these parameters (`None` for any other model,
-    /// which must then have been given none: the error names the model).
+    /// which must then have been given none but `--fs`: the error names the model).
     pub fn physio(&self, model: &str) -> crate::Result<Option<PhysioModel>> {
         if !is_physio(model) {
-            if self.any()? {
+            let but_fs = Self {
+                fs: None,
+                ..self.clone()
+            };
+            if but_fs.any()? {
                 return Err(Error::BadInput(format!(
-                    "--model `{model}`: parameters apply to the physiological models ecgsyn and eeg"
+                    "--model `{model}`: parameters apply to the physiological models ecgsyn and eeg \
+                     (a checkpoint takes --fs only)"
                 )));
             }
             return Ok(None);

@@ -91,6 +91,7 @@ fn single_stream(a: &Args) -> Result<StreamDef> {
     Ok(StreamDef {
         name: Some("main".into()),
         physio: a.opts.physio(&model)?,
+        fs: a.opts.resample_hz(&model),
         model,
         seed: a.seed,
         temperature: a.temperature,

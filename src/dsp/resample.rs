@@ -124,6 +124,69 @@ impl Resampler {
     }
 }
 
+/// A [`Resampler`] over a stream: samples pushed in pieces of any size come out exactly as
+/// [`Resampler::process`] gives them for the whole signal so far (zero before sample 0),
+/// each output as soon as the inputs it needs are in: a lookahead of `half_len / up` input
+/// samples (10 at 360 → 500 Hz). Keeps only the inputs later outputs need; allocates
+/// nothing once its buffers have grown to a block.
+#[derive(Debug, Clone)]
+pub struct StreamResampler {
+    r: Resampler,
+    /// Input samples from index `base` on.
+    kept: Vec<f32>,
+    base: usize,
+    received: usize,
+    /// Index of the next output sample.
+    next: usize,
+}
+
+impl StreamResampler {
+    /// Streams through `r`.
+    pub fn new(r: Resampler) -> Self {
+        Self {
+            r,
+            kept: Vec::new(),
+            base: 0,
+            received: 0,
+            next: 0,
+        }
+    }
+
+    /// Takes `x`, the next input samples, and appends every output they complete to `out`.
+    pub fn push(&mut self, x: &[f32], out: &mut Vec<f32>) {
+        let (up, down, n_taps) = (self.r.up, self.r.down, self.r.taps.len());
+        self.kept.extend_from_slice(x);
+        self.received += x.len();
+        loop {
+            // As in `process`: output m sits at upsampled time t, the newest input it
+            // needs is t / up, and taps j = t − i·up run up from there.
+            let t = self.next * down + self.r.half_len;
+            let newest = t / up;
+            if newest >= self.received {
+                break;
+            }
+            let (mut i, mut j, mut acc) = (newest, t - newest * up, 0.0f64);
+            while j < n_taps {
+                acc += self.r.taps[j] * f64::from(self.kept[i - self.base]);
+                if i == 0 {
+                    break;
+                }
+                (i, j) = (i - 1, j + up);
+            }
+            out.push(acc as f32);
+            self.next += 1;
+        }
+        // The oldest input the next output reads.
+        let t = self.next * down + self.r.half_len;
+        let oldest = (t + 1).saturating_sub(n_taps).div_ceil(up);
+        if oldest > self.base {
+            let drop = (oldest - self.base).min(self.kept.len());
+            self.kept.drain(..drop);
+            self.base += drop;
+        }
+    }
+}
+
 /// Resamples `x` by `up/down` (a one-shot [`Resampler`]).
 pub fn resample_poly(x: &[f32], up: usize, down: usize) -> Result<Vec<f32>> {
     let mut out = Vec::new();
@@ -176,6 +239,48 @@ mod tests {
         );
         assert!(Resampler::new(0, 3).is_err());
         assert!(Resampler::between(f64::NAN, 3.0).is_err());
+    }
+
+    /// Pushed in uneven pieces, the stream gives `process`'s samples bit for bit, as many
+    /// as the inputs so far complete, up and down.
+    #[test]
+    fn streamed_pieces_give_the_batch_samples_exactly() {
+        let x: Vec<f32> = (0..3000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0 + (i as f32 * 0.01).sin())
+            .collect();
+        for (from, to) in [
+            (360.0, 500.0),
+            (500.0, 256.0),
+            (250.0, 1000.0),
+            (1000.0, 250.0),
+        ] {
+            let r = Resampler::between(from, to).unwrap();
+            let (up, down) = r.ratio();
+            let mut batch = Vec::new();
+            r.process(&x, &mut batch);
+            let mut s = StreamResampler::new(r);
+            let (mut out, mut at) = (Vec::new(), 0);
+            for piece in [1, 7, 0, 100, 3, 513, 2].iter().cycle() {
+                let end = (at + piece).min(x.len());
+                s.push(&x[at..end], &mut out);
+                at = end;
+                if at == x.len() {
+                    break;
+                }
+            }
+            // Output m is complete once input (m·down + half_len) / up has arrived.
+            let half_len = 10 * up.max(down);
+            let complete = (0..)
+                .take_while(|m| (m * down + half_len) / up < x.len())
+                .count();
+            assert_eq!(out.len(), complete, "{from} → {to}");
+            assert_eq!(out[..], batch[..complete], "{from} → {to}");
+            assert!(
+                s.kept.len() <= 2 * half_len / up + 2,
+                "{from} → {to}: {}",
+                s.kept.len()
+            );
+        }
     }
 
     #[test]

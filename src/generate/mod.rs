@@ -92,6 +92,9 @@ pub struct LearnedModel {
     pub config_sha256: String,
     /// Sampling temperature (transformer).
     pub temperature: Option<f32>,
+    /// The rate the checkpoint's output is resampled to (`--fs`), if not its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resampled_hz: Option<f64>,
     /// A latent transformer's codec (`codec/`): sha256 of its weights and config.json,
     /// which decode every token.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -99,10 +102,13 @@ pub struct LearnedModel {
 }
 
 impl LearnedModel {
-    /// Checks the checkpoint `name` loads and records its identity.
-    pub fn open(name: &str, temperature: Option<f32>) -> Result<Self> {
+    /// Checks the checkpoint `name` loads (and resamples to `fs`, if given) and records
+    /// its identity.
+    pub fn open(name: &str, temperature: Option<f32>, fs: Option<f64>) -> Result<Self> {
         // Loading it first refuses an unknown name with the known ones listed.
-        crate::model::by_name_with(name, 0, temperature)?;
+        let g = crate::model::by_name_with(name, 0, temperature)?;
+        let resampled_hz = fs.filter(|&f| f != g.spec().sample_rate);
+        crate::model::resampled::to_rate(g, resampled_hz)?;
         let dir = crate::model::checkpoint::locate(name);
         let cfg = crate::model::checkpoint::load_config(&dir)?;
         let codec = match &cfg.codec {
@@ -119,6 +125,7 @@ impl LearnedModel {
             weights_sha256: crate::model::checkpoint::fingerprint(&dir.join("model.safetensors"))?,
             config_sha256: crate::model::checkpoint::fingerprint(&dir.join("config.json"))?,
             temperature,
+            resampled_hz,
             codec_sha256: codec,
         })
     }
@@ -227,7 +234,8 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
             r
         }
         JobModel::Learned(l) => {
-            let mut g = crate::model::by_name_with(&l.name, seed, l.temperature)?;
+            let g = crate::model::by_name_with(&l.name, seed, l.temperature)?;
+            let mut g = crate::model::resampled::to_rate(g, l.resampled_hz)?;
             if g.labels().is_empty() {
                 write_record(&mut g, job, &path, seed, |_, _| Ok(()))?
             } else {

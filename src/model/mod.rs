@@ -15,6 +15,7 @@ pub mod latent_prior;
 pub mod latent_states;
 pub mod latent_walk;
 pub mod physio;
+pub mod resampled;
 pub mod resume;
 pub mod spectral_stream;
 pub mod test_signal;

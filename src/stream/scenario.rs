@@ -12,6 +12,7 @@
 //! block_ms = 20
 //! duration = "10m"                # optional
 //! temperature = 0.5               # optional; transformer checkpoints only
+//! fs = 500                        # optional; a checkpoint's output resampled to this rate
 //! to = ["tcp://127.0.0.1:5000", "file:out.edf"]
 //! on_error = "drop"               # or "stop" (default)
 //! ```
@@ -50,6 +51,9 @@ pub struct StreamDef {
     /// used instead of `model` and `params` when set.
     #[serde(skip)]
     pub physio: Option<model::physio::PhysioModel>,
+    /// Resample a checkpoint's output to this rate, Hz (`sine`, `ecgsyn` and `eeg` set
+    /// their own rate in `params`).
+    pub fs: Option<f64>,
     /// Random seed.
     #[serde(default)]
     pub seed: u64,
@@ -116,10 +120,15 @@ pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
             "model `{name}`: temperature applies to transformer checkpoints only"
         )));
     }
+    if builtin && def.fs.is_some() {
+        return Err(Error::BadInput(format!(
+            "model `{name}`: `fs` resamples checkpoints; set {name}'s rate in its params"
+        )));
+    }
     if let Some(p) = &def.physio {
         return p.generator(def.seed);
     }
-    match (name, def.params.clone()) {
+    let g = match (name, def.params.clone()) {
         ("sine", p) => sine(p.unwrap_or_default()),
         ("ecgsyn" | "eeg", Some(t)) => {
             let origin = format!("model {name}: params");
@@ -129,7 +138,8 @@ pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
             "model {name}: `params` are understood by sine, ecgsyn and eeg only"
         ))),
         (name, None) => model::by_name_with(name, def.seed, def.temperature),
-    }
+    }?;
+    model::resampled::to_rate(g, def.fs)
 }
 
 /// The calibration sine from a stream's `params` ([`SineParams`]).
