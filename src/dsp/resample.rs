@@ -14,7 +14,11 @@ pub struct Resampler {
     up: usize,
     down: usize,
     half_len: usize,
-    taps: Vec<f64>,
+    /// Taps per phase: `ceil(n_taps / up)`.
+    per_phase: usize,
+    /// Phase `p`'s taps `p, p + up, …` reversed (zeros past the filter's end first), so
+    /// that an output is one dot product with contiguous input samples.
+    phases: Vec<f64>,
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -69,11 +73,18 @@ impl Resampler {
             Window::Kaiser { beta: 5.0 },
         );
         taps.iter_mut().for_each(|t| *t *= up as f64);
+        let per_phase = taps.len().div_ceil(up);
+        let mut phases = vec![0.0; up * per_phase];
+        for (j, &t) in taps.iter().enumerate() {
+            let (p, k) = (j % up, j / up);
+            phases[p * per_phase + per_phase - 1 - k] = t;
+        }
         Ok(Self {
             up,
             down,
             half_len,
-            taps,
+            per_phase,
+            phases,
         })
     }
 
@@ -105,23 +116,45 @@ impl Resampler {
 
     /// Resamples `x` into `out` (cleared first).
     pub fn process(&self, x: &[f32], out: &mut Vec<f32>) {
-        let (up, n_taps) = (self.up, self.taps.len());
         out.clear();
-        out.extend((0..self.output_len(x.len())).map(|m| {
-            // Output m sits at upsampled time m·down; the filter is centred (delay half_len).
-            let t = m * self.down + self.half_len;
-            // Taps j with (t − j) a multiple of `up` and 0 ≤ (t − j)/up < n.
-            let i_max = t / up;
-            let j_first = t - i_max.min(x.len() - 1) * up;
-            let mut acc = 0.0f64;
-            let mut j = j_first;
-            while j < n_taps && j <= t {
-                acc += self.taps[j] * f64::from(x[(t - j) / up]);
-                j += up;
-            }
-            acc as f32
-        }));
+        if x.is_empty() {
+            return;
+        }
+        out.extend((0..self.output_len(x.len())).map(|m| self.output(m, x, 0, x.len() - 1)));
     }
+
+    /// Output `m` from the inputs `held` (input `first` at `held[0]`), zero outside the
+    /// signal, whose last sample is input `last`. Output m sits at upsampled time
+    /// `t = m·down + half_len` (the filter is centred); its newest input is `t / up` and its
+    /// phase `t mod up`: inputs newest − k meet the phase's k-th tap.
+    fn output(&self, m: usize, held: &[f32], first: usize, last: usize) -> f32 {
+        let t = m * self.down + self.half_len;
+        let (newest, p) = (t / self.up, t % self.up);
+        let len = self.per_phase;
+        let k_min = newest.saturating_sub(last);
+        let k_max = (len - 1).min(newest);
+        if k_min > k_max {
+            return 0.0;
+        }
+        let taps = &self.phases[p * len..(p + 1) * len];
+        let (a, b) = (newest - k_max - first, newest - k_min - first);
+        dot(&taps[len - 1 - k_max..len - k_min], &held[a..=b]) as f32
+    }
+}
+
+/// `Σ a[i]·x[i]` in f64, four partial sums (independent chains the CPU overlaps).
+fn dot(a: &[f64], x: &[f32]) -> f64 {
+    let n4 = a.len() / 4 * 4;
+    let mut s = [0.0f64; 4];
+    for (a4, x4) in a[..n4].chunks_exact(4).zip(x[..n4].chunks_exact(4)) {
+        for l in 0..4 {
+            s[l] += a4[l] * f64::from(x4[l]);
+        }
+    }
+    let tail: f64 = (a[n4..].iter().zip(&x[n4..]))
+        .map(|(a, &x)| a * f64::from(x))
+        .sum();
+    (s[0] + s[1]) + (s[2] + s[3]) + tail
 }
 
 /// A [`Resampler`] over a stream: samples pushed in pieces of any size come out exactly as
@@ -154,31 +187,17 @@ impl StreamResampler {
 
     /// Takes `x`, the next input samples, and appends every output they complete to `out`.
     pub fn push(&mut self, x: &[f32], out: &mut Vec<f32>) {
-        let (up, down, n_taps) = (self.r.up, self.r.down, self.r.taps.len());
+        let (up, down) = (self.r.up, self.r.down);
         self.kept.extend_from_slice(x);
         self.received += x.len();
-        loop {
-            // As in `process`: output m sits at upsampled time t, the newest input it
-            // needs is t / up, and taps j = t − i·up run up from there.
-            let t = self.next * down + self.r.half_len;
-            let newest = t / up;
-            if newest >= self.received {
-                break;
-            }
-            let (mut i, mut j, mut acc) = (newest, t - newest * up, 0.0f64);
-            while j < n_taps {
-                acc += self.r.taps[j] * f64::from(self.kept[i - self.base]);
-                if i == 0 {
-                    break;
-                }
-                (i, j) = (i - 1, j + up);
-            }
-            out.push(acc as f32);
+        while (self.next * down + self.r.half_len) / up < self.received {
+            let last = self.received - 1;
+            out.push(self.r.output(self.next, &self.kept, self.base, last));
             self.next += 1;
         }
         // The oldest input the next output reads.
-        let t = self.next * down + self.r.half_len;
-        let oldest = (t + 1).saturating_sub(n_taps).div_ceil(up);
+        let newest = (self.next * down + self.r.half_len) / up;
+        let oldest = (newest + 1).saturating_sub(self.r.per_phase);
         if oldest > self.base {
             let drop = (oldest - self.base).min(self.kept.len());
             self.kept.drain(..drop);
