@@ -11,18 +11,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+
+from benchlib import best
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def best(f, runs=3):
-    t = float("inf")
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        f()
-        t = min(t, time.perf_counter() - t0)
-    return t
 
 
 def main():
@@ -53,8 +45,8 @@ def main():
             for s in e.signals:
                 s.data
 
-        t_py = best(py)
-        t_eio = best(eio)
+        t_py = best(py, 3)
+        t_eio = best(eio, 3)
         out = subprocess.run([os.path.join(ROOT, "target/release/examples/read_bench"), path, "3"],
                              check=True, capture_output=True, text=True).stdout.split()
         t_bw = float(out[0])
