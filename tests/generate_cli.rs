@@ -849,3 +849,49 @@ fn fs_resamples_learned_records_and_the_manifest_records_it() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("takes --fs only"), "{err}");
 }
+
+/// `info MODEL` says what a checkpoint makes before anyone streams it: the rate and
+/// channels its generated records have, the file it was trained on and the command that
+/// trained it. A directory that is no checkpoint, or an unknown name, exits 2 naming it.
+#[test]
+fn info_describes_a_checkpoint_as_its_records_come_out() {
+    for (model, kind) in [("ecg-vae", "vae"), ("ecg-transformer", "transformer")] {
+        let o = biowave(&["info", "--json", model]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["kind"], kind, "{j}");
+        assert_eq!(j["trained_on"][0][0], "signals/mitdb208.edf", "{j}");
+        let command = j["command"].as_str().unwrap();
+        assert!(
+            command.starts_with("biowave train") && command.contains(model),
+            "{j}"
+        );
+        if kind == "transformer" {
+            continue; // its generator calibrates on 20 minutes of draws at load
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("x.edf");
+        let o = biowave(
+            &["generate", "--model", model, "--duration", "2s", "--out"]
+                .into_iter()
+                .chain([out.to_str().unwrap()])
+                .collect::<Vec<_>>(),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rec = biowave::io::read(&out).unwrap();
+        assert_eq!(j["sample_rate"], rec.channels[0].meta.sample_rate);
+        let labels: Vec<&str> = rec.channels.iter().map(|c| c.meta.label.as_str()).collect();
+        let listed: Vec<&str> = (j["channels"].as_array().unwrap().iter())
+            .map(|c| c["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed, labels);
+    }
+    let text = String::from_utf8(biowave(&["info", "models/eeg-vae"]).stdout).unwrap();
+    assert!(text.contains("250 Hz") && text.contains("EEG Pz"), "{text}");
+    for (arg, needle) in [("src", "no config.json"), ("nosuch-model", "nosuch-model")] {
+        let o = biowave(&["info", arg]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{arg}: {err}");
+        assert!(err.contains(needle), "{arg}: {err}");
+    }
+}

@@ -1,4 +1,5 @@
-//! `biowave info FILE [--json]`.
+//! `biowave info FILE [--json]`: a recording's header, or a checkpoint's description
+//! (`info_model`).
 
 use crate::record::RecordInfo;
 use serde::Serialize;
@@ -7,7 +8,8 @@ use std::path::PathBuf;
 /// Arguments of `biowave info`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The recording (EDF, EDF+, BDF, HDF5, CSV).
+    /// The recording (EDF, EDF+, BDF, HDF5, CSV), or a checkpoint: a model name such as
+    /// `ecg-vae` or its directory.
     pub file: PathBuf,
     /// Print machine-readable JSON instead of text.
     #[arg(long)]
@@ -70,8 +72,11 @@ pub struct ChannelJson<'a> {
     pub physical_range: Option<[f64; 2]>,
 }
 
-/// Prints the recording's header.
+/// Prints the recording's header (or the checkpoint's description).
 pub fn run(args: Args) -> crate::Result<()> {
+    if let Some(dir) = super::info_model::checkpoint_dir(&args.file) {
+        return emit(&super::info_model::describe(&dir, args.json)?);
+    }
     let opts = crate::io::OpenOptions {
         sample_rate: args.fs,
         h5_dataset: args.h5_dataset.clone(),

@@ -6,6 +6,7 @@ mod convert;
 mod eval;
 mod generate;
 mod info;
+mod info_model;
 mod model_args;
 mod stream;
 mod train;

@@ -1,0 +1,141 @@
+//! `biowave info MODEL`: what a checkpoint makes (rate, channels, units), what it was
+//! trained on and by which command, before anyone streams it to a device.
+
+use crate::model::checkpoint::{self, CheckpointConfig};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The stable JSON shape of `biowave info --json MODEL` (documented in README).
+#[derive(Debug, Serialize)]
+pub struct ModelJson<'a> {
+    /// The checkpoint directory.
+    pub checkpoint: String,
+    /// `vae` or `transformer`.
+    pub kind: &'a str,
+    /// A transformer over a VAE's latents (its `codec/`), or over spectral frames.
+    pub over_codec: bool,
+    /// biowave version that trained it.
+    pub crate_version: &'a str,
+    /// Output rate, Hz (`--fs` resamples it).
+    pub sample_rate: f64,
+    /// Output channels: label, unit, range.
+    pub channels: &'a [crate::record::ChannelSpec],
+    /// Training windows are one per beat.
+    pub beat_aligned: bool,
+    /// STFT size and hop of its spectral frames.
+    pub n_fft: usize,
+    /// STFT hop.
+    pub hop: usize,
+    /// Parameters its config declares.
+    pub parameters: u64,
+    /// Sampling temperature it uses unless told otherwise (transformers).
+    pub temperature: Option<f32>,
+    /// Training files and their sha256.
+    pub trained_on: &'a [(String, String)],
+    /// Seed, optimiser steps, the command that made it, its last losses.
+    pub seed: u64,
+    /// Optimiser steps.
+    pub steps: u64,
+    /// The exact training command.
+    pub command: &'a str,
+    /// Last training and validation losses.
+    pub losses: &'a serde_json::Value,
+}
+
+/// The checkpoint `arg` names, if it names one rather than a recording: a directory with a
+/// config.json, or a model name found under `./models` or `$BIOWAVE_MODELS`.
+pub fn checkpoint_dir(arg: &Path) -> Option<PathBuf> {
+    if arg.is_dir() {
+        return Some(arg.to_path_buf());
+    }
+    let name = arg.to_str().filter(|_| !arg.exists())?;
+    let dir = checkpoint::locate(name);
+    dir.join("config.json").exists().then_some(dir)
+}
+
+/// Describes the checkpoint at `dir` as text or JSON.
+pub fn describe(dir: &Path, json: bool) -> crate::Result<String> {
+    if !dir.join("config.json").exists() {
+        return Err(crate::Error::bad_path(
+            dir,
+            "a directory, neither a recording nor a checkpoint (no config.json)",
+        ));
+    }
+    let cfg = checkpoint::load_config(dir)?;
+    let j = to_json(dir, &cfg);
+    Ok(if json {
+        serde_json::to_string_pretty(&j).expect("model JSON serialises") + "\n"
+    } else {
+        render_text(&j)
+    })
+}
+
+fn to_json<'a>(dir: &Path, cfg: &'a CheckpointConfig) -> ModelJson<'a> {
+    ModelJson {
+        checkpoint: dir.display().to_string(),
+        kind: &cfg.kind,
+        over_codec: cfg.codec.is_some(),
+        crate_version: &cfg.crate_version,
+        sample_rate: cfg.spec.sample_rate,
+        channels: &cfg.spec.channels,
+        beat_aligned: cfg.data.beats.is_some(),
+        n_fft: cfg.data.spectral.n_fft,
+        hop: cfg.data.spectral.hop,
+        parameters: cfg.n_params(),
+        temperature: cfg.temperature,
+        trained_on: &cfg.fingerprints,
+        seed: cfg.seed,
+        steps: cfg.step,
+        command: &cfg.command,
+        losses: &cfg.losses,
+    }
+}
+
+fn render_text(j: &ModelJson) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let what = match (j.kind, j.over_codec, j.beat_aligned) {
+        ("transformer", true, _) => "transformer over a VAE's latents (codec/)",
+        ("transformer", false, _) => "transformer over spectral frames",
+        (_, _, true) => "VAE over beat-aligned windows",
+        _ => "VAE over windows",
+    };
+    let _ = writeln!(out, "{} (checkpoint): {what}", j.checkpoint);
+    let _ = writeln!(
+        out,
+        "output:     {} Hz (resample with --fs), {} channel(s)",
+        j.sample_rate,
+        j.channels.len()
+    );
+    for (i, c) in j.channels.iter().enumerate() {
+        let (lo, hi) = (c.range.0 as f32, c.range.1 as f32);
+        let _ = writeln!(
+            out,
+            "  {:>3}  {:<16} {:<6} [{lo}, {hi}]",
+            i + 1,
+            c.label,
+            c.unit
+        );
+    }
+    let _ = writeln!(
+        out,
+        "model:      {} parameters, STFT n_fft {} hop {}{}",
+        j.parameters,
+        j.n_fft,
+        j.hop,
+        j.temperature
+            .map(|t| format!(", temperature {t}"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "trained:    {} steps, seed {}, biowave {}",
+        j.steps, j.seed, j.crate_version
+    );
+    for (file, sha) in j.trained_on {
+        let _ = writeln!(out, "  on {file} (sha256 {})", &sha[..sha.len().min(16)]);
+    }
+    let _ = writeln!(out, "command:    {}", j.command);
+    let _ = writeln!(out, "losses:     {}", j.losses);
+    out
+}
