@@ -326,4 +326,30 @@ mod tests {
         assert_eq!(c.opts.block_frames, 10);
         assert_eq!(c.opts.total_frames, Some(2000));
     }
+
+    /// A checkpoint's `fs` resamples it to any rate a filter can be made for; rates that
+    /// are not positive and finite, or too fine a ratio, are refused before streaming.
+    #[test]
+    fn fs_resamples_checkpoints_and_refuses_what_cannot_be_resampled() {
+        let def = |fs: &str| {
+            let text = format!("[[stream]]\nmodel = \"models/ecg-vae\"\nfs = {fs}\n");
+            Scenario::parse(Path::new("s.toml"), &text).map(|s| s.streams[0].clone())
+        };
+        for fs in ["500", "250", "1000", "360"] {
+            let g = build_generator(&def(fs).unwrap()).unwrap();
+            assert_eq!(g.spec().sample_rate, fs.parse::<f64>().unwrap());
+        }
+        for fs in ["nan", "inf", "-1", "0", "1e300", "333.33"] {
+            let r = def(fs).and_then(|d| build_generator(&d).map(|_| ()));
+            assert!(r.is_err(), "fs = {fs}");
+        }
+        let sine = def("500")
+            .map(|d| StreamDef {
+                model: "sine".into(),
+                ..d
+            })
+            .unwrap();
+        let e = build_generator(&sine).err().unwrap().to_string();
+        assert!(e.contains("`fs` resamples checkpoints"), "{e}");
+    }
 }
