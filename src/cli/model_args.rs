@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 /// Parameters of `ecgsyn` and `eeg` (flattened into `generate` and `stream`).
 #[derive(Debug, Default, Clone, clap::Args)]
+#[command(next_help_heading = "Model options (ecgsyn, eeg; --fs also resamples a checkpoint)")]
 pub struct ModelArgs {
     /// Model parameters from a TOML file (keys as in `--param`).
     #[arg(long)]
