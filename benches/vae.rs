@@ -83,6 +83,7 @@ fn checkpoint(dir: &std::path::Path) {
             nperseg: nperseg(FS),
             log_psd: vec![-10.0; LEADS * (nperseg(FS) / 2 + 1)],
         }),
+        envelope: None,
         codec: None,
     };
     save_config(dir, &cfg).unwrap();

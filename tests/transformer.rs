@@ -190,6 +190,30 @@ fn the_eeg_transformer_is_equalised_to_its_record() {
     common::assert_eeg_spectrum_within("eeg-transformer", 2, 0.75);
 }
 
+/// Real EEG waxes and wanes: the loudness of the record's 2 s windows (its 19 EEG channels
+/// as recorded) swings by about 0.1 in ln (`common::coupling_and_loudness_spread`, a
+/// robust sd). The shipped `eeg-transformer`, trained with `--envelope`, swings as much
+/// (within 20 %) over 10 minutes; the same checkpoint without its `envelope` swings far
+/// less, and its channel coupling is the same either way (one gain on every channel).
+#[test]
+fn the_eeg_transformers_windows_wax_and_wane_as_its_records_do() {
+    let [(r_ours, ours), (_, real), (r_plain, plain)] =
+        common::eeg_coupling_with_and_without("eeg-transformer", "envelope");
+    assert!((0.06..0.15).contains(&real), "record {real}");
+    assert!(
+        (ours / real - 1.0).abs() < 0.2,
+        "synthetic {ours}, record {real}"
+    );
+    assert!(
+        plain < 0.8 * real,
+        "without the envelope {plain}, record {real}"
+    );
+    assert!(
+        (r_ours - r_plain).abs() < 0.02,
+        "coupling {r_ours} vs {r_plain}"
+    );
+}
+
 /// The shipped latent ECG transformer plays beat tokens, and a minute of ~100 beats of
 /// MIT-BIH 208 varies more than ±20 % from the next by which beats it holds (the record's
 /// own minutes: std 0.68–1.04 × the first's, centroid 0.84–1.00 ×): so its drift is judged
@@ -933,14 +957,19 @@ fn bad_beat_clocks_in_a_checkpoint_are_refused_by_name() {
     common::assert_config_refused(&dir, &many, "rhythm_kinds");
 }
 
-/// `--clock` on a VAE or a latent transformer, `--clock-kinds` without `--clock` or outside
-/// 1–8, and `--temperature` on a VAE or outside [0, 10], are refused by name before any
-/// data is read.
+/// `--clock` or `--envelope` on a VAE or a latent transformer, `--clock-kinds` without
+/// `--clock` or outside 1–8, and `--temperature` on a VAE or outside [0, 10], are refused
+/// by name before any data is read.
 #[test]
 fn clock_and_temperature_flags_that_do_not_fit_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["--model", "vae", "--clock"], "--clock"),
+        (&["--model", "vae", "--envelope"], "--envelope"),
+        (
+            &["--model", "transformer", "--envelope", "--codec", "ecg-vae"],
+            "--envelope",
+        ),
         (
             &["--model", "transformer", "--clock-kinds", "2"],
             "--clock-kinds 2",

@@ -30,6 +30,8 @@ pub struct ModelJson<'a> {
     pub parameters: u64,
     /// Sampling temperature it uses unless told otherwise (transformers).
     pub temperature: Option<f32>,
+    /// The training windows' loudness spread its sampler adds (`train --envelope`).
+    pub envelope: Option<crate::model::envelope::EnvelopeTarget>,
     /// Training files and their sha256.
     pub trained_on: &'a [(String, String)],
     /// Seed, optimiser steps, the command that made it, its last losses.
@@ -83,6 +85,7 @@ fn to_json<'a>(dir: &Path, cfg: &'a CheckpointConfig) -> ModelJson<'a> {
         hop: cfg.data.spectral.hop,
         parameters: cfg.n_params(),
         temperature: cfg.temperature,
+        envelope: cfg.envelope,
         trained_on: &cfg.fingerprints,
         seed: cfg.seed,
         steps: cfg.step,
@@ -127,6 +130,13 @@ fn render_text(j: &ModelJson) -> String {
             .map(|t| format!(", temperature {t}"))
             .unwrap_or_default()
     );
+    if let Some(e) = &j.envelope {
+        let _ = writeln!(
+            out,
+            "envelope:   windows of {} s vary by sd {:.3} in log10 RMS (rho {:.2}) in training",
+            e.window_s, e.sd, e.rho
+        );
+    }
     let _ = writeln!(
         out,
         "trained:    {} steps, seed {}, biowave {}",

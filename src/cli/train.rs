@@ -5,6 +5,7 @@ use crate::dsp::SpectralConfig;
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::codebook::{Codebook, MAX_CODEBOOK};
 use crate::model::decoder_noise;
+use crate::model::envelope::EnvelopeTarget;
 use crate::model::equaliser::SpectrumTarget;
 use crate::model::latent_prior::LatentPrior;
 use crate::model::latent_states::LatentStates;
@@ -100,6 +101,11 @@ pub struct Args {
     /// replays each training interval with the kind of beat that ended it. 1: one kind.
     #[arg(long, default_value_t = 1)]
     pub clock_kinds: usize,
+    /// Frame transformer: also save how much the training windows' loudness varies, which
+    /// the sampler adds where its own windows vary less, as a slow gain (`model::envelope`:
+    /// EEG that waxes and wanes as the record does).
+    #[arg(long)]
+    pub envelope: bool,
     /// Transformer: the temperature its samplers use unless `generate`/`stream` give one
     /// (stored in config.json; default 1: the trained distribution as it is).
     #[arg(long)]
@@ -277,7 +283,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     } else {
         fit.vae(ckpt)?
     };
-    done.spectrum = spectrum_target(&args, &done.data)?;
+    (done.spectrum, done.envelope) = record_targets(&args, &done.data)?;
     checkpoint::save_config(&out, &done)?;
     report(&out, t0, &done);
     Ok(())
@@ -288,6 +294,9 @@ fn check_flags(args: &Args) -> crate::Result<()> {
     let refuse = |msg: String| Err(crate::Error::BadInput(msg));
     if args.model != "vae" && args.model != "transformer" {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
+    }
+    if args.envelope {
+        crate::model::envelope::check_kind(args.model == "transformer" && args.codec.is_none())?;
     }
     if args.codebook > 0 {
         if args.model != "transformer" || args.codec.is_some() {
@@ -497,19 +506,39 @@ fn beat_states(
     ))
 }
 
-/// The training records' mean log PSD per channel (`model::equaliser`), each record
-/// whole and prepared as for training; `None` if all are shorter than one window.
-fn spectrum_target(args: &Args, data: &DataConfig) -> crate::Result<Option<SpectrumTarget>> {
-    let mut targets = Vec::new();
+/// What the samplers calibrate to, from the training records each whole and prepared as
+/// for training: their mean log PSD per channel (`model::equaliser`; `None` if all are
+/// shorter than one window) and with `--envelope` the spread of their windows' loudness
+/// (`model::envelope`, windows as long as the model's).
+fn record_targets(
+    args: &Args,
+    data: &DataConfig,
+) -> crate::Result<(Option<SpectrumTarget>, Option<EnvelopeTarget>)> {
+    let (mut spectra, mut records, mut rate) = (Vec::new(), Vec::new(), 0.0);
     for p in &args.data {
         let src = Source {
             name: p.display().to_string(),
             record: crate::io::read(p)?,
         };
         let (signals, fs) = crate::data::prepare_signals(&src, data)?;
-        targets.extend(SpectrumTarget::of_signals(&signals, fs));
+        spectra.extend(SpectrumTarget::of_signals(&signals, fs));
+        rate = fs;
+        if args.envelope {
+            records.push(signals);
+        }
     }
-    Ok(SpectrumTarget::mean_of(&targets))
+    let envelope = match args.envelope {
+        true => Some(
+            EnvelopeTarget::of_records(&records, rate, data.window_s).ok_or_else(|| {
+                crate::Error::BadInput(format!(
+                    "--envelope: the training records hold under 8 windows of {} s",
+                    data.window_s
+                ))
+            })?,
+        ),
+        false => None,
+    };
+    Ok((SpectrumTarget::mean_of(&spectra), envelope))
 }
 
 /// The one-line summary `train` ends with.
@@ -554,6 +583,7 @@ pub(super) fn new_checkpoint(
         decoder_noise_coupling: None,
         draw_coupling: None,
         spectrum: None,
+        envelope: None,
         codec: None,
     }
 }

@@ -71,6 +71,11 @@ pub struct CheckpointConfig {
     /// its output to (`model::equaliser`); absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spectrum: Option<super::equaliser::SpectrumTarget>,
+    /// Frame transformer trained with `--envelope`: how much the training windows'
+    /// loudness varies (`model::envelope`), which the sampler adds where its own output
+    /// varies less; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<super::envelope::EnvelopeTarget>,
     /// Transformer over a VAE's beat latents (`model::latent_walk`): the subdirectory
     /// holding that VAE, always `codec`; absent for transformers over spectral frames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,6 +356,12 @@ impl CheckpointConfig {
         }
         if let Some(t) = &self.spectrum {
             t.check(nc)?;
+        }
+        if let Some(t) = &self.envelope {
+            if self.transformer.is_none() || self.codec.is_some() {
+                return Err("envelope without a transformer over frames".into());
+            }
+            t.check()?;
         }
         if let Some(t) = self
             .temperature

@@ -55,6 +55,9 @@ pub struct Calibration {
     pub gain: Vec<f32>,
     /// FIR kernel per channel (`model::equaliser`).
     pub eq: Vec<Vec<f32>>,
+    /// The sd of the log loudness of the equalised output's windows (`model::envelope`),
+    /// for checkpoints with an envelope.
+    pub envelope_sd: Option<f64>,
 }
 
 fn memo() -> &'static Mutex<HashMap<GainKey, Calibration>> {
@@ -97,6 +100,7 @@ mod tests {
         let c = Calibration {
             gain: vec![1.5, 2.5],
             eq: vec![vec![1.0]],
+            envelope_sd: None,
         };
         put(key.clone(), c.clone());
         assert_eq!(get(&key), Some(c));

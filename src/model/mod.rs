@@ -8,6 +8,7 @@ pub mod codebook;
 pub mod coupling;
 pub mod data_parallel;
 pub mod decoder_noise;
+pub mod envelope;
 pub mod equaliser;
 pub mod gain_cache;
 pub(crate) mod kmeans;

@@ -2,6 +2,7 @@
 //! go through the streaming inverse STFT (and, for a checkpoint with a spectrum target,
 //! the equaliser, `model::equaliser`) and come out as blocks of samples.
 
+use super::envelope::Envelope;
 use super::Generator;
 use crate::block::Block;
 use crate::dsp::fir::FirStream;
@@ -27,6 +28,8 @@ pub struct SpectralStream<S> {
     /// Decoded samples on their way into `eq`, channel-major.
     chunk: Vec<f32>,
     out: BlockOut,
+    /// A slow gain on the output (`model::envelope`, checkpoints trained with one).
+    envelope: Option<Envelope>,
 }
 
 /// The last step every learned generator shares: `n` ready samples per channel, pulled
@@ -77,7 +80,14 @@ impl<S: FrameSource> SpectralStream<S> {
             eq: None,
             chunk: Vec::new(),
             out: BlockOut::default(),
+            envelope: None,
         }
+    }
+
+    /// The stream with its output multiplied by `envelope`'s slow gain, if any.
+    pub fn with_envelope(mut self, envelope: Option<Envelope>) -> Self {
+        self.envelope = envelope;
+        self
     }
 
     /// The stream with its output filtered by `kernels`, one per channel (`dsp::fir`).
@@ -127,20 +137,29 @@ impl<S: FrameSource> Generator for SpectralStream<S> {
             eq,
             chunk,
             out,
+            envelope,
         } = self;
         block.check_channels(spec.n_channels())?;
-        let Some(eq) = eq else {
-            while decoder.available() < n {
-                source.push_frames(decoder)?;
+        match eq {
+            None => {
+                while decoder.available() < n {
+                    source.push_frames(decoder)?;
+                }
+                out.fill(block, spec, |o, n| decoder.pull(o, n))?;
             }
-            return out.fill(block, spec, |o, n| decoder.pull(o, n));
-        };
-        while eq.available() < n {
-            let m = eq.chunk_len();
-            chunk.resize(m * spec.n_channels(), 0.0);
-            decode(source, decoder, chunk, m)?;
-            eq.push(chunk);
+            Some(eq) => {
+                while eq.available() < n {
+                    let m = eq.chunk_len();
+                    chunk.resize(m * spec.n_channels(), 0.0);
+                    decode(source, decoder, chunk, m)?;
+                    eq.push(chunk);
+                }
+                out.fill(block, spec, |o, n| eq.pull(o, n))?;
+            }
         }
-        out.fill(block, spec, |o, n| eq.pull(o, n))
+        if let Some(e) = envelope {
+            e.apply(&mut block.data[..n * spec.n_channels()], n);
+        }
+        Ok(())
     }
 }

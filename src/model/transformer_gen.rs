@@ -19,12 +19,14 @@
 
 use super::checkpoint::CheckpointConfig;
 use super::coupling::ChannelMix;
-use super::equaliser::{self, SpectrumTarget};
+use super::envelope::{Envelope, EnvelopeMeter, EnvelopeTarget};
+use super::equaliser;
 use super::gain_cache::{self, Calibration, GainKey, CALIBRATION_SEED};
 use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::transformer::Transformer;
 use super::transformer_step::{self, NextToken, Precision, StepWeights, Stepper};
+use super::Generator;
 use crate::dsp::beat_clock::{self, Rhythm};
 use crate::dsp::StreamDecoder;
 use crate::{Error, Result};
@@ -205,16 +207,17 @@ pub fn load(
     temperature: Option<f32>,
 ) -> Result<TransformerGenerator> {
     let steps = Autoregressor::load(dir, &cfg, seed, temperature)?;
-    let eq = match &cfg.spectrum {
-        Some(t) => equaliser_of(dir, &cfg, &steps, t)?,
-        None => Vec::new(),
-    };
-    let stream = sampling(cfg, steps)?;
-    if eq.is_empty() {
-        Ok(stream)
-    } else {
-        stream.with_equaliser(&eq)
+    let cal = calibration_of(dir, &cfg, &steps)?;
+    let envelope = (cfg.envelope.as_ref())
+        .zip(cal.envelope_sd)
+        .and_then(|(t, own)| {
+            Envelope::new(t, Envelope::missing(t, own), cfg.spec.sample_rate, seed)
+        });
+    let mut stream = sampling(cfg, steps)?;
+    if !cal.eq.is_empty() {
+        stream = stream.with_equaliser(&cal.eq)?;
     }
+    Ok(stream.with_envelope(envelope))
 }
 
 /// `steps` sampled through a fresh streaming inverse STFT (no equaliser).
@@ -226,30 +229,67 @@ fn sampling(cfg: CheckpointConfig, steps: Autoregressor) -> Result<TransformerGe
     Ok(SpectralStream::new(s, spec, decoder))
 }
 
-/// The equaliser's kernels for the checkpoint at `dir` sampled like `steps` (same weights
-/// and temperature): `equaliser::LEVEL_SECONDS` of draws from the calibration seed, levels
-/// and shape; memoised per process (`gain_cache`).
-fn equaliser_of(
+/// Seconds of equalised draws the envelope's own spread is measured on (`model::envelope`).
+pub const ENVELOPE_SECONDS: f64 = 600.0;
+
+/// What the checkpoint at `dir` sampled like `steps` (same weights and temperature) is
+/// calibrated by, from draws restarted with the calibration seed: the equaliser's kernels
+/// (`equaliser::LEVEL_SECONDS` of draws, levels and shape) where it has a `spectrum`, and
+/// where it has an `envelope`, the spread of its equalised windows' loudness
+/// ([`ENVELOPE_SECONDS`]); memoised per process (`gain_cache`).
+fn calibration_of(
     dir: &Path,
     cfg: &CheckpointConfig,
     steps: &Autoregressor,
-    target: &SpectrumTarget,
-) -> Result<Vec<Vec<f32>>> {
+) -> Result<Calibration> {
     let key = GainKey::new(dir, &dir.join("model.safetensors"), cfg).with_walk(steps.origin());
     if let Some(c) = gain_cache::get(&key) {
-        return Ok(c.eq);
+        return Ok(c);
     }
-    let mut g = sampling(cfg.clone(), steps.restarted(CALIBRATION_SEED))?;
     let (nc, fs) = (cfg.spec.n_channels(), cfg.spec.sample_rate);
-    let eq = equaliser::calibrate(target, nc, fs, equaliser::LEVEL_SECONDS, None, |w| {
-        g.decode_into(w, w.len() / nc)
-    })?;
+    let eq = match &cfg.spectrum {
+        Some(target) => {
+            let mut g = sampling(cfg.clone(), steps.restarted(CALIBRATION_SEED))?;
+            equaliser::calibrate(target, nc, fs, equaliser::LEVEL_SECONDS, None, |w| {
+                g.decode_into(w, w.len() / nc)
+            })?
+        }
+        None => Vec::new(),
+    };
+    let envelope_sd = match &cfg.envelope {
+        Some(t) => {
+            let mut g = sampling(cfg.clone(), steps.restarted(CALIBRATION_SEED))?;
+            if !eq.is_empty() {
+                g = g.with_equaliser(&eq)?;
+            }
+            own_spread(&mut g, t, ENVELOPE_SECONDS)?
+        }
+        None => None,
+    };
     let calibration = Calibration {
         gain: Vec::new(),
-        eq: eq.clone(),
+        eq,
+        envelope_sd,
     };
-    gain_cache::put(key, calibration);
-    Ok(eq)
+    gain_cache::put(key, calibration.clone());
+    Ok(calibration)
+}
+
+/// The sd of the log loudness of `g`'s windows of `target`'s length over `seconds`.
+fn own_spread(
+    g: &mut impl Generator,
+    target: &EnvelopeTarget,
+    seconds: f64,
+) -> Result<Option<f64>> {
+    let spec = g.spec().clone();
+    let mut meter = EnvelopeMeter::new(spec.n_channels(), spec.sample_rate, target.window_s);
+    let n = (spec.sample_rate.round() as usize).max(1);
+    let mut block = crate::block::Block::new(spec.n_channels(), n);
+    for _ in 0..(seconds.max(1.0) as usize) {
+        g.fill(&mut block)?;
+        meter.add(&block.data, n);
+    }
+    Ok(meter.spread().map(|(sd, _)| sd))
 }
 
 impl TransformerSampler {

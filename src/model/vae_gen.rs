@@ -555,6 +555,7 @@ impl VaeGenerator {
                     Calibration {
                         gain,
                         eq: eq.clone(),
+                        envelope_sd: None,
                     },
                 );
                 eq
