@@ -47,9 +47,10 @@ impl GainKey {
     }
 }
 
-/// What a VAE's load calibrates: per-bin gains and, with a spectrum target, the
-/// equaliser's kernels (one per channel; empty without).
-#[derive(Debug, Clone, PartialEq)]
+/// What a generator's load calibrates: a VAE's per-bin gains and, with a spectrum target,
+/// the equaliser's kernels (one per channel; empty without); a frame transformer's kernels
+/// and, with an envelope, its own windows' loudness spread.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Calibration {
     /// Amplitude gain per complex bin.
     pub gain: Vec<f32>,

@@ -242,6 +242,9 @@ fn calibration_of(
     cfg: &CheckpointConfig,
     steps: &Autoregressor,
 ) -> Result<Calibration> {
+    if cfg.spectrum.is_none() && cfg.envelope.is_none() {
+        return Ok(Calibration::default());
+    }
     let key = GainKey::new(dir, &dir.join("model.safetensors"), cfg).with_walk(steps.origin());
     if let Some(c) = gain_cache::get(&key) {
         return Ok(c);
@@ -275,7 +278,8 @@ fn calibration_of(
     Ok(calibration)
 }
 
-/// The sd of the log loudness of `g`'s windows of `target`'s length over `seconds`.
+/// The robust spread of the log10 loudness of `g`'s windows of `target`'s length over
+/// `seconds` (`EnvelopeMeter::spread`).
 fn own_spread(
     g: &mut impl Generator,
     target: &EnvelopeTarget,
