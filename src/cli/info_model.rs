@@ -143,9 +143,50 @@ fn render_text(j: &ModelJson) -> String {
         j.steps, j.seed, j.crate_version
     );
     for (file, sha) in j.trained_on {
-        let _ = writeln!(out, "  on {file} (sha256 {})", &sha[..sha.len().min(16)]);
+        // The first 16 characters (the config is untrusted: not sliced inside a char).
+        let short = sha.get(..16).unwrap_or(sha);
+        let _ = writeln!(out, "  on {file} (sha256 {short})");
     }
     let _ = writeln!(out, "command:    {}", j.command);
     let _ = writeln!(out, "losses:     {}", j.losses);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config.json is untrusted: a training file's "sha256" of multibyte characters is
+    /// shown, not sliced inside a character.
+    #[test]
+    fn text_of_a_hostile_fingerprint_does_not_panic() {
+        let channels = [crate::record::ChannelSpec {
+            label: "II".into(),
+            unit: "mV".into(),
+            range: (-5.0, 5.0),
+        }];
+        let trained_on = [("a.edf".to_string(), "ééééééééééééééééé".to_string())];
+        let losses = serde_json::json!({});
+        let j = ModelJson {
+            checkpoint: "x".into(),
+            kind: "vae",
+            over_codec: false,
+            crate_version: "0",
+            sample_rate: 360.0,
+            channels: &channels,
+            beat_aligned: true,
+            n_fft: 64,
+            hop: 16,
+            parameters: 1,
+            temperature: None,
+            envelope: None,
+            trained_on: &trained_on,
+            seed: 1,
+            steps: 1,
+            command: "biowave train",
+            losses: &losses,
+        };
+        let text = render_text(&j);
+        assert!(text.contains("on a.edf (sha256 éééééééé)"), "{text}");
+    }
 }

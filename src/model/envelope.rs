@@ -184,13 +184,16 @@ impl Envelope {
         if missing.is_nan() || missing <= 1e-4 {
             return None;
         }
+        // Loudness that alternates window by window is no envelope: a negative correlation
+        // (noise in a short record) is taken as none, which also bounds the knots below.
+        let rho = target.rho.max(0.0);
         // A window between two knots averages them: var (1 + rho) / 2 of the knots'.
-        let sigma = missing / ((1.0 + target.rho) / 2.0).sqrt();
+        let sigma = missing / ((1.0 + rho) / 2.0).sqrt();
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x656e_7665_6c6f_7065);
         let first = sigma * super::physio::gauss(&mut rng);
         let mut e = Self {
             rng,
-            rho: target.rho,
+            rho,
             sigma,
             step: ((target.window_s * fs).round() as usize).max(1),
             knots: (first, 0.0),
