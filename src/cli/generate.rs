@@ -41,10 +41,8 @@ pub struct Args {
 
 /// Builds the model with its parameters from the arguments.
 pub fn model_from_args(a: &Args) -> crate::Result<JobModel> {
+    crate::model::refuse_temperature(&a.model, a.temperature)?;
     match a.opts.physio(&a.model)? {
-        Some(_) if a.temperature.is_some() => Err(Error::BadInput(
-            "--temperature applies to transformer checkpoints only".into(),
-        )),
         Some(p) => Ok(JobModel::Physio(p)),
         None => Ok(JobModel::Learned(LearnedModel::open(
             &a.model,

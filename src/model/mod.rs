@@ -109,13 +109,26 @@ pub fn by_name(name: &str, seed: u64) -> Result<Box<dyn Generator>> {
     by_name_with(name, seed, None)
 }
 
-/// [`by_name`] with a sampling temperature, which only transformer checkpoints take.
-pub fn by_name_with(name: &str, seed: u64, temperature: Option<f32>) -> Result<Box<dyn Generator>> {
-    if matches!(name, "sine" | "ecgsyn" | "eeg") && temperature.is_some() {
+/// Whether `name` is a built-in generator (`sine`, `ecgsyn`, `eeg`) rather than a
+/// checkpoint: it takes no temperature and makes its own rate.
+pub fn is_builtin(name: &str) -> bool {
+    matches!(name, "sine" | "ecgsyn" | "eeg")
+}
+
+/// Refuses a sampling temperature for a built-in generator (only transformer checkpoints
+/// take one).
+pub fn refuse_temperature(name: &str, temperature: Option<f32>) -> Result<()> {
+    if is_builtin(name) && temperature.is_some() {
         return Err(crate::Error::BadInput(format!(
             "model `{name}`: --temperature applies to transformer checkpoints only"
         )));
     }
+    Ok(())
+}
+
+/// [`by_name`] with a sampling temperature, which only transformer checkpoints take.
+pub fn by_name_with(name: &str, seed: u64, temperature: Option<f32>) -> Result<Box<dyn Generator>> {
+    refuse_temperature(name, temperature)?;
     match name {
         "sine" => Ok(Box::new(test_signal::Sine::new(500.0, 1, 10.0, 1.0))),
         "ecgsyn" => Ok(Box::new(physio::EcgSyn::new(Default::default(), seed)?)),

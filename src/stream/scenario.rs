@@ -114,13 +114,8 @@ pub use crate::generate::parse_duration;
 /// `ecgsyn`/`eeg` with their `params`, else `model::by_name`.
 pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
     let name = def.model.as_str();
-    let builtin = matches!(name, "sine" | "ecgsyn" | "eeg");
-    if builtin && def.temperature.is_some() {
-        return Err(Error::BadInput(format!(
-            "model `{name}`: temperature applies to transformer checkpoints only"
-        )));
-    }
-    if builtin && def.fs.is_some() {
+    model::refuse_temperature(name, def.temperature)?;
+    if model::is_builtin(name) && def.fs.is_some() {
         return Err(Error::BadInput(format!(
             "model `{name}`: `fs` resamples checkpoints; set {name}'s rate in its params"
         )));
@@ -132,7 +127,8 @@ pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
         ("sine", p) => sine(p.unwrap_or_default()),
         ("ecgsyn" | "eeg", Some(t)) => {
             let origin = format!("model {name}: params");
-            model::physio::PhysioModel::from_table(name, origin, t)?.generator(def.seed)
+            model::physio::PhysioModel::from_table(name, Some((origin, t)), &[])?
+                .generator(def.seed)
         }
         (name, Some(_)) => Err(Error::BadInput(format!(
             "model {name}: `params` are understood by sine, ecgsyn and eeg only"

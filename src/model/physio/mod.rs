@@ -31,30 +31,26 @@ pub enum PhysioModel {
 
 impl PhysioModel {
     /// The model named `name` (`ecgsyn` or `eeg`) with parameters from an optional TOML
-    /// table, then `key=value` overrides, validated.
+    /// file, then `key=value` overrides, validated.
     pub fn from_parts(
         name: &str,
-        toml_table: Option<(&std::path::Path, &str)>,
+        toml_file: Option<(&std::path::Path, &str)>,
+        overrides: &[(String, String)],
+    ) -> Result<Self> {
+        let file = (toml_file.map(|(path, text)| params::parse_file(path, text))).transpose()?;
+        Self::from_table(name, file, overrides)
+    }
+
+    /// [`Self::from_parts`] with the parameters' table already parsed (a parameter file, a
+    /// scenario stream's `params`), named in errors by the string beside it.
+    pub fn from_table(
+        name: &str,
+        file: Option<(String, toml::Table)>,
         overrides: &[(String, String)],
     ) -> Result<Self> {
         match name {
-            "ecgsyn" => Ok(Self::Ecgsyn(Box::new(params::build(
-                toml_table, overrides,
-            )?))),
-            "eeg" => Ok(Self::Eeg(params::build(toml_table, overrides)?)),
-            other => Err(crate::Error::BadInput(format!(
-                "unknown physiological model `{other}` (known: ecgsyn, eeg)"
-            ))),
-        }
-    }
-
-    /// The model `name` with parameters from a table already parsed (a scenario stream's
-    /// `params`; `origin` names it in errors), validated.
-    pub fn from_table(name: &str, origin: String, table: toml::Table) -> Result<Self> {
-        let file = Some((origin, table));
-        match name {
-            "ecgsyn" => Ok(Self::Ecgsyn(Box::new(params::build_from(file, &[])?))),
-            "eeg" => Ok(Self::Eeg(params::build_from(file, &[])?)),
+            "ecgsyn" => Ok(Self::Ecgsyn(Box::new(params::build_from(file, overrides)?))),
+            "eeg" => Ok(Self::Eeg(params::build_from(file, overrides)?)),
             other => Err(crate::Error::BadInput(format!(
                 "unknown physiological model `{other}` (known: ecgsyn, eeg)"
             ))),

@@ -404,16 +404,17 @@ pub fn build<T>(
 where
     T: Default + Serialize + DeserializeOwned + Validate,
 {
-    let file = match toml_file {
-        Some((path, text)) => Some((
-            path.display().to_string(),
-            toml::from_str(text).map_err(|e| {
-                crate::Error::bad_path(path, format!("not valid TOML: {}", e.message()))
-            })?,
-        )),
-        None => None,
-    };
+    let file = toml_file
+        .map(|(path, text)| parse_file(path, text))
+        .transpose()?;
     build_from(file, overrides)
+}
+
+/// A parameter file's text as a table, with its path to name it in errors.
+pub fn parse_file(path: &Path, text: &str) -> crate::Result<(String, toml::Table)> {
+    let table = toml::from_str(text)
+        .map_err(|e| crate::Error::bad_path(path, format!("not valid TOML: {}", e.message())))?;
+    Ok((path.display().to_string(), table))
 }
 
 /// [`build`] from a table already parsed (a scenario's `params`), `origin` naming it in
