@@ -1,7 +1,7 @@
 //! `biowave convert IN OUT [--channels A,B] [--start S] [--end S] [--resample HZ] [--fs HZ]
 //! [--h5-dataset PATH]`.
 
-use crate::io::{Format, OpenOptions, Selection};
+use crate::io::{Format, Selection};
 use std::path::PathBuf;
 
 /// Arguments of `biowave convert`.
@@ -24,19 +24,9 @@ pub struct Args {
     /// Kaiser-windowed anti-aliasing FIR, as `scipy.signal.resample_poly`.
     #[arg(long)]
     pub resample: Option<f64>,
-    /// Sample rate for inputs that do not state one (HDF5, CSV without a time column); it
-    /// labels the samples, it does not resample them (that is `--resample`).
-    #[arg(long)]
-    pub fs: Option<f64>,
-    /// HDF5 dataset to read (default: the first 2-D or 3-D numeric dataset).
-    #[arg(long)]
-    pub h5_dataset: Option<String>,
-    /// HDF5 2-D axis order: `samples-channels` (default) or `channels-samples`.
-    #[arg(long)]
-    pub h5_layout: Option<String>,
-    /// Which record of a 3-D HDF5 dataset (records × samples × channels), from 0.
-    #[arg(long)]
-    pub h5_record: Option<usize>,
+    /// Reading options for HDF5 and CSV inputs.
+    #[command(flatten)]
+    pub read: super::read_args::ReadArgs,
 }
 
 /// Converts one recording into another format.
@@ -49,13 +39,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     }
     let target = Format::from_extension(&args.output)
         .ok_or_else(|| crate::io::Error::UnknownFormat(args.output.clone()))?;
-    let opts = OpenOptions {
-        sample_rate: args.fs,
-        h5_dataset: args.h5_dataset.clone(),
-        h5_layout: args.h5_layout.clone(),
-        h5_record: args.h5_record,
-    };
-    let mut reader = crate::io::open_with(&args.input, &opts)?;
+    let mut reader = crate::io::open_with(&args.input, &args.read.options())?;
     let sel = Selection {
         channels: args.channels.clone(),
         start_s: args.start,

@@ -14,18 +14,9 @@ pub struct Args {
     /// Print machine-readable JSON instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Sample rate for formats that may not state one (HDF5, CSV).
-    #[arg(long)]
-    pub fs: Option<f64>,
-    /// HDF5 dataset to describe.
-    #[arg(long)]
-    pub h5_dataset: Option<String>,
-    /// HDF5 2-D axis order: `samples-channels` (default) or `channels-samples`.
-    #[arg(long)]
-    pub h5_layout: Option<String>,
-    /// Which record of a 3-D HDF5 dataset (records × samples × channels), from 0.
-    #[arg(long)]
-    pub h5_record: Option<usize>,
+    /// Reading options for HDF5 and CSV inputs.
+    #[command(flatten)]
+    pub read: super::read_args::ReadArgs,
 }
 
 /// How many annotations `info` lists (the count is always complete).
@@ -77,13 +68,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     if let Some(dir) = super::info_model::checkpoint_dir(&args.file) {
         return emit(&super::info_model::describe(&dir, args.json)?);
     }
-    let opts = crate::io::OpenOptions {
-        sample_rate: args.fs,
-        h5_dataset: args.h5_dataset.clone(),
-        h5_layout: args.h5_layout.clone(),
-        h5_record: args.h5_record,
-    };
-    let reader = crate::io::open_with(&args.file, &opts)?;
+    let reader = crate::io::open_with(&args.file, &args.read.options())?;
     let info = reader.info();
     let format = crate::io::Format::detect(&args.file)?;
     let j = to_json(&args.file, format, info);

@@ -8,6 +8,7 @@ mod generate;
 mod info;
 mod info_model;
 mod model_args;
+mod read_args;
 mod stream;
 mod train;
 mod train_latent;
