@@ -610,6 +610,53 @@ fn learned_checkpoints_generate_reproducible_datasets() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("transformer"));
 }
 
+/// What a checkpoint calibrates at load is kept on disk (`BIOWAVE_CACHE`) and read back by
+/// the next process: the same records bit for bit without the cache, measuring into it,
+/// reading from it, and after a damaged file (measured again and rewritten).
+#[test]
+fn calibrations_kept_on_disk_give_the_same_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let run = |name: &str, cache: &Path| -> String {
+        let out = dir.path().join(name);
+        let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .env("BIOWAVE_CACHE", cache)
+            .args([
+                "generate",
+                "--model",
+                "ecg-vae",
+                "--duration",
+                "4s",
+                "--seed",
+                "2",
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = manifest(&out.join("manifest.json"));
+        m["records"][0]["sha256"].as_str().unwrap().to_owned()
+    };
+    let kept = || -> Vec<std::path::PathBuf> {
+        let files = std::fs::read_dir(&cache).unwrap();
+        files.map(|e| e.unwrap().path()).collect()
+    };
+    let off = run("off", Path::new("off"));
+    assert!(!cache.exists(), "`off` keeps nothing");
+    let measured = run("measured", &cache);
+    let files = kept();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let read = run("read", &cache);
+    assert_eq!((&measured, &read), (&off, &off));
+    std::fs::write(&files[0], "{\"key\":").unwrap();
+    assert_eq!(run("damaged", &cache), off);
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let whole: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(whole["calibration"]["gain"].as_array().unwrap().len() > 10);
+    assert_eq!(kept().len(), 1);
+}
+
 /// A shipped model's recorded command can be pasted back: `eeg-vae`'s channel labels hold
 /// spaces, and the command keeps them quoted (it was once joined with bare spaces).
 #[test]

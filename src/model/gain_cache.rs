@@ -1,7 +1,8 @@
 //! Per-process memo of checkpoints' calibrations: a VAE's gains, an equaliser's kernels.
-//! Calibration streams minutes of output through the model (about half a second) and
-//! depends on the checkpoint alone (its draws have a fixed seed), while bulk generation
-//! loads the same checkpoint once per record: the second and later loads reuse it.
+//! Calibration streams minutes of output through the model (half a second for a VAE, 10 s
+//! for `ecg-transformer`) and depends on the checkpoint alone (its draws have a fixed
+//! seed), while bulk generation loads the same checkpoint once per record: the second and
+//! later loads reuse it, and later processes read it from disk (`calibration_store`).
 
 use super::checkpoint::CheckpointConfig;
 use std::collections::HashMap;
@@ -25,6 +26,8 @@ pub struct GainKey {
     weights: Option<(u64, SystemTime)>,
     config: String,
     walk: String,
+    /// Channels and complex bins per channel: the shape a calibration must have.
+    shape: (usize, usize),
 }
 
 impl GainKey {
@@ -36,7 +39,13 @@ impl GainKey {
             weights: meta.and_then(|m| Some((m.len(), m.modified().ok()?))),
             config: serde_json::to_string(cfg).unwrap_or_default(),
             walk: String::new(),
+            shape: (cfg.spec.n_channels(), cfg.data.spectral.n_bins()),
         }
+    }
+
+    /// Channels and complex bins per channel of the checkpoint.
+    pub fn shape(&self) -> (usize, usize) {
+        self.shape
     }
 
     /// The key with the identity of the walk the calibration ran on (empty: the
@@ -50,7 +59,7 @@ impl GainKey {
 /// What a generator's load calibrates: a VAE's per-bin gains and, with a spectrum target,
 /// the equaliser's kernels (one per channel; empty without); a frame transformer's kernels
 /// and, with an envelope, its own windows' loudness spread.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Calibration {
     /// Amplitude gain per complex bin.
     pub gain: Vec<f32>,
@@ -66,18 +75,28 @@ fn memo() -> &'static Mutex<HashMap<GainKey, Calibration>> {
     MEMO.get_or_init(Default::default)
 }
 
-/// The gains calibrated earlier for `key`, if any.
+/// The calibration measured earlier for `key`, in this process or kept on disk by another.
 pub fn get(key: &GainKey) -> Option<Calibration> {
-    memo().lock().ok()?.get(key).cloned()
+    if let Some(c) = memo().lock().ok()?.get(key).cloned() {
+        return Some(c);
+    }
+    let kept = super::calibration_store::load(key)?;
+    remember(key.clone(), kept.clone());
+    Some(kept)
 }
 
-/// Remembers the gains calibrated for `key`.
-pub fn put(key: GainKey, gains: Calibration) {
+/// Remembers the calibration measured for `key`, here and on disk.
+pub fn put(key: GainKey, calibration: Calibration) {
+    super::calibration_store::save(&key, &calibration);
+    remember(key, calibration);
+}
+
+fn remember(key: GainKey, calibration: Calibration) {
     if let Ok(mut m) = memo().lock() {
         if m.len() >= MAX_ENTRIES {
             m.clear();
         }
-        m.insert(key, gains);
+        m.insert(key, calibration);
     }
 }
 

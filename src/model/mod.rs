@@ -2,6 +2,7 @@
 
 pub mod adamw;
 pub mod bias_relu;
+pub mod calibration_store;
 pub mod checkpoint;
 pub mod cholesky;
 pub mod codebook;
