@@ -93,7 +93,11 @@ fn save_in(dir: &Path, key: &GainKey, c: &Calibration) {
         calibration: c.clone(),
     };
     let path = dir.join(format!("{digest}.json"));
-    let tmp = dir.join(format!(".{digest}.{}.tmp", std::process::id()));
+    // One temporary name per process and write: threads of one process may keep the same
+    // calibration at once.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{digest}.{}.{n}.tmp", std::process::id()));
     let written = std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::write(&tmp, serde_json::to_vec(&stored)?))
         .and_then(|_| std::fs::rename(&tmp, &path));
@@ -240,6 +244,19 @@ mod tests {
         // Rewritten whole, it reads again.
         save_in(tmp.path(), &key, &c);
         assert_eq!(load_from(tmp.path(), &key), Some(c));
+    }
+
+    #[test]
+    fn threads_keeping_one_calibration_at_once_leave_one_whole_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (key, _, c) = key_and_calibration();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| save_in(tmp.path(), &key, &c));
+            }
+        });
+        assert_eq!(load_from(tmp.path(), &key), Some(c));
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
     }
 
     #[test]
