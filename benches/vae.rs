@@ -84,6 +84,7 @@ fn checkpoint(dir: &std::path::Path) {
             log_psd: vec![-10.0; LEADS * (nperseg(FS) / 2 + 1)],
         }),
         envelope: None,
+        shape: None,
         codec: None,
     };
     save_config(dir, &cfg).unwrap();

@@ -32,6 +32,9 @@ pub struct ModelJson<'a> {
     pub temperature: Option<f32>,
     /// The training windows' loudness spread its sampler adds (`train --envelope`).
     pub envelope: Option<crate::model::envelope::EnvelopeTarget>,
+    /// The waveform shape its sampler gives its output (`train --shape`): the window its
+    /// local loudness is taken over and the quantile levels per channel.
+    pub shape: Option<ShapeInfo>,
     /// Training files and their sha256.
     pub trained_on: &'a [(String, String)],
     /// Seed, optimiser steps, the command that made it, its last losses.
@@ -42,6 +45,15 @@ pub struct ModelJson<'a> {
     pub command: &'a str,
     /// Last training and validation losses.
     pub losses: &'a serde_json::Value,
+}
+
+/// What `info` says of a checkpoint's waveform shape (`model::shape`).
+#[derive(Debug, Serialize)]
+pub struct ShapeInfo {
+    /// Window of the local loudness, seconds.
+    pub window_s: f64,
+    /// Quantile levels per channel.
+    pub levels: usize,
 }
 
 /// The checkpoint `arg` names, if it names one rather than a recording: a directory with a
@@ -86,6 +98,10 @@ fn to_json<'a>(dir: &Path, cfg: &'a CheckpointConfig) -> ModelJson<'a> {
         parameters: cfg.n_params(),
         temperature: cfg.temperature,
         envelope: cfg.envelope,
+        shape: cfg.shape.as_ref().map(|s| ShapeInfo {
+            window_s: s.window_s,
+            levels: s.p.len(),
+        }),
         trained_on: &cfg.fingerprints,
         seed: cfg.seed,
         steps: cfg.step,
@@ -130,6 +146,13 @@ fn render_text(j: &ModelJson) -> String {
             .map(|t| format!(", temperature {t}"))
             .unwrap_or_default()
     );
+    if let Some(s) = &j.shape {
+        let _ = writeln!(
+            out,
+            "shape:      the record's waveform within its loudness over {} s windows, {} quantiles a channel",
+            s.window_s, s.levels
+        );
+    }
     if let Some(e) = &j.envelope {
         let _ = writeln!(
             out,
@@ -180,6 +203,7 @@ mod tests {
             parameters: 1,
             temperature: None,
             envelope: None,
+            shape: None,
             trained_on: &trained_on,
             seed: 1,
             steps: 1,

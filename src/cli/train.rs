@@ -10,6 +10,7 @@ use crate::model::equaliser::SpectrumTarget;
 use crate::model::latent_prior::LatentPrior;
 use crate::model::latent_states::LatentStates;
 use crate::model::latent_walk::token_sequences;
+use crate::model::shape::ShapeTarget;
 use crate::model::train::to_err;
 use crate::model::train::{self, Objective, TrainConfig};
 use crate::model::transformer::{
@@ -106,6 +107,11 @@ pub struct Args {
     /// EEG that waxes and wanes as the record does).
     #[arg(long)]
     pub envelope: bool,
+    /// Frame transformer: also save the training records' waveform shape around its local
+    /// level and loudness, which the sampler gives its output (`model::shape`: EEG skewed
+    /// channel by channel as the record's).
+    #[arg(long)]
+    pub shape: bool,
     /// Transformer: the temperature its samplers use unless `generate`/`stream` give one
     /// (stored in config.json; default 1: the trained distribution as it is).
     #[arg(long)]
@@ -283,7 +289,9 @@ pub fn run(args: Args) -> crate::Result<()> {
     } else {
         fit.vae(ckpt)?
     };
-    (done.spectrum, done.envelope) = record_targets(&args, &done.data)?;
+    let targets = record_targets(&args, &done.data)?;
+    (done.spectrum, done.envelope, done.shape) =
+        (targets.spectrum, targets.envelope, targets.shape);
     checkpoint::save_config(&out, &done)?;
     report(&out, t0, &done);
     Ok(())
@@ -295,8 +303,13 @@ fn check_flags(args: &Args) -> crate::Result<()> {
     if args.model != "vae" && args.model != "transformer" {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
     }
-    if args.envelope {
-        crate::model::envelope::check_kind(args.model == "transformer" && args.codec.is_none())?;
+    let frame_transformer = args.model == "transformer" && args.codec.is_none();
+    for (flag, set) in [("--envelope", args.envelope), ("--shape", args.shape)] {
+        if set && !frame_transformer {
+            return refuse(format!(
+                "{flag} applies to the frame transformer (--model transformer without --codec)"
+            ));
+        }
     }
     if args.codebook > 0 {
         if args.model != "transformer" || args.codec.is_some() {
@@ -507,13 +520,20 @@ fn beat_states(
 }
 
 /// What the samplers calibrate to, from the training records each whole and prepared as
-/// for training: their mean log PSD per channel (`model::equaliser`; `None` if all are
-/// shorter than one window) and with `--envelope` the spread of their windows' loudness
-/// (`model::envelope`, windows as long as the model's).
-fn record_targets(
-    args: &Args,
-    data: &DataConfig,
-) -> crate::Result<(Option<SpectrumTarget>, Option<EnvelopeTarget>)> {
+/// for training (`record_targets`).
+struct RecordTargets {
+    /// Their mean log PSD per channel (`model::equaliser`; `None` if all are shorter than
+    /// one window).
+    spectrum: Option<SpectrumTarget>,
+    /// With `--envelope`, the spread of their windows' loudness (`model::envelope`,
+    /// windows as long as the model's).
+    envelope: Option<EnvelopeTarget>,
+    /// With `--shape`, their waveform shape around its local loudness (`model::shape`).
+    shape: Option<ShapeTarget>,
+}
+
+/// Measures [`RecordTargets`] of the training records.
+fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets> {
     let (mut spectra, mut records, mut rate) = (Vec::new(), Vec::new(), 0.0);
     for p in &args.data {
         let src = Source {
@@ -523,22 +543,35 @@ fn record_targets(
         let (signals, fs) = crate::data::prepare_signals(&src, data)?;
         spectra.extend(SpectrumTarget::of_signals(&signals, fs));
         rate = fs;
-        if args.envelope {
+        if args.envelope || args.shape {
             records.push(signals);
         }
     }
+    let short = |flag: &str| {
+        crate::Error::BadInput(format!(
+            "{flag}: the training records hold under 8 windows of {} s",
+            data.window_s
+        ))
+    };
     let envelope = match args.envelope {
         true => Some(
-            EnvelopeTarget::of_records(&records, rate, data.window_s).ok_or_else(|| {
-                crate::Error::BadInput(format!(
-                    "--envelope: the training records hold under 8 windows of {} s",
-                    data.window_s
-                ))
-            })?,
+            EnvelopeTarget::of_records(&records, rate, data.window_s)
+                .ok_or_else(|| short("--envelope"))?,
         ),
         false => None,
     };
-    Ok((SpectrumTarget::mean_of(&spectra), envelope))
+    let shape = match args.shape {
+        true => Some(
+            ShapeTarget::of_records(&records, rate, data.window_s)
+                .ok_or_else(|| short("--shape"))?,
+        ),
+        false => None,
+    };
+    Ok(RecordTargets {
+        spectrum: SpectrumTarget::mean_of(&spectra),
+        envelope,
+        shape,
+    })
 }
 
 /// The one-line summary `train` ends with.
@@ -584,6 +617,7 @@ pub(super) fn new_checkpoint(
         draw_coupling: None,
         spectrum: None,
         envelope: None,
+        shape: None,
         codec: None,
     }
 }

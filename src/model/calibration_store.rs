@@ -124,9 +124,10 @@ fn digest(key: &GainKey) -> Option<String> {
 }
 
 /// Whether `c` could be the calibration of `key`'s checkpoint: finite values, a gain per
-/// complex bin or none, a kernel per channel (one odd length) or none.
+/// complex bin or none, a kernel per channel (one odd length) or none, quantiles of its
+/// shape's levels per channel or none.
 fn fits(c: &Calibration, key: &GainKey) -> bool {
-    let (channels, bins) = key.shape();
+    let (channels, bins, levels) = key.dims();
     let taps = c.eq.first().map_or(1, Vec::len);
     let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
     (c.gain.is_empty() || c.gain.len() == channels * bins)
@@ -136,6 +137,11 @@ fn fits(c: &Calibration, key: &GainKey) -> bool {
         && taps <= MAX_TAPS
         && c.eq.iter().all(|k| k.len() == taps && finite(k))
         && c.envelope_sd.is_none_or(|s| s.is_finite() && s >= 0.0)
+        && (c.shape.is_empty()
+            || (c.shape.len() == channels
+                && c.shape
+                    .iter()
+                    .all(|q| super::shape::is_quantiles(q, levels))))
 }
 
 /// Removes the oldest files past [`MAX_FILES`] (and temporary files an hour old).
@@ -173,11 +179,12 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ecg-vae");
         let cfg = crate::model::checkpoint::load_config(&dir).unwrap();
         let key = GainKey::new(&dir, &dir.join("model.safetensors"), &cfg);
-        let (channels, bins) = key.shape();
+        let (channels, bins, _) = key.dims();
         let c = Calibration {
             gain: (0..channels * bins).map(|i| 1.0 + i as f32 / 7.0).collect(),
             eq: vec![vec![0.1, 0.8, 0.1]; channels],
             envelope_sd: Some(0.043_136_457_540_370_63),
+            shape: Vec::new(),
         };
         (key, cfg, c)
     }
@@ -241,6 +248,14 @@ mod tests {
         bad.envelope_sd = Some(-1.0);
         with(&stored(bad));
         assert_eq!(load_from(tmp.path(), &key), None);
+        let mut bad = c.clone();
+        bad.shape = vec![vec![-1.0, 0.0, 1.0]];
+        with(&stored(bad));
+        assert_eq!(
+            load_from(tmp.path(), &key),
+            None,
+            "a shape this checkpoint has not"
+        );
         // Rewritten whole, it reads again.
         save_in(tmp.path(), &key, &c);
         assert_eq!(load_from(tmp.path(), &key), Some(c));

@@ -76,6 +76,11 @@ pub struct CheckpointConfig {
     /// varies less; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope: Option<super::envelope::EnvelopeTarget>,
+    /// Frame transformer trained with `--shape`: the training records' waveform shape
+    /// around its local level and loudness (`model::shape`), which the sampler gives its
+    /// output; absent in checkpoints written before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<super::shape::ShapeTarget>,
     /// Transformer over a VAE's beat latents (`model::latent_walk`): the subdirectory
     /// holding that VAE, always `codec`; absent for transformers over spectral frames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,6 +367,12 @@ impl CheckpointConfig {
                 return Err("envelope without a transformer over frames".into());
             }
             t.check()?;
+        }
+        if let Some(t) = &self.shape {
+            if self.transformer.is_none() || self.codec.is_some() {
+                return Err("shape without a transformer over frames".into());
+            }
+            t.check(nc)?;
         }
         if let Some(t) = self
             .temperature

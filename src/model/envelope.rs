@@ -14,7 +14,6 @@
 //! windows (its last, trailing off) make its plain sd 0.068, and a gain sized by that
 //! overshot the typical swing by half.
 
-use crate::{Error, Result};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -233,17 +232,6 @@ impl Envelope {
                 self.knots = (self.knots.1, self.next_knot(self.knots.1));
             }
         }
-    }
-}
-
-/// Refuses an envelope for a checkpoint that cannot use one.
-pub fn check_kind(is_frame_transformer: bool) -> Result<()> {
-    match is_frame_transformer {
-        true => Ok(()),
-        false => Err(Error::BadInput(
-            "--envelope applies to the frame transformer (--model transformer without --codec)"
-                .into(),
-        )),
     }
 }
 

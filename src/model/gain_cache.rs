@@ -26,8 +26,9 @@ pub struct GainKey {
     weights: Option<(u64, SystemTime)>,
     config: String,
     walk: String,
-    /// Channels and complex bins per channel: the shape a calibration must have.
-    shape: (usize, usize),
+    /// Channels, complex bins per channel and quantile levels of a waveform shape (0
+    /// without): the dimensions a calibration must have.
+    dims: (usize, usize, usize),
 }
 
 impl GainKey {
@@ -39,13 +40,17 @@ impl GainKey {
             weights: meta.and_then(|m| Some((m.len(), m.modified().ok()?))),
             config: serde_json::to_string(cfg).unwrap_or_default(),
             walk: String::new(),
-            shape: (cfg.spec.n_channels(), cfg.data.spectral.n_bins()),
+            dims: (
+                cfg.spec.n_channels(),
+                cfg.data.spectral.n_bins(),
+                cfg.shape.as_ref().map_or(0, |s| s.p.len()),
+            ),
         }
     }
 
-    /// Channels and complex bins per channel of the checkpoint.
-    pub fn shape(&self) -> (usize, usize) {
-        self.shape
+    /// Channels, complex bins per channel and waveform-shape levels of the checkpoint.
+    pub fn dims(&self) -> (usize, usize, usize) {
+        self.dims
     }
 
     /// The key with the identity of the walk the calibration ran on (empty: the
@@ -68,6 +73,10 @@ pub struct Calibration {
     /// The sd of the log loudness of the equalised output's windows (`model::envelope`),
     /// for checkpoints with an envelope.
     pub envelope_sd: Option<f64>,
+    /// Per channel, the quantiles of the output's values around their local level and
+    /// loudness (`model::shape`), for checkpoints with a shape; empty without.
+    #[serde(default)]
+    pub shape: Vec<Vec<f32>>,
 }
 
 fn memo() -> &'static Mutex<HashMap<GainKey, Calibration>> {
@@ -121,6 +130,7 @@ mod tests {
             gain: vec![1.5, 2.5],
             eq: vec![vec![1.0]],
             envelope_sd: None,
+            shape: Vec::new(),
         };
         put(key.clone(), c.clone());
         assert_eq!(get(&key), Some(c));

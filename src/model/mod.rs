@@ -19,6 +19,7 @@ pub mod latent_walk;
 pub mod physio;
 pub mod resampled;
 pub mod resume;
+pub mod shape;
 pub mod spectral_stream;
 pub mod test_signal;
 pub mod train;

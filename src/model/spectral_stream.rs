@@ -1,8 +1,11 @@
 //! The output half every learned generator shares: spectral frames from a [`FrameSource`]
 //! go through the streaming inverse STFT (and, for a checkpoint with a spectrum target,
-//! the equaliser, `model::equaliser`) and come out as blocks of samples.
+//! the equaliser, `model::equaliser`; with an envelope its slow gain, `model::envelope`;
+//! with a shape the record's waveform shape, `model::shape`) and come out as blocks of
+//! samples.
 
 use super::envelope::Envelope;
+use super::shape::ShapeStream;
 use super::Generator;
 use crate::block::Block;
 use crate::dsp::fir::FirStream;
@@ -19,15 +22,24 @@ pub trait FrameSource: Send {
 /// A [`FrameSource`] as a [`Generator`]: asks for frames until a block's worth of samples
 /// is decoded, then hands them out channel by channel.
 pub struct SpectralStream<S> {
-    /// The model side.
-    pub source: S,
+    samples: Samples<S>,
     spec: SignalSpec,
+    out: BlockOut,
+    /// The record's waveform shape, last (`model::shape`, checkpoints trained with one),
+    /// and the samples on their way into it.
+    shape: Option<ShapeStream>,
+    shaped: Vec<f32>,
+}
+
+/// Everything before the shape: the model side, the inverse STFT, equaliser and envelope.
+struct Samples<S> {
+    source: S,
+    n_channels: usize,
     decoder: StreamDecoder,
     /// Filters the decoded samples towards the training spectrum (checkpoints with one).
     eq: Option<FirStream>,
     /// Decoded samples on their way into `eq`, channel-major.
     chunk: Vec<f32>,
-    out: BlockOut,
     /// A slow gain on the output (`model::envelope`, checkpoints trained with one).
     envelope: Option<Envelope>,
 }
@@ -74,32 +86,77 @@ impl<S: FrameSource> SpectralStream<S> {
     /// Wraps `source`, whose frames `decoder` turns into samples of `spec`.
     pub fn new(source: S, spec: SignalSpec, decoder: StreamDecoder) -> Self {
         SpectralStream {
-            source,
+            samples: Samples {
+                source,
+                n_channels: spec.n_channels(),
+                decoder,
+                eq: None,
+                chunk: Vec::new(),
+                envelope: None,
+            },
             spec,
-            decoder,
-            eq: None,
-            chunk: Vec::new(),
             out: BlockOut::default(),
-            envelope: None,
+            shape: None,
+            shaped: Vec::new(),
         }
     }
 
     /// The stream with its output multiplied by `envelope`'s slow gain, if any.
     pub fn with_envelope(mut self, envelope: Option<Envelope>) -> Self {
-        self.envelope = envelope;
+        self.samples.envelope = envelope;
         self
     }
 
     /// The stream with its output filtered by `kernels`, one per channel (`dsp::fir`).
     pub fn with_equaliser(mut self, kernels: &[Vec<f32>]) -> Result<Self> {
-        self.eq = Some(FirStream::new(kernels)?);
+        self.samples.eq = Some(FirStream::new(kernels)?);
         Ok(self)
+    }
+
+    /// The stream with its samples carried to a record's waveform shape, if given.
+    pub fn with_shape(mut self, shape: Option<ShapeStream>) -> Self {
+        self.shape = shape;
+        self
     }
 
     /// Moves the next `len` decoded samples per channel into the channel-major `out`,
     /// drawing frames as needed (before any equaliser).
     pub fn decode_into(&mut self, out: &mut [f32], len: usize) -> Result<()> {
-        decode(&mut self.source, &mut self.decoder, out, len)
+        let s = &mut self.samples;
+        decode(&mut s.source, &mut s.decoder, out, len)
+    }
+
+    /// Moves the next `len` samples per channel, as they go into the shape (decoded,
+    /// equalised, with the envelope's gain), into the channel-major `out`.
+    pub fn unshaped_into(&mut self, out: &mut [f32], len: usize) -> Result<()> {
+        self.samples.produce(out, len)
+    }
+}
+
+impl<S: FrameSource> Samples<S> {
+    /// Moves the next `n` samples per channel, decoded, equalised and with the envelope's
+    /// gain, into the channel-major `out`.
+    fn produce(&mut self, out: &mut [f32], n: usize) -> Result<()> {
+        match &mut self.eq {
+            None => decode(&mut self.source, &mut self.decoder, out, n)?,
+            Some(eq) => {
+                while eq.available() < n {
+                    let m = eq.chunk_len();
+                    self.chunk.resize(m * self.n_channels, 0.0);
+                    decode(&mut self.source, &mut self.decoder, &mut self.chunk, m)?;
+                    eq.push(&self.chunk);
+                }
+                if !eq.pull(out, n) {
+                    return Err(Error::BadInput(format!(
+                        "{n} equalised samples per channel were not ready"
+                    )));
+                }
+            }
+        }
+        if let Some(e) = &mut self.envelope {
+            e.apply(&mut out[..n * self.n_channels], n);
+        }
+        Ok(())
     }
 }
 
@@ -130,36 +187,27 @@ impl<S: FrameSource> Generator for SpectralStream<S> {
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
         let n = block.n_frames;
+        block.check_channels(self.spec.n_channels())?;
         let SpectralStream {
-            source,
+            samples,
             spec,
-            decoder,
-            eq,
-            chunk,
             out,
-            envelope,
+            shape,
+            shaped,
         } = self;
-        block.check_channels(spec.n_channels())?;
-        match eq {
-            None => {
-                while decoder.available() < n {
-                    source.push_frames(decoder)?;
-                }
-                out.fill(block, spec, |o, n| decoder.pull(o, n))?;
-            }
-            Some(eq) => {
-                while eq.available() < n {
-                    let m = eq.chunk_len();
-                    chunk.resize(m * spec.n_channels(), 0.0);
-                    decode(source, decoder, chunk, m)?;
-                    eq.push(chunk);
-                }
-                out.fill(block, spec, |o, n| eq.pull(o, n))?;
-            }
+        let Some(shape) = shape else {
+            let mut produced = Ok(());
+            let filled = out.fill(block, spec, |o, n| {
+                produced = samples.produce(o, n);
+                produced.is_ok()
+            });
+            return produced.and(filled);
+        };
+        while shape.available() < n {
+            shaped.resize(n * spec.n_channels(), 0.0);
+            samples.produce(shaped, n)?;
+            shape.push(shaped, n);
         }
-        if let Some(e) = envelope {
-            e.apply(&mut block.data[..n * spec.n_channels()], n);
-        }
-        Ok(())
+        out.fill(block, spec, |o, n| shape.pull(o, n))
     }
 }

@@ -556,6 +556,7 @@ impl VaeGenerator {
                         gain,
                         eq: eq.clone(),
                         envelope_sd: None,
+                        shape: Vec::new(),
                     },
                 );
                 eq

@@ -288,20 +288,45 @@ pub fn seconds_of(model: &Path, seconds: f64) -> (Vec<Vec<f32>>, f64) {
 /// EEG checkpoint at `dir` (seed 1), then of the same channels of the shipped EEGMAT record
 /// it learned (at the record's own rate).
 pub fn eeg_coupling_and_loudness(dir: &Path) -> [(f64, f64); 2] {
-    let rec = biowave::io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
-    let cfg = read_json(&dir.join("config.json"));
-    let labels = cfg["spec"]["channels"].as_array().unwrap();
-    let index = |c: &serde_json::Value| rec.channel_index(c["label"].as_str().unwrap()).unwrap();
-    let real: Vec<Vec<f32>> = labels
-        .iter()
-        .map(|c| rec.channels[index(c)].samples.clone())
-        .collect();
-    let fs_real = rec.channels[index(&labels[0])].meta.sample_rate;
+    let (real, fs_real) = eeg_record_channels(dir);
     let (x, fs) = seconds_of(dir, 600.0);
     [
         coupling_and_loudness_spread(&x, fs),
         coupling_and_loudness_spread(&real, fs_real),
     ]
+}
+
+/// The channels of the shipped EEGMAT record that the EEG checkpoint at `dir` learned, in
+/// its order, at the record's own rate.
+pub fn eeg_record_channels(dir: &Path) -> (Vec<Vec<f32>>, f64) {
+    let rec = biowave::io::read(Path::new("signals/eegmat_s00_rest.edf")).unwrap();
+    let cfg = read_json(&dir.join("config.json"));
+    let labels = cfg["spec"]["channels"].as_array().unwrap();
+    let index = |c: &serde_json::Value| rec.channel_index(c["label"].as_str().unwrap()).unwrap();
+    let real = labels
+        .iter()
+        .map(|c| rec.channels[index(c)].samples.clone())
+        .collect();
+    (real, rec.channels[index(&labels[0])].meta.sample_rate)
+}
+
+/// Per channel, the median skewness of consecutive 2 s windows.
+pub fn window_skewness(channels: &[Vec<f32>], fs: f64) -> Vec<f64> {
+    let len = (2.0 * fs) as usize;
+    let skew = |w: &[f32]| {
+        let n = w.len() as f64;
+        let m = w.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let moment = |k: i32| w.iter().map(|&v| (f64::from(v) - m).powi(k)).sum::<f64>() / n;
+        moment(3) / moment(2).powf(1.5)
+    };
+    channels
+        .iter()
+        .map(|c| {
+            let mut s: Vec<f64> = c.chunks_exact(len).map(skew).collect();
+            s.sort_by(f64::total_cmp);
+            s[s.len() / 2]
+        })
+        .collect()
 }
 
 /// [`eeg_coupling_and_loudness`] of the shipped EEG checkpoint `name`, of its record, and of
