@@ -957,70 +957,24 @@ fn bad_beat_clocks_in_a_checkpoint_are_refused_by_name() {
     common::assert_config_refused(&dir, &many, "rhythm_kinds");
 }
 
-/// Real EEG is not symmetric: the record's channels are skewed each its own way, minute
-/// after minute (median skewness of 2 s windows: Fp1/Fp2 −0.11/−0.12, T6 +0.16, P4 +0.13),
-/// where Gaussian draws per STFT bin come out at 0. The shipped `eeg-transformer`, trained
-/// with `--shape` (`model::shape`), skews its channels as the record does over 10 min: the
-/// 19 channels' skewness correlates with the record's above 0.75 and differs by under 0.06
-/// rms (measured 0.87 and 0.037); the same checkpoint without its `shape` does not
-/// (−0.61, 0.085), and the map leaves the loudness of its windows as it was.
+/// Real EEG is not symmetric (`common::assert_skewed_as_its_record`): the shipped
+/// `eeg-transformer`, trained with `--shape`, skews its channels as the record does
+/// (measured, scipy: r 0.87, rms difference 0.037; without its shape −0.61, 0.085).
 #[test]
 fn the_eeg_transformers_channels_are_skewed_as_its_records_are() {
-    let dir = Path::new("models/eeg-transformer");
-    let (real, fs_real) = common::eeg_record_channels(dir);
-    let want = common::window_skewness(&real, fs_real);
-    let tmp = tempfile::tempdir().unwrap();
-    let plain = common::checkpoint_without(dir, tmp.path(), &["shape"]);
-    let compare = |model: &Path| {
-        let (x, fs) = common::seconds_of(model, 600.0);
-        let got = common::window_skewness(&x, fs);
-        let (mg, mw) = (mean(&got), mean(&want));
-        let cov: f64 = got
-            .iter()
-            .zip(&want)
-            .map(|(g, w)| (g - mg) * (w - mw))
-            .sum();
-        let var = |v: &[f64], m: f64| v.iter().map(|a| (a - m).powi(2)).sum::<f64>();
-        let r = cov / (var(&got, mg) * var(&want, mw)).sqrt();
-        let rms = (got
-            .iter()
-            .zip(&want)
-            .map(|(g, w)| (g - w).powi(2))
-            .sum::<f64>()
-            / got.len() as f64)
-            .sqrt();
-        (r, rms, common::coupling_and_loudness_spread(&x, fs).1)
-    };
-    let (r, rms, loud) = compare(dir);
-    assert!(
-        r > 0.75 && rms < 0.06,
-        "correlation {r}, rms difference {rms}"
-    );
-    let (r0, rms0, loud0) = compare(&plain);
-    assert!(
-        r0 < 0.3 && rms0 > 0.07,
-        "without: correlation {r0}, rms difference {rms0}"
-    );
-    assert!(
-        (loud / loud0 - 1.0).abs() < 0.1,
-        "loudness spread {loud} vs {loud0}"
-    );
+    common::assert_skewed_as_its_record("eeg-transformer");
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-/// `--clock`, `--envelope` or `--shape` on a VAE or a latent transformer, `--clock-kinds` without
+/// `--clock` or `--envelope` on a VAE or a latent transformer, `--shape` on a latent
+/// transformer, `--clock-kinds` without
 /// `--clock` or outside 1–8, and `--temperature` on a VAE or outside [0, 10], are refused
 /// by name before any data is read.
 #[test]
 fn clock_and_temperature_flags_that_do_not_fit_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["--model", "vae", "--clock"], "--clock"),
         (&["--model", "vae", "--envelope"], "--envelope"),
-        (&["--model", "vae", "--shape"], "--shape"),
         (
             &["--model", "transformer", "--shape", "--codec", "ecg-vae"],
             "--shape",

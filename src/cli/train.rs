@@ -107,8 +107,8 @@ pub struct Args {
     /// EEG that waxes and wanes as the record does).
     #[arg(long)]
     pub envelope: bool,
-    /// Frame transformer: also save the training records' waveform shape around its local
-    /// level and loudness, which the sampler gives its output (`model::shape`: EEG skewed
+    /// VAE or frame transformer: also save the training records' waveform shape within its
+    /// local loudness, which the sampler gives its output (`model::shape`: EEG skewed
     /// channel by channel as the record's).
     #[arg(long)]
     pub shape: bool,
@@ -304,12 +304,18 @@ fn check_flags(args: &Args) -> crate::Result<()> {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
     }
     let frame_transformer = args.model == "transformer" && args.codec.is_none();
-    for (flag, set) in [("--envelope", args.envelope), ("--shape", args.shape)] {
-        if set && !frame_transformer {
-            return refuse(format!(
-                "{flag} applies to the frame transformer (--model transformer without --codec)"
-            ));
-        }
+    if args.envelope && !frame_transformer {
+        return refuse(
+            "--envelope applies to the frame transformer (--model transformer without --codec)"
+                .into(),
+        );
+    }
+    if args.shape && args.codec.is_some() {
+        return refuse(
+            "--shape applies to a VAE or a frame transformer (not with --codec: the codec's \
+             own output is shaped)"
+                .into(),
+        );
     }
     if args.codebook > 0 {
         if args.model != "transformer" || args.codec.is_some() {

@@ -76,8 +76,8 @@ pub struct CheckpointConfig {
     /// varies less; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope: Option<super::envelope::EnvelopeTarget>,
-    /// Frame transformer trained with `--shape`: the training records' waveform shape
-    /// around its local level and loudness (`model::shape`), which the sampler gives its
+    /// Frame transformer or VAE trained with `--shape`: the training records' waveform
+    /// shape within its local loudness (`model::shape`), which the sampler gives its
     /// output; absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape: Option<super::shape::ShapeTarget>,
@@ -369,8 +369,8 @@ impl CheckpointConfig {
             t.check()?;
         }
         if let Some(t) = &self.shape {
-            if self.transformer.is_none() || self.codec.is_some() {
-                return Err("shape without a transformer over frames".into());
+            if self.codec.is_some() {
+                return Err("shape in a latent transformer (its codec's output is shaped)".into());
             }
             t.check(nc)?;
         }

@@ -24,6 +24,7 @@ use super::decoder_noise::{bin_power_about, NoiseStream};
 use super::equaliser::{self, SpectrumTarget};
 use super::gain_cache::{self, Calibration, GainKey, CALIBRATION_SEED};
 use super::latent_states::StateWalk;
+use super::shape::{self, ShapeStream, ShapeTarget};
 use super::spectral_stream::BlockOut;
 use super::train::to_err;
 use super::transformer_gen::Autoregressor;
@@ -159,6 +160,10 @@ pub struct VaeGenerator {
     noise: Option<NoiseStream>,
     /// The output's equaliser (checkpoints with a spectrum target).
     eq: Option<FirStream>,
+    /// The record's waveform shape, last (`model::shape`, checkpoints trained with one),
+    /// and the samples on their way into it.
+    shape: Option<ShapeStream>,
+    shaped: Vec<f32>,
     /// Joined samples plus noise, channel-major, before the equaliser.
     chunk: Vec<f32>,
     stft: Stft,
@@ -222,6 +227,8 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         target,
         noise,
         eq: None,
+        shape: None,
+        shaped: Vec::new(),
         chunk: Vec::new(),
         splicer,
         margin,
@@ -538,34 +545,74 @@ impl VaeGenerator {
         Ok((frames > 0).then(|| sum.into_iter().map(|s| s / frames as f64).collect()))
     }
 
-    /// The equaliser's kernel from the cache (`cached`), else measured now after refining the
-    /// gains on the walk, and both kept in the cache under `key` for later loads.
+    /// The equaliser's kernel and the output's own waveform shape from the cache
+    /// (`cached`), else measured now after refining the gains on the walk, and all kept in
+    /// the cache under `key` for later loads.
     fn set_equaliser(&mut self, key: GainKey, cached: Option<Calibration>) -> Result<()> {
-        let eq = match cached {
-            Some(c) => c.eq,
+        let c = match cached {
+            Some(c) => c,
             None => {
                 self.refine_gains()?;
                 let eq = match self.cfg.spectrum.clone() {
                     Some(t) => self.calibrate_eq(&t)?,
                     None => Vec::new(),
                 };
-                let gain = self.gain.clone();
-                gain_cache::put(
-                    key,
-                    Calibration {
-                        gain,
-                        eq: eq.clone(),
-                        envelope_sd: None,
-                        shape: Vec::new(),
-                    },
-                );
-                eq
+                let mut c = Calibration {
+                    gain: self.gain.clone(),
+                    eq,
+                    envelope_sd: None,
+                    shape: Vec::new(),
+                };
+                if let Some(t) = self.cfg.shape.clone() {
+                    c.shape = self.calibrate_shape(&t, &c.eq)?;
+                }
+                gain_cache::put(key, c.clone());
+                c
             }
         };
-        if !eq.is_empty() {
-            self.eq = Some(FirStream::new(&eq)?);
+        if !c.eq.is_empty() {
+            self.eq = Some(FirStream::new(&c.eq)?);
+        }
+        if let Some(t) = &self.cfg.shape {
+            if !c.shape.is_empty() {
+                self.shape = Some(ShapeStream::mapping(t, &c.shape, self.spec.sample_rate)?);
+            }
         }
         Ok(())
+    }
+
+    /// The quantiles of the output's values around their local loudness
+    /// (`transformer_gen::SHAPE_SECONDS` of the calibration walk, with the stream's noise
+    /// from the calibration seed, through the equaliser `eq`), per channel at `target`'s
+    /// levels (`model::shape`).
+    fn calibrate_shape(&mut self, target: &ShapeTarget, eq: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let seed = CALIBRATION_SEED ^ NOISE_SEED;
+        let noise = self.noise.as_ref().map(|n| n.reseeded(seed)).transpose()?;
+        let saved = std::mem::replace(&mut self.noise, noise);
+        let (fs, nc) = (self.spec.sample_rate, self.spec.n_channels());
+        let n = (super::transformer_gen::SHAPE_SECONDS * fs) as usize;
+        let x = self.calibrating(|g| {
+            g.eq = (!eq.is_empty()).then(|| FirStream::new(eq)).transpose()?;
+            let mut x = vec![0f32; n * nc];
+            let chunk = (fs.round() as usize).max(1);
+            let mut buf = vec![0f32; chunk * nc];
+            let mut at = 0;
+            while at < n {
+                let m = chunk.min(n - at);
+                g.unshaped(&mut buf[..m * nc], m)?;
+                for c in 0..nc {
+                    x[c * n + at..c * n + at + m].copy_from_slice(&buf[c * m..(c + 1) * m]);
+                }
+                at += m;
+            }
+            g.eq = None;
+            Ok(x)
+        });
+        self.noise = saved;
+        let z = shape::local_values(&x?, n, fs, target.window_s);
+        Ok(z.into_iter()
+            .map(|mut v| shape::quantiles(&mut v, &target.p))
+            .collect())
     }
 
     /// Steps the latent walk, decodes a window, inverts it and hands it to the splicer.
@@ -625,30 +672,62 @@ impl VaeGenerator {
     /// Fills `block` with the next joined samples, through the equaliser if there is one.
     fn fill_samples(&mut self, block: &mut Block) -> Result<()> {
         let n = block.n_frames;
+        let mut buf = std::mem::take(&mut self.shaped);
+        buf.resize(n * self.spec.n_channels(), 0.0);
+        let filled = match self.shape.take() {
+            None => self.unshaped(&mut buf, n).and_then(|_| {
+                self.out.fill(block, &self.spec, |o, _| {
+                    o.copy_from_slice(&buf);
+                    true
+                })
+            }),
+            Some(mut shape) => {
+                let mut result = Ok(());
+                while result.is_ok() && shape.available() < n {
+                    result = self.unshaped(&mut buf, n);
+                    shape.push(&buf, n);
+                }
+                let spec = &self.spec;
+                let filled =
+                    result.and_then(|_| self.out.fill(block, spec, |o, n| shape.pull(o, n)));
+                self.shape = Some(shape);
+                filled
+            }
+        };
+        self.shaped = buf;
+        filled
+    }
+
+    /// Moves the next `n` samples per channel, joined, with noise and through the
+    /// equaliser, into the channel-major `out`.
+    fn unshaped(&mut self, out: &mut [f32], n: usize) -> Result<()> {
         let Some(mut eq) = self.eq.take() else {
             self.produce(n)?;
-            let chunk = &self.chunk;
-            return self.out.fill(block, &self.spec, |o, _| {
-                o.copy_from_slice(chunk);
-                true
-            });
+            out.copy_from_slice(&self.chunk);
+            return Ok(());
         };
-        while eq.available() < n {
-            if let Err(e) = self.produce(eq.chunk_len()) {
-                self.eq = Some(eq);
-                return Err(e);
+        let mut result = Ok(());
+        while result.is_ok() && eq.available() < n {
+            result = self.produce(eq.chunk_len());
+            if result.is_ok() {
+                eq.push(&self.chunk);
             }
-            eq.push(&self.chunk);
         }
-        let filled = self.out.fill(block, &self.spec, |o, n| eq.pull(o, n));
+        let result = result.and_then(|_| match eq.pull(out, n) {
+            true => Ok(()),
+            false => Err(Error::BadInput(format!(
+                "{n} equalised samples per channel were not ready"
+            ))),
+        });
         self.eq = Some(eq);
-        filled
+        result
     }
 
     /// Labels the R peaks the beat joiner placed within the filled `block` (`"Q"`: a beat
     /// whose type the model does not say), moved by the equaliser's delay.
     fn label_beats(&mut self, block: &mut Block) {
-        let delay = self.eq.as_ref().map_or(0, |eq| eq.delay() as u64);
+        let delay = self.eq.as_ref().map_or(0, |eq| eq.delay() as u64)
+            + self.shape.as_ref().map_or(0, |s| s.delay() as u64);
         let end = block.start_index + block.n_frames as u64;
         while let Some(&m) = self.beats.front() {
             // Joiner index m is output index m − delay; the equaliser drops the first delay.
