@@ -21,6 +21,9 @@ use std::collections::VecDeque;
 
 /// Most quantile levels a saved shape may hold.
 pub const MAX_LEVELS: usize = 1024;
+/// Seconds of its own output (after equaliser and envelope) a sampler measures its shape
+/// on at load.
+pub const CALIBRATION_SECONDS: f64 = 600.0;
 
 /// The probabilities the quantiles are taken at: finer in the tails (0.05 % … 0.5 %),
 /// every 1 % between.
@@ -135,6 +138,39 @@ pub fn local_values(x: &[f32], n: usize, fs: f64, window_s: f64) -> Vec<Vec<f32>
     let mut z = vec![0f32; ready * channels];
     s.pull(&mut z, ready);
     z.chunks_exact(ready.max(1)).map(<[f32]>::to_vec).collect()
+}
+
+/// The quantiles of `z`, per channel at `target`'s levels, of `seconds` of a stream of
+/// `channels` channels at `fs` that `next(out, m)` hands out `m` samples per channel at a
+/// time (channel-major): what a sampler's map starts from.
+pub fn own_quantiles(
+    target: &ShapeTarget,
+    channels: usize,
+    fs: f64,
+    seconds: f64,
+    mut next: impl FnMut(&mut [f32], usize) -> crate::Result<()>,
+) -> crate::Result<Vec<Vec<f32>>> {
+    let n = ((seconds * fs) as usize).max(2);
+    let chunk = (fs.round() as usize).max(1);
+    let mut s = ShapeStream::measuring(channels, fs, target.window_s);
+    let (mut buf, mut z) = (
+        vec![0f32; chunk * channels],
+        vec![Vec::with_capacity(n); channels],
+    );
+    let mut at = 0;
+    while at < n {
+        let m = chunk.min(n - at);
+        next(&mut buf[..m * channels], m)?;
+        s.push(&buf[..m * channels], m);
+        let ready = s.available();
+        buf.resize(buf.len().max(ready * channels), 0.0);
+        s.pull(&mut buf[..ready * channels], ready);
+        for (c, v) in z.iter_mut().enumerate() {
+            v.extend_from_slice(&buf[c * ready..(c + 1) * ready]);
+        }
+        at += m;
+    }
+    Ok(z.iter_mut().map(|v| quantiles(v, &target.p)).collect())
 }
 
 /// Per channel, the map from the generator's own quantiles of `z` to the record's.
@@ -450,6 +486,27 @@ mod tests {
         for (a, b) in back.iter().zip(&x) {
             assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn own_quantiles_of_a_stream_are_those_of_its_samples_measured_whole() {
+        let (nc, n, fs) = (2, 6000, 100.0);
+        let x = swinging(nc, n, 4);
+        let target =
+            ShapeTarget::of_records(&[vec![x[..n].to_vec(), x[n..].to_vec()]], fs, 2.0).unwrap();
+        let mut at = 0;
+        let got = own_quantiles(&target, nc, fs, n as f64 / fs, |out, m| {
+            for c in 0..nc {
+                out[c * m..(c + 1) * m].copy_from_slice(&x[c * n + at..c * n + at + m]);
+            }
+            at += m;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            got, target.quantiles,
+            "the same values, pulled a second at a time"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use super::coupling::ChannelMix;
 use super::envelope::{Envelope, EnvelopeMeter, EnvelopeTarget};
 use super::equaliser;
 use super::gain_cache::{self, Calibration, GainKey, CALIBRATION_SEED};
-use super::shape::{self, ShapeStream, ShapeTarget};
+use super::shape::{self, ShapeStream};
 use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::transformer::Transformer;
@@ -249,16 +249,13 @@ fn sampling(cfg: CheckpointConfig, steps: Autoregressor) -> Result<TransformerGe
 
 /// Seconds of equalised draws the envelope's own spread is measured on (`model::envelope`).
 pub const ENVELOPE_SECONDS: f64 = 600.0;
-/// Seconds of output (equalised, with the envelope) its own waveform shape is measured on
-/// (`model::shape`).
-pub const SHAPE_SECONDS: f64 = 600.0;
 
 /// What the checkpoint at `dir` sampled like `steps` (same weights and temperature) is
 /// calibrated by, from draws restarted with the calibration seed: the equaliser's kernels
 /// (`equaliser::LEVEL_SECONDS` of draws, levels and shape) where it has a `spectrum`, and
 /// where it has an `envelope`, the spread of its equalised windows' loudness
 /// ([`ENVELOPE_SECONDS`]), and where it has a `shape`, the quantiles of its output's values
-/// around their local loudness ([`SHAPE_SECONDS`]); memoised per process and kept on disk
+/// within their local loudness (`shape::CALIBRATION_SECONDS`); memoised per process and kept on disk
 /// (`gain_cache`).
 fn calibration_of(
     dir: &Path,
@@ -301,37 +298,13 @@ fn calibration_of(
     if let Some(t) = &cfg.shape {
         let steps = steps.restarted(CALIBRATION_SEED);
         let mut g = calibrated(cfg, steps, &calibration, CALIBRATION_SEED)?;
-        calibration.shape = own_shape(&mut g, t, SHAPE_SECONDS)?;
+        let (nc, fs) = (cfg.spec.n_channels(), cfg.spec.sample_rate);
+        calibration.shape = shape::own_quantiles(t, nc, fs, shape::CALIBRATION_SECONDS, |o, m| {
+            g.unshaped_into(o, m)
+        })?;
     }
     gain_cache::put(key, calibration.clone());
     Ok(calibration)
-}
-
-/// The quantiles of `g`'s values around their local level and loudness over `seconds`, per
-/// channel at `target`'s levels (`model::shape`).
-fn own_shape(
-    g: &mut TransformerGenerator,
-    target: &ShapeTarget,
-    seconds: f64,
-) -> Result<Vec<Vec<f32>>> {
-    let (nc, fs) = (g.spec().n_channels(), g.spec().sample_rate);
-    let n = ((seconds * fs) as usize).max(2);
-    let mut x = vec![0f32; n * nc];
-    let chunk = (fs.round() as usize).max(1);
-    let mut buf = vec![0f32; chunk * nc];
-    let mut at = 0;
-    while at < n {
-        let m = chunk.min(n - at);
-        g.unshaped_into(&mut buf[..m * nc], m)?;
-        for c in 0..nc {
-            x[c * n + at..c * n + at + m].copy_from_slice(&buf[c * m..(c + 1) * m]);
-        }
-        at += m;
-    }
-    let z = shape::local_values(&x, n, fs, target.window_s);
-    Ok(z.into_iter()
-        .map(|mut v| shape::quantiles(&mut v, &target.p))
-        .collect())
 }
 
 /// The robust spread of the log10 loudness of `g`'s windows of `target`'s length over

@@ -581,8 +581,8 @@ impl VaeGenerator {
         Ok(())
     }
 
-    /// The quantiles of the output's values around their local loudness
-    /// (`transformer_gen::SHAPE_SECONDS` of the calibration walk, with the stream's noise
+    /// The quantiles of the output's values within their local loudness
+    /// (`shape::CALIBRATION_SECONDS` of the calibration walk, with the stream's noise
     /// from the calibration seed, through the equaliser `eq`), per channel at `target`'s
     /// levels (`model::shape`).
     fn calibrate_shape(&mut self, target: &ShapeTarget, eq: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
@@ -590,29 +590,15 @@ impl VaeGenerator {
         let noise = self.noise.as_ref().map(|n| n.reseeded(seed)).transpose()?;
         let saved = std::mem::replace(&mut self.noise, noise);
         let (fs, nc) = (self.spec.sample_rate, self.spec.n_channels());
-        let n = (super::transformer_gen::SHAPE_SECONDS * fs) as usize;
-        let x = self.calibrating(|g| {
+        let q = self.calibrating(|g| {
             g.eq = (!eq.is_empty()).then(|| FirStream::new(eq)).transpose()?;
-            let mut x = vec![0f32; n * nc];
-            let chunk = (fs.round() as usize).max(1);
-            let mut buf = vec![0f32; chunk * nc];
-            let mut at = 0;
-            while at < n {
-                let m = chunk.min(n - at);
-                g.unshaped(&mut buf[..m * nc], m)?;
-                for c in 0..nc {
-                    x[c * n + at..c * n + at + m].copy_from_slice(&buf[c * m..(c + 1) * m]);
-                }
-                at += m;
-            }
+            let seconds = shape::CALIBRATION_SECONDS;
+            let q = shape::own_quantiles(target, nc, fs, seconds, |o, m| g.unshaped(o, m));
             g.eq = None;
-            Ok(x)
+            q
         });
         self.noise = saved;
-        let z = shape::local_values(&x?, n, fs, target.window_s);
-        Ok(z.into_iter()
-            .map(|mut v| shape::quantiles(&mut v, &target.p))
-            .collect())
+        q
     }
 
     /// Steps the latent walk, decodes a window, inverts it and hands it to the splicer.
