@@ -258,11 +258,6 @@ impl ShapeStream {
         Ok(s)
     }
 
-    /// Samples delayed: the half window.
-    pub fn delay(&self) -> usize {
-        self.half
-    }
-
     /// Takes `n` more samples per channel, channel-major in `x`.
     pub fn push(&mut self, x: &[f32], n: usize) {
         for (c, ch) in self.channels.iter_mut().enumerate() {

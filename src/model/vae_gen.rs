@@ -671,7 +671,9 @@ impl VaeGenerator {
                 let mut result = Ok(());
                 while result.is_ok() && shape.available() < n {
                     result = self.unshaped(&mut buf, n);
-                    shape.push(&buf, n);
+                    if result.is_ok() {
+                        shape.push(&buf, n);
+                    }
                 }
                 let spec = &self.spec;
                 let filled =
@@ -712,8 +714,8 @@ impl VaeGenerator {
     /// Labels the R peaks the beat joiner placed within the filled `block` (`"Q"`: a beat
     /// whose type the model does not say), moved by the equaliser's delay.
     fn label_beats(&mut self, block: &mut Block) {
-        let delay = self.eq.as_ref().map_or(0, |eq| eq.delay() as u64)
-            + self.shape.as_ref().map_or(0, |s| s.delay() as u64);
+        // The shape keeps indices (output i is input i, only later): no shift from it.
+        let delay = self.eq.as_ref().map_or(0, |eq| eq.delay() as u64);
         let end = block.start_index + block.n_frames as u64;
         while let Some(&m) = self.beats.front() {
             // Joiner index m is output index m − delay; the equaliser drops the first delay.
