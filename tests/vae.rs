@@ -665,6 +665,25 @@ fn the_eeg_vaes_channels_are_skewed_as_its_records_are() {
     common::assert_skewed_as_its_record("eeg-vae");
 }
 
+/// A `shape` that does not fit its checkpoint (a channel short, quantiles out of order,
+/// a level outside (0, 1)) is refused by name, exit 2, before anything streams.
+#[test]
+fn a_shape_that_does_not_fit_is_refused_by_name() {
+    let dir = Path::new("models/eeg-vae");
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = common::checkpoint_without(dir, tmp.path(), &[]);
+    let cfg = common::read_json(&dir.join("config.json"));
+    let mut short = cfg.clone();
+    short["shape"]["quantiles"].as_array_mut().unwrap().pop();
+    common::assert_config_refused(&copy, &short, "shape");
+    let mut unordered = cfg.clone();
+    unordered["shape"]["quantiles"][3][50] = serde_json::json!(1e9);
+    common::assert_config_refused(&copy, &unordered, "shape");
+    let mut level = cfg;
+    level["shape"]["p"][0] = serde_json::json!(-0.5);
+    common::assert_config_refused(&copy, &level, "shape");
+}
+
 /// The shipped `eeg-vae` gives its decoder's whole residual back as noise, its channels
 /// correlated per bin as the residual's were in training (`decoder_noise_coupling`): 10 min
 /// keep the record's channel coupling and its steady loudness (measured: coupling 0.40

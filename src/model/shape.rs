@@ -14,7 +14,8 @@
 //! whole-record map (without the local loudness) folds the record's loudness swings into
 //! every window, and a local mean taken out as well takes the slow waves (eye movements on
 //! the frontal poles) out of the shape: both were worse held out. Made for zero-mean
-//! signals (EEG, high-passed); the centred window delays the stream by half a window.
+//! signals (EEG, high-passed); the centred window makes each output wait for half a window
+//! of input (indices are kept: output `i` is input `i`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
@@ -39,8 +40,8 @@ pub fn levels() -> Vec<f32> {
 /// The record's waveform shape, saved by `train --shape`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShapeTarget {
-    /// Length of the centred window the local level and loudness are taken over, seconds
-    /// (the model's training window).
+    /// Length of the centred window the local loudness (RMS) is taken over, seconds (the
+    /// model's training window).
     pub window_s: f64,
     /// Probabilities of the quantiles, increasing in (0, 1).
     pub p: Vec<f32>,
@@ -137,7 +138,9 @@ pub fn local_values(x: &[f32], n: usize, fs: f64, window_s: f64) -> Vec<Vec<f32>
     let ready = s.available();
     let mut z = vec![0f32; ready * channels];
     s.pull(&mut z, ready);
-    z.chunks_exact(ready.max(1)).map(<[f32]>::to_vec).collect()
+    (0..channels)
+        .map(|c| z[c * ready..(c + 1) * ready].to_vec())
+        .collect()
 }
 
 /// The quantiles of `z`, per channel at `target`'s levels, of `seconds` of a stream of
