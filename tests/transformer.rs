@@ -587,14 +587,6 @@ fn r_wave_height(x: &[f32]) -> f64 {
     f64::from(v[v.len() * 999 / 1000] - median)
 }
 
-/// Skewness of the samples: ~0 for Gaussian-like draws, positive for tall R waves.
-fn skewness(x: &[f32]) -> f64 {
-    let n = x.len() as f64;
-    let m = x.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
-    let moment = |p: i32| x.iter().map(|v| (f64::from(*v) - m).powi(p)).sum::<f64>() / n;
-    moment(3) / moment(2).powf(1.5)
-}
-
 /// `--codebook`: the head chooses the next frame among k-means centres of the training
 /// frames. Trained briefly on MIT-BIH 208 (as the Gaussian head beside it), the checkpoint
 /// holds its fitted codebook (kept as it is by `--resume`), and its output is made of whole
@@ -653,8 +645,8 @@ fn a_codebook_head_commits_to_whole_beats() {
     );
     let (b, g) = (&b[0], &g[0]);
     let (hb, hg) = (r_wave_height(b), r_wave_height(g));
-    let real_skew = skewness(&rec.channels[0].samples);
-    let (sb, sg) = (skewness(b), skewness(g));
+    let real_skew = common::skewness(&rec.channels[0].samples);
+    let (sb, sg) = (common::skewness(b), common::skewness(g));
     // Measured (seed 5, d_model 32, 60 epochs resumed to 62): skewness 1.02 against the Gaussian
     // head's 0.38, the record's 1.09 (its QRS spikes); R waves 1.83 against 1.45 mV, the
     // record 3.46 (its PVCs; d_model 192 trained for 10 min reaches 3.70, the shipped

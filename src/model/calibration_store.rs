@@ -14,7 +14,6 @@
 
 use super::gain_cache::{Calibration, GainKey};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -119,8 +118,7 @@ fn digest(key: &GainKey) -> Option<String> {
     let meta = std::fs::metadata(exe).ok()?;
     let build = (meta.len(), meta.modified().ok()?);
     let text = format!("{FORMAT}\n{build:?}\n{key:?}");
-    let hash = Sha256::digest(text.as_bytes());
-    Some(hash.iter().map(|b| format!("{b:02x}")).collect())
+    Some(super::checkpoint::sha256_hex(text.as_bytes()))
 }
 
 /// Whether `c` could be the calibration of `key`'s checkpoint: finite values, a gain per

@@ -416,10 +416,15 @@ pub fn save_config(dir: &Path, cfg: &CheckpointConfig) -> Result<()> {
 
 /// sha256 of a file, hex.
 pub fn fingerprint(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
     let bytes = std::fs::read(path).map_err(|e| Error::bad_path(path, e))?;
-    Ok(Sha256::digest(&bytes)
+    Ok(sha256_hex(&bytes))
+}
+
+/// sha256 of `bytes`, hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect())
+        .collect()
 }

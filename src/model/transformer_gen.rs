@@ -270,35 +270,28 @@ fn calibration_of(
         return Ok(c);
     }
     let (nc, fs) = (cfg.spec.n_channels(), cfg.spec.sample_rate);
+    let restarted = || steps.restarted(CALIBRATION_SEED);
     let eq = match &cfg.spectrum {
         Some(target) => {
-            let mut g = sampling(cfg.clone(), steps.restarted(CALIBRATION_SEED))?;
+            let mut g = sampling(cfg.clone(), restarted())?;
             equaliser::calibrate(target, nc, fs, equaliser::LEVEL_SECONDS, None, |w| {
                 g.decode_into(w, w.len() / nc)
             })?
         }
         None => Vec::new(),
     };
-    let envelope_sd = match &cfg.envelope {
-        Some(t) => {
-            let mut g = sampling(cfg.clone(), steps.restarted(CALIBRATION_SEED))?;
-            if !eq.is_empty() {
-                g = g.with_equaliser(&eq)?;
-            }
-            own_spread(&mut g, t, ENVELOPE_SECONDS)?
-        }
-        None => None,
-    };
+    // Each measure runs on the stages the ones before it set: the envelope's on the
+    // equalised draws, the shape's on those with the envelope.
     let mut calibration = Calibration {
-        gain: Vec::new(),
         eq,
-        envelope_sd,
-        shape: Vec::new(),
+        ..Calibration::default()
     };
+    if let Some(t) = &cfg.envelope {
+        let mut g = calibrated(cfg, restarted(), &calibration, CALIBRATION_SEED)?;
+        calibration.envelope_sd = own_spread(&mut g, t, ENVELOPE_SECONDS)?;
+    }
     if let Some(t) = &cfg.shape {
-        let steps = steps.restarted(CALIBRATION_SEED);
-        let mut g = calibrated(cfg, steps, &calibration, CALIBRATION_SEED)?;
-        let (nc, fs) = (cfg.spec.n_channels(), cfg.spec.sample_rate);
+        let mut g = calibrated(cfg, restarted(), &calibration, CALIBRATION_SEED)?;
         calibration.shape = shape::own_quantiles(t, nc, fs, shape::CALIBRATION_SECONDS, |o, m| {
             g.unshaped_into(o, m)
         })?;

@@ -460,14 +460,22 @@ impl VaeGenerator {
         out
     }
 
+    /// [`Self::calibrating`] with the stream's noise reseeded from the calibration seed for
+    /// the run, then restored: what the output calibrations measure.
+    fn calibrating_with_noise<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let seed = CALIBRATION_SEED ^ NOISE_SEED;
+        let noise = self.noise.as_ref().map(|n| n.reseeded(seed)).transpose()?;
+        let saved = std::mem::replace(&mut self.noise, noise);
+        let out = self.calibrating(f);
+        self.noise = saved;
+        out
+    }
+
     /// The equaliser's kernels: `equaliser::LEVEL_SECONDS` of output (joined, with the
     /// stream's noise from the calibration seed) measured as `target` was, one kernel per
     /// channel (`SpectrumTarget::kernels`): shape and level; for a beat-aligned model
     /// `equaliser::SHAPE_SECONDS` and shape only, within each STFT bin's band.
     fn calibrate_eq(&mut self, target: &SpectrumTarget) -> Result<Vec<Vec<f32>>> {
-        let seed = CALIBRATION_SEED ^ NOISE_SEED;
-        let noise = self.noise.as_ref().map(|n| n.reseeded(seed)).transpose()?;
-        let saved = std::mem::replace(&mut self.noise, noise);
         let (fs, nc) = (self.spec.sample_rate, self.spec.n_channels());
         // Beat-aligned models keep their levels (see `model::equaliser`).
         let band =
@@ -476,15 +484,13 @@ impl VaeGenerator {
             Some(_) => equaliser::SHAPE_SECONDS,
             None => equaliser::LEVEL_SECONDS,
         };
-        let kernels = self.calibrating(|g| {
+        self.calibrating_with_noise(|g| {
             equaliser::calibrate(target, nc, fs, seconds, band, |w| {
                 g.produce(w.len() / nc)?;
                 w.copy_from_slice(&g.chunk);
                 Ok(())
             })
-        });
-        self.noise = saved;
-        kernels
+        })
     }
 
     /// Puts the next `n` joined samples per channel, noise added, into `chunk`
@@ -586,19 +592,14 @@ impl VaeGenerator {
     /// from the calibration seed, through the equaliser `eq`), per channel at `target`'s
     /// levels (`model::shape`).
     fn calibrate_shape(&mut self, target: &ShapeTarget, eq: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        let seed = CALIBRATION_SEED ^ NOISE_SEED;
-        let noise = self.noise.as_ref().map(|n| n.reseeded(seed)).transpose()?;
-        let saved = std::mem::replace(&mut self.noise, noise);
         let (fs, nc) = (self.spec.sample_rate, self.spec.n_channels());
-        let q = self.calibrating(|g| {
+        self.calibrating_with_noise(|g| {
             g.eq = (!eq.is_empty()).then(|| FirStream::new(eq)).transpose()?;
             let seconds = shape::CALIBRATION_SECONDS;
             let q = shape::own_quantiles(target, nc, fs, seconds, |o, m| g.unshaped(o, m));
             g.eq = None;
             q
-        });
-        self.noise = saved;
-        q
+        })
     }
 
     /// Steps the latent walk, decodes a window, inverts it and hands it to the splicer.

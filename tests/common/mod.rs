@@ -2,6 +2,7 @@
 //! TCP clients of the stream sink.
 #![allow(dead_code)] // each test crate uses its own subset
 
+use biowave::eval::metrics::{correlation, median};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
@@ -310,23 +311,19 @@ pub fn eeg_record_channels(dir: &Path) -> (Vec<Vec<f32>>, f64) {
     (real, rec.channels[index(&labels[0])].meta.sample_rate)
 }
 
+/// Skewness of the samples: ~0 for Gaussian-like draws, positive for tall R waves.
+pub fn skewness(x: &[f32]) -> f64 {
+    let n = x.len() as f64;
+    let m = x.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
+    let moment = |p: i32| x.iter().map(|v| (f64::from(*v) - m).powi(p)).sum::<f64>() / n;
+    moment(3) / moment(2).powf(1.5)
+}
+
 /// Per channel, the median skewness of consecutive 2 s windows.
 pub fn window_skewness(channels: &[Vec<f32>], fs: f64) -> Vec<f64> {
     let len = (2.0 * fs) as usize;
-    let skew = |w: &[f32]| {
-        let n = w.len() as f64;
-        let m = w.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-        let moment = |k: i32| w.iter().map(|&v| (f64::from(v) - m).powi(k)).sum::<f64>() / n;
-        moment(3) / moment(2).powf(1.5)
-    };
-    channels
-        .iter()
-        .map(|c| {
-            let mut s: Vec<f64> = c.chunks_exact(len).map(skew).collect();
-            s.sort_by(f64::total_cmp);
-            s[s.len() / 2]
-        })
-        .collect()
+    let skews = |c: &Vec<f32>| c.chunks_exact(len).map(skewness).collect::<Vec<_>>();
+    channels.iter().map(|c| median(&skews(c))).collect()
 }
 
 /// Real EEG is not symmetric: the record's channels are skewed each its own way, minute
@@ -343,24 +340,16 @@ pub fn assert_skewed_as_its_record(name: &str) {
     let want = window_skewness(&real, fs_real);
     let tmp = tempfile::tempdir().unwrap();
     let plain = checkpoint_without(&dir, tmp.path(), &["shape"]);
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let compare = |model: &Path| {
         let (x, fs) = seconds_of(model, 600.0);
         let got = window_skewness(&x, fs);
-        let (mg, mw) = (mean(&got), mean(&want));
-        let cov: f64 = got
-            .iter()
-            .zip(&want)
-            .map(|(g, w)| (g - mg) * (w - mw))
-            .sum();
-        let var = |v: &[f64], m: f64| v.iter().map(|a| (a - m).powi(2)).sum::<f64>();
-        let r = cov / (var(&got, mg) * var(&want, mw)).sqrt();
-        let d2: Vec<f64> = got
-            .iter()
-            .zip(&want)
-            .map(|(g, w)| (g - w).powi(2))
-            .collect();
-        (r, mean(&d2).sqrt(), coupling_and_loudness_spread(&x, fs).1)
+        let d2 = got.iter().zip(&want).map(|(g, w)| (g - w).powi(2));
+        let rms = (d2.sum::<f64>() / got.len() as f64).sqrt();
+        (
+            correlation(&got, &want),
+            rms,
+            coupling_and_loudness_spread(&x, fs).1,
+        )
     };
     let (r, rms, loud) = compare(&dir);
     assert!(
