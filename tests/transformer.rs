@@ -957,6 +957,14 @@ fn the_eeg_transformers_channels_are_skewed_as_its_records_are() {
     common::assert_skewed_as_its_record("eeg-transformer");
 }
 
+/// The shipped `eeg-latent-transformer` takes the waveform shape from its codec (a copy of
+/// `eeg-vae`, trained with `--shape`), measured on the transformer's own draws: its
+/// channels skew as the record's do too.
+#[test]
+fn the_eeg_latent_transformers_channels_are_skewed_as_its_records_are() {
+    common::assert_skewed_as_its_record("eeg-latent-transformer");
+}
+
 /// `--clock` or `--envelope` on a VAE or a latent transformer, `--shape` on a latent
 /// transformer, `--clock-kinds` without
 /// `--clock` or outside 1–8, and `--temperature` on a VAE or outside [0, 10], are refused

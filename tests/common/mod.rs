@@ -170,22 +170,35 @@ impl Drop for KillOnPanic {
 }
 
 /// A copy of the checkpoint at `src` in `tmp` with `fields` removed from its config (as
-/// checkpoints written before those fields have it); each field must be there to remove.
+/// checkpoints written before those fields have it); each field must be there to remove,
+/// in the checkpoint's own config or, for a latent transformer, in its codec's.
 pub fn checkpoint_without(src: &Path, tmp: &Path, fields: &[&str]) -> std::path::PathBuf {
     let name = src.file_name().unwrap().to_string_lossy();
     let dir = tmp.join(format!("{name}-without-{}", fields.join("-")));
-    std::fs::create_dir(&dir).unwrap();
-    for f in ["config.json", "model.safetensors"] {
-        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    let configs = [
+        dir.join("config.json"),
+        dir.join("codec").join("config.json"),
+    ];
+    for sub in [Path::new(""), Path::new("codec")] {
+        if !src.join(sub).join("config.json").exists() {
+            continue;
+        }
+        std::fs::create_dir(dir.join(sub)).unwrap();
+        for f in ["config.json", "model.safetensors"] {
+            std::fs::copy(src.join(sub).join(f), dir.join(sub).join(f)).unwrap();
+        }
     }
-    let mut v = read_json(&dir.join("config.json"));
     for field in fields {
-        assert!(
-            v.as_object_mut().unwrap().remove(*field).is_some(),
-            "{field}"
-        );
+        let removed = configs.iter().filter(|c| c.exists()).any(|c| {
+            let mut v = read_json(c);
+            let gone = v.as_object_mut().unwrap().remove(*field).is_some();
+            if gone {
+                std::fs::write(c, v.to_string()).unwrap();
+            }
+            gone
+        });
+        assert!(removed, "{field}");
     }
-    std::fs::write(dir.join("config.json"), v.to_string()).unwrap();
     dir
 }
 
