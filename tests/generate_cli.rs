@@ -899,7 +899,8 @@ fn fs_resamples_learned_records_and_the_manifest_records_it() {
 
 /// `info MODEL` says what a checkpoint makes before anyone streams it: the rate and
 /// channels its generated records have, the file it was trained on and the command that
-/// trained it. A directory that is no checkpoint, or an unknown name, exits 2 naming it.
+/// trained it, the waveform shape it takes (a latent transformer its codec's). A directory
+/// that is no checkpoint, or an unknown name, exits 2 naming it.
 #[test]
 fn info_describes_a_checkpoint_as_its_records_come_out() {
     for (model, kind) in [("ecg-vae", "vae"), ("ecg-transformer", "transformer")] {
@@ -935,6 +936,12 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
     }
     let text = String::from_utf8(biowave(&["info", "models/eeg-vae"]).stdout).unwrap();
     assert!(text.contains("250 Hz") && text.contains("EEG Pz"), "{text}");
+    // The shape a latent transformer's output takes is its codec's (`eeg-vae`'s).
+    for model in ["eeg-vae", "eeg-latent-transformer"] {
+        let o = biowave(&["info", "--json", model]);
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["shape"]["window_s"], 2.0, "{model}: {j}");
+    }
     for (arg, needle) in [("src", "no config.json"), ("nosuch-model", "nosuch-model")] {
         let o = biowave(&["info", arg]);
         let err = String::from_utf8_lossy(&o.stderr);

@@ -32,8 +32,9 @@ pub struct ModelJson<'a> {
     pub temperature: Option<f32>,
     /// The training windows' loudness spread its sampler adds (`train --envelope`).
     pub envelope: Option<crate::model::envelope::EnvelopeTarget>,
-    /// The waveform shape its sampler gives its output (`train --shape`): the window its
-    /// local loudness is taken over and the quantile levels per channel.
+    /// The waveform shape its sampler gives its output (`train --shape`; a latent
+    /// transformer's is its codec's): the window its local loudness is taken over and the
+    /// quantile levels per channel.
     pub shape: Option<ShapeInfo>,
     /// Training files and their sha256.
     pub trained_on: &'a [(String, String)],
@@ -76,7 +77,11 @@ pub fn describe(dir: &Path, json: bool) -> crate::Result<String> {
         ));
     }
     let cfg = checkpoint::load_config(dir)?;
-    let j = to_json(dir, &cfg);
+    let mut j = to_json(dir, &cfg);
+    if let Some(codec) = &cfg.codec {
+        // A latent transformer's output is its codec's decoder's: so is the shape.
+        j.shape = shape_info(&checkpoint::load_config(&dir.join(codec))?);
+    }
     Ok(if json {
         serde_json::to_string_pretty(&j).expect("model JSON serialises") + "\n"
     } else {
@@ -98,16 +103,21 @@ fn to_json<'a>(dir: &Path, cfg: &'a CheckpointConfig) -> ModelJson<'a> {
         parameters: cfg.n_params(),
         temperature: cfg.temperature,
         envelope: cfg.envelope,
-        shape: cfg.shape.as_ref().map(|s| ShapeInfo {
-            window_s: s.window_s,
-            levels: s.p.len(),
-        }),
+        shape: shape_info(cfg),
         trained_on: &cfg.fingerprints,
         seed: cfg.seed,
         steps: cfg.step,
         command: &cfg.command,
         losses: &cfg.losses,
     }
+}
+
+/// The waveform shape `cfg`'s sampler gives its output, if it was trained with one.
+fn shape_info(cfg: &CheckpointConfig) -> Option<ShapeInfo> {
+    cfg.shape.as_ref().map(|s| ShapeInfo {
+        window_s: s.window_s,
+        levels: s.p.len(),
+    })
 }
 
 fn render_text(j: &ModelJson) -> String {
