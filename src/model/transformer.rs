@@ -679,11 +679,32 @@ impl super::train::Objective for TransformerObjective<'_> {
     }
 }
 
+/// A small `cfg` model with seeded weights (`train::seed_weights`) and, with a codebook, a
+/// fixed one: the unit tests' stand-in for a trained checkpoint.
+#[cfg(test)]
+pub(crate) fn seeded(cfg: &TransformerConfig, seed: u64) -> Transformer {
+    use candle_nn::VarMap;
+    let vm = VarMap::new();
+    let m = Transformer::new(cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
+    crate::model::train::seed_weights(&vm, seed).unwrap();
+    if cfg.codebook > 0 {
+        let f = cfg.n_features;
+        let book = crate::model::codebook::Codebook {
+            centres: (0..cfg.codebook * f)
+                .map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0)
+                .collect(),
+            spread: (0..f).map(|i| 0.3 + 0.1 * i as f32).collect(),
+            by_clock: Vec::new(),
+        };
+        book.store(&vm).unwrap();
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::max_abs_diff;
-    use candle_nn::VarMap;
 
     fn model(context: usize) -> Transformer {
         mixture_model(context, 1)
@@ -728,21 +749,7 @@ mod tests {
             kinds: 0,
             rhythm_kinds: Vec::new(),
         };
-        let vm = VarMap::new();
-        let m =
-            Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
-        crate::model::train::seed_weights(&vm, 3).unwrap();
-        if codebook > 0 {
-            let book = crate::model::codebook::Codebook {
-                centres: (0..codebook * 6)
-                    .map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0)
-                    .collect(),
-                spread: (0..6).map(|i| 0.3 + 0.1 * i as f32).collect(),
-                by_clock: Vec::new(),
-            };
-            book.store(&vm).unwrap();
-        }
-        m
+        seeded(&cfg, 3)
     }
 
     fn frames(t: usize) -> Tensor {

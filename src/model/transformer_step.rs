@@ -504,8 +504,7 @@ fn softmax(x: &mut [f32]) {
 mod tests {
     use super::*;
     use crate::model::transformer::KvCache;
-    use candle_core::{DType, Device};
-    use candle_nn::{VarBuilder, VarMap};
+    use candle_core::Device;
 
     fn model(mixture: usize) -> Transformer {
         headed_model(mixture, 0)
@@ -530,21 +529,7 @@ mod tests {
             kinds: 0,
             rhythm_kinds: Vec::new(),
         };
-        let vm = VarMap::new();
-        let m =
-            Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();
-        crate::model::train::seed_weights(&vm, 5).unwrap();
-        if codebook > 0 {
-            let book = crate::model::codebook::Codebook {
-                centres: (0..codebook * 10)
-                    .map(|i| ((i * 13) % 7) as f32 - 3.0)
-                    .collect(),
-                spread: (0..10).map(|i| 0.2 + 0.05 * i as f32).collect(),
-                by_clock: Vec::new(),
-            };
-            book.store(&vm).unwrap();
-        }
-        m
+        crate::model::transformer::seeded(&cfg, 5)
     }
 
     /// A codebook model's plain step gives candle's weights, and its components are the
