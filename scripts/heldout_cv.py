@@ -5,12 +5,17 @@
     python3 scripts/heldout_cv.py [--seeds 1 2] [--minutes 10] [--out /tmp/biowave-cv]
                                   [--latent]   # also a latent transformer per fold
                                   [--frame]    # also a frame transformer per fold
-                                  [--frame-args '--codebook 1024 --n-fft 64 --hop 16']
+                                  [--frame-args '--temperature 0.6']
                                   [--no-vae]   # skip the VAE (unless --latent needs it)
                                   [--eeg]      # the EEG record instead (60 s folds)
                                   [--ecg100]   # MIT-BIH 100 (lead MLII) instead (360 s folds)
                                   [--vae-args '--beta 0.5'] [--latent-args '--mixture 3']
                                   [--folds 0 2]
+
+Each fold's models are trained by the shipped checkpoints' own commands (`ecg-vae`,
+`ecg-transformer`, `ecg-latent-transformer`; with `--eeg` `eeg-vae`, `eeg-transformer`,
+`eeg-latent-transformer`, their `--shape` and `--envelope` included); `--vae-args`,
+`--frame-args` and `--latent-args` add flags or replace their values.
 
 "Records not used for training" is a split in time of one record: MIT-BIH 208's 300 s
 are cut into five 60 s folds (with `--ecg100`, MIT-BIH 100's lead MLII into five 360 s
@@ -62,12 +67,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("BIOWAVE_BIN", os.path.join(ROOT, "target", "release", "biowave"))
 VAE = ["--model", "vae", "--epochs", "300", "--seed", "1", "--beats"]
 EEG_VAE = ["--model", "vae", "--arch", "mlp", "--n-fft", "128", "--hop", "64", "--window-s", "2",
-           "--hidden", "56", "--epochs", "300", "--seed", "1", "--stride-s", "0.1"]
+           "--hidden", "56", "--epochs", "300", "--seed", "1", "--stride-s", "0.1", "--shape"]
 EEG_CHANNELS = ",".join("EEG " + c for c in "Fp1 Fp2 F3 F4 F7 F8 T3 T4 C3 C4 T5 T6 P3 P4 O1 O2 Fz Cz Pz".split())
-# The shipped frame transformers' commands (`ecg-transformer`, `eeg-transformer`).
-FRAME = ["--model", "transformer", "--epochs", "600", "--seed", "1", "--max-minutes", "10"]
-EEG_FRAME = FRAME + ["--n-fft", "128", "--window-s", "2", "--hidden", "128", "--heads", "4",
-                     "--layers", "2"]
+# The shipped frame transformers' commands (`ecg-transformer`, `eeg-transformer`; their
+# config.json's `command`).
+TRANSFORMER = ["--model", "transformer", "--epochs", "600", "--seed", "1"]
+FRAME = TRANSFORMER + ["--max-minutes", "4", "--n-fft", "64", "--hop", "16", "--codebook", "1024",
+                       "--clock", "--temperature", "0.3"]
+EEG_FRAME = TRANSFORMER + ["--max-minutes", "10", "--n-fft", "128", "--window-s", "2", "--hidden",
+                           "128", "--heads", "4", "--layers", "2", "--envelope", "--shape"]
 # record, fold length (s), eval window (s), the shipped VAE's and frame transformer's commands
 SETS = {
     "ecg": (os.path.join(ROOT, "signals", "mitdb208.edf"), 60, 5, VAE, FRAME),
