@@ -54,16 +54,14 @@ pub struct BlockOut {
 }
 
 impl BlockOut {
-    /// Fills `block` through `pull(out, n)`, which moves `n` samples per channel into the
-    /// channel-major `out`; the caller has made sure that many are ready. A block whose
-    /// channel count is not `spec`'s is refused (it would be left silent or half filled).
-    pub fn fill(
+    /// Fills `block` (its channel count checked) through `pull(out, n)`, which moves `n`
+    /// samples per channel into the channel-major `out`.
+    fn fill(
         &mut self,
         block: &mut Block,
-        spec: &SignalSpec,
+        sample_rate: f64,
         pull: impl FnOnce(&mut [f32], usize) -> bool,
     ) -> Result<()> {
-        block.check_channels(spec.n_channels())?;
         let n = block.n_frames;
         self.scratch.resize(n * block.n_channels, 0.0);
         if !pull(&mut self.scratch, n) {
@@ -76,9 +74,40 @@ impl BlockOut {
                 .channel_mut(c)
                 .copy_from_slice(&self.scratch[c * n..(c + 1) * n]);
         }
-        block.set_start(self.index, spec.sample_rate);
+        block.set_start(self.index, sample_rate);
         self.index += n as u64;
         Ok(())
+    }
+
+    /// Fills `block` with what `produce(out, n)` makes (`n` samples per channel into the
+    /// channel-major `out`), through `shape` where the checkpoint has one: it is fed a
+    /// block's worth at a time, by way of `scratch`, until a block is ready. A block whose
+    /// channel count is not `n_channels` is refused before anything is produced (it would
+    /// be left silent or half filled).
+    pub fn fill_through(
+        &mut self,
+        block: &mut Block,
+        (n_channels, sample_rate): (usize, f64),
+        shape: Option<&mut ShapeStream>,
+        scratch: &mut Vec<f32>,
+        mut produce: impl FnMut(&mut [f32], usize) -> Result<()>,
+    ) -> Result<()> {
+        let n = block.n_frames;
+        block.check_channels(n_channels)?;
+        let Some(shape) = shape else {
+            let mut produced = Ok(());
+            let filled = self.fill(block, sample_rate, |o, n| {
+                produced = produce(o, n);
+                produced.is_ok()
+            });
+            return produced.and(filled);
+        };
+        while shape.available() < n {
+            scratch.resize(n * n_channels, 0.0);
+            produce(scratch, n)?;
+            shape.push(scratch, n);
+        }
+        self.fill(block, sample_rate, |o, n| shape.pull(o, n))
     }
 }
 
@@ -186,8 +215,6 @@ impl<S: FrameSource> Generator for SpectralStream<S> {
     }
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {
-        let n = block.n_frames;
-        block.check_channels(self.spec.n_channels())?;
         let SpectralStream {
             samples,
             spec,
@@ -195,19 +222,9 @@ impl<S: FrameSource> Generator for SpectralStream<S> {
             shape,
             shaped,
         } = self;
-        let Some(shape) = shape else {
-            let mut produced = Ok(());
-            let filled = out.fill(block, spec, |o, n| {
-                produced = samples.produce(o, n);
-                produced.is_ok()
-            });
-            return produced.and(filled);
-        };
-        while shape.available() < n {
-            shaped.resize(n * spec.n_channels(), 0.0);
-            samples.produce(shaped, n)?;
-            shape.push(shaped, n);
-        }
-        out.fill(block, spec, |o, n| shape.pull(o, n))
+        let rate = (spec.n_channels(), spec.sample_rate);
+        out.fill_through(block, rate, shape.as_mut(), shaped, |o, n| {
+            samples.produce(o, n)
+        })
     }
 }

@@ -656,34 +656,17 @@ impl VaeGenerator {
 }
 
 impl VaeGenerator {
-    /// Fills `block` with the next joined samples, through the equaliser if there is one.
+    /// Fills `block` with the next joined samples, through the equaliser and the shape
+    /// where there are ones.
     fn fill_samples(&mut self, block: &mut Block) -> Result<()> {
-        let n = block.n_frames;
-        let mut buf = std::mem::take(&mut self.shaped);
-        buf.resize(n * self.spec.n_channels(), 0.0);
-        let filled = match self.shape.take() {
-            None => self.unshaped(&mut buf, n).and_then(|_| {
-                self.out.fill(block, &self.spec, |o, _| {
-                    o.copy_from_slice(&buf);
-                    true
-                })
-            }),
-            Some(mut shape) => {
-                let mut result = Ok(());
-                while result.is_ok() && shape.available() < n {
-                    result = self.unshaped(&mut buf, n);
-                    if result.is_ok() {
-                        shape.push(&buf, n);
-                    }
-                }
-                let spec = &self.spec;
-                let filled =
-                    result.and_then(|_| self.out.fill(block, spec, |o, n| shape.pull(o, n)));
-                self.shape = Some(shape);
-                filled
-            }
-        };
-        self.shaped = buf;
+        let rate = (self.spec.n_channels(), self.spec.sample_rate);
+        let mut out = std::mem::take(&mut self.out);
+        let mut shape = self.shape.take();
+        let mut scratch = std::mem::take(&mut self.shaped);
+        let filled = out.fill_through(block, rate, shape.as_mut(), &mut scratch, |o, n| {
+            self.unshaped(o, n)
+        });
+        (self.out, self.shape, self.shaped) = (out, shape, scratch);
         filled
     }
 
