@@ -82,6 +82,7 @@ fn checkpoint(dir: &std::path::Path) {
         spectrum: Some(SpectrumTarget {
             nperseg: nperseg(FS),
             log_psd: vec![-10.0; LEADS * (nperseg(FS) / 2 + 1)],
+            low: None,
         }),
         envelope: None,
         shape: None,

@@ -36,6 +36,9 @@ pub struct ModelJson<'a> {
     /// transformer's is its codec's): the window its local loudness is taken over and the
     /// quantile levels per channel.
     pub shape: Option<ShapeInfo>,
+    /// The band from 0 Hz in which its output's spectrum is matched to the record's at
+    /// ~0.05 Hz resolution (`train --fine-eq`; a latent transformer's is its codec's).
+    pub fine_eq_hz: Option<f32>,
     /// Training files and their sha256.
     pub trained_on: &'a [(String, String)],
     /// Seed, optimiser steps, the command that made it, its last losses.
@@ -79,8 +82,10 @@ pub fn describe(dir: &Path, json: bool) -> crate::Result<String> {
     let cfg = checkpoint::load_config(dir)?;
     let mut j = to_json(dir, &cfg);
     if let Some(codec) = &cfg.codec {
-        // A latent transformer's output is its codec's decoder's: so is the shape.
-        j.shape = shape_info(&checkpoint::load_config(&dir.join(codec))?);
+        // A latent transformer's output is its codec's decoder's: so are its shape and
+        // equaliser.
+        let codec = checkpoint::load_config(&dir.join(codec))?;
+        (j.shape, j.fine_eq_hz) = (shape_info(&codec), fine_eq_hz(&codec));
     }
     Ok(if json {
         serde_json::to_string_pretty(&j).expect("model JSON serialises") + "\n"
@@ -104,6 +109,7 @@ fn to_json<'a>(dir: &Path, cfg: &'a CheckpointConfig) -> ModelJson<'a> {
         temperature: cfg.temperature,
         envelope: cfg.envelope,
         shape: shape_info(cfg),
+        fine_eq_hz: fine_eq_hz(cfg),
         trained_on: &cfg.fingerprints,
         seed: cfg.seed,
         steps: cfg.step,
@@ -118,6 +124,11 @@ fn shape_info(cfg: &CheckpointConfig) -> Option<ShapeInfo> {
         window_s: s.window_s,
         levels: s.p.len(),
     })
+}
+
+/// The top of `cfg`'s fine low equaliser band, Hz, if it was trained with one.
+fn fine_eq_hz(cfg: &CheckpointConfig) -> Option<f32> {
+    cfg.spectrum.as_ref()?.low.as_ref().map(|l| l.below_hz)
 }
 
 fn render_text(j: &ModelJson) -> String {
@@ -161,6 +172,12 @@ fn render_text(j: &ModelJson) -> String {
             out,
             "shape:      the record's waveform within its loudness over {} s windows, {} quantiles a channel",
             s.window_s, s.levels
+        );
+    }
+    if let Some(hz) = j.fine_eq_hz {
+        let _ = writeln!(
+            out,
+            "fine eq:    the record's spectrum from 0 to {hz} Hz at ~0.05 Hz resolution, levels included"
         );
     }
     if let Some(e) = &j.envelope {
@@ -214,6 +231,7 @@ mod tests {
             temperature: None,
             envelope: None,
             shape: None,
+            fine_eq_hz: None,
             trained_on: &trained_on,
             seed: 1,
             steps: 1,

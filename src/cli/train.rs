@@ -6,7 +6,7 @@ use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::codebook::{Codebook, MAX_CODEBOOK};
 use crate::model::decoder_noise;
 use crate::model::envelope::EnvelopeTarget;
-use crate::model::equaliser::SpectrumTarget;
+use crate::model::equaliser::{LowTarget, SpectrumTarget};
 use crate::model::latent_prior::LatentPrior;
 use crate::model::latent_states::LatentStates;
 use crate::model::latent_walk::token_sequences;
@@ -112,6 +112,11 @@ pub struct Args {
     /// channel by channel as the record's).
     #[arg(long)]
     pub shape: bool,
+    /// VAE or frame transformer: also match the training records' spectrum from 0 to this
+    /// many Hz at ~0.05 Hz resolution, levels included (`model::equaliser`'s fine low band:
+    /// baseline and T-wave power, finer than its 2 s segments resolve). Off by default.
+    #[arg(long, value_name = "HZ")]
+    pub fine_eq: Option<f64>,
     /// Transformer: the temperature its samplers use unless `generate`/`stream` give one
     /// (stored in config.json; default 1: the trained distribution as it is).
     #[arg(long)]
@@ -316,6 +321,18 @@ fn check_flags(args: &Args) -> crate::Result<()> {
              own output is shaped)"
                 .into(),
         );
+    }
+    if let Some(hz) = args.fine_eq {
+        if args.codec.is_some() {
+            return refuse(
+                "--fine-eq applies to a VAE or a frame transformer (not with --codec: the \
+                 codec's own output is equalised)"
+                    .into(),
+            );
+        }
+        if !(hz.is_finite() && hz > 0.0) {
+            return refuse(format!("--fine-eq {hz}: give a band's top in Hz above 0"));
+        }
     }
     if args.codebook > 0 {
         if args.model != "transformer" || args.codec.is_some() {
@@ -547,7 +564,10 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
             record: crate::io::read(p)?,
         };
         let (signals, fs) = crate::data::prepare_signals(&src, data)?;
-        spectra.extend(SpectrumTarget::of_signals(&signals, fs));
+        let low = args
+            .fine_eq
+            .and_then(|hz| LowTarget::of_signals(&signals, fs, hz));
+        spectra.extend(SpectrumTarget::of_signals(&signals, fs).map(|t| t.with_low(low)));
         rate = fs;
         if args.envelope || args.shape {
             records.push(signals);
@@ -573,8 +593,15 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
         ),
         false => None,
     };
+    let spectrum = SpectrumTarget::mean_of(&spectra);
+    if args.fine_eq.is_some() && spectrum.as_ref().is_none_or(|t| t.low.is_none()) {
+        return Err(crate::Error::BadInput(format!(
+            "--fine-eq: no training record holds one measuring window ({:.0} s)",
+            2.0 * crate::model::equaliser::low_nperseg(rate.max(1.0)) as f64 / rate.max(1.0)
+        )));
+    }
     Ok(RecordTargets {
-        spectrum: SpectrumTarget::mean_of(&spectra),
+        spectrum,
         envelope,
         shape,
     })
