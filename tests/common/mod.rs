@@ -170,7 +170,8 @@ impl Drop for KillOnPanic {
 }
 
 /// A copy of the checkpoint at `src` in `tmp` with `fields` removed from its config (as
-/// checkpoints written before those fields have it); each field must be there to remove,
+/// checkpoints written before those fields have it; a dotted field, `spectrum.low`, from the
+/// object holding it); each field must be there to remove,
 /// in the checkpoint's own config or, for a latent transformer, in its codec's.
 pub fn checkpoint_without(src: &Path, tmp: &Path, fields: &[&str]) -> std::path::PathBuf {
     let name = src.file_name().unwrap().to_string_lossy();
@@ -191,7 +192,15 @@ pub fn checkpoint_without(src: &Path, tmp: &Path, fields: &[&str]) -> std::path:
     for field in fields {
         let removed = configs.iter().filter(|c| c.exists()).any(|c| {
             let mut v = read_json(c);
-            let gone = v.as_object_mut().unwrap().remove(*field).is_some();
+            // A dotted field ("spectrum.low") is removed from the object holding it.
+            let (path, last) = field.rsplit_once('.').unwrap_or(("", field));
+            let holder = path
+                .split('.')
+                .filter(|p| !p.is_empty())
+                .try_fold(&mut v, |v, p| v.get_mut(p));
+            let gone = holder
+                .and_then(|h| h.as_object_mut())
+                .is_some_and(|h| h.remove(last).is_some());
             if gone {
                 std::fs::write(c, v.to_string()).unwrap();
             }
