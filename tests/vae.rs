@@ -256,6 +256,37 @@ fn bad_input_is_refused_with_exit_2() {
             ],
             "phyaat_eeg14.edf: 16.00 s is too short to train on alone",
         ),
+        // The fine low band needs two 16 s segments of a record, and a band.
+        (
+            vec![
+                "train",
+                "--model",
+                "vae",
+                "--data",
+                "signals/phyaat_eeg14.edf",
+                "--window-s",
+                "2",
+                "--fine-eq",
+                "4",
+                "--out",
+                &o,
+            ],
+            "--fine-eq: no training record holds one measuring window of 4096 samples (32 s)",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "vae",
+                "--data",
+                "signals/mitdb208.edf",
+                "--fine-eq",
+                "0",
+                "--out",
+                &o,
+            ],
+            "--fine-eq 0: give a band's top in Hz above 0",
+        ),
     ] {
         let r = run(&args);
         let err = String::from_utf8_lossy(&r.stderr);

@@ -281,6 +281,8 @@ pub fn run(args: Args) -> crate::Result<()> {
     let mut ckpt = new_checkpoint(&args, fingerprints, spec, dc, data.stats.clone());
     set_model_config(&args, &data, &mut ckpt);
     let resume = validate_and_resume(&args, &out, &mut ckpt)?;
+    // Measured before training, so a record too short for them is refused at once.
+    let targets = record_targets(&args, &ckpt.data)?;
     let t0 = std::time::Instant::now();
     let fit = Fit {
         args: &args,
@@ -294,7 +296,6 @@ pub fn run(args: Args) -> crate::Result<()> {
     } else {
         fit.vae(ckpt)?
     };
-    let targets = record_targets(&args, &done.data)?;
     (done.spectrum, done.envelope, done.shape) =
         (targets.spectrum, targets.envelope, targets.shape);
     checkpoint::save_config(&out, &done)?;
@@ -595,9 +596,11 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
     };
     let spectrum = SpectrumTarget::mean_of(&spectra);
     if args.fine_eq.is_some() && spectrum.as_ref().is_none_or(|t| t.low.is_none()) {
+        let window = 2 * crate::model::equaliser::low_nperseg(rate);
         return Err(crate::Error::BadInput(format!(
-            "--fine-eq: no training record holds one measuring window ({:.0} s)",
-            2.0 * crate::model::equaliser::low_nperseg(rate.max(1.0)) as f64 / rate.max(1.0)
+            "--fine-eq: no training record holds one measuring window of {window} samples \
+             ({:.0} s), or the band holds under two of its bins",
+            window as f64 / rate
         )));
     }
     Ok(RecordTargets {
