@@ -14,7 +14,8 @@
 
 Each fold's models are trained by the shipped checkpoints' own commands (`ecg-vae`,
 `ecg-transformer`, `ecg-latent-transformer`; with `--eeg` `eeg-vae`, `eeg-transformer`,
-`eeg-latent-transformer`, their `--shape` and `--envelope` included); `--vae-args`,
+`eeg-latent-transformer`, their `--shape` and `--envelope` included; with `--ecg100`
+`ecg-sinus-vae`'s, `--fine-eq 4` included, and the frame and latent recipes above); `--vae-args`,
 `--frame-args` and `--latent-args` add flags or replace their values.
 
 "Records not used for training" is a split in time of one record: MIT-BIH 208's 300 s
@@ -50,8 +51,9 @@ furthest from 0.5).
 Folds are written with pyedflib from the record's digital samples (exact). Needs the
 release binary (`cargo build --release`; BIOWAVE_BIN=path judges another build), numpy and
 pyedflib. About 2 min per ECG fold and 2 min per EEG fold on 2 cores. With `--ecg100`,
-24 minutes of beats make the VAE's 300 epochs about 45 min a fold: the 2026-12-05 runs
-bounded it with `--vae-args '--max-minutes 6'`.
+`ecg-sinus-vae`'s 40 epochs of 24 minutes of beats take about 6 min a fold (the runs of
+2026-12-05 and 2026-12-06 trained `ecg-vae`'s 300-epoch recipe bounded by
+`--vae-args '--max-minutes 6'`, the latter with `--fine-eq 4`).
 """
 import argparse
 import json
@@ -66,6 +68,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # BIOWAVE_BIN: another build to judge (e.g. one from a separate CARGO_TARGET_DIR).
 BIN = os.environ.get("BIOWAVE_BIN", os.path.join(ROOT, "target", "release", "biowave"))
 VAE = ["--model", "vae", "--epochs", "300", "--seed", "1", "--beats"]
+# `ecg-sinus-vae`'s (MIT-BIH 100): 40 epochs of its many beats, the fine low equaliser band.
+SINUS_VAE = ["--model", "vae", "--epochs", "40", "--seed", "1", "--beats", "--fine-eq", "4"]
 EEG_VAE = ["--model", "vae", "--arch", "mlp", "--n-fft", "128", "--hop", "64", "--window-s", "2",
            "--hidden", "56", "--epochs", "300", "--seed", "1", "--stride-s", "0.1", "--shape"]
 EEG_CHANNELS = ",".join("EEG " + c for c in "Fp1 Fp2 F3 F4 F7 F8 T3 T4 C3 C4 T5 T6 P3 P4 O1 O2 Fz Cz Pz".split())
@@ -81,7 +85,7 @@ SETS = {
     "ecg": (os.path.join(ROOT, "signals", "mitdb208.edf"), 60, 5, VAE, FRAME),
     "eeg": (os.path.join(ROOT, "signals", "eegmat_s00_rest.edf"), 60, 2, EEG_VAE, EEG_FRAME),
     # MIT-BIH 100, lead MLII: 30 min, so five 6-minute folds (24 min to train on each).
-    "ecg100": (os.path.join(ROOT, "signals", "mitdb100.edf"), 360, 5, VAE, FRAME),
+    "ecg100": (os.path.join(ROOT, "signals", "mitdb100.edf"), 360, 5, SINUS_VAE, FRAME),
 }
 # Shifted copies of the training data judged as if generated (the "training data" row).
 COPIES = 5
