@@ -114,13 +114,14 @@ impl LowTarget {
         if bins < 2 {
             return None;
         }
-        let all = mean_log_psd(signals, fs, LogPsd::of_powers(nperseg, signals.len()))?;
+        let acc = measured(signals, fs, LogPsd::of_powers(nperseg, signals.len()));
         Some(LowTarget {
             nperseg,
             below_hz: below_hz as f32,
-            log_psd: all
-                .chunks_exact(nperseg / 2 + 1)
-                .flat_map(|c| c[..bins].iter().map(|&v| v as f32))
+            log_psd: acc
+                .mean_below(bins)?
+                .into_iter()
+                .map(|v| v as f32)
                 .collect(),
         })
     }
@@ -184,7 +185,8 @@ impl SpectrumTarget {
     /// shorter than one measuring window.
     pub fn of_signals(signals: &[Vec<f32>], fs: f64) -> Option<Self> {
         let nperseg = nperseg(fs);
-        mean_log_psd(signals, fs, LogPsd::new(nperseg, signals.len())).map(|m| SpectrumTarget {
+        let acc = measured(signals, fs, LogPsd::new(nperseg, signals.len()));
+        acc.mean().map(|m| SpectrumTarget {
             nperseg,
             log_psd: m.into_iter().map(|v| v as f32).collect(),
             low: None,
@@ -328,9 +330,8 @@ fn mean_logs<'a>(mut logs: impl Iterator<Item = &'a [f32]>) -> Option<Vec<f32>> 
     Some(sum.into_iter().map(|s| s / n).collect())
 }
 
-/// What `acc` measures ([`LogPsd::mean`]) of `signals` (equal length) at `fs`, window
-/// after window; `None` if they hold no window.
-fn mean_log_psd(signals: &[Vec<f32>], fs: f64, mut acc: LogPsd) -> Option<Vec<f64>> {
+/// `acc` after measuring `signals` (equal length) at `fs` window after window.
+fn measured(signals: &[Vec<f32>], fs: f64, mut acc: LogPsd) -> LogPsd {
     let len = acc.window_len();
     let n = signals.iter().map(Vec::len).min().unwrap_or(0);
     let mut window = vec![0f32; len * signals.len()];
@@ -340,7 +341,7 @@ fn mean_log_psd(signals: &[Vec<f32>], fs: f64, mut acc: LogPsd) -> Option<Vec<f6
         }
         acc.add(&window, fs);
     }
-    acc.mean()
+    acc
 }
 
 /// `nperseg` a power of two within `NPERSEG`, else an error naming `field`.
@@ -390,14 +391,8 @@ pub fn calibrate(
         }
     }
     let low = low
-        .and_then(|l| l.mean())
         .zip(target.low.as_ref())
-        .map(|(m, t)| {
-            let (bins, lb) = (t.nperseg / 2 + 1, t.bins(channels));
-            m.chunks_exact(bins)
-                .flat_map(|c| c[..lb].to_vec())
-                .collect::<Vec<f64>>()
-        });
+        .and_then(|(l, t)| l.mean_below(t.bins(channels)));
     Ok(psd
         .mean()
         .map_or_else(Vec::new, |e| target.kernels(&e, low.as_deref(), band)))
@@ -487,6 +482,17 @@ impl LogPsd {
             false => s / n,
         };
         (self.windows > 0).then(|| self.sum.iter().map(mean).collect())
+    }
+
+    /// [`Self::mean`] of each channel's first `keep` bins only (a fine low band's).
+    pub fn mean_below(&self, keep: usize) -> Option<Vec<f64>> {
+        let bins = self.nperseg / 2 + 1;
+        let m = self.mean()?;
+        Some(
+            m.chunks_exact(bins)
+                .flat_map(|c| c[..keep.min(bins)].to_vec())
+                .collect(),
+        )
     }
 }
 
