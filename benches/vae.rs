@@ -86,6 +86,7 @@ fn checkpoint(dir: &std::path::Path) {
         }),
         envelope: None,
         shape: None,
+        beat_means: None,
         codec: None,
     };
     save_config(dir, &cfg).unwrap();

@@ -955,6 +955,22 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
         text.contains("fine eq:    the record's spectrum from 0 to 4 Hz"),
         "{text}"
     );
+    // And its mean beats per kind (`train --beat-means`: MIT-BIH 208's two kinds).
+    for (model, counts) in [
+        ("ecg-vae", serde_json::json!([367, 130])),
+        ("ecg-latent-transformer", serde_json::json!([367, 130])),
+        ("ecg-sinus-vae", serde_json::json!([2270])),
+        ("eeg-vae", serde_json::Value::Null),
+    ] {
+        let o = biowave(&["info", "--json", model]);
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["beat_means"], counts, "{model}: {j}");
+    }
+    let text = String::from_utf8(biowave(&["info", "ecg-vae"]).stdout).unwrap();
+    assert!(
+        text.contains("beat means: 2 kinds of beat (367 / 130 training beats)"),
+        "{text}"
+    );
     for (arg, needle) in [("src", "no config.json"), ("nosuch-model", "nosuch-model")] {
         let o = biowave(&["info", arg]);
         let err = String::from_utf8_lossy(&o.stderr);

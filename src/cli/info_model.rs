@@ -39,6 +39,9 @@ pub struct ModelJson<'a> {
     /// The band from 0 Hz in which its output's spectrum is matched to the record's at
     /// ~0.05 Hz resolution (`train --fine-eq`; a latent transformer's is its codec's).
     pub fine_eq_hz: Option<f32>,
+    /// Training beats of each kind whose mean beat its output's beats are given (`train
+    /// --beat-means`; a latent transformer's are its codec's).
+    pub beat_means: Option<Vec<u32>>,
     /// Training files and their sha256.
     pub trained_on: &'a [(String, String)],
     /// Seed, optimiser steps, the command that made it, its last losses.
@@ -86,6 +89,7 @@ pub fn describe(dir: &Path, json: bool) -> crate::Result<String> {
         // equaliser.
         let codec = checkpoint::load_config(&dir.join(codec))?;
         (j.shape, j.fine_eq_hz) = (shape_info(&codec), fine_eq_hz(&codec));
+        j.beat_means = beat_means(&codec);
     }
     Ok(if json {
         serde_json::to_string_pretty(&j).expect("model JSON serialises") + "\n"
@@ -110,6 +114,7 @@ fn to_json<'a>(dir: &Path, cfg: &'a CheckpointConfig) -> ModelJson<'a> {
         envelope: cfg.envelope,
         shape: shape_info(cfg),
         fine_eq_hz: fine_eq_hz(cfg),
+        beat_means: beat_means(cfg),
         trained_on: &cfg.fingerprints,
         seed: cfg.seed,
         steps: cfg.step,
@@ -129,6 +134,11 @@ fn shape_info(cfg: &CheckpointConfig) -> Option<ShapeInfo> {
 /// The top of `cfg`'s fine low equaliser band, Hz, if it was trained with one.
 fn fine_eq_hz(cfg: &CheckpointConfig) -> Option<f32> {
     cfg.spectrum.as_ref()?.low.as_ref().map(|l| l.below_hz)
+}
+
+/// Training beats per kind of `cfg`'s mean beats, if it was trained with them.
+fn beat_means(cfg: &CheckpointConfig) -> Option<Vec<u32>> {
+    cfg.beat_means.as_ref().map(|b| b.counts.clone())
 }
 
 fn render_text(j: &ModelJson) -> String {
@@ -167,6 +177,26 @@ fn render_text(j: &ModelJson) -> String {
             .map(|t| format!(", temperature {t}"))
             .unwrap_or_default()
     );
+    targets_text(&mut out, j);
+    let _ = writeln!(
+        out,
+        "trained:    {} steps, seed {}, biowave {}",
+        j.steps, j.seed, j.crate_version
+    );
+    for (file, sha) in j.trained_on {
+        // The first 16 characters (the config is untrusted: not sliced inside a char).
+        let short = sha.get(..16).unwrap_or(sha);
+        let _ = writeln!(out, "  on {file} (sha256 {short})");
+    }
+    let _ = writeln!(out, "command:    {}", j.command);
+    let _ = writeln!(out, "losses:     {}", j.losses);
+    out
+}
+
+/// The lines on what the sampler matches to its records: shape, fine equaliser band,
+/// envelope, mean beats.
+fn targets_text(out: &mut String, j: &ModelJson) {
+    use std::fmt::Write as _;
     if let Some(s) = &j.shape {
         let _ = writeln!(
             out,
@@ -187,19 +217,15 @@ fn render_text(j: &ModelJson) -> String {
             e.window_s, e.sd, e.rho
         );
     }
-    let _ = writeln!(
-        out,
-        "trained:    {} steps, seed {}, biowave {}",
-        j.steps, j.seed, j.crate_version
-    );
-    for (file, sha) in j.trained_on {
-        // The first 16 characters (the config is untrusted: not sliced inside a char).
-        let short = sha.get(..16).unwrap_or(sha);
-        let _ = writeln!(out, "  on {file} (sha256 {short})");
+    if let Some(counts) = &j.beat_means {
+        let counts: Vec<String> = counts.iter().map(u32::to_string).collect();
+        let _ = writeln!(
+            out,
+            "beat means: {} kinds of beat ({} training beats), each given the record's mean beat",
+            counts.len(),
+            counts.join(" / ")
+        );
     }
-    let _ = writeln!(out, "command:    {}", j.command);
-    let _ = writeln!(out, "losses:     {}", j.losses);
-    out
 }
 
 #[cfg(test)]
@@ -232,6 +258,7 @@ mod tests {
             envelope: None,
             shape: None,
             fine_eq_hz: None,
+            beat_means: Some(vec![367, 130]),
             trained_on: &trained_on,
             seed: 1,
             steps: 1,
@@ -240,5 +267,9 @@ mod tests {
         };
         let text = render_text(&j);
         assert!(text.contains("on a.edf (sha256 éééééééé)"), "{text}");
+        assert!(
+            text.contains("2 kinds of beat (367 / 130 training beats)"),
+            "{text}"
+        );
     }
 }

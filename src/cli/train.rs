@@ -2,6 +2,7 @@
 
 use crate::data::{BeatAlign, DataConfig, Dataset, NormStats, Source};
 use crate::dsp::SpectralConfig;
+use crate::model::beat_mean::BeatMeanTarget;
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::codebook::{Codebook, MAX_CODEBOOK};
 use crate::model::decoder_noise;
@@ -117,6 +118,12 @@ pub struct Args {
     /// baseline and T-wave power, finer than its 2 s segments resolve). Off by default.
     #[arg(long, value_name = "HZ")]
     pub fine_eq: Option<f64>,
+    /// Beat-aligned VAE (`--beats`): also save the training beats' mean waveform for this
+    /// many kinds of beat (grouped by QRS shape, e.g. 2 for normal and ventricular), which
+    /// the generator gives each kind of its own beats (`model::beat_mean`: T waves and
+    /// ventricular beats the record's size and shape). Off by default.
+    #[arg(long, value_name = "K")]
+    pub beat_means: Option<usize>,
     /// Transformer: the temperature its samplers use unless `generate`/`stream` give one
     /// (stored in config.json; default 1: the trained distribution as it is).
     #[arg(long)]
@@ -296,8 +303,12 @@ pub fn run(args: Args) -> crate::Result<()> {
     } else {
         fit.vae(ckpt)?
     };
-    (done.spectrum, done.envelope, done.shape) =
-        (targets.spectrum, targets.envelope, targets.shape);
+    (done.spectrum, done.envelope, done.shape, done.beat_means) = (
+        targets.spectrum,
+        targets.envelope,
+        targets.shape,
+        targets.beat_means,
+    );
     checkpoint::save_config(&out, &done)?;
     report(&out, t0, &done);
     Ok(())
@@ -386,7 +397,14 @@ fn check_flags(args: &Args) -> crate::Result<()> {
             "--states applies to beat-aligned VAEs (--beats): the states are beat types".into(),
         );
     }
-    Ok(())
+    let max = crate::model::beat_mean::MAX_KINDS;
+    match args.beat_means {
+        Some(_) if !args.beats || args.model != "vae" => {
+            refuse("--beat-means applies to beat-aligned VAEs (--model vae --beats)".into())
+        }
+        Some(k) if k == 0 || k > max => refuse(format!("--beat-means {k}: choose 1 to {max}")),
+        _ => Ok(()),
+    }
 }
 
 /// Windows, STFT, rate, channels and beat alignment of the training data, from the flags.
@@ -554,6 +572,8 @@ struct RecordTargets {
     envelope: Option<EnvelopeTarget>,
     /// With `--shape`, their waveform shape around its local loudness (`model::shape`).
     shape: Option<ShapeTarget>,
+    /// With `--beat-means`, their mean beat per kind (`model::beat_mean`).
+    beat_means: Option<BeatMeanTarget>,
 }
 
 /// Measures [`RecordTargets`] of the training records.
@@ -570,7 +590,7 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
             .and_then(|hz| LowTarget::of_signals(&signals, fs, hz));
         spectra.extend(SpectrumTarget::of_signals(&signals, fs).map(|t| t.with_low(low)));
         rate = fs;
-        if args.envelope || args.shape {
+        if args.envelope || args.shape || args.beat_means.is_some() {
             records.push(signals);
         }
     }
@@ -594,6 +614,19 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
         ),
         false => None,
     };
+    let beat_means = match args.beat_means {
+        Some(k) => Some(
+            BeatMeanTarget::of_records(&records, rate, k, args.seed).ok_or_else(|| {
+                crate::Error::BadInput(
+                    "--beat-means: the training records hold under 20 whole beats (R peaks of \
+                     their first channel), or their rate is under 80 Hz (the QRS shapes are \
+                     compared at 0.67-40 Hz)"
+                        .into(),
+                )
+            })?,
+        ),
+        None => None,
+    };
     let spectrum = SpectrumTarget::mean_of(&spectra);
     if args.fine_eq.is_some() && spectrum.as_ref().is_none_or(|t| t.low.is_none()) {
         let window = 2 * crate::model::equaliser::low_nperseg(rate);
@@ -607,6 +640,7 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
         spectrum,
         envelope,
         shape,
+        beat_means,
     })
 }
 
@@ -654,6 +688,7 @@ pub(super) fn new_checkpoint(
         spectrum: None,
         envelope: None,
         shape: None,
+        beat_means: None,
         codec: None,
     }
 }

@@ -123,9 +123,9 @@ fn digest(key: &GainKey) -> Option<String> {
 
 /// Whether `c` could be the calibration of `key`'s checkpoint: finite values, a gain per
 /// complex bin or none, a kernel per channel (one odd length) or none, quantiles of its
-/// shape's levels per channel or none.
+/// shape's levels per channel or none, its beat corrections or none.
 fn fits(c: &Calibration, key: &GainKey) -> bool {
-    let (channels, bins, levels) = key.dims();
+    let (channels, bins, levels, beats) = key.dims();
     let taps = c.eq.first().map_or(1, Vec::len);
     let finite = |v: &[f32]| v.iter().all(|x| x.is_finite());
     (c.gain.is_empty() || c.gain.len() == channels * bins)
@@ -135,6 +135,8 @@ fn fits(c: &Calibration, key: &GainKey) -> bool {
         && taps <= MAX_TAPS
         && c.eq.iter().all(|k| k.len() == taps && finite(k))
         && c.envelope_sd.is_none_or(|s| s.is_finite() && s >= 0.0)
+        && (c.beat_means.is_empty() || c.beat_means.len() == beats)
+        && finite(&c.beat_means)
         && (c.shape.is_empty()
             || (c.shape.len() == channels
                 && c.shape
@@ -177,12 +179,13 @@ mod tests {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/ecg-vae");
         let cfg = crate::model::checkpoint::load_config(&dir).unwrap();
         let key = GainKey::new(&dir, &dir.join("model.safetensors"), &cfg);
-        let (channels, bins, _) = key.dims();
+        let (channels, bins, _, _) = key.dims();
         let c = Calibration {
             gain: (0..channels * bins).map(|i| 1.0 + i as f32 / 7.0).collect(),
             eq: vec![vec![0.1, 0.8, 0.1]; channels],
             envelope_sd: Some(0.043_136_457_540_370_63),
             shape: Vec::new(),
+            beat_means: Vec::new(),
         };
         (key, cfg, c)
     }

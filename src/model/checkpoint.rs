@@ -81,6 +81,11 @@ pub struct CheckpointConfig {
     /// output; absent in checkpoints written before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape: Option<super::shape::ShapeTarget>,
+    /// Beat-aligned VAE trained with `--beat-means K`: the training beats' mean per kind
+    /// (`model::beat_mean`), which the generator gives each kind of its own beats; absent
+    /// otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beat_means: Option<super::beat_mean::BeatMeanTarget>,
     /// Transformer over a VAE's beat latents (`model::latent_walk`): the subdirectory
     /// holding that VAE, always `codec`; absent for transformers over spectral frames.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -373,6 +378,12 @@ impl CheckpointConfig {
                 return Err("shape in a latent transformer (its codec's output is shaped)".into());
             }
             t.check(nc)?;
+        }
+        if let Some(t) = &self.beat_means {
+            if self.vae.is_none() || self.data.beats.is_none() {
+                return Err("beat_means without a beat-aligned VAE".into());
+            }
+            t.check(nc, self.spec.sample_rate)?;
         }
         if let Some(t) = self
             .temperature

@@ -26,9 +26,10 @@ pub struct GainKey {
     weights: Option<(u64, SystemTime)>,
     config: String,
     walk: String,
-    /// Channels, complex bins per channel and quantile levels of a waveform shape (0
-    /// without): the dimensions a calibration must have.
-    dims: (usize, usize, usize),
+    /// Channels, complex bins per channel, quantile levels of a waveform shape (0
+    /// without) and values of the beat corrections (0 without): the dimensions a
+    /// calibration must have.
+    dims: (usize, usize, usize, usize),
 }
 
 impl GainKey {
@@ -44,12 +45,14 @@ impl GainKey {
                 cfg.spec.n_channels(),
                 cfg.data.spectral.n_bins(),
                 cfg.shape.as_ref().map_or(0, |s| s.p.len()),
+                cfg.beat_means.as_ref().map_or(0, |b| b.means.len()),
             ),
         }
     }
 
-    /// Channels, complex bins per channel and waveform-shape levels of the checkpoint.
-    pub fn dims(&self) -> (usize, usize, usize) {
+    /// Channels, complex bins per channel, waveform-shape levels and beat-correction
+    /// values of the checkpoint.
+    pub fn dims(&self) -> (usize, usize, usize, usize) {
         self.dims
     }
 
@@ -77,6 +80,10 @@ pub struct Calibration {
     /// loudness (`model::shape`), for checkpoints with a shape; empty without.
     #[serde(default)]
     pub shape: Vec<Vec<f32>>,
+    /// Each kind of beat's correction per channel (`model::beat_mean`), for checkpoints
+    /// with `beat_means`; empty without.
+    #[serde(default)]
+    pub beat_means: Vec<f32>,
 }
 
 fn memo() -> &'static Mutex<HashMap<GainKey, Calibration>> {
@@ -131,6 +138,7 @@ mod tests {
             eq: vec![vec![1.0]],
             envelope_sd: None,
             shape: Vec::new(),
+            beat_means: Vec::new(),
         };
         put(key.clone(), c.clone());
         assert_eq!(get(&key), Some(c));

@@ -1,6 +1,7 @@
 //! Signal generators: the [`Generator`] trait and the models that implement it.
 
 pub mod adamw;
+pub mod beat_mean;
 pub mod bias_relu;
 pub mod calibration_store;
 pub mod checkpoint;

@@ -19,6 +19,7 @@
 //! calibrated to the training variance less the noise's. Checkpoints with a spectrum target
 //! are then equalised to the training spectrum's shape inside each bin (`model::equaliser`).
 
+use super::beat_mean::{self, BeatCorrector, BeatMeanTarget};
 use super::checkpoint::CheckpointConfig;
 use super::decoder_noise::{bin_power_about, NoiseStream};
 use super::equaliser::{self, SpectrumTarget};
@@ -77,6 +78,8 @@ const REFINE_CHUNK: usize = 64;
 /// Widening of the checkpoint's channel ranges (1.5 × the training peak) for EDF/BDF
 /// sinks: restored power brings peaks beyond the training data's, which would be clipped.
 const RANGE_HEADROOM: f64 = 3.0;
+/// Samples per channel joined at a time into the beat corrector.
+const BEAT_CHUNK: usize = 256;
 /// Bounds on a bin's power gain (a bin the decoder leaves silent is not blown up).
 const MAX_GAIN: f32 = 100.0;
 /// Least share of a bin's training power left to the decoded mean when the noise carries
@@ -158,6 +161,10 @@ pub struct VaeGenerator {
     target: Vec<f64>,
     /// The decoder's residual as noise (checkpoints that saved it).
     noise: Option<NoiseStream>,
+    /// Each kind of beat's correction to the record's mean beat (checkpoints with
+    /// `beat_means`), after the equaliser, and its input.
+    beat_fix: Option<BeatCorrector>,
+    fix_chunk: Vec<f32>,
     /// The output's equaliser (checkpoints with a spectrum target).
     eq: Option<FirStream>,
     /// The record's waveform shape, last (`model::shape`, checkpoints trained with one),
@@ -226,6 +233,8 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         gain,
         target,
         noise,
+        beat_fix: None,
+        fix_chunk: Vec::new(),
         eq: None,
         shape: None,
         shaped: Vec::new(),
@@ -452,7 +461,13 @@ impl VaeGenerator {
         for v in self.z.iter_mut() {
             *v = StandardNormal.sample(&mut self.rng);
         }
+        if let Some(b) = &mut self.beat_fix {
+            b.reset();
+        }
         let out = f(self);
+        if let Some(b) = &mut self.beat_fix {
+            b.reset();
+        }
         (self.rng, self.z) = saved;
         self.walk = walk;
         self.splicer = joiner(&self.cfg, self.splicer.segment_len(), self.margin)?;
@@ -563,11 +578,17 @@ impl VaeGenerator {
                     Some(t) => self.calibrate_eq(&t)?,
                     None => Vec::new(),
                 };
+                let beat_means = match self.cfg.beat_means.clone() {
+                    Some(t) => self.calibrate_beat_means(&t, &eq)?,
+                    None => Vec::new(),
+                };
+                self.set_beat_fix(&beat_means);
                 let mut c = Calibration {
                     gain: self.gain.clone(),
                     eq,
                     envelope_sd: None,
                     shape: Vec::new(),
+                    beat_means,
                 };
                 if let Some(t) = self.cfg.shape.clone() {
                     c.shape = self.calibrate_shape(&t, &c.eq)?;
@@ -576,6 +597,7 @@ impl VaeGenerator {
                 c
             }
         };
+        self.set_beat_fix(&c.beat_means);
         if !c.eq.is_empty() {
             self.eq = Some(FirStream::new(&c.eq)?);
         }
@@ -585,6 +607,44 @@ impl VaeGenerator {
             }
         }
         Ok(())
+    }
+
+    /// The beat corrector of the checkpoint's `beat_means` with `corrections` (none
+    /// without them).
+    fn set_beat_fix(&mut self, corrections: &[f32]) {
+        let (nc, fs) = (self.spec.n_channels(), self.spec.sample_rate);
+        self.beat_fix = self
+            .cfg
+            .beat_means
+            .as_ref()
+            .filter(|_| !corrections.is_empty())
+            .and_then(|t| BeatCorrector::new(t, corrections.to_vec(), nc, fs));
+    }
+
+    /// Each kind's correction to `target` (`model::beat_mean`): the mean beats of
+    /// `beat_mean::CALIBRATION_SECONDS` of the calibration walk's output (with the stream's
+    /// noise from the calibration seed, through the equaliser `eq`) at the joiner's R peaks.
+    fn calibrate_beat_means(
+        &mut self,
+        target: &BeatMeanTarget,
+        eq: &[Vec<f32>],
+    ) -> Result<Vec<f32>> {
+        let (fs, nc) = (self.spec.sample_rate, self.spec.n_channels());
+        let n = (beat_mean::CALIBRATION_SECONDS * fs) as usize;
+        self.calibrating_with_noise(|g| {
+            g.eq = (!eq.is_empty()).then(|| FirStream::new(eq)).transpose()?;
+            let mut out = vec![0f32; n * nc];
+            let filled = g.equalised(&mut out, n);
+            let delay = g.eq.take().map_or(0, |e| e.delay() as u64);
+            filled?;
+            let peaks: Vec<usize> = g
+                .beats
+                .iter()
+                .filter_map(|&m| m.checked_sub(delay).map(|p| p as usize))
+                .collect();
+            let signals: Vec<&[f32]> = out.chunks_exact(n).collect();
+            Ok(target.corrections(&signals, &peaks, fs))
+        })
     }
 
     /// The quantiles of the output's values within their local loudness
@@ -670,9 +730,38 @@ impl VaeGenerator {
         filled
     }
 
+    /// Moves the next `n` samples per channel, joined, with noise, through the equaliser
+    /// and with each beat corrected to its kind's mean, into the channel-major `out`.
+    fn unshaped(&mut self, out: &mut [f32], n: usize) -> Result<()> {
+        let Some(mut fix) = self.beat_fix.take() else {
+            return self.equalised(out, n);
+        };
+        let mut part = std::mem::take(&mut self.fix_chunk);
+        part.resize(BEAT_CHUNK * self.spec.n_channels(), 0.0);
+        // Joiner index m is equalised index m − delay (see `label_beats`).
+        let delay = self.eq.as_ref().map_or(0, |eq| eq.delay() as u64);
+        let mut result = Ok(());
+        while result.is_ok() && fix.available() < n {
+            let before = self.beats.len();
+            result = self.equalised(&mut part, BEAT_CHUNK);
+            let peaks = self
+                .beats
+                .range(before..)
+                .filter_map(|&m| m.checked_sub(delay));
+            fix.push(&part, BEAT_CHUNK, peaks);
+        }
+        if result.is_ok() && !fix.pull(out, n) {
+            result = Err(Error::BadInput(format!(
+                "{n} beat-corrected samples per channel were not ready"
+            )));
+        }
+        (self.beat_fix, self.fix_chunk) = (Some(fix), part);
+        result
+    }
+
     /// Moves the next `n` samples per channel, joined, with noise and through the
     /// equaliser, into the channel-major `out`.
-    fn unshaped(&mut self, out: &mut [f32], n: usize) -> Result<()> {
+    fn equalised(&mut self, out: &mut [f32], n: usize) -> Result<()> {
         let Some(mut eq) = self.eq.take() else {
             self.produce(n)?;
             out.copy_from_slice(&self.chunk);
