@@ -17,7 +17,8 @@
 //! variance, not the offset). Checkpoints that saved their decoder's residual
 //! (`model::decoder_noise`) get it back as stationary noise, and the decoded mean is
 //! calibrated to the training variance less the noise's. Checkpoints with a spectrum target
-//! are then equalised to the training spectrum's shape inside each bin (`model::equaliser`).
+//! are then equalised to the training spectrum's shape inside each bin (`model::equaliser`),
+//! and those with mean beats have each beat moved to its kind's mean (`model::beat_mean`).
 
 use super::beat_mean::{self, BeatCorrector, BeatMeanTarget};
 use super::checkpoint::CheckpointConfig;
