@@ -15,7 +15,8 @@
 Each fold's models are trained by the shipped checkpoints' own commands (`ecg-vae`,
 `ecg-transformer`, `ecg-latent-transformer`; with `--eeg` `eeg-vae`, `eeg-transformer`,
 `eeg-latent-transformer`, their `--shape` and `--envelope` included; with `--ecg100`
-`ecg-sinus-vae`'s, `--fine-eq 4` included, and the frame and latent recipes above); `--vae-args`,
+`ecg-sinus-vae`'s, `--fine-eq 4` included, and the frame and latent recipes above; the ECG
+VAEs' `--beat-means` too, since 2026-12-06's second session); `--vae-args`,
 `--frame-args` and `--latent-args` add flags or replace their values.
 
 "Records not used for training" is a split in time of one record: MIT-BIH 208's 300 s
@@ -67,9 +68,11 @@ import pyedflib
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # BIOWAVE_BIN: another build to judge (e.g. one from a separate CARGO_TARGET_DIR).
 BIN = os.environ.get("BIOWAVE_BIN", os.path.join(ROOT, "target", "release", "biowave"))
-VAE = ["--model", "vae", "--epochs", "300", "--seed", "1", "--beats"]
-# `ecg-sinus-vae`'s (MIT-BIH 100): 40 epochs of its many beats, the fine low equaliser band.
-SINUS_VAE = ["--model", "vae", "--epochs", "40", "--seed", "1", "--beats", "--fine-eq", "4"]
+VAE = ["--model", "vae", "--epochs", "300", "--seed", "1", "--beats", "--beat-means", "2"]
+# `ecg-sinus-vae`'s (MIT-BIH 100): 40 epochs of its many beats, the fine low equaliser band,
+# one kind of mean beat.
+SINUS_VAE = ["--model", "vae", "--epochs", "40", "--seed", "1", "--beats", "--fine-eq", "4",
+             "--beat-means", "1"]
 EEG_VAE = ["--model", "vae", "--arch", "mlp", "--n-fft", "128", "--hop", "64", "--window-s", "2",
            "--hidden", "56", "--epochs", "300", "--seed", "1", "--stride-s", "0.1", "--shape"]
 EEG_CHANNELS = ",".join("EEG " + c for c in "Fp1 Fp2 F3 F4 F7 F8 T3 T4 C3 C4 T5 T6 P3 P4 O1 O2 Fz Cz Pz".split())

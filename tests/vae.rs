@@ -675,6 +675,17 @@ fn low_band_shape_db(a: &[f32], b: &[f32], nperseg: usize, band: usize, fs: f64)
     mean(&dev)
 }
 
+/// The config of the shipped checkpoint `model` and a copy of it in `tmp` without `field`
+/// (what its tests compare it with, and break configs of).
+fn config_and_copy_without(
+    model: &Path,
+    tmp: &Path,
+    field: &str,
+) -> (serde_json::Value, std::path::PathBuf) {
+    let copy = common::checkpoint_without(model, tmp, &[field]);
+    (common::read_json(&model.join("config.json")), copy)
+}
+
 /// The equaliser: with the training record's mean log spectrum in its config, the shipped
 /// `ecg-vae`'s 20 min follow its shape within the STFT bins below 10 Hz more closely than
 /// without (T waves and the broad premature beats were 3–5 dB low, the slow wander high);
@@ -683,8 +694,7 @@ fn low_band_shape_db(a: &[f32], b: &[f32], nperseg: usize, band: usize, fs: f64)
 fn the_equaliser_brings_back_the_records_low_frequency_spectrum() {
     use biowave::model::equaliser::SpectrumTarget;
     let tmp = tempfile::tempdir().unwrap();
-    let plain = common::checkpoint_without(Path::new("models/ecg-vae"), tmp.path(), &["spectrum"]);
-    let cfg = common::read_json(Path::new("models/ecg-vae/config.json"));
+    let (cfg, plain) = config_and_copy_without(Path::new("models/ecg-vae"), tmp.path(), "spectrum");
     let target: SpectrumTarget = serde_json::from_value(cfg["spectrum"].clone()).unwrap();
     let (fs, n) = (360.0, 360 * 1200);
     let off = |dir: &Path| {
@@ -719,8 +729,7 @@ fn the_fine_low_band_brings_back_the_sinus_records_slow_power() {
     use biowave::model::equaliser::{LowTarget, SpectrumTarget};
     let tmp = tempfile::tempdir().unwrap();
     let model = Path::new("models/ecg-sinus-vae");
-    let coarse = common::checkpoint_without(model, tmp.path(), &["spectrum.low"]);
-    let cfg = common::read_json(&model.join("config.json"));
+    let (cfg, coarse) = config_and_copy_without(model, tmp.path(), "spectrum.low");
     let target: SpectrumTarget = serde_json::from_value(cfg["spectrum"].clone()).unwrap();
     let low = target.low.expect("ecg-sinus-vae is trained with --fine-eq");
     let fs = 360.0;
@@ -768,8 +777,7 @@ fn each_kind_of_the_ecg_vaes_beats_has_the_records_mean_beat() {
     use biowave::model::beat_mean::BeatMeanTarget;
     let tmp = tempfile::tempdir().unwrap();
     let model = Path::new("models/ecg-vae");
-    let plain = common::checkpoint_without(model, tmp.path(), &["beat_means"]);
-    let cfg = common::read_json(&model.join("config.json"));
+    let (cfg, plain) = config_and_copy_without(model, tmp.path(), "beat_means");
     let target: BeatMeanTarget = serde_json::from_value(cfg["beat_means"].clone()).unwrap();
     let fs = 360.0;
     // Per kind, the rms of what would still take the output's mean beat to the record's.
