@@ -397,14 +397,20 @@ fn check_flags(args: &Args) -> crate::Result<()> {
             "--states applies to beat-aligned VAEs (--beats): the states are beat types".into(),
         );
     }
+    check_beat_means(args)
+}
+
+/// `--beat-means K` only for a beat-aligned VAE, with 1 to `beat_mean::MAX_KINDS` kinds.
+fn check_beat_means(args: &Args) -> crate::Result<()> {
     let max = crate::model::beat_mean::MAX_KINDS;
-    match args.beat_means {
+    let msg = match args.beat_means {
         Some(_) if !args.beats || args.model != "vae" => {
-            refuse("--beat-means applies to beat-aligned VAEs (--model vae --beats)".into())
+            "--beat-means applies to beat-aligned VAEs (--model vae --beats)".to_string()
         }
-        Some(k) if k == 0 || k > max => refuse(format!("--beat-means {k}: choose 1 to {max}")),
-        _ => Ok(()),
-    }
+        Some(k) if k == 0 || k > max => format!("--beat-means {k}: choose 1 to {max}"),
+        _ => return Ok(()),
+    };
+    Err(crate::Error::BadInput(msg))
 }
 
 /// Windows, STFT, rate, channels and beat alignment of the training data, from the flags.

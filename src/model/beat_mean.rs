@@ -164,10 +164,12 @@ impl BeatMeanTarget {
 
     /// The additive correction per kind and channel (`kinds × channels × len`) taking the
     /// mean beats of `signals` (channels, their R peaks at `peaks`) to these: tapered at
-    /// both ends; zero for a kind with under [`MIN_BEATS`] beats either side.
+    /// both ends; zero for a kind with under [`MIN_BEATS`] beats either side (and all zero
+    /// for signals of another number of channels).
     pub fn corrections(&self, signals: &[&[f32]], peaks: &[usize], fs: f64) -> Vec<f32> {
         let n = signals.first().map_or(0, |s| s.len());
-        let Some(band) = shape_band(fs) else {
+        let fits = signals.len() * self.kinds() * self.len == self.means.len();
+        let Some(band) = shape_band(fs).filter(|_| fits) else {
             return vec![0.0; self.means.len()];
         };
         let mut own = Means::new(self.kinds(), signals.len(), self.pre, self.len, fs);
@@ -314,7 +316,9 @@ impl BeatCorrector {
         fs: f64,
     ) -> Option<Self> {
         let (pre, len, _, _) = spans(fs);
-        let fits = corrections.len() == target.kinds() * channels * len && target.len == len;
+        let fits = channels > 0
+            && corrections.len() == target.kinds() * channels * len
+            && target.len == len;
         let (before, after) = reach(fs);
         let band = shape_band(fs)?;
         fits.then(|| BeatCorrector {
