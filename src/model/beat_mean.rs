@@ -478,6 +478,7 @@ mod tests {
         let mut outputs = Vec::new();
         for chunk in [1usize, 97, 1000] {
             let mut fix = BeatCorrector::new(&target, corrections.clone(), 1, FS).unwrap();
+            assert_eq!(fix.delay(), 360); // half a second either side of a peak
             let mut out = Vec::new();
             let mut buf = vec![0f32; chunk];
             for start in (0..own.len() - chunk).step_by(chunk) {
