@@ -940,32 +940,38 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
         let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(j["shape"]["window_s"], 2.0, "{model}: {j}");
     }
-    // So is its fine low equaliser band (`train --fine-eq 4`, `ecg-sinus-vae`'s).
-    for (model, hz) in [
-        ("ecg-sinus-vae", serde_json::json!(4.0)),
-        ("ecg-sinus-latent-transformer", serde_json::json!(4.0)),
-        ("ecg-vae", serde_json::Value::Null),
+    // So are its fine low equaliser band (`train --fine-eq 4`, `ecg-sinus-vae`'s) and its
+    // mean beats per kind (`train --beat-means`: MIT-BIH 208's two kinds, 100's one).
+    let null = serde_json::Value::Null;
+    for (model, hz, counts) in [
+        (
+            "ecg-sinus-vae",
+            serde_json::json!(4.0),
+            serde_json::json!([2270]),
+        ),
+        (
+            "ecg-sinus-latent-transformer",
+            serde_json::json!(4.0),
+            serde_json::json!([2270]),
+        ),
+        ("ecg-vae", null.clone(), serde_json::json!([367, 130])),
+        (
+            "ecg-latent-transformer",
+            null.clone(),
+            serde_json::json!([367, 130]),
+        ),
+        ("eeg-vae", null.clone(), null.clone()),
     ] {
         let o = biowave(&["info", "--json", model]);
         let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(j["fine_eq_hz"], hz, "{model}: {j}");
+        assert_eq!(j["beat_means"], counts, "{model}: {j}");
     }
     let text = String::from_utf8(biowave(&["info", "ecg-sinus-vae"]).stdout).unwrap();
     assert!(
         text.contains("fine eq:    the record's spectrum from 0 to 4 Hz"),
         "{text}"
     );
-    // And its mean beats per kind (`train --beat-means`: MIT-BIH 208's two kinds).
-    for (model, counts) in [
-        ("ecg-vae", serde_json::json!([367, 130])),
-        ("ecg-latent-transformer", serde_json::json!([367, 130])),
-        ("ecg-sinus-vae", serde_json::json!([2270])),
-        ("eeg-vae", serde_json::Value::Null),
-    ] {
-        let o = biowave(&["info", "--json", model]);
-        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert_eq!(j["beat_means"], counts, "{model}: {j}");
-    }
     let text = String::from_utf8(biowave(&["info", "ecg-vae"]).stdout).unwrap();
     assert!(
         text.contains("beat means: 2 kinds of beat (367 / 130 training beats)"),

@@ -97,8 +97,8 @@ impl BeatMeanTarget {
         for (r, rec) in records.iter().enumerate() {
             let Some(lead) = rec.first() else { continue };
             let peaks = crate::dsp::qrs::detect(lead, fs).unwrap_or_default();
-            for p in peaks {
-                if let Some(s) = shape_at(lead, p, fs, &band).filter(|_| whole(p, lead.len(), fs)) {
+            for p in peaks.into_iter().filter(|&p| whole(p, lead.len(), fs)) {
+                if let Some(s) = shape_at(lead, p, fs, &band) {
                     found.push((r, p, s));
                 }
             }
@@ -372,20 +372,21 @@ impl BeatCorrector {
     }
 
     /// Adds its kind's correction to the beat at stream index `p` (whole in the buffer up
-    /// to its end); a beat whose shape has left the buffer is left as it is.
+    /// to its end); a beat whose shape or start has left the buffer is left as it is.
     fn correct(&mut self, p: u64) {
         let Some(at) = p.checked_sub(self.base).map(|a| a as usize) else {
             return;
         };
-        let Some(shape) = shape_at(&self.buf[0], at, self.fs, &self.band) else {
+        let (Some(shape), Some(start)) = (
+            shape_at(&self.buf[0], at, self.fs, &self.band),
+            at.checked_sub(self.pre),
+        ) else {
             return;
         };
         let k = usize::from(beat_kinds::kind(&shape, &self.centres));
-        let skip = self.pre.saturating_sub(at); // the part already pulled
-        let start = at + skip - self.pre;
         for (c, b) in self.buf.iter_mut().enumerate() {
             let from = (k * self.channels + c) * self.len;
-            let d = &self.corrections[from + skip..from + self.len];
+            let d = &self.corrections[from..from + self.len];
             for (v, d) in b[start..].iter_mut().zip(d) {
                 *v += d;
             }

@@ -490,7 +490,7 @@ impl LogPsd {
         let m = self.mean()?;
         Some(
             m.chunks_exact(bins)
-                .flat_map(|c| c[..keep.min(bins)].to_vec())
+                .flat_map(|c| c[..keep.min(bins)].iter().copied())
                 .collect(),
         )
     }
