@@ -316,10 +316,35 @@ pub fn run(args: Args) -> crate::Result<()> {
 
 /// Refuses flags that do not go together, before any data is read.
 fn check_flags(args: &Args) -> crate::Result<()> {
-    let refuse = |msg: String| Err(crate::Error::BadInput(msg));
     if args.model != "vae" && args.model != "transformer" {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
     }
+    check_output_flags(args)?;
+    check_head_flags(args)?;
+    if args.codec.is_some() {
+        return Ok(());
+    }
+    if args.model == "transformer" && args.beats {
+        return refuse(
+            "--beats applies to the VAE only (the transformer streams frame by frame)".into(),
+        );
+    }
+    if args.states.is_some() && !args.beats {
+        return refuse(
+            "--states applies to beat-aligned VAEs (--beats): the states are beat types".into(),
+        );
+    }
+    check_beat_means(args)
+}
+
+/// A bad-input error with `msg`, for the flag checks.
+fn refuse(msg: String) -> crate::Result<()> {
+    Err(crate::Error::BadInput(msg))
+}
+
+/// The flags that shape a model's output after the network (`--envelope`, `--shape`,
+/// `--fine-eq`): a latent transformer's codec carries its own.
+fn check_output_flags(args: &Args) -> crate::Result<()> {
     let frame_transformer = args.model == "transformer" && args.codec.is_none();
     if args.envelope && !frame_transformer {
         return refuse(
@@ -334,20 +359,25 @@ fn check_flags(args: &Args) -> crate::Result<()> {
                 .into(),
         );
     }
-    if let Some(hz) = args.fine_eq {
-        if args.codec.is_some() {
-            return refuse(
-                "--fine-eq applies to a VAE or a frame transformer (not with --codec: the \
-                 codec's own output is equalised)"
-                    .into(),
-            );
+    match args.fine_eq {
+        Some(_) if args.codec.is_some() => refuse(
+            "--fine-eq applies to a VAE or a frame transformer (not with --codec: the \
+             codec's own output is equalised)"
+                .into(),
+        ),
+        Some(hz) if !(hz.is_finite() && hz > 0.0) => {
+            refuse(format!("--fine-eq {hz}: give a band's top in Hz above 0"))
         }
-        if !(hz.is_finite() && hz > 0.0) {
-            return refuse(format!("--fine-eq {hz}: give a band's top in Hz above 0"));
-        }
+        _ => Ok(()),
     }
+}
+
+/// The transformer's head and sampling flags (`--codebook`, `--temperature`, `--clock`,
+/// `--clock-kinds`).
+fn check_head_flags(args: &Args) -> crate::Result<()> {
+    let frame_transformer = args.model == "transformer" && args.codec.is_none();
     if args.codebook > 0 {
-        if args.model != "transformer" || args.codec.is_some() {
+        if !frame_transformer {
             return refuse(
                 "--codebook applies to the frame transformer (--model transformer \
                            without --codec)"
@@ -372,7 +402,7 @@ fn check_flags(args: &Args) -> crate::Result<()> {
             ));
         }
     }
-    if args.clock && (args.model != "transformer" || args.codec.is_some()) {
+    if args.clock && !frame_transformer {
         return refuse(
             "--clock applies to the frame transformer (--model transformer without --codec)".into(),
         );
@@ -384,20 +414,7 @@ fn check_flags(args: &Args) -> crate::Result<()> {
             args.clock_kinds
         ));
     }
-    if args.codec.is_some() {
-        return Ok(());
-    }
-    if args.model == "transformer" && args.beats {
-        return refuse(
-            "--beats applies to the VAE only (the transformer streams frame by frame)".into(),
-        );
-    }
-    if args.states.is_some() && !args.beats {
-        return refuse(
-            "--states applies to beat-aligned VAEs (--beats): the states are beat types".into(),
-        );
-    }
-    check_beat_means(args)
+    Ok(())
 }
 
 /// `--beat-means K` only for a beat-aligned VAE, with 1 to `beat_mean::MAX_KINDS` kinds.
@@ -410,7 +427,7 @@ fn check_beat_means(args: &Args) -> crate::Result<()> {
         Some(k) if k == 0 || k > max => format!("--beat-means {k}: choose 1 to {max}"),
         _ => return Ok(()),
     };
-    Err(crate::Error::BadInput(msg))
+    refuse(msg)
 }
 
 /// Windows, STFT, rate, channels and beat alignment of the training data, from the flags.
@@ -600,29 +617,47 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
             records.push(signals);
         }
     }
+    let mut targets = waveform_targets(args, &records, rate, data.window_s)?;
+    let spectrum = SpectrumTarget::mean_of(&spectra);
+    if args.fine_eq.is_some() && spectrum.as_ref().is_none_or(|t| t.low.is_none()) {
+        let window = 2 * crate::model::equaliser::low_nperseg(rate);
+        return Err(crate::Error::BadInput(format!(
+            "--fine-eq: no training record holds one measuring window of {window} samples \
+             ({:.0} s), or the band holds under two of its bins",
+            window as f64 / rate
+        )));
+    }
+    targets.spectrum = spectrum;
+    Ok(targets)
+}
+
+/// The targets the flags ask of the records' waveforms (`--envelope`, `--shape`,
+/// `--beat-means`), measured on the whole training records at `rate`; no spectrum yet.
+fn waveform_targets(
+    args: &Args,
+    records: &[Vec<Vec<f32>>],
+    rate: f64,
+    window_s: f64,
+) -> crate::Result<RecordTargets> {
     let short = |flag: &str| {
         crate::Error::BadInput(format!(
             "{flag}: the training records hold under 8 windows of {} s",
-            data.window_s
+            window_s
         ))
     };
-    let envelope = match args.envelope {
-        true => Some(
-            EnvelopeTarget::of_records(&records, rate, data.window_s)
-                .ok_or_else(|| short("--envelope"))?,
-        ),
-        false => None,
-    };
-    let shape = match args.shape {
-        true => Some(
-            ShapeTarget::of_records(&records, rate, data.window_s)
-                .ok_or_else(|| short("--shape"))?,
-        ),
-        false => None,
-    };
+    let envelope = args
+        .envelope
+        .then(|| {
+            EnvelopeTarget::of_records(records, rate, window_s).ok_or_else(|| short("--envelope"))
+        })
+        .transpose()?;
+    let shape = args
+        .shape
+        .then(|| ShapeTarget::of_records(records, rate, window_s).ok_or_else(|| short("--shape")))
+        .transpose()?;
     let beat_means = match args.beat_means {
         Some(k) => Some(
-            BeatMeanTarget::of_records(&records, rate, k, args.seed).ok_or_else(|| {
+            BeatMeanTarget::of_records(records, rate, k, args.seed).ok_or_else(|| {
                 crate::Error::BadInput(
                     "--beat-means: the training records hold under 20 whole beats (R peaks of \
                      their first channel), or their rate is under 80 Hz (the QRS shapes are \
@@ -633,17 +668,8 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
         ),
         None => None,
     };
-    let spectrum = SpectrumTarget::mean_of(&spectra);
-    if args.fine_eq.is_some() && spectrum.as_ref().is_none_or(|t| t.low.is_none()) {
-        let window = 2 * crate::model::equaliser::low_nperseg(rate);
-        return Err(crate::Error::BadInput(format!(
-            "--fine-eq: no training record holds one measuring window of {window} samples \
-             ({:.0} s), or the band holds under two of its bins",
-            window as f64 / rate
-        )));
-    }
     Ok(RecordTargets {
-        spectrum,
+        spectrum: None,
         envelope,
         shape,
         beat_means,
