@@ -166,21 +166,16 @@ impl<S: FrameSource> Samples<S> {
     /// Moves the next `n` samples per channel, decoded, equalised and with the envelope's
     /// gain, into the channel-major `out`.
     fn produce(&mut self, out: &mut [f32], n: usize) -> Result<()> {
-        match &mut self.eq {
-            None => decode(&mut self.source, &mut self.decoder, out, n)?,
-            Some(eq) => {
-                while eq.available() < n {
-                    let m = eq.chunk_len();
-                    self.chunk.resize(m * self.n_channels, 0.0);
-                    decode(&mut self.source, &mut self.decoder, &mut self.chunk, m)?;
-                    eq.push(&self.chunk);
-                }
-                if !eq.pull(out, n) {
-                    return Err(Error::BadInput(format!(
-                        "{n} equalised samples per channel were not ready"
-                    )));
-                }
-            }
+        let Samples {
+            source,
+            decoder,
+            eq,
+            chunk,
+            ..
+        } = self;
+        match eq {
+            None => decode(source, decoder, out, n)?,
+            Some(eq) => eq.pull_through(out, n, chunk, |buf, m| decode(source, decoder, buf, m))?,
         }
         if let Some(e) = &mut self.envelope {
             e.apply(&mut out[..n * self.n_channels], n);

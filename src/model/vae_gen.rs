@@ -166,8 +166,10 @@ pub struct VaeGenerator {
     /// `beat_means`), after the equaliser, and its input.
     beat_fix: Option<BeatCorrector>,
     fix_chunk: Vec<f32>,
-    /// The output's equaliser (checkpoints with a spectrum target).
+    /// The output's equaliser (checkpoints with a spectrum target), and the joined samples
+    /// on their way into it.
     eq: Option<FirStream>,
+    eq_in: Vec<f32>,
     /// The record's waveform shape, last (`model::shape`, checkpoints trained with one),
     /// and the samples on their way into it.
     shape: Option<ShapeStream>,
@@ -237,6 +239,7 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         beat_fix: None,
         fix_chunk: Vec::new(),
         eq: None,
+        eq_in: Vec::new(),
         shape: None,
         shaped: Vec::new(),
         chunk: Vec::new(),
@@ -768,20 +771,13 @@ impl VaeGenerator {
             out.copy_from_slice(&self.chunk);
             return Ok(());
         };
-        let mut result = Ok(());
-        while result.is_ok() && eq.available() < n {
-            result = self.produce(eq.chunk_len());
-            if result.is_ok() {
-                eq.push(&self.chunk);
-            }
-        }
-        let result = result.and_then(|_| match eq.pull(out, n) {
-            true => Ok(()),
-            false => Err(Error::BadInput(format!(
-                "{n} equalised samples per channel were not ready"
-            ))),
+        let mut scratch = std::mem::take(&mut self.eq_in);
+        let result = eq.pull_through(out, n, &mut scratch, |buf, m| {
+            self.produce(m)?;
+            buf.copy_from_slice(&self.chunk);
+            Ok(())
         });
-        self.eq = Some(eq);
+        (self.eq, self.eq_in) = (Some(eq), scratch);
         result
     }
 
