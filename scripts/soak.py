@@ -5,16 +5,21 @@
 
 Without --scenario it runs: 12-lead ECGSYN at 500 Hz to a TCP client (read by this script)
 and to EDF files rolled every 10 minutes, a 19-channel EEG at 256 Hz to a BDF file, the shipped
-learned models (models/ecg-vae to HDF5, models/eeg-vae to EDF), and a 4-channel sine to a
-second TCP client. Every interval it records, into OUT/soak.csv:
-elapsed seconds, RSS (KiB), open file descriptors, threads, underruns and frames emitted
-(from the Prometheus endpoint). At the end it sends SIGTERM, checks the exit code, plots
+learned models (models/ecg-vae to HDF5, models/eeg-vae to EDF, the frame transformers
+models/ecg-transformer to EDF and models/eeg-transformer to BDF, models/ecg-latent-transformer
+to a TCP client), and a 4-channel sine to another TCP client. Every interval it records,
+into OUT/soak.csv: elapsed seconds, RSS (KiB), open file descriptors, threads, underruns,
+frames emitted (from the Prometheus endpoint), TCP bytes read and the process's CPU seconds.
+At the end it sends SIGTERM, checks the exit code, reads every file back (pyedflib for
+EDF/BDF, h5py for HDF5: each must open and hold the run's length of signal), plots
 OUT/soak.png (matplotlib) and prints RSS growth after the first minute, after the warm-up
-(`--warmup-min`, default 10: the first EDF roll) and over the second half (goal < 1 MB).
+(`--warmup-min`, default 10: the first EDF roll) and over the second half (goal < 1 MB),
+and the CPU used per second of run in each half (constant cost: the halves alike).
 """
 import argparse
 import csv
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -31,7 +36,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def scenario(out, ecg_port, sine_port, metrics_port):
+def scenario(out, ecg_port, sine_port, latent_port, metrics_port):
     return f"""realtime = true
 metrics = "127.0.0.1:{metrics_port}"
 
@@ -58,6 +63,24 @@ name = "eeg-vae"
 model = "eeg-vae"
 seed = 8
 to = ["file:{out}/eeg-vae.edf"]
+
+[[stream]]
+name = "ecg-transformer"
+model = "ecg-transformer"
+seed = 9
+to = ["file:{out}/ecg-transformer.edf"]
+
+[[stream]]
+name = "ecg-latent-transformer"
+model = "ecg-latent-transformer"
+seed = 10
+to = ["tcp://127.0.0.1:{latent_port}"]
+
+[[stream]]
+name = "eeg-transformer"
+model = "eeg-transformer"
+seed = 11
+to = ["file:{out}/eeg-transformer.bdf"]
 
 [[stream]]
 name = "sine"
@@ -102,6 +125,52 @@ def metric_sum(port, name):
     return sum(float(l.split()[-1]) for l in text.splitlines() if l.startswith(name))
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of the process so far (seconds)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def metric_lines(port, name):
+    """Each labelled sample of a metric, as 'labels value'."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return [l[len(name):] for l in text.splitlines() if l.startswith(name)]
+
+
+def read_back(out, seconds):
+    """Opens every file the run wrote with an independent reader (pyedflib, h5py) and prints
+    how much signal each holds; returns the problems (a file that does not open, or one that
+    holds less than the run's length of signal, rolled EDF pieces summed)."""
+    import pyedflib
+    import h5py
+
+    held, bad = {}, []
+    for name in sorted(os.listdir(out)):
+        path = os.path.join(out, name)
+        try:
+            if name.endswith((".edf", ".bdf")):
+                with pyedflib.EdfReader(path) as f:
+                    s = f.getNSamples()[0] / f.getSampleFrequency(0)
+                    ch = f.signals_in_file
+            elif name.endswith(".h5"):
+                with h5py.File(path, "r") as f:
+                    d = next(v for v in f.values() if isinstance(v, h5py.Dataset) and v.ndim == 2)
+                    rate = float(d.attrs.get("sample_rate", f.attrs.get("sample_rate", 0)))
+                    s, ch = d.shape[0] / rate, d.shape[1]  # samples × channels
+            else:
+                continue
+        except Exception as e:  # noqa: BLE001: any reader error is what is reported
+            bad.append(f"{name}: {e}")
+            continue
+        stem = re.sub(r"_\d{4}(\.\w+)$", r"\1", name)  # rolled pieces: ecg_0000.edf …
+        held[stem] = held.get(stem, 0.0) + s
+        print(f"  {name}: {ch} channels, {s:.1f} s")
+    for stem, s in held.items():
+        if s < seconds - 60:
+            bad.append(f"{stem}: {s:.0f} s of signal after a {seconds:.0f} s run")
+    return bad
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=60)
@@ -114,7 +183,7 @@ def main():
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
     subprocess.run(["cargo", "build", "-q", "--release"], cwd=ROOT, check=True)
-    ports = [free_port() for _ in range(3)]
+    ports = [free_port() for _ in range(4)]
     path = a.scenario
     if path is None:
         path = os.path.join(out, "scenario.toml")
@@ -122,26 +191,28 @@ def main():
             f.write(scenario(out, *ports))
     proc = subprocess.Popen([os.path.join(ROOT, "target/release/biowave"), "stream", "--scenario", path],
                             stderr=open(os.path.join(out, "stderr.log"), "w"))
-    stop, counts = threading.Event(), {"ecg": 0, "sine": 0}
-    clients = [threading.Thread(target=drain, args=(ports[0], stop, counts, "ecg"), daemon=True),
-               threading.Thread(target=drain, args=(ports[1], stop, counts, "sine"), daemon=True)]
+    stop, counts = threading.Event(), {"ecg": 0, "sine": 0, "latent": 0}
+    clients = [threading.Thread(target=drain, args=(port, stop, counts, key), daemon=True)
+               for port, key in zip(ports, counts)]
     for c in clients:
         c.start()
     rows, t0 = [], time.time()
     with open(os.path.join(out, "soak.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["elapsed_s", "rss_kib", "fds", "threads", "underruns", "frames", "tcp_bytes"])
+        w.writerow(["elapsed_s", "rss_kib", "fds", "threads", "underruns", "frames", "tcp_bytes", "cpu_s"])
         while time.time() - t0 < a.minutes * 60:
             time.sleep(a.interval)
             if proc.poll() is not None:
                 raise SystemExit(f"biowave exited early with {proc.returncode}; see {out}/stderr.log")
             rss, fds, threads = proc_stats(proc.pid)
-            und = metric_sum(ports[2], "biowave_underruns_total")
-            frames = metric_sum(ports[2], "biowave_frames_emitted_total")
-            row = [round(time.time() - t0, 1), rss, fds, threads, und, frames, sum(counts.values())]
+            und = metric_sum(ports[3], "biowave_underruns_total")
+            frames = metric_sum(ports[3], "biowave_frames_emitted_total")
+            row = [round(time.time() - t0, 1), rss, fds, threads, und, frames, sum(counts.values()),
+                   round(cpu_seconds(proc.pid), 2)]
             w.writerow(row)
             f.flush()
             rows.append(row)
+    per_stream = metric_lines(ports[3], "biowave_underruns_total")
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=30)
     stop.set()
@@ -157,6 +228,11 @@ def main():
     print(f"fds: {min(r[2] for r in rows)}..{max(r[2] for r in rows)}, threads: "
           f"{min(r[3] for r in rows)}..{max(r[3] for r in rows)}, underruns: {last[4]:.0f}, "
           f"frames emitted: {last[5]:.0f}, TCP bytes read: {last[6]}")
+    print("underruns per stream: " + ", ".join(per_stream))
+    half = next(r for r in rows if r[0] >= last[0] / 2)
+    for label, (a_, b_) in (("first half", (rows[0], half)), ("second half", (half, last))):
+        print(f"CPU in the {label}: {100 * (b_[7] - a_[7]) / max(b_[0] - a_[0], 1e-9):.1f} % of one core")
+    bad = read_back(out, last[0])
     try:
         import matplotlib
 
@@ -172,12 +248,14 @@ def main():
         ax[2].plot(t, [r[4] for r in rows])
         ax[2].set_ylabel("underruns")
         ax[2].set_xlabel("minutes")
-        fig.suptitle("biowave soak: ecgsyn, eeg, ecg-vae, eeg-vae, sine")
+        fig.suptitle("biowave soak: ecgsyn, eeg, ecg-vae, eeg-vae, three transformers, sine")
         fig.savefig(os.path.join(out, "soak.png"), dpi=80)
     except ImportError:
         print("matplotlib not installed: no plot")
     if code != 0:
         raise SystemExit(f"biowave exited {code} after SIGTERM")
+    if bad:
+        raise SystemExit("files not readable to the end: " + "; ".join(bad))
 
 
 if __name__ == "__main__":
