@@ -36,7 +36,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+# The shipped learned models streamed: name, seed, sink ({out}: the output directory,
+# {latent_port}: a TCP client this script runs).
+LEARNED = [
+    ("ecg-vae", 7, "file:{out}/ecg-vae.h5"),
+    ("eeg-vae", 8, "file:{out}/eeg-vae.edf"),
+    ("ecg-transformer", 9, "file:{out}/ecg-transformer.edf"),
+    ("ecg-latent-transformer", 10, "tcp://127.0.0.1:{latent_port}"),
+    ("eeg-transformer", 11, "file:{out}/eeg-transformer.bdf"),
+]
+
+
 def scenario(out, ecg_port, sine_port, latent_port, metrics_port):
+    learned = "".join(
+        f'[[stream]]\nname = "{name}"\nmodel = "{name}"\nseed = {seed}\n'
+        f'to = ["{to.format(out=out, latent_port=latent_port)}"]\n\n'
+        for name, seed, to in LEARNED)
     return f"""realtime = true
 metrics = "127.0.0.1:{metrics_port}"
 
@@ -52,37 +67,7 @@ name = "eeg"
 model = "eeg"
 to = ["file:{out}/eeg.bdf"]
 
-[[stream]]
-name = "ecg-vae"
-model = "ecg-vae"
-seed = 7
-to = ["file:{out}/ecg-vae.h5"]
-
-[[stream]]
-name = "eeg-vae"
-model = "eeg-vae"
-seed = 8
-to = ["file:{out}/eeg-vae.edf"]
-
-[[stream]]
-name = "ecg-transformer"
-model = "ecg-transformer"
-seed = 9
-to = ["file:{out}/ecg-transformer.edf"]
-
-[[stream]]
-name = "ecg-latent-transformer"
-model = "ecg-latent-transformer"
-seed = 10
-to = ["tcp://127.0.0.1:{latent_port}"]
-
-[[stream]]
-name = "eeg-transformer"
-model = "eeg-transformer"
-seed = 11
-to = ["file:{out}/eeg-transformer.bdf"]
-
-[[stream]]
+{learned}[[stream]]
 name = "sine"
 model = "sine"
 params = {{ rate = 1000, channels = 4 }}
