@@ -315,8 +315,8 @@ impl Emitter {
     /// as are left), at most [`MAX_PREFILL`]: the stream starts with the queue's whole lead
     /// over the pacer, not one block's. Streams started together otherwise each start their
     /// clock at their first block while the others still make theirs (the first block makes
-    /// every stage's first chunk), and the second blocks come late: 16 concurrent 12-lead
-    /// transformer streams gave 1 underrun in 15 s, all at the start.
+    /// every stage's first chunk), and their next blocks come late: 16 / 32 concurrent
+    /// 12-lead transformer streams gave 0–1 / 3 underruns in 15 s, 128 none with this.
     fn prefill(&self, rx: &Receiver<Block>, first: &Block, stop: &AtomicBool) {
         let room = rx.capacity().unwrap_or(0);
         let want = match self.opts.total_frames {
