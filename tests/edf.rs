@@ -327,6 +327,34 @@ fn convert_cli_cuts_channels_and_time_and_keeps_annotations_and_start() {
     assert_eq!(shift.num_seconds(), 10);
 }
 
+/// A time range that keeps no samples is refused with the file, the range and the
+/// recording's length, and nothing is written (an EDF of 0 records no reader accepts).
+#[test]
+fn convert_cli_refuses_a_range_past_the_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cut.edf");
+    for range in [
+        &["--start", "300"][..],
+        &["--start", "400"],
+        &["--start", "20", "--end", "10"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .args(["convert", "signals/mitdb208.edf"])
+            .arg(&out)
+            .args(range)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{range:?}: {err}");
+        assert!(
+            err.contains("mitdb208.edf") && err.contains("(300 s long)"),
+            "{err}"
+        );
+        assert!(err.contains(&format!("--start {}", range[1])), "{err}");
+        assert!(!out.exists(), "{range:?} wrote {}", out.display());
+    }
+}
+
 /// `convert --resample` writes what the library's polyphase resampler (checked against
 /// scipy's `resample_poly` in tests/dsp.rs) makes of each channel, at the new rate, with the
 /// physical range widened over the filter's overshoot (nothing clipped); a rate that is not

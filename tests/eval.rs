@@ -4,14 +4,15 @@
 //! renders in headless Chromium.
 
 mod common;
-use biowave::eval::{self, features, metrics, windows::Windows};
+use biowave::eval::windows::{Pick, Windows};
+use biowave::eval::{self, features, metrics};
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
 fn mitdb_windows(window_s: f64) -> Windows {
     let rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
-    eval::windows::cut(&[("mitdb208".into(), rec)], None, window_s, "real").unwrap()
+    eval::windows::cut(&[("mitdb208".into(), rec)], Pick::All, window_s, "real").unwrap()
 }
 
 /// Windows `k` with `k % m == r`: interleaved subsets of one record.
@@ -145,7 +146,8 @@ fn real_eeg_halves_couple_alike_and_the_baselines_lose_the_coupling() {
         .map(|c| c.meta.label.clone())
         .filter(|l| l.starts_with("EEG"))
         .collect();
-    let all = eval::windows::cut(&[("eegmat".into(), rec)], Some(&eeg), 2.0, "real").unwrap();
+    let all =
+        eval::windows::cut(&[("eegmat".into(), rec)], Pick::Named(&eeg), 2.0, "real").unwrap();
     let (a, b) = (subset(&all, 2, 0), subset(&all, 2, 1));
     let r = eval::evaluate(
         &a,
@@ -411,6 +413,28 @@ fn cli_prints_json_writes_a_report_that_renders_and_refuses_bad_input() {
                 "999",
             ],
             "window",
+        ),
+        (
+            vec![
+                "--real",
+                "signals/mitdb208.edf",
+                "--synth",
+                "signals/mitdb208.edf",
+                "--window-s",
+                "0.01",
+            ],
+            "under the 16 a window needs",
+        ),
+        (
+            vec![
+                "--real",
+                "signals/mitdb208.edf",
+                "--synth",
+                "signals/mitdb208.edf",
+                "--channels",
+                "II",
+            ],
+            "--channels: no channel `II` (channels: MLII)",
         ),
     ] {
         let o = Command::new(bin).arg("eval").args(&args).output().unwrap();

@@ -132,6 +132,10 @@ fn bad_parameters_exit_2_with_a_clear_message() {
         (vec!["--param", "nonsense=1"], "unknown field `nonsense`"),
         (vec!["--channels", "Cz"], "does not apply"),
         (vec!["--format", "wav"], "expected edf, bdf, h5, csv or f32"),
+        (
+            vec!["--count", "1000000000000"],
+            "split the dataset with --shard",
+        ),
     ] {
         let mut a = vec!["generate", "--model", "ecgsyn", "--out", out];
         for (flag, default) in [("--duration", "1s"), ("--format", "f32")] {

@@ -31,15 +31,10 @@ pub struct Args {
 
 /// Converts one recording into another format.
 pub fn run(args: Args) -> crate::Result<()> {
-    if args.start < 0.0 || args.end.is_some_and(|e| e <= args.start) {
-        return Err(crate::Error::BadInput(format!(
-            "time range {}..{:?} s is empty or negative",
-            args.start, args.end
-        )));
-    }
     let target = Format::from_extension(&args.output)
         .ok_or_else(|| crate::io::Error::UnknownFormat(args.output.clone()))?;
     let mut reader = crate::io::open_with(&args.input, &args.read.options())?;
+    check_range(&args, reader.info().duration_s())?;
     let sel = Selection {
         channels: args.channels.clone(),
         start_s: args.start,
@@ -58,6 +53,28 @@ pub fn run(args: Args) -> crate::Result<()> {
     }
     crate::io::save(&record, &args.output)?;
     Ok(())
+}
+
+/// Refuses a time range that keeps no samples: negative, empty, or starting at or past the
+/// end of the recording (which would write a file no reader accepts).
+fn check_range(args: &Args, duration_s: f64) -> crate::Result<()> {
+    let range = match args.end {
+        Some(e) => format!("--start {} --end {e}", args.start),
+        None => format!("--start {}", args.start),
+    };
+    let problem = if args.start < 0.0 {
+        "starts before the recording"
+    } else if args.end.is_some_and(|e| e <= args.start) {
+        "is empty"
+    } else if args.start >= duration_s {
+        "starts at or past the end of the recording"
+    } else {
+        return Ok(());
+    };
+    Err(crate::Error::BadInput(format!(
+        "{}: {range}: the time range {problem} ({duration_s} s long)",
+        args.input.display()
+    )))
 }
 
 /// What the target format cannot hold of this record.

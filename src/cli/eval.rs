@@ -1,6 +1,6 @@
 //! `biowave eval --real FILE... --synth FILE... [--train FILE...] [--report DIR] [--json]`.
 
-use crate::eval::windows::{cut, Windows};
+use crate::eval::windows::{cut, Pick, Windows};
 use std::path::PathBuf;
 
 /// Arguments of `biowave eval`.
@@ -75,14 +75,10 @@ fn windows_of(args: &Args) -> crate::Result<(Windows, Windows, Option<Windows>)>
             args.window_s
         )));
     }
-    let labels = args.channels.as_deref();
-    let real = cut(&load(&args.real)?, labels, args.window_s, "real")?;
-    let synth = cut(
-        &load(&args.synth)?,
-        Some(&real.labels),
-        args.window_s,
-        "synthetic",
-    )?;
+    let pick = args.channels.as_deref().map_or(Pick::All, Pick::Named);
+    let real = cut(&load(&args.real)?, pick, args.window_s, "real")?;
+    let like = Pick::Like(&real.labels, &real.source);
+    let synth = cut(&load(&args.synth)?, like, args.window_s, "synthetic")?;
     if synth.rate != real.rate {
         return Err(crate::Error::BadInput(format!(
             "synthetic data at {} Hz, real at {} Hz: resample one of them (biowave convert --resample HZ)",
@@ -92,12 +88,7 @@ fn windows_of(args: &Args) -> crate::Result<(Windows, Windows, Option<Windows>)>
     let train = if args.train.is_empty() {
         None
     } else {
-        Some(cut(
-            &load(&args.train)?,
-            Some(&real.labels),
-            args.window_s,
-            "training",
-        )?)
+        Some(cut(&load(&args.train)?, like, args.window_s, "training")?)
     };
     if real.windows.len() < 4 || synth.windows.len() < 4 {
         return Err(crate::Error::BadInput(format!(

@@ -93,7 +93,7 @@ impl Resampler {
         let ok = |f: f64| f.is_finite() && f > 0.0 && f < 1e7;
         if !ok(from_hz) || !ok(to_hz) {
             return Err(Error::BadInput(format!(
-                "resample: sample rates must be positive and finite, got {from_hz} → {to_hz} Hz"
+                "resample: sample rates must lie in (0, 10 MHz), got {from_hz} → {to_hz} Hz"
             )));
         }
         let (a, b) = (

@@ -88,6 +88,7 @@ mod tests {
                 vec![vec![1.0, 2.0, 3.0, 4.0]],
                 vec![vec![4.0, 3.0, 2.0, 1.0]],
             ],
+            source: "test".into(),
         };
         let c = cycled(&w, 5);
         let firsts: Vec<f32> = c.windows.iter().map(|x| x[0][0]).collect();

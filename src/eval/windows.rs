@@ -14,6 +14,20 @@ pub struct Windows {
     pub units: Vec<String>,
     /// The windows.
     pub windows: Vec<Vec<Vec<f32>>>,
+    /// The set's first file, named where another set's channels are matched to it.
+    pub source: String,
+}
+
+/// Which channels [`cut`] takes from each record.
+#[derive(Debug, Clone, Copy)]
+pub enum Pick<'a> {
+    /// All of the first record's channels.
+    All,
+    /// Channels the user named (`--channels`): by label only, refused where one is missing.
+    Named(&'a [String]),
+    /// Another set's channels (its labels and first file): by label, else by position when
+    /// the counts agree (MLII against II), with a warning.
+    Like(&'a [String], &'a str),
 }
 
 impl Windows {
@@ -32,32 +46,31 @@ impl Windows {
 }
 
 /// Non-overlapping windows of `window_s` seconds from `records` (named `what` in errors),
-/// for the channels `labels` (all of the first record's channels when `None`).
-pub fn cut(
-    records: &[(String, Record)],
-    labels: Option<&[String]>,
-    window_s: f64,
-    what: &str,
-) -> Result<Windows> {
+/// for the channels `pick` chooses.
+pub fn cut(records: &[(String, Record)], pick: Pick, window_s: f64, what: &str) -> Result<Windows> {
     let (name0, first) = records
         .first()
         .ok_or_else(|| Error::BadInput(format!("{what}: no recordings given")))?;
-    let labels: Vec<String> = match labels {
-        Some(l) => l.to_vec(),
-        None => first
-            .channels
-            .iter()
-            .map(|c| c.meta.label.trim().to_string())
-            .collect(),
+    let (labels, like) = match pick {
+        Pick::Named(l) => (l.to_vec(), None),
+        Pick::Like(l, source) => (l.to_vec(), Some(source)),
+        Pick::All => {
+            let all = first.channels.iter();
+            (
+                all.map(|c| c.meta.label.trim().to_string()).collect(),
+                Some(name0.as_str()),
+            )
+        }
     };
     let mut out = Windows {
         rate: 0.0,
         labels: labels.clone(),
         units: Vec::new(),
         windows: Vec::new(),
+        source: name0.clone(),
     };
     for (name, rec) in records {
-        let idx = channel_indices(name, rec, &labels, name0, what)?;
+        let idx = channel_indices(name, rec, &labels, like, what)?;
         let rate = rec.channels[idx[0]].meta.sample_rate;
         if out.rate == 0.0 {
             out.rate = rate;
@@ -80,28 +93,37 @@ pub fn cut(
     Ok(out)
 }
 
-/// Where `labels` are among `rec`'s channels: by label, else by position when the counts
-/// agree (MLII vs II); refused by name otherwise.
+/// Where `labels` are among `rec`'s channels: by label, else (when they are `like` another
+/// file's, not named by the user) by position where the counts agree (MLII vs II); refused
+/// by name otherwise.
 fn channel_indices(
     name: &str,
     rec: &Record,
     labels: &[String],
-    name0: &str,
+    like: Option<&str>,
     what: &str,
 ) -> Result<Vec<usize>> {
     let by_label: Option<Vec<usize>> = labels.iter().map(|l| rec.channel_index(l)).collect();
-    match by_label {
-        Some(i) => Ok(i),
-        // Same number of channels under other names (MLII vs II): match by position.
-        None if rec.channels.len() == labels.len() => {
+    match (by_label, like) {
+        (Some(i), _) => Ok(i),
+        (None, Some(source)) if rec.channels.len() == labels.len() => {
             tracing::warn!(
-                "{name}: channel labels differ from {name0}; matching channels by position"
+                "{name}: channel labels differ from {source}'s; matching channels by position"
             );
             Ok((0..labels.len()).collect())
         }
-        None => Err(Error::BadInput(format!(
-            "{name}: channels {labels:?} not found (the {what} set needs the channels of {name0}, or --channels)"
+        (None, Some(source)) => Err(Error::BadInput(format!(
+            "{name}: channels {labels:?} not found (the {what} set needs the channels of {source}, or --channels)"
         ))),
+        (None, None) => {
+            let missing = labels.iter().find(|l| rec.channel_index(l).is_none());
+            let have: Vec<&str> = rec.channels.iter().map(|c| c.meta.label.trim()).collect();
+            Err(Error::BadInput(format!(
+                "{name}: --channels: no channel `{}` (channels: {})",
+                missing.map_or("", String::as_str),
+                have.join(", ")
+            )))
+        }
     }
 }
 
@@ -121,7 +143,12 @@ fn push_windows(
         .map(|&i| rec.channels[i].samples.len())
         .min()
         .unwrap_or(0);
-    if w < 16 || w > n {
+    if w < 16 {
+        return Err(Error::BadInput(format!(
+            "{name}: a {window_s} s window is {w} samples at {rate} Hz, under the 16 a window needs (--window-s)"
+        )));
+    }
+    if w > n {
         return Err(Error::BadInput(format!(
             "{name}: a {window_s} s window ({w} samples) does not fit its {n} samples (--window-s)"
         )));

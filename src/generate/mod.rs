@@ -179,8 +179,23 @@ pub fn record_seed(seed: u64, index: u64) -> u64 {
     splitmix64(splitmix64(seed) ^ index.wrapping_mul(0xD6E8_FEB8_6659_FD93))
 }
 
+/// The most records one run (one shard) writes: its manifest lists every record in memory
+/// and in one JSON file, so larger datasets are split with `--shard`.
+pub const MAX_RECORDS_PER_RUN: u64 = 10_000_000;
+
 /// Runs `job`: writes this shard's records and its manifest; returns the manifest.
 pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
+    let n = job
+        .count
+        .saturating_sub(job.shard.index)
+        .div_ceil(job.shard.total);
+    if n > MAX_RECORDS_PER_RUN {
+        return Err(Error::BadInput(format!(
+            "--count {}: this run would write {n} records, at most {MAX_RECORDS_PER_RUN} \
+             (split the dataset with --shard I/N)",
+            job.count
+        )));
+    }
     std::fs::create_dir_all(&job.out)
         .map_err(|e| Error::os(format!("creating {}", job.out.display()), e))?;
     let ids: Vec<u64> = job.shard.indices(job.count).collect();
