@@ -462,6 +462,30 @@ fn bad_input_fails_before_streaming_with_exit_2() {
     )
     .unwrap();
     bad_input(&["--scenario", sc.to_str().unwrap()], "unknown scheme");
+    // Two streams into one file would interleave their records: refused, nothing created.
+    let same = dir.path().join("same.edf");
+    let to = format!("to = [\"file:{}\"]\nduration = \"1s\"\n", same.display());
+    let two = format!("[[stream]]\nname = \"a\"\nmodel = \"sine\"\n{to}[[stream]]\nname = \"b\"\nmodel = \"sine\"\n{to}");
+    std::fs::write(&sc, two).unwrap();
+    bad_input(
+        &["--scenario", sc.to_str().unwrap()],
+        "written by stream a and stream b",
+    );
+    let to = format!("file:{}", same.display());
+    bad_input(
+        &[
+            "--model",
+            "sine",
+            "--to",
+            &to,
+            "--to",
+            &to,
+            "--duration",
+            "1s",
+        ],
+        "same.edf",
+    );
+    assert!(!same.exists());
 }
 
 fn stream_to_file_then_signal(path: &std::path::Path, signal: &str) -> std::process::ExitStatus {

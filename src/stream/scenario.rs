@@ -245,15 +245,33 @@ pub fn prepare(
     let checked = (defs.iter().enumerate())
         .map(|(i, d)| check(d, i, realtime))
         .collect::<Result<Vec<_>>>()?;
-    let n_stdout = (checked.iter().flat_map(|c| &c.sinks))
-        .filter(|(_, s)| *s == SinkSpec::Stdout)
-        .count();
+    one_sink_per_target(&checked)?;
+    checked.into_iter().map(|c| open(c, rt)).collect()
+}
+
+/// Refuses two sinks on one target: stdout, or one file path (two writers would interleave
+/// their records in one file).
+fn one_sink_per_target(checked: &[Checked]) -> Result<()> {
+    let sinks =
+        || (checked.iter()).flat_map(|c| c.sinks.iter().map(move |(_, s)| (&c.opts.name, s)));
+    let n_stdout = sinks().filter(|(_, s)| **s == SinkSpec::Stdout).count();
     if n_stdout > 1 {
         return Err(Error::BadInput(format!(
             "{n_stdout} sinks write to stdout; at most one may"
         )));
     }
-    checked.into_iter().map(|c| open(c, rt)).collect()
+    let mut files = std::collections::HashMap::new();
+    for (stream, sink) in sinks() {
+        let SinkSpec::File(path) = sink else { continue };
+        let key = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        if let Some(first) = files.insert(key, stream) {
+            return Err(Error::BadInput(format!(
+                "{}: written by stream {first} and stream {stream}; give each file sink its own path",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn open(c: Checked, rt: &tokio::runtime::Handle) -> Result<Stream> {
