@@ -317,6 +317,49 @@ fn bad_input_is_refused_with_exit_2() {
             ],
             "--beat-means 0: choose 1 to 8",
         ),
+        // A channel the record lacks (it panicked before the data were read), no training.
+        (
+            vec![
+                "train",
+                "--model",
+                "vae",
+                "--data",
+                "signals/mitdb208.edf",
+                "--channels",
+                "II",
+                "--out",
+                &o,
+            ],
+            "mitdb208.edf#0: --channels: no channel labelled `II` (channels: MLII)",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "vae",
+                "--data",
+                "signals/mitdb208.edf",
+                "--epochs",
+                "0",
+                "--out",
+                &o,
+            ],
+            "--epochs 0: train for at least one epoch",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "vae",
+                "--data",
+                "signals/mitdb208.edf",
+                "--max-minutes",
+                "0",
+                "--out",
+                &o,
+            ],
+            "--max-minutes 0: must be a positive number of minutes",
+        ),
     ] {
         let r = run(&args);
         let err = String::from_utf8_lossy(&r.stderr);

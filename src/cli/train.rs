@@ -240,14 +240,23 @@ pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
 
 /// The output spec: labels and units of the picked channels, the training rate, and a
 /// physical range 1.5× the largest magnitude any source reaches on that channel (file sinks
-/// size their digital range from it; every piece counts, not just the first).
-fn spec_of(src: &[Source], dc: &DataConfig) -> SignalSpec {
+/// size their digital range from it; every piece counts, not just the first). A channel
+/// `--channels` names that the first source lacks is refused by name.
+fn spec_of(src: &[Source], dc: &DataConfig) -> crate::Result<SignalSpec> {
     let rec = &src[0].record;
     let picked: Vec<&crate::record::Channel> = match &dc.channels {
-        Some(l) => l
-            .iter()
-            .filter_map(|l| rec.channel_index(l).map(|i| &rec.channels[i]))
-            .collect(),
+        Some(l) => (l.iter())
+            .map(|l| match rec.channel_index(l) {
+                Some(i) => Ok(&rec.channels[i]),
+                None => Err(crate::Error::BadInput(format!(
+                    "{}: --channels: no channel labelled `{l}` (channels: {})",
+                    src[0].name,
+                    (rec.channels.iter().map(|c| c.meta.label.trim()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            })
+            .collect::<crate::Result<_>>()?,
         None => rec.channels.iter().collect(),
     };
     let peak = |label: &str| {
@@ -267,10 +276,16 @@ fn spec_of(src: &[Source], dc: &DataConfig) -> SignalSpec {
             }
         })
         .collect();
-    SignalSpec {
-        sample_rate: dc.sample_rate.unwrap_or(picked[0].meta.sample_rate),
+    let Some(first) = picked.first() else {
+        return Err(crate::Error::BadInput(format!(
+            "{}: no channels to train on",
+            src[0].name
+        )));
+    };
+    Ok(SignalSpec {
+        sample_rate: dc.sample_rate.unwrap_or(first.meta.sample_rate),
         channels,
-    }
+    })
 }
 
 /// Trains a model and writes its checkpoint (models/NAME or a path).
@@ -281,7 +296,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     }
     let src = sources(&args)?;
     let dc = data_config(&args);
-    let spec = spec_of(&src, &dc);
+    let spec = spec_of(&src, &dc)?;
     let fingerprints = fingerprints(&args)?;
     let data = Dataset::build(src, &dc)?;
     let out = out_dir(&args);
@@ -318,6 +333,18 @@ pub fn run(args: Args) -> crate::Result<()> {
 fn check_flags(args: &Args) -> crate::Result<()> {
     if args.model != "vae" && args.model != "transformer" {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
+    }
+    if args.epochs == Some(0) {
+        return refuse("--epochs 0: train for at least one epoch".into());
+    }
+    if args
+        .max_minutes
+        .is_some_and(|m| !(m.is_finite() && m > 0.0))
+    {
+        return refuse(format!(
+            "--max-minutes {}: must be a positive number of minutes",
+            args.max_minutes.unwrap_or_default()
+        ));
     }
     check_output_flags(args)?;
     check_head_flags(args)?;
