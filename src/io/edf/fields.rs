@@ -72,21 +72,55 @@ fn plus_year(recording: &str) -> Option<i32> {
     (year.len() == 4).then(|| year.parse().ok()).flatten()
 }
 
-/// `s` as a field of exactly `width` bytes: ASCII only, cut or padded with spaces.
-pub fn field(s: &str, width: usize) -> Vec<u8> {
-    let mut b: Vec<u8> = s
-        .bytes()
-        .map(|c| {
-            if c.is_ascii() && !c.is_ascii_control() {
-                c
-            } else {
-                b'_'
-            }
+/// `s` in printable ASCII, as EDF headers hold text: one character for each of `s`'s,
+/// micro (µ, μ) as `u` as EDF writes µV, anything else outside printable ASCII as `_`.
+pub fn ascii_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            ' '..='~' => c,
+            'µ' | 'μ' => 'u',
+            _ => '_',
         })
-        .take(width)
-        .collect();
+        .collect()
+}
+
+/// `s` as a field of exactly `width` bytes: [`ascii_text`], cut or padded with spaces.
+pub fn field(s: &str, width: usize) -> Vec<u8> {
+    let mut b = ascii_text(s).into_bytes();
+    b.truncate(width);
     b.resize(width, b' ');
     b
+}
+
+/// Signal labels as a header holds them (16 ASCII characters), told apart: a label the
+/// cut or the ASCII changed that comes out as another's text ends in `~N` instead.
+/// Returns the labels and, for each changed one, `(was, now)`.
+pub fn header_labels(labels: &[String]) -> (Vec<String>, Vec<(String, String)>) {
+    const WIDTH: usize = 16;
+    let fit = |s: &str| {
+        String::from_utf8_lossy(&field(s, WIDTH))
+            .trim_end()
+            .to_string()
+    };
+    let mut seen = std::collections::HashSet::new();
+    let (mut out, mut changed) = (Vec::new(), Vec::new());
+    for l in labels {
+        let mut now = fit(l);
+        if now != l.trim_end() {
+            let base = now.clone();
+            for n in 2.. {
+                if !seen.contains(&now) {
+                    break;
+                }
+                let tail = format!("~{n}");
+                now = format!("{}{tail}", &base[..base.len().min(WIDTH - tail.len())]);
+            }
+            changed.push((l.clone(), now.clone()));
+        }
+        seen.insert(now.clone());
+        out.push(now);
+    }
+    (out, changed)
 }
 
 /// Shortest decimal for `x` that fits 8 characters, rounded toward `down` (floor) or up.
@@ -130,6 +164,31 @@ pub fn duration8(d: f64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_cut_to_ascii_and_kept_apart() {
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (out, changed) = header_labels(&l(&[
+            "a very long channel label one",
+            "a very long channel label two",
+            "Fp1",
+            "Fp1",
+            "µV-Kanäle",
+        ]));
+        assert_eq!(
+            out,
+            l(&[
+                "a very long chan",
+                "a very long ch~2",
+                "Fp1",
+                "Fp1",
+                "uV-Kan_le"
+            ])
+        );
+        assert_eq!(changed.len(), 3, "{changed:?}");
+        assert_eq!(field("µV", 8), b"uV      ");
+        assert_eq!(field("a\tb", 4), b"a_b ");
+    }
 
     #[test]
     fn numbers_tolerate_padding_and_plus() {

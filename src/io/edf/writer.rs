@@ -1,6 +1,6 @@
 //! EDF+C / BDF+C streaming writer: header first (record count -1), record by record.
 
-use super::fields::{duration8, field, num8, SIGNAL_FIELD_WIDTHS};
+use super::fields::{duration8, field, header_labels, num8, SIGNAL_FIELD_WIDTHS};
 use super::tal;
 use crate::block::Block;
 use crate::io::{Error, Result, WriteOptions, Writer};
@@ -57,6 +57,7 @@ impl EdfWriter {
         opts: &WriteOptions,
     ) -> Result<Self> {
         let bdf = matches!(path.extension().and_then(|e| e.to_str()), Some(e) if e.eq_ignore_ascii_case("bdf"));
+        let signals = with_header_labels(path, signals);
         let file = File::create(path).map_err(|e| Error::open(path, e))?;
         let ann_bytes = ann_bytes.max(16).next_multiple_of(if bdf { 6 } else { 2 });
         let mut w = EdfWriter {
@@ -334,6 +335,23 @@ impl EdfWriter {
     pub fn records(&self) -> u64 {
         self.records
     }
+}
+
+/// `signals` with the labels the header will hold ([`header_labels`]); each label that
+/// changes is logged, so a cut that made two labels alike is never silent.
+fn with_header_labels(path: &Path, mut signals: Vec<SignalPlan>) -> Vec<SignalPlan> {
+    let labels: Vec<String> = signals.iter().map(|s| s.label.clone()).collect();
+    let (labels, changed) = header_labels(&labels);
+    for (was, now) in changed {
+        tracing::warn!(
+            "{}: label `{was}` written as `{now}` (EDF labels are 16 ASCII characters)",
+            path.display()
+        );
+    }
+    for (s, l) in signals.iter_mut().zip(labels) {
+        s.label = l;
+    }
+    signals
 }
 
 impl Writer for EdfWriter {
