@@ -27,6 +27,9 @@ pub enum Error {
         /// What went wrong.
         source: Box<Error>,
     },
+    /// A signal stopped the work before it was done; what it wrote is valid (exit 1).
+    #[error("{0}")]
+    Interrupted(String),
     /// A subcommand or option that is part of the contract but not built yet.
     #[error("`{0}` is not built yet in this version of biowave")]
     NotBuilt(&'static str),

@@ -18,6 +18,7 @@ pub mod generate;
 pub mod io;
 pub mod model;
 pub mod record;
+pub mod shutdown;
 pub mod stream;
 pub mod telemetry;
 

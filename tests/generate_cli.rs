@@ -988,3 +988,59 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
         assert!(err.contains(needle), "{arg}: {err}");
     }
 }
+
+/// SIGTERM mid-record: the record being written is finished as a valid, shorter file
+/// (pyedflib reads it, its header count fixed), its events file is whole, the manifest says
+/// the run was interrupted and which record is partial, and the exit code is 1.
+#[test]
+fn sigterm_finishes_the_record_being_written_and_the_manifest_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("long.edf");
+    let child = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args([
+            "generate", "--model", "ecgsyn", "--leads", "12", "--fs", "500",
+        ])
+        .args(["--duration", "48h", "--out"])
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _reap = common::KillOnPanic(child.id());
+    // Some records on disk first (48 h take ~30 s or more at full speed).
+    let t0 = std::time::Instant::now();
+    while std::fs::metadata(&out).map_or(0, |m| m.len()) < 4 << 20 {
+        assert!(t0.elapsed().as_secs() < 60, "nothing written in 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stopped by a signal: 0 of 1 records whole, cut short: long.edf"),
+        "{err}"
+    );
+    let m = manifest(&dir.path().join("long.manifest.json"));
+    assert_eq!(m["interrupted"], true);
+    let r = &m["records"][0];
+    assert_eq!(r["partial"], true);
+    let frames = r["n_frames"].as_u64().unwrap();
+    assert!(frames > 0 && frames < 48 * 3600 * 500, "{frames}");
+    let s = pyedflib_summary(&out, &[]);
+    assert_eq!(s["n_samples"][0].as_u64(), Some(frames), "{s}");
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(
+        r["sha256"].as_str().unwrap(),
+        format!("{:x}", Sha256::digest(&bytes))
+    );
+    let rows = event_rows(&dir.path().join("long.events.csv"));
+    let last = rows.last().unwrap();
+    assert!(last.1 < frames as usize, "events end inside the record");
+    assert_eq!(
+        r["labels"]["beats"].as_u64().unwrap() as usize,
+        rows.iter().filter(|e| e.3 == "N" || e.3 == "V").count()
+    );
+}

@@ -105,6 +105,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         file,
         format,
         seed: args.seed,
+        stop: crate::shutdown::flag()?,
     };
     let m = generate::run(&job, std::io::stderr().is_terminal())?;
     tracing::info!(records = m.records.len(), out = %job.out.display(), "generated");

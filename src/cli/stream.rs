@@ -153,7 +153,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(addr) = &metrics {
         crate::telemetry::serve_prometheus(addr, rt.handle())?;
     }
-    let stop = engine::shutdown_flag()?;
+    let stop = crate::shutdown::flag()?;
     let streams = scenario::prepare(&defs, realtime, rt.handle())?;
     let reports = engine::run(streams, stop)?;
     for r in &reports {

@@ -28,6 +28,10 @@ pub struct RecordEntry {
     pub units: Vec<String>,
     /// Labels: rhythm, HR, beats, PVCs (ECG); rhythm settings (EEG).
     pub labels: serde_json::Value,
+    /// True when a signal stopped the run while this record was written: the file is
+    /// valid and holds `n_frames`, fewer than the duration asks (absent when false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// The manifest of one run (or one shard).
@@ -51,6 +55,10 @@ pub struct Manifest {
     pub version: &'static str,
     /// The records, in id order.
     pub records: Vec<RecordEntry>,
+    /// True when a signal stopped the run: the records listed are all it wrote (absent
+    /// when false).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 impl Manifest {
@@ -66,6 +74,7 @@ impl Manifest {
             format: job.format,
             version: env!("CARGO_PKG_VERSION"),
             records,
+            interrupted: false,
         }
     }
 

@@ -21,6 +21,8 @@ use crate::{Error, Result};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Output formats of `generate`: the io layer's, plus raw little-endian f32 frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -164,6 +166,10 @@ pub struct Job {
     pub format: OutFormat,
     /// Dataset seed.
     pub seed: u64,
+    /// Set (by SIGINT/SIGTERM, [`crate::shutdown::flag`]) to end the run early: the record
+    /// being written is finished as a valid, shorter file, no record starts, and the
+    /// manifest lists what was written.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// SplitMix64 finaliser: a well-mixed 64-bit hash.
@@ -210,18 +216,44 @@ pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let records: Vec<RecordEntry> = ids
+    let records: Vec<Option<RecordEntry>> = ids
         .par_iter()
         .map(|&i| {
+            if job.stop.load(Ordering::Relaxed) {
+                return Ok(None);
+            }
             let r = generate_record(job, i);
             bar.inc(1);
-            r
+            r.map(Some)
         })
         .collect::<Result<_>>()?;
     bar.finish_and_clear();
-    let manifest = Manifest::new(job, records);
-    manifest.write(&job.out.join(manifest::file_name(job)))?;
+    let mut manifest = Manifest::new(job, records.into_iter().flatten().collect());
+    manifest.interrupted = job.stop.load(Ordering::Relaxed);
+    let path = job.out.join(manifest::file_name(job));
+    manifest.write(&path)?;
+    if manifest.interrupted {
+        return Err(interrupted(&manifest, ids.len(), &path));
+    }
     Ok(manifest)
+}
+
+/// The error of a run stopped by a signal: how far it got, and that what it wrote is valid.
+fn interrupted(m: &Manifest, wanted: usize, manifest: &Path) -> Error {
+    let cut: Vec<String> = (m.records.iter().filter(|r| r.partial))
+        .map(|r| format!("{} ({:.1} s)", r.file, r.n_frames as f64 / r.sample_rate))
+        .collect();
+    let whole = m.records.len() - cut.len();
+    let cut = if cut.is_empty() {
+        String::new()
+    } else {
+        format!(", cut short: {}", cut.join(", "))
+    };
+    Error::Interrupted(format!(
+        "generate stopped by a signal: {whole} of {wanted} records whole{cut}; every file \
+         written is valid and {} lists them",
+        manifest.display()
+    ))
 }
 
 /// Generates record `index` into its file and describes it.
@@ -261,6 +293,8 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
         }
     };
     let (sha256, bytes) = hash_file(&path)?;
+    let wanted = (job.duration_s * spec.sample_rate).round() as u64;
+    let seconds = total as f64 / spec.sample_rate;
     Ok(RecordEntry {
         id: index,
         file: name,
@@ -271,7 +305,8 @@ pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
         sample_rate: spec.sample_rate,
         channels: spec.channels.iter().map(|c| c.label.clone()).collect(),
         units: spec.channels.iter().map(|c| c.unit.clone()).collect(),
-        labels: labels(&job.model, events, job.duration_s),
+        labels: labels(&job.model, events, seconds),
+        partial: total < wanted,
     })
 }
 
@@ -307,7 +342,7 @@ fn write_labelled<G: Generator>(
 
 /// Streams `job.duration_s` of `gen` into `path` in one-second blocks, calling `label`
 /// with each block before writing it (to annotate what it holds); returns the spec and the
-/// number of frames written.
+/// number of frames written (fewer when `job.stop` ends it early; the file is finished).
 fn write_record<G: Generator>(
     gen: &mut G,
     job: &Job,
@@ -330,7 +365,7 @@ fn write_record<G: Generator>(
     let per_block = (spec.sample_rate.round() as u64).max(1);
     let mut block = Block::new(spec.n_channels(), per_block as usize);
     let mut done = 0;
-    while done < total {
+    while done < total && !job.stop.load(Ordering::Relaxed) {
         let n = per_block.min(total - done) as usize;
         if n != block.n_frames {
             block = Block::new(spec.n_channels(), n);
@@ -342,7 +377,7 @@ fn write_record<G: Generator>(
         done += n as u64;
     }
     writer.finish()?;
-    Ok((spec, total))
+    Ok((spec, done))
 }
 
 /// Labels of a record: the model's (rhythm, HR …) and what it produced, where it labels

@@ -78,21 +78,6 @@ pub struct Report {
     pub sinks_closed: usize,
 }
 
-/// Installs SIGINT/SIGTERM handlers that set the returned flag; a second SIGINT exits at once.
-pub fn shutdown_flag() -> Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let stop = Arc::new(AtomicBool::new(false));
-    let reg = |r: std::io::Result<_>| r.map_err(|e| Error::os("installing signal handlers", e));
-    reg(signal_hook::flag::register_conditional_shutdown(
-        SIGINT,
-        130,
-        stop.clone(),
-    ))?;
-    reg(signal_hook::flag::register(SIGINT, stop.clone()))?;
-    reg(signal_hook::flag::register(SIGTERM, stop.clone()))?;
-    Ok(stop)
-}
-
 /// Runs every stream to its end (duration reached, `stop` set, or all sinks closed),
 /// finishing every sink. Returns one report per stream, or the first stream's error.
 pub fn run(streams: Vec<Stream>, stop: Arc<AtomicBool>) -> Result<Vec<Report>> {
