@@ -967,13 +967,19 @@ fn the_eeg_latent_transformers_channels_are_skewed_as_its_records_are() {
 
 /// `--clock` or `--envelope` on a VAE or a latent transformer, `--shape` on a latent
 /// transformer, `--clock-kinds` without
-/// `--clock` or outside 1–8, and `--temperature` on a VAE or outside [0, 10], are refused
-/// by name before any data is read.
+/// `--clock` or outside 1–8, `--temperature` on a VAE or outside [0, 10], and `--context`
+/// without `--codec` (a frame transformer's context is its window), are refused by name
+/// before any data is read.
 #[test]
 fn clock_and_temperature_flags_that_do_not_fit_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["--model", "vae", "--clock"], "--clock"),
+        (
+            &["--model", "transformer", "--context", "100000"],
+            "--context applies to latent transformers (--codec)",
+        ),
+        (&["--model", "vae", "--context", "16"], "--context"),
         (&["--model", "vae", "--envelope"], "--envelope"),
         (
             &["--model", "transformer", "--shape", "--codec", "ecg-vae"],

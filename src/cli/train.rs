@@ -148,9 +148,10 @@ pub struct Args {
     /// beat if beat-aligned) and whose decoder plays them; copied into the output's `codec/`.
     #[arg(long)]
     pub codec: Option<String>,
-    /// Latent transformer: tokens (beats or windows) of context.
-    #[arg(long, default_value_t = 32)]
-    pub context: usize,
+    /// Latent transformer (--codec): tokens (beats or windows) of context [default: 32]. A
+    /// frame transformer's context is its training window (--window-s).
+    #[arg(long)]
+    pub context: Option<usize>,
     /// Beat VAE: beat types (states) whose sequence the generator's latent walk follows,
     /// fitted after training (`model::latent_states`; default 10); 0 keeps one slow walk.
     #[arg(long)]
@@ -333,6 +334,13 @@ pub fn run(args: Args) -> crate::Result<()> {
 fn check_flags(args: &Args) -> crate::Result<()> {
     if args.model != "vae" && args.model != "transformer" {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
+    }
+    if args.context.is_some() && args.codec.is_none() {
+        return refuse(
+            "--context applies to latent transformers (--codec); a frame transformer's \
+             context is its training window (--window-s)"
+                .into(),
+        );
     }
     if args.epochs == Some(0) {
         return refuse("--epochs 0: train for at least one epoch".into());
