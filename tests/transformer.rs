@@ -967,14 +967,33 @@ fn the_eeg_latent_transformers_channels_are_skewed_as_its_records_are() {
 
 /// `--clock` or `--envelope` on a VAE or a latent transformer, `--shape` on a latent
 /// transformer, `--clock-kinds` without
-/// `--clock` or outside 1–8, `--temperature` on a VAE or outside [0, 10], and `--context`
-/// without `--codec` (a frame transformer's context is its window), are refused by name
-/// before any data is read.
+/// `--clock` or outside 1–8, `--temperature` on a VAE or outside [0, 10], `--context`
+/// without `--codec` (a frame transformer's context is its window), and one kind of
+/// model's shape flags on the other, are refused by name before any data is read.
 #[test]
 fn clock_and_temperature_flags_that_do_not_fit_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 15] = [
         (&["--model", "vae", "--clock"], "--clock"),
+        (
+            &["--model", "vae", "--heads", "4"],
+            "--heads shapes the transformer, not --model vae",
+        ),
+        (
+            &["--model", "transformer", "--beta", "0.5"],
+            "--beta shapes the VAE",
+        ),
+        (
+            &[
+                "--model",
+                "transformer",
+                "--latent",
+                "8",
+                "--codec",
+                "ecg-vae",
+            ],
+            "--latent shapes the VAE (a latent transformer takes its codec's)",
+        ),
         (
             &["--model", "transformer", "--context", "100000"],
             "--context applies to latent transformers (--codec)",

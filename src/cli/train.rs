@@ -60,8 +60,8 @@ pub struct Args {
     #[arg(long)]
     pub hop: Option<usize>,
     /// VAE network: conv (default: convolutions over frames) or mlp.
-    #[arg(long, value_enum, default_value_t = ArchArg::Conv)]
-    pub arch: ArchArg,
+    #[arg(long, value_enum)]
+    pub arch: Option<ArchArg>,
     /// Passes over the training data.
     #[arg(long)]
     pub epochs: Option<usize>,
@@ -78,16 +78,17 @@ pub struct Args {
     /// 256), the transformer's d_model (default 192).
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Transformer blocks.
-    #[arg(long, default_value_t = 3)]
-    pub layers: usize,
-    /// Transformer attention heads.
-    #[arg(long, default_value_t = 6)]
-    pub heads: usize,
+    /// Transformer blocks [default: 3].
+    #[arg(long)]
+    pub layers: Option<usize>,
+    /// Transformer attention heads [default: 6].
+    #[arg(long)]
+    pub heads: Option<usize>,
     /// Gaussian components of the transformer's next-frame distribution (one: a single
-    /// diagonal Gaussian; several let a draw pick a whole coherent frame shape first).
-    #[arg(long, default_value_t = 1)]
-    pub mixture: usize,
+    /// diagonal Gaussian; several let a draw pick a whole coherent frame shape first)
+    /// [default: 1].
+    #[arg(long)]
+    pub mixture: Option<usize>,
     /// Frame transformer: choose each next frame among this many k-means centres of the
     /// training frames (a categorical that commits to a whole frame shape, QRS and all)
     /// instead of drawing Gaussians; 0: Gaussians (`model::codebook`).
@@ -128,15 +129,16 @@ pub struct Args {
     /// (stored in config.json; default 1: the trained distribution as it is).
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Latent dimension.
-    #[arg(long, default_value_t = 32)]
-    pub latent: usize,
+    /// VAE latent dimension [default: 32].
+    #[arg(long)]
+    pub latent: Option<usize>,
     /// Windows per batch.
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
-    /// Final KL weight of the VAE (β; below 1 trades prior fit for sharper reconstructions).
-    #[arg(long, default_value_t = 1.0)]
-    pub beta: f64,
+    /// Final KL weight of the VAE (β; below 1 trades prior fit for sharper reconstructions)
+    /// [default: 1].
+    #[arg(long)]
+    pub beta: Option<f64>,
     /// Peak learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
@@ -156,6 +158,33 @@ pub struct Args {
     /// fitted after training (`model::latent_states`; default 10); 0 keeps one slow walk.
     #[arg(long)]
     pub states: Option<usize>,
+}
+
+impl Args {
+    /// `--arch`, conv by default.
+    pub fn arch(&self) -> ArchArg {
+        self.arch.unwrap_or(ArchArg::Conv)
+    }
+    /// `--layers`, 3 by default.
+    pub fn layers(&self) -> usize {
+        self.layers.unwrap_or(3)
+    }
+    /// `--heads`, 6 by default.
+    pub fn heads(&self) -> usize {
+        self.heads.unwrap_or(6)
+    }
+    /// `--mixture`, 1 by default.
+    pub fn mixture(&self) -> usize {
+        self.mixture.unwrap_or(1)
+    }
+    /// `--latent`, 32 by default.
+    pub fn latent(&self) -> usize {
+        self.latent.unwrap_or(32)
+    }
+    /// `--beta`, 1 by default.
+    pub fn beta(&self) -> f64 {
+        self.beta.unwrap_or(1.0)
+    }
 }
 
 /// `--arch` values.
@@ -179,7 +208,7 @@ const PIECES: usize = 5;
 /// Training window, STFT size and hop `args` ask for, with each model's defaults.
 fn window_and_stft(args: &Args) -> (f64, usize, usize) {
     let transformer = args.model == "transformer";
-    let conv = !transformer && args.arch == ArchArg::Conv;
+    let conv = !transformer && args.arch() == ArchArg::Conv;
     let n_fft = args.n_fft.unwrap_or(if conv { 64 } else { 256 });
     let window_s = args.window_s.unwrap_or(if transformer { 8.0 } else { 2.0 });
     (window_s, n_fft, args.hop.unwrap_or(n_fft / 4))
@@ -335,6 +364,7 @@ fn check_flags(args: &Args) -> crate::Result<()> {
     if args.model != "vae" && args.model != "transformer" {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
     }
+    check_model_kind_flags(args)?;
     if args.context.is_some() && args.codec.is_none() {
         return refuse(
             "--context applies to latent transformers (--codec); a frame transformer's \
@@ -370,6 +400,31 @@ fn check_flags(args: &Args) -> crate::Result<()> {
         );
     }
     check_beat_means(args)
+}
+
+/// Refuses a network-shape flag of the other kind of model (it would be ignored): the
+/// VAE's `--arch`, `--latent`, `--beta` on a transformer, the transformer's `--layers`,
+/// `--heads`, `--mixture` on a VAE.
+fn check_model_kind_flags(args: &Args) -> crate::Result<()> {
+    let vae_only = [
+        ("--arch", args.arch.is_some()),
+        ("--latent", args.latent.is_some()),
+        ("--beta", args.beta.is_some()),
+    ];
+    let transformer_only = [
+        ("--layers", args.layers.is_some()),
+        ("--heads", args.heads.is_some()),
+        ("--mixture", args.mixture.is_some()),
+    ];
+    let (other, given) = if args.model == "transformer" {
+        ("the VAE (a latent transformer takes its codec's)", vae_only)
+    } else {
+        ("the transformer", transformer_only)
+    };
+    match given.iter().find(|(_, on)| *on) {
+        Some((flag, _)) => refuse(format!("{flag} shapes {other}, not --model {}", args.model)),
+        None => Ok(()),
+    }
 }
 
 /// A bad-input error with `msg`, for the flag checks.
@@ -419,7 +474,7 @@ fn check_head_flags(args: &Args) -> crate::Result<()> {
                     .into(),
             );
         }
-        if args.mixture > 1 {
+        if args.mixture() > 1 {
             return refuse("--codebook and --mixture are two kinds of head: choose one".into());
         }
         if args.codebook > MAX_CODEBOOK {
@@ -496,11 +551,11 @@ fn set_model_config(args: &Args, data: &Dataset, ckpt: &mut CheckpointConfig) {
         ckpt.transformer = Some(TransformerConfig {
             n_features: data.n_features(),
             d_model: args.hidden.unwrap_or(192),
-            n_heads: args.heads,
-            n_layers: args.layers,
+            n_heads: args.heads(),
+            n_layers: args.layers(),
             d_ff: 4 * args.hidden.unwrap_or(192),
             context: data.window_frames,
-            mixture: args.mixture,
+            mixture: args.mixture(),
             codebook: args.codebook,
             rhythm: data.rr_intervals(),
             codes_by_clock: Vec::new(),
@@ -508,12 +563,12 @@ fn set_model_config(args: &Args, data: &Dataset, ckpt: &mut CheckpointConfig) {
             rhythm_kinds: data.rr_kinds(),
         });
     } else {
-        let conv = args.arch == ArchArg::Conv;
+        let conv = args.arch() == ArchArg::Conv;
         ckpt.vae = Some(VaeConfig {
             n_features: data.n_features(),
             window_frames: data.window_frames,
             hidden: args.hidden.unwrap_or(if conv { 128 } else { 256 }),
-            latent: args.latent,
+            latent: args.latent(),
             arch: if conv { VaeArch::Conv } else { VaeArch::Mlp },
         });
     }
@@ -578,7 +633,7 @@ impl Fit<'_> {
         let (model, varmap) = train::build(|vb| Vae::new(&c, vb), &self.dev, self.weights())?;
         let obj = VaeObjective {
             model: &model,
-            beta: self.args.beta,
+            beta: self.args.beta(),
             beta_warmup: 500,
         };
         let mut done = self.train(&obj, &varmap, ckpt)?;
