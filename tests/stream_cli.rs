@@ -486,6 +486,15 @@ fn bad_input_fails_before_streaming_with_exit_2() {
         "same.edf",
     );
     assert!(!same.exists());
+    // Options no sink uses would be ignored: refused.
+    let to = format!("file:{}", same.display());
+    let fmt = ["--format", "csv", "--to", &to, "--duration", "1s"];
+    bad_input(&fmt, "format sets the layout of stdout");
+    bad_input(
+        &["--roll", "1m", "--duration", "1s"],
+        "roll starts new files",
+    );
+    assert!(!same.exists());
 }
 
 fn stream_to_file_then_signal(path: &std::path::Path, signal: &str) -> std::process::ExitStatus {

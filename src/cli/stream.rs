@@ -45,9 +45,9 @@ pub struct Args {
     /// Sampling temperature of a transformer checkpoint (scale on its predicted spread).
     #[arg(long)]
     pub temperature: Option<f32>,
-    /// Layout of stdout output.
-    #[arg(long, value_enum, default_value_t = TextFormat::F32)]
-    pub format: TextFormat,
+    /// Layout of stdout output [default: f32].
+    #[arg(long, value_enum)]
+    pub format: Option<TextFormat>,
     /// Start a new numbered file after this long (file sinks), e.g. `1h`.
     #[arg(long)]
     pub roll: Option<String>,

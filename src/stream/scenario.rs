@@ -66,9 +66,8 @@ pub struct StreamDef {
     /// Sinks, in `--to` syntax (default: stdout).
     #[serde(default)]
     pub to: Vec<String>,
-    /// stdout layout.
-    #[serde(default)]
-    pub format: TextFormat,
+    /// stdout layout (f32 when not given; refused where no sink writes to stdout).
+    pub format: Option<TextFormat>,
     /// Start a new numbered file after this long.
     pub roll: Option<String>,
     /// Sink error policy.
@@ -206,6 +205,7 @@ fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
         .map(|t| SinkSpec::parse(t).map(|s| (t.clone(), s)))
         .collect::<Result<Vec<_>>>()
         .map_err(ctx)?;
+    sink_options_used(def, &sinks).map_err(ctx)?;
     let opts = StreamOptions {
         name,
         block_frames,
@@ -218,9 +218,28 @@ fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
         opts,
         generator,
         sinks,
-        format: def.format,
+        format: def.format.unwrap_or_default(),
         roll_frames,
     })
+}
+
+/// Refuses `format` where no sink writes to stdout and `roll` where none writes files:
+/// either would be ignored.
+fn sink_options_used(def: &StreamDef, sinks: &[(String, SinkSpec)]) -> Result<()> {
+    let has = |f: fn(&SinkSpec) -> bool| sinks.iter().any(|(_, s)| f(s));
+    if def.format.is_some() && !has(|s| *s == SinkSpec::Stdout) {
+        return Err(Error::BadInput(
+            "format sets the layout of stdout, and no sink writes to stdout (files take \
+             their format from the extension; TCP sends f32)"
+                .into(),
+        ));
+    }
+    if def.roll.is_some() && !has(|s| matches!(s, SinkSpec::File(_))) {
+        return Err(Error::BadInput(
+            "roll starts new files, and no sink writes a file".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Most samples (frames × channels) one block may hold: 64 MB of f32 per block, times the
