@@ -328,9 +328,10 @@ fn convert_cli_cuts_channels_and_time_and_keeps_annotations_and_start() {
 }
 
 /// A time range that keeps no samples is refused with the file, the range and the
-/// recording's length, and nothing is written (an EDF of 0 records no reader accepts).
+/// recording's length, and nothing is written (an EDF of 0 records no reader accepts); so
+/// is an output that is the input file.
 #[test]
-fn convert_cli_refuses_a_range_past_the_end() {
+fn convert_cli_refuses_a_range_past_the_end_or_its_own_input() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cut.edf");
     for range in [
@@ -353,6 +354,21 @@ fn convert_cli_refuses_a_range_past_the_end() {
         assert!(err.contains(&format!("--start {}", range[1])), "{err}");
         assert!(!out.exists(), "{range:?} wrote {}", out.display());
     }
+    // Converting a file onto itself (by another path too) is refused, the file untouched.
+    let copy = tmp.path().join("copy.edf");
+    std::fs::copy("signals/mitdb208.edf", &copy).unwrap();
+    let before = std::fs::read(&copy).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .arg("convert")
+        .arg(&copy)
+        .arg(tmp.path().join(".").join("copy.edf"))
+        .args(["--start", "10"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the output is the input file"), "{err}");
+    assert_eq!(std::fs::read(&copy).unwrap(), before);
 }
 
 /// `convert --resample` writes what the library's polyphase resampler (checked against
