@@ -283,6 +283,15 @@ fn bad_hdf5_and_csv_input_exit_2_naming_file_and_field() {
     )
     .unwrap();
     exit_2(&[info, &p("jitter.csv")], "uniform");
+    // Reading options a format does not take would be ignored: refused by name.
+    let edf = OsStr::new("signals/mitdb208.edf");
+    exit_2(&[info, edf, OsStr::new("--fs"), OsStr::new("100")], "--fs");
+    let rec = [OsStr::new("--h5-record"), OsStr::new("1")];
+    exit_2(
+        &[info, edf, rec[0], rec[1]],
+        "--h5-record: applies to HDF5 inputs only",
+    );
+    exit_2(&[info, &p("text.csv"), rec[0], rec[1]], "text.csv");
 }
 
 /// `info --json`: the physical range an EDF header declares (MIT-BIH 208: the 11-bit ADC,

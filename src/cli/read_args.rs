@@ -6,8 +6,8 @@ use crate::io::OpenOptions;
 /// Reading options for HDF5 and CSV inputs (flattened into `info` and `convert`).
 #[derive(Debug, Default, Clone, clap::Args)]
 pub struct ReadArgs {
-    /// Sample rate for inputs that do not state one (HDF5, CSV without a time column); it
-    /// labels the samples, it does not resample them.
+    /// Sample rate of an HDF5 or CSV input that does not state one (or overriding the one
+    /// it states, said on stderr); it labels the samples, it does not resample them.
     #[arg(long)]
     pub fs: Option<f64>,
     /// HDF5 dataset to read (default: the first 2-D or 3-D numeric dataset).

@@ -115,10 +115,20 @@ fn cell_value(path: &Path, line: usize, k: usize, cell: &str) -> Result<f64> {
     Ok(v)
 }
 
-/// The sample rate: `--fs`, else 1 / the time column's (uniform) step.
+/// The sample rate: `--fs` (logged where it overrides the time column's), else 1 / the time
+/// column's (uniform) step.
 fn rate(path: &Path, time: &[f64], opts: &OpenOptions) -> Result<f64> {
     if let Some(fs) = opts.sample_rate {
         return if fs.is_finite() && fs > 0.0 {
+            if let [first, .., last] = time {
+                let stated = (time.len() - 1) as f64 / (last - first);
+                if (stated - fs).abs() > 1e-3 * fs {
+                    tracing::warn!(
+                        "{}: --fs {fs} Hz overrides the time column's {stated:.6} Hz",
+                        path.display()
+                    );
+                }
+            }
             Ok(fs)
         } else {
             Err(Error::format(

@@ -107,7 +107,8 @@ pub struct WriteOptions {
 /// How to interpret inputs whose files do not say everything (HDF5, CSV).
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
-    /// Sample rate to assume when the file states none (`--fs`).
+    /// Sample rate of an HDF5 or CSV file (`--fs`): assumed where it states none, and
+    /// overriding (with a warning) one it states.
     pub sample_rate: Option<f64>,
     /// HDF5 dataset path (`--h5-dataset`); default: found automatically.
     pub h5_dataset: Option<String>,
@@ -155,11 +156,38 @@ pub fn open(path: &Path) -> Result<Box<dyn Reader>> {
 
 /// Opens a recording with options for formats that need them.
 pub fn open_with(path: &Path, opts: &OpenOptions) -> Result<Box<dyn Reader>> {
-    Ok(match Format::detect(path)? {
+    let format = Format::detect(path)?;
+    options_fit(path, format, opts)?;
+    Ok(match format {
         Format::Edf | Format::Bdf => Box::new(edf::EdfReader::open(path)?),
         Format::Hdf5 => Box::new(hdf5::H5Reader::open(path, opts)?),
         Format::Csv => Box::new(csv::CsvReader::open(path, opts)?),
     })
+}
+
+/// Refuses reading options the format does not take (they would be ignored): `--fs` on
+/// EDF/BDF, whose header states each channel's rate, and the `--h5-*` options on others.
+fn options_fit(path: &Path, format: Format, opts: &OpenOptions) -> Result<()> {
+    let edf = matches!(format, Format::Edf | Format::Bdf);
+    if edf && opts.sample_rate.is_some() {
+        return Err(Error::format(
+            path,
+            "--fs",
+            "an EDF/BDF header states each channel's rate; --fs labels HDF5 and CSV inputs \
+             (to resample, convert --resample)",
+        ));
+    }
+    let h5 = [
+        ("--h5-dataset", opts.h5_dataset.is_some()),
+        ("--h5-layout", opts.h5_layout.is_some()),
+        ("--h5-record", opts.h5_record.is_some()),
+    ];
+    match h5.iter().find(|(_, on)| *on) {
+        Some((flag, _)) if format != Format::Hdf5 => {
+            Err(Error::format(path, *flag, "applies to HDF5 inputs only"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Reads a whole recording.

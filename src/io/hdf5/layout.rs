@@ -279,7 +279,15 @@ fn rate(path: &Path, ds: &H5Dataset, f: &H5File, opts: &OpenOptions) -> Result<f
             .find_map(|n| f.attr_string(n).ok()?.trim().parse().ok())
     });
     match (found, opts.sample_rate) {
-        (_, Some(fs)) if fs.is_finite() && fs > 0.0 => Ok(fs),
+        (_, Some(fs)) if fs.is_finite() && fs > 0.0 => {
+            if let Some(stated) = found.filter(|&s| (s - fs).abs() > 1e-3 * fs) {
+                tracing::warn!(
+                    "{}: --fs {fs} Hz overrides the file's stated {stated} Hz",
+                    path.display()
+                );
+            }
+            Ok(fs)
+        }
         (_, Some(fs)) => Err(Error::format(
             path,
             "--fs",
