@@ -216,151 +216,60 @@ fn bad_input_is_refused_with_exit_2() {
     let run = |args: &[&str]| Command::new(bin).args(args).output().unwrap();
     let out = tmp.path().join("x");
     let o = tmp.path().join("x").to_str().unwrap().to_string();
-    for (args, needle) in [
+    const MITDB: &str = "signals/mitdb208.edf";
+    const PHYAAT: &str = "signals/phyaat_eeg14.edf";
+    // `train --model M --data …` with these files and flags, then `--out`; what stderr says.
+    let cases: [(&str, &[&str], &str); 10] = [
+        ("gan", &[MITDB], "vae or transformer"),
+        ("vae", &[MITDB, PHYAAT], ""),
         (
-            vec![
-                "train",
-                "--model",
-                "gan",
-                "--data",
-                "signals/mitdb208.edf",
-                "--out",
-                &o,
-            ],
-            "vae or transformer",
-        ),
-        (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--data",
-                "signals/mitdb208.edf",
-                "signals/phyaat_eeg14.edf",
-                "--out",
-                &o,
-            ],
-            "",
-        ),
-        (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--data",
-                "signals/phyaat_eeg14.edf",
-                "--window-s",
-                "60",
-                "--out",
-                &o,
-            ],
+            "vae",
+            &[PHYAAT, "--window-s", "60"],
             "phyaat_eeg14.edf: 16.00 s is too short to train on alone",
         ),
         // The fine low band needs two 16 s segments of a record, and a band.
         (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--data",
-                "signals/phyaat_eeg14.edf",
-                "--window-s",
-                "2",
-                "--fine-eq",
-                "4",
-                "--out",
-                &o,
-            ],
+            "vae",
+            &[PHYAAT, "--window-s", "2", "--fine-eq", "4"],
             "--fine-eq: no training record holds one measuring window of 4096 samples (32 s)",
         ),
         (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--data",
-                "signals/mitdb208.edf",
-                "--fine-eq",
-                "0",
-                "--out",
-                &o,
-            ],
+            "vae",
+            &[MITDB, "--fine-eq", "0"],
             "--fine-eq 0: give a band's top in Hz above 0",
         ),
         // Mean beats need beats: a beat-aligned VAE, and a number of kinds.
         (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--data",
-                "signals/mitdb208.edf",
-                "--beat-means",
-                "2",
-                "--out",
-                &o,
-            ],
+            "vae",
+            &[MITDB, "--beat-means", "2"],
             "--beat-means applies to beat-aligned VAEs (--model vae --beats)",
         ),
         (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--beats",
-                "--data",
-                "signals/mitdb208.edf",
-                "--beat-means",
-                "0",
-                "--out",
-                &o,
-            ],
+            "vae",
+            &[MITDB, "--beats", "--beat-means", "0"],
             "--beat-means 0: choose 1 to 8",
         ),
         // A channel the record lacks (it panicked before the data were read), no training.
         (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--data",
-                "signals/mitdb208.edf",
-                "--channels",
-                "II",
-                "--out",
-                &o,
-            ],
+            "vae",
+            &[MITDB, "--channels", "II"],
             "mitdb208.edf#0: --channels: no channel labelled `II` (channels: MLII)",
         ),
         (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--data",
-                "signals/mitdb208.edf",
-                "--epochs",
-                "0",
-                "--out",
-                &o,
-            ],
+            "vae",
+            &[MITDB, "--epochs", "0"],
             "--epochs 0: train for at least one epoch",
         ),
         (
-            vec![
-                "train",
-                "--model",
-                "vae",
-                "--data",
-                "signals/mitdb208.edf",
-                "--max-minutes",
-                "0",
-                "--out",
-                &o,
-            ],
+            "vae",
+            &[MITDB, "--max-minutes", "0"],
             "--max-minutes 0: must be a positive number of minutes",
         ),
-    ] {
+    ];
+    for (model, rest, needle) in cases {
+        let mut args = vec!["train", "--model", model, "--data"];
+        args.extend(rest);
+        args.extend(["--out", &o]);
         let r = run(&args);
         let err = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
