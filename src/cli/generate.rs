@@ -34,6 +34,10 @@ pub struct Args {
     /// Sampling temperature of a transformer checkpoint.
     #[arg(long)]
     pub temperature: Option<f32>,
+    /// Keep the records an earlier run of this same job (its manifest in `--out`) wrote
+    /// whole and intact, make the rest: an interrupted run finished as if never stopped.
+    #[arg(long)]
+    pub resume: bool,
     /// Parameters of the physiological models.
     #[command(flatten)]
     pub opts: ModelArgs,
@@ -106,6 +110,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         format,
         seed: args.seed,
         stop: crate::shutdown::flag()?,
+        resume: args.resume,
     };
     let m = generate::run(&job, std::io::stderr().is_terminal())?;
     tracing::info!(records = m.records.len(), out = %job.out.display(), "generated");

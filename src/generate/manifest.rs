@@ -2,11 +2,11 @@
 
 use super::{Job, OutFormat, Shard};
 use crate::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 /// One record in the manifest.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordEntry {
     /// Record index in the dataset.
     pub id: u64,
@@ -30,7 +30,7 @@ pub struct RecordEntry {
     pub labels: serde_json::Value,
     /// True when a signal stopped the run while this record was written: the file is
     /// valid and holds `n_frames`, fewer than the duration asks (absent when false).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
 }
 

@@ -7,6 +7,7 @@
 
 pub mod manifest;
 pub mod raw;
+pub mod resume;
 pub mod units;
 
 use crate::events::EventLog;
@@ -170,6 +171,9 @@ pub struct Job {
     /// being written is finished as a valid, shorter file, no record starts, and the
     /// manifest lists what was written.
     pub stop: Arc<AtomicBool>,
+    /// Keep the records an earlier run of this job wrote whole ([`resume::kept`]), make the
+    /// rest.
+    pub resume: bool,
 }
 
 /// SplitMix64 finaliser: a well-mixed 64-bit hash.
@@ -204,6 +208,18 @@ pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
     }
     std::fs::create_dir_all(&job.out)
         .map_err(|e| Error::os(format!("creating {}", job.out.display()), e))?;
+    let path = job.out.join(manifest::file_name(job));
+    let kept = if job.resume {
+        resume::kept(job, &path)?
+    } else {
+        Default::default()
+    };
+    if !kept.is_empty() {
+        tracing::info!(
+            records = kept.len(),
+            "--resume: keeping the records already whole"
+        );
+    }
     let ids: Vec<u64> = job.shard.indices(job.count).collect();
     let bar = if progress {
         indicatif::ProgressBar::new(ids.len() as u64)
@@ -219,6 +235,10 @@ pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
     let records: Vec<Option<RecordEntry>> = ids
         .par_iter()
         .map(|&i| {
+            if let Some(r) = kept.get(&i) {
+                bar.inc(1);
+                return Ok(Some(r.clone()));
+            }
             if job.stop.load(Ordering::Relaxed) {
                 return Ok(None);
             }
@@ -230,7 +250,6 @@ pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
     bar.finish_and_clear();
     let mut manifest = Manifest::new(job, records.into_iter().flatten().collect());
     manifest.interrupted = job.stop.load(Ordering::Relaxed);
-    let path = job.out.join(manifest::file_name(job));
     manifest.write(&path)?;
     if manifest.interrupted {
         return Err(interrupted(&manifest, ids.len(), &path));
@@ -251,7 +270,7 @@ fn interrupted(m: &Manifest, wanted: usize, manifest: &Path) -> Error {
     };
     Error::Interrupted(format!(
         "generate stopped by a signal: {whole} of {wanted} records whole{cut}; every file \
-         written is valid and {} lists them",
+         written is valid and {} lists them (the same command with --resume finishes the run)",
         manifest.display()
     ))
 }

@@ -1,0 +1,70 @@
+//! `generate --resume`: keep the records an earlier run of the same job wrote whole, so an
+//! interrupted or preempted run finishes with exactly the files one uninterrupted run
+//! writes (records are seeded by index, so a record made again is the same bytes).
+
+use super::manifest::{Manifest, RecordEntry};
+use super::{hash_file, Job};
+use crate::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The fields that say which job a manifest describes; a resumed run must match them all.
+const JOB_FIELDS: [&str; 8] = [
+    "model",
+    "params",
+    "seed",
+    "duration_s",
+    "count",
+    "shard",
+    "format",
+    "version",
+];
+
+/// The records of `manifest` (an earlier run of `job`) that are whole and whose files (and
+/// events files) still hash as listed, by id. No manifest: none. A manifest of another
+/// job (model, parameters, seed, duration, count, shard, format or biowave version): refused.
+pub fn kept(job: &Job, manifest: &Path) -> Result<BTreeMap<u64, RecordEntry>> {
+    let text = match std::fs::read_to_string(manifest) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(Error::os(format!("reading {}", manifest.display()), e)),
+    };
+    let bad = |msg: String| Error::BadInput(format!("--resume: {}: {msg}", manifest.display()));
+    let old: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let new =
+        serde_json::to_value(Manifest::new(job, Vec::new())).map_err(|e| bad(e.to_string()))?;
+    if let Some(field) = JOB_FIELDS.iter().find(|f| old[**f] != new[**f]) {
+        return Err(bad(format!(
+            "written by another job: its {field} is {}, this run's {} (write elsewhere, or \
+             drop --resume to start over)",
+            old[*field], new[*field]
+        )));
+    }
+    let records: Vec<RecordEntry> =
+        serde_json::from_value(old["records"].clone()).map_err(|e| bad(e.to_string()))?;
+    let mut kept = BTreeMap::new();
+    for r in records {
+        if !r.partial && intact(&job.out, &r)? {
+            kept.insert(r.id, r);
+        }
+    }
+    Ok(kept)
+}
+
+/// True when `r`'s file, and its events file where it lists one, hash as the manifest says.
+fn intact(dir: &Path, r: &RecordEntry) -> Result<bool> {
+    let same = |name: &str, sha: &str| -> Result<bool> {
+        let path = dir.join(name);
+        Ok(path.is_file() && hash_file(&path)?.0 == sha)
+    };
+    if !same(&r.file, &r.sha256)? {
+        return Ok(false);
+    }
+    match (
+        r.labels["events_file"].as_str(),
+        r.labels["events_sha256"].as_str(),
+    ) {
+        (Some(file), Some(sha)) => same(file, sha),
+        _ => Ok(true),
+    }
+}
