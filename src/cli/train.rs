@@ -365,6 +365,27 @@ fn check_flags(args: &Args) -> crate::Result<()> {
         return refuse(format!("--model {}: choose vae or transformer", args.model));
     }
     check_model_kind_flags(args)?;
+    check_run_flags(args)?;
+    check_output_flags(args)?;
+    check_head_flags(args)?;
+    if args.codec.is_some() {
+        return Ok(());
+    }
+    if args.model == "transformer" && args.beats {
+        return refuse(
+            "--beats applies to the VAE only (the transformer streams frame by frame)".into(),
+        );
+    }
+    if args.states.is_some() && !args.beats {
+        return refuse(
+            "--states applies to beat-aligned VAEs (--beats): the states are beat types".into(),
+        );
+    }
+    check_beat_means(args)
+}
+
+/// `--context` (latent transformers only), `--epochs` and `--max-minutes` (positive).
+fn check_run_flags(args: &Args) -> crate::Result<()> {
     if args.context.is_some() && args.codec.is_none() {
         return refuse(
             "--context applies to latent transformers (--codec); a frame transformer's \
@@ -384,22 +405,7 @@ fn check_flags(args: &Args) -> crate::Result<()> {
             args.max_minutes.unwrap_or_default()
         ));
     }
-    check_output_flags(args)?;
-    check_head_flags(args)?;
-    if args.codec.is_some() {
-        return Ok(());
-    }
-    if args.model == "transformer" && args.beats {
-        return refuse(
-            "--beats applies to the VAE only (the transformer streams frame by frame)".into(),
-        );
-    }
-    if args.states.is_some() && !args.beats {
-        return refuse(
-            "--states applies to beat-aligned VAEs (--beats): the states are beat types".into(),
-        );
-    }
-    check_beat_means(args)
+    Ok(())
 }
 
 /// Refuses a network-shape flag of the other kind of model (it would be ignored): the
