@@ -221,17 +221,7 @@ pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
         );
     }
     let ids: Vec<u64> = job.shard.indices(job.count).collect();
-    let bar = if progress {
-        indicatif::ProgressBar::new(ids.len() as u64)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} records  {elapsed} (eta {eta})",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    let bar = progress_bar(ids.len(), progress);
     let records: Vec<Option<RecordEntry>> = ids
         .par_iter()
         .map(|&i| {
@@ -249,12 +239,31 @@ pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
         .collect::<Result<_>>()?;
     bar.finish_and_clear();
     let mut manifest = Manifest::new(job, records.into_iter().flatten().collect());
-    manifest.interrupted = job.stop.load(Ordering::Relaxed);
+    // Interrupted where a signal left a record unmade or cut short (not where it came
+    // after the last record).
+    manifest.interrupted =
+        manifest.records.len() < ids.len() || manifest.records.iter().any(|r| r.partial);
     manifest.write(&path)?;
     if manifest.interrupted {
         return Err(interrupted(&manifest, ids.len(), &path));
     }
     Ok(manifest)
+}
+
+/// A progress bar over `n` records, drawn only when `shown` (stderr is a terminal).
+fn progress_bar(n: usize, shown: bool) -> indicatif::ProgressBar {
+    let bar = if shown {
+        indicatif::ProgressBar::new(n as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} records  {elapsed} (eta {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 /// The error of a run stopped by a signal: how far it got, and that what it wrote is valid.
