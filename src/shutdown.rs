@@ -19,3 +19,16 @@ pub fn flag() -> Result<Arc<AtomicBool>> {
     reg(signal_hook::flag::register(SIGTERM, stop.clone()))?;
     Ok(stop)
 }
+
+/// From now on SIGINT/SIGTERM end the process as by default again, the flag's handlers
+/// notwithstanding: for work that stops cleanly only in one phase (training's loop), so a
+/// signal that comes after that phase is not swallowed.
+pub fn restore_default() -> Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let now = Arc::new(AtomicBool::new(true));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_default(sig, now.clone())
+            .map_err(|e| Error::os("installing signal handlers", e))?;
+    }
+    Ok(())
+}

@@ -828,3 +828,50 @@ fn the_eeg_vae_keeps_the_records_channel_coupling_and_steady_loudness() {
     bad["decoder_noise_coupling"][7] = serde_json::json!(1.5);
     common::assert_config_refused(&copy, &bad, "decoder_noise_coupling");
 }
+
+/// SIGTERM mid-training stops after the step in progress with the weights and the
+/// optimiser's state saved, exit 1 naming the step and `--resume`; the same command with
+/// `--resume` then goes on from that step.
+#[test]
+fn sigterm_saves_the_run_and_resume_goes_on_from_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("m");
+    let args = [
+        &common::SMALL_ECG_VAE[..],
+        &["--epochs", "2000", "--seed", "3"],
+    ]
+    .concat();
+    let child = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .arg("train")
+        .args(&args)
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _reap = common::KillOnPanic(child.id());
+    // The first checkpoint (step 200) says the loop is running.
+    let t0 = std::time::Instant::now();
+    while !out.join("config.json").exists() {
+        assert!(t0.elapsed().as_secs() < 300, "no checkpoint in 300 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("train stopped by a signal at step"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    let step = common::read_json(&out.join("config.json"))["step"]
+        .as_u64()
+        .unwrap();
+    assert!(err.contains(&format!("at step {step}:")), "{err}");
+    assert!(step >= 200, "{step}");
+    // Resumed for a few more seconds: it starts from the saved step and goes past it.
+    let more = [&args[..], &["--resume", "--max-minutes", "0.05"]].concat();
+    let cfg = train_vae(&more, &out);
+    assert!(cfg["step"].as_u64().unwrap() > step, "{cfg}");
+}

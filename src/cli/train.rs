@@ -601,8 +601,10 @@ impl Fit<'_> {
         if !self.resume {
             train::seed_weights(varmap, self.args.seed)?;
         }
-        let tc = train_config(self.args);
-        train::train(obj, varmap, self.data, &tc, ckpt, self.out, &self.dev)
+        let tc = train_config(self.args)?;
+        let done = train::train(obj, varmap, self.data, &tc, ckpt, self.out, &self.dev)?;
+        stopped(&tc, &done, self.out)?;
+        Ok(done)
     }
 
     /// The checkpoint to start from: `out` itself when resuming, else none (fresh weights).
@@ -874,9 +876,9 @@ fn command() -> String {
     shlex::try_join(args.iter().map(String::as_str)).unwrap_or_else(|_| args.join(" "))
 }
 
-/// The training loop's settings from the flags.
-pub(super) fn train_config(args: &Args) -> TrainConfig {
-    TrainConfig {
+/// The training loop's settings from the flags, and the shutdown flag SIGINT/SIGTERM set.
+pub(super) fn train_config(args: &Args) -> crate::Result<TrainConfig> {
+    Ok(TrainConfig {
         epochs: args.epochs.unwrap_or(60),
         batch: args.batch,
         lr: args.lr,
@@ -887,7 +889,23 @@ pub(super) fn train_config(args: &Args) -> TrainConfig {
         max_minutes: args.max_minutes.unwrap_or(20.0),
         seed: args.seed,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        stop: crate::shutdown::flag()?,
+    })
+}
+
+/// After the training loop: the error that says a signal stopped it, and how to go on;
+/// else signals end the process as by default again (what follows the loop does not stop
+/// half-way cleanly).
+pub(super) fn stopped(tc: &TrainConfig, ckpt: &CheckpointConfig, out: &Path) -> crate::Result<()> {
+    if !tc.stop.load(std::sync::atomic::Ordering::Relaxed) {
+        return crate::shutdown::restore_default();
     }
+    Err(crate::Error::Interrupted(format!(
+        "train stopped by a signal at step {}: {} holds the weights and the optimiser's \
+         state; the same command with --resume goes on exactly where it stopped",
+        ckpt.step,
+        out.display()
+    )))
 }
 
 /// Where training runs: the first CUDA device when built with `cuda` and one is there.

@@ -60,9 +60,10 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
         train::seed_weights(&varmap, args.seed)?;
     }
     let t0 = std::time::Instant::now();
-    let tc = train_config(args);
+    let tc = train_config(args)?;
     let obj = TransformerObjective { model: &model };
     let done = train::train(&obj, &varmap, &data, &tc, ckpt, &out, &dev)?;
+    super::train::stopped(&tc, &done, &out)?;
     report(&out, t0, &done);
     Ok(())
 }

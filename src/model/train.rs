@@ -14,6 +14,8 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use rand_chacha::ChaCha8Rng;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// What the shared loop trains: a model scoring batches of windows.
@@ -56,6 +58,9 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Show a progress bar.
     pub progress: bool,
+    /// Set by SIGINT/SIGTERM ([`crate::shutdown::flag`]): the run stops after the step in
+    /// progress, saved for an exact `--resume`, as when the wall-clock budget runs out.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// A candle error as ours.
@@ -291,7 +296,8 @@ impl<'a> Run<'a> {
     }
 
     /// Trains one epoch, skipping its first `skip` batches (a resumed run's); saves a
-    /// checkpoint every `checkpoint_every` steps. False when the wall-clock budget ran out.
+    /// checkpoint every `checkpoint_every` steps. False when the wall-clock budget ran out
+    /// or a signal stopped the run.
     fn epoch(&mut self, epoch: usize, skip: usize, ckpt: &mut CheckpointConfig) -> Result<bool> {
         let t0 = Instant::now();
         let (mut seen, mut sums) = (0, vec![0.0; self.term_names.len()]);
@@ -316,6 +322,10 @@ impl<'a> Run<'a> {
             }
             if self.start.elapsed().as_secs_f64() > self.cfg.max_minutes * 60.0 {
                 tracing::info!("wall-clock budget reached at step {}", self.step);
+                return Ok(false);
+            }
+            if self.cfg.stop.load(Ordering::Relaxed) {
+                tracing::info!("stopped by a signal at step {}", self.step);
                 return Ok(false);
             }
         }
