@@ -486,6 +486,12 @@ fn bad_input_fails_before_streaming_with_exit_2() {
         "same.edf",
     );
     assert!(!same.exists());
+    let two = "[[stream]]\nname = \"a\"\nmodel = \"sine\"\nduration = \"1s\"\nto = [\"tcp://127.0.0.1:0\"]\n";
+    std::fs::write(&sc, two.repeat(2)).unwrap();
+    bad_input(
+        &["--scenario", sc.to_str().unwrap()],
+        "two streams are named `a`",
+    );
     // Options no sink uses would be ignored: refused.
     let to = format!("file:{}", same.display());
     let fmt = ["--format", "csv", "--to", &to, "--duration", "1s"];

@@ -264,8 +264,21 @@ pub fn prepare(
     let checked = (defs.iter().enumerate())
         .map(|(i, d)| check(d, i, realtime))
         .collect::<Result<Vec<_>>>()?;
+    names_differ(&checked)?;
     one_sink_per_target(&checked)?;
     checked.into_iter().map(|c| open(c, rt)).collect()
+}
+
+/// Refuses two streams of one name: metrics and logs tell streams apart by it.
+fn names_differ(checked: &[Checked]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    match checked.iter().find(|c| !seen.insert(&c.opts.name)) {
+        Some(c) => Err(Error::BadInput(format!(
+            "two streams are named `{}`: metrics and logs tell streams apart by name",
+            c.opts.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Refuses two sinks on one target: stdout, or one file path (two writers would interleave
