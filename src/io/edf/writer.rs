@@ -186,10 +186,18 @@ impl EdfWriter {
             self.annotations.clear();
         }
         if self.clipped > 0 {
+            let full = (self.signals.iter())
+                .any(|s| s.range.0 <= -9_999_999.0 || s.range.1 >= 99_999_999.0);
             tracing::warn!(
-                "{}: {} samples outside the physical range were clipped to it",
+                "{}: {} samples outside the physical range were clipped to it{}",
                 self.path.display(),
-                self.clipped
+                self.clipped,
+                if full {
+                    " (EDF's 8-character physical range holds -9999999 to 99999999: give \
+                     the signal in larger units)"
+                } else {
+                    ""
+                }
             );
         }
         self.io(|o| o.flush())?;
