@@ -149,6 +149,21 @@ fn bad_parameters_exit_2_with_a_clear_message() {
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
         assert!(err.contains(want), "{extra:?}: {err}");
     }
+    let o = biowave(&[
+        "generate",
+        "--model",
+        "sine",
+        "--duration",
+        "1s",
+        "--out",
+        out,
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the calibration sine is for `stream`"),
+        "{err}"
+    );
 }
 
 /// `--out run.bdf` writes that one file (format from its extension) with `run.events.csv`

@@ -45,6 +45,13 @@ pub struct Args {
 
 /// Builds the model with its parameters from the arguments.
 pub fn model_from_args(a: &Args) -> crate::Result<JobModel> {
+    if a.model == "sine" {
+        return Err(Error::BadInput(
+            "--model sine: the calibration sine is for `stream`; generate takes ecgsyn, eeg \
+             or a checkpoint"
+                .into(),
+        ));
+    }
     crate::model::refuse_temperature(&a.model, a.temperature)?;
     match a.opts.physio(&a.model)? {
         Some(p) => Ok(JobModel::Physio(p)),
