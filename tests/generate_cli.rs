@@ -1137,4 +1137,22 @@ fn resume_remakes_only_what_is_missing_or_damaged() {
         err.contains("written by another job: its seed is 3, this run's 4"),
         "{err}"
     );
+    // A checkpoint with an f32 temperature (0.3 is 0.30000001192092896 as f32) is the same
+    // job when resumed.
+    let t = dir.path().join("t");
+    let args = [
+        "generate",
+        "--model",
+        "ecg-latent-transformer",
+        "--temperature",
+        "0.3",
+        "--duration",
+        "2s",
+        "--out",
+        t.to_str().unwrap(),
+    ];
+    for extra in [None, Some("--resume")] {
+        let o = biowave(&[&args[..], extra.as_slice()].concat());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
 }

@@ -31,8 +31,11 @@ pub fn kept(job: &Job, manifest: &Path) -> Result<BTreeMap<u64, RecordEntry>> {
     };
     let bad = |msg: String| Error::BadInput(format!("--resume: {}: {msg}", manifest.display()));
     let old: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    let new =
-        serde_json::to_value(Manifest::new(job, Vec::new())).map_err(|e| bad(e.to_string()))?;
+    // Through JSON text, as the manifest was written: an f32 parameter (a temperature of
+    // 0.3) reads back as the f64 0.3, where `to_value` would keep 0.30000001192092896.
+    let new = serde_json::to_string(&Manifest::new(job, Vec::new()))
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t))
+        .map_err(|e| bad(e.to_string()))?;
     if let Some(field) = JOB_FIELDS.iter().find(|f| old[**f] != new[**f]) {
         return Err(bad(format!(
             "written by another job: its {field} is {}, this run's {} (write elsewhere, or \
