@@ -93,7 +93,8 @@ pub fn field(s: &str, width: usize) -> Vec<u8> {
 }
 
 /// Signal labels as a header holds them (16 ASCII characters), told apart: a label the
-/// cut or the ASCII changed that comes out as another's text ends in `~N` instead.
+/// cut or the ASCII changed that comes out as another's text, or a data signal labelled as
+/// an annotation signal, ends in `~N` instead.
 /// Returns the labels and, for each changed one, `(was, now)`.
 pub fn header_labels(labels: &[String]) -> (Vec<String>, Vec<(String, String)>) {
     const WIDTH: usize = 16;
@@ -102,11 +103,14 @@ pub fn header_labels(labels: &[String]) -> (Vec<String>, Vec<(String, String)>) 
             .trim_end()
             .to_string()
     };
-    let mut seen = std::collections::HashSet::new();
+    // The annotation signals' labels: a data signal so named would be read as one.
+    let mut seen: std::collections::HashSet<String> = ["EDF Annotations", "BDF Annotations"]
+        .map(String::from)
+        .into();
     let (mut out, mut changed) = (Vec::new(), Vec::new());
     for l in labels {
         let mut now = fit(l);
-        if now != l.trim_end() {
+        if now != l.trim_end() || (seen.contains(&now) && now.ends_with(" Annotations")) {
             let base = now.clone();
             for n in 2.. {
                 if !seen.contains(&now) {
@@ -174,6 +178,7 @@ mod tests {
             "Fp1",
             "Fp1",
             "µV-Kanäle",
+            "EDF Annotations",
         ]));
         assert_eq!(
             out,
@@ -182,10 +187,11 @@ mod tests {
                 "a very long ch~2",
                 "Fp1",
                 "Fp1",
-                "uV-Kan_le"
+                "uV-Kan_le",
+                "EDF Annotation~2"
             ])
         );
-        assert_eq!(changed.len(), 3, "{changed:?}");
+        assert_eq!(changed.len(), 4, "{changed:?}");
         assert_eq!(field("µV", 8), b"uV      ");
         assert_eq!(field("a\tb", 4), b"a_b ");
     }

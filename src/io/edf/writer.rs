@@ -352,7 +352,7 @@ fn with_header_labels(path: &Path, mut signals: Vec<SignalPlan>) -> Vec<SignalPl
     let (labels, changed) = header_labels(&labels);
     for (was, now) in changed {
         tracing::warn!(
-            "{}: label `{was}` written as `{now}` (EDF labels are 16 ASCII characters)",
+            "{}: label `{was}` written as `{now}` (an EDF label is 16 ASCII characters, and not an annotation signal's)",
             path.display()
         );
     }
