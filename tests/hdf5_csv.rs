@@ -292,6 +292,12 @@ fn bad_hdf5_and_csv_input_exit_2_naming_file_and_field() {
         "--h5-record: applies to HDF5 inputs only",
     );
     exit_2(&[info, &p("text.csv"), rec[0], rec[1]], "text.csv");
+    let layout = [OsStr::new("--h5-layout"), OsStr::new("channels-samples")];
+    let code = OsStr::new("signals/ecg12_3x4096.h5");
+    exit_2(
+        &[info, code, layout[0], layout[1]],
+        "the layout applies to 2-D datasets",
+    );
 }
 
 /// `info --json`: the physical range an EDF header declares (MIT-BIH 208: the 11-bit ADC,

@@ -191,7 +191,17 @@ fn dims(
     let (r, s, c) = match (shape, channels_first) {
         ([s, c], false) => (1, *s, *c),
         ([c, s], true) => (1, *s, *c),
-        ([r, s, c], _) => (*r, *s, *c),
+        ([r, s, c], false) => (*r, *s, *c),
+        ([_, _, _], true) => {
+            return Err(Error::format(
+                path,
+                "--h5-layout",
+                format!(
+                    "dataset `{name}` is 3-D (records × samples × channels, shape {shape:?}); \
+                     the layout applies to 2-D datasets"
+                ),
+            ))
+        }
         _ => {
             return bad(format!(
                 "rank {} (shape {shape:?}): expected 2-D samples × channels or 3-D \
