@@ -87,9 +87,27 @@ impl TcpOptions {
                 _ => return Err(bad(format!("unknown option `{k}`"))),
             }
         }
+        if o.max_clients == 0 {
+            return Err(bad("`max_clients` must be at least 1".into()));
+        }
+        if o.wait_clients > o.max_clients {
+            return Err(bad(format!(
+                "`wait` {} is more than `max_clients` {}: the stream would never start",
+                o.wait_clients, o.max_clients
+            )));
+        }
+        if o.queue_blocks.is_some_and(|q| q > MAX_QUEUE_BLOCKS) {
+            return Err(bad(format!(
+                "`queue` is at most {MAX_QUEUE_BLOCKS} blocks per client"
+            )));
+        }
         Ok(o)
     }
 }
+
+/// Most blocks a client's queue may hold (`queue=`): a stalled client holds that many
+/// blocks in memory before it is dropped (10 minutes of 20 ms blocks).
+pub const MAX_QUEUE_BLOCKS: usize = 30_000;
 
 /// Serves the stream to TCP clients (see the module docs for the wire format).
 pub struct TcpSink {
