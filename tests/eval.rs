@@ -436,3 +436,53 @@ fn screenshot_is_not_blank(html: &Path, dir: &Path) {
         "the rendered report is blank ({colours} colours)"
     );
 }
+
+/// `--synth DIR` (a `generate` output) evaluates the recordings in it, by name, without the
+/// events files beside them: the same report as naming the files; a directory with no
+/// recordings is refused.
+#[test]
+fn a_directory_stands_for_the_recordings_in_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_biowave");
+    let o = Command::new(bin)
+        .args([
+            "generate", "--model", "ecgsyn", "--leads", "II", "--fs", "360",
+        ])
+        .args(["--duration", "20s", "--count", "3", "--seed", "2", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let eval = |synth: &[std::path::PathBuf]| {
+        let o = Command::new(bin)
+            .args([
+                "eval",
+                "--json",
+                "--real",
+                "signals/mitdb208.edf",
+                "--synth",
+            ])
+            .args(synth)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            o.stdout,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let files: Vec<_> = (0..3)
+        .map(|i| dir.join(format!("ecgsyn-{i:06}.edf")))
+        .collect();
+    let (code, by_files, err) = eval(&files);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, by_dir, err) = eval(std::slice::from_ref(&dir));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(by_dir, by_files);
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let (code, _, err) = eval(&[empty]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("a directory with no recordings"), "{err}");
+}
