@@ -439,6 +439,7 @@ fn bad_input_fails_before_streaming_with_exit_2() {
     let url = format!("tcp://127.0.0.1:{}?events={}", free_port(), free_port());
     bad_input(&["--model", "sine", "--to", &url], "labels no events");
     bad_input(&["--to", "tcp://:7000?events=7000"], "port other than 7000");
+    bad_input(&["--buffer-ms", "60"], "buffer_ms 60 is not in 80..=60000");
     bad_input(&["--to", "tcp://:7000?max_clients=0"], "at least 1");
     bad_input(&["--to", "tcp://:7000?wait=3&max_clients=2"], "never start");
     bad_input(

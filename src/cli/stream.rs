@@ -21,6 +21,10 @@ pub struct Args {
     /// Block length in milliseconds.
     #[arg(long, default_value_t = 20)]
     pub block_ms: u32,
+    /// Signal queued ahead of the real-time clock, in milliseconds [default: 200, at least
+    /// four blocks]: more rides out longer stalls of a loaded machine, at more latency.
+    #[arg(long)]
+    pub buffer_ms: Option<u32>,
     /// Stop after this long, e.g. `10s`, `1h`.
     #[arg(long)]
     pub duration: Option<String>,
@@ -96,6 +100,7 @@ fn single_stream(a: &Args) -> Result<StreamDef> {
         seed: a.seed,
         temperature: a.temperature,
         block_ms: Some(a.block_ms),
+        buffer_ms: a.buffer_ms,
         duration: a.duration.clone(),
         to: a.to.clone(),
         format: a.format,

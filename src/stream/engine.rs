@@ -454,6 +454,10 @@ mod tests {
     }
 
     fn run_bursty(slow: usize, pause_ms: u64) -> Report {
+        run_bursty_queued(slow, pause_ms, 10)
+    }
+
+    fn run_bursty_queued(slow: usize, pause_ms: u64, queue_blocks: usize) -> Report {
         let s = Stream {
             opts: StreamOptions {
                 name: "bursty".into(),
@@ -461,7 +465,7 @@ mod tests {
                 total_frames: Some(300),
                 realtime: true,
                 on_error: OnError::Stop,
-                queue_blocks: 10,
+                queue_blocks,
             },
             generator: Box::new(Bursty {
                 sine: Sine::new(500.0, 1, 10.0, 1.0),
@@ -488,5 +492,8 @@ mod tests {
         let r = run_bursty(15, 400);
         assert_eq!(r.frames, 300);
         assert!(r.underruns >= 1, "{r:?}");
+        // A deeper queue (`buffer_ms` 500: 25 blocks of 20 ms) rides the same pause out.
+        let r = run_bursty_queued(15, 400, 25);
+        assert_eq!((r.frames, r.underruns), (300, 0), "{r:?}");
     }
 }

@@ -61,6 +61,9 @@ pub struct StreamDef {
     pub temperature: Option<f32>,
     /// Block length in milliseconds (default 20).
     pub block_ms: Option<u32>,
+    /// Signal queued ahead of the real-time clock, in milliseconds (default 200): more
+    /// rides out longer stalls of a loaded machine, at that much more latency.
+    pub buffer_ms: Option<u32>,
     /// Stop after this long (`10s`, `5m`, `1h`, `250ms`).
     pub duration: Option<String>,
     /// Sinks, in `--to` syntax (default: stdout).
@@ -175,6 +178,14 @@ fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
             "block_ms {block_ms} is not in 1..=10000"
         ))));
     }
+    let buffer_ms = def.buffer_ms.unwrap_or(DEFAULT_BUFFER_MS.max(4 * block_ms));
+    if !(4 * block_ms..=MAX_BUFFER_MS).contains(&buffer_ms) {
+        return Err(ctx(Error::BadInput(format!(
+            "buffer_ms {buffer_ms} is not in {}..={MAX_BUFFER_MS} (four blocks of {block_ms} ms \
+             to a minute)",
+            4 * block_ms
+        ))));
+    }
     let block_frames = ((rate * block_ms as f64 / 1000.0).round() as usize).max(1);
     let channels = generator.spec().n_channels();
     if block_frames.saturating_mul(channels) > MAX_BLOCK_SAMPLES {
@@ -212,7 +223,7 @@ fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
         total_frames,
         realtime,
         on_error: def.on_error,
-        queue_blocks: (200 / block_ms as usize).max(4),
+        queue_blocks: (buffer_ms / block_ms) as usize,
     };
     Ok(Checked {
         opts,
@@ -241,6 +252,12 @@ fn sink_options_used(def: &StreamDef, sinks: &[(String, SinkSpec)]) -> Result<()
     }
     Ok(())
 }
+
+/// Signal queued ahead of the clock by default, ms: covers a 200 ms stall.
+const DEFAULT_BUFFER_MS: u32 = 200;
+
+/// Most signal a stream may queue ahead of the clock, ms.
+const MAX_BUFFER_MS: u32 = 60_000;
 
 /// Most samples (frames × channels) one block may hold: 64 MB of f32 per block, times the
 /// queue depth, is as much as a stream should ever hold in memory.
