@@ -6,6 +6,7 @@ mod common;
 use biowave::dsp::qrs::{detect, match_beats};
 use common::{event_rows, neurokit_peaks, pyedflib_summary, python};
 use sha2::{Digest, Sha256};
+use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
@@ -1011,29 +1012,17 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
 fn sigterm_finishes_the_record_being_written_and_the_manifest_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("long.edf");
-    let child = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args([
-            "generate", "--model", "ecgsyn", "--leads", "12", "--fs", "500",
-        ])
-        .args(["--duration", "48h", "--out"])
-        .arg(&out)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _reap = common::KillOnPanic(child.id());
+    let args = [
+        "generate", "--model", "ecgsyn", "--leads", "12", "--fs", "500",
+    ];
+    let args: Vec<&OsStr> = (args.iter().map(OsStr::new))
+        .chain(["--duration", "48h", "--out"].map(OsStr::new))
+        .chain([out.as_os_str()])
+        .collect();
     // Some records on disk first (48 h take ~30 s or more at full speed).
-    let t0 = std::time::Instant::now();
-    while std::fs::metadata(&out).map_or(0, |m| m.len()) < 4 << 20 {
-        assert!(t0.elapsed().as_secs() < 60, "nothing written in 60 s");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(kill.unwrap().success());
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let size = || std::fs::metadata(&out).map_or(0, |m| m.len());
+    let (code, err) = common::terminated_when(&args, || size() >= 4 << 20, 60);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("stopped by a signal: 0 of 1 records whole, cut short: long.edf"),
         "{err}"

@@ -841,28 +841,15 @@ fn sigterm_saves_the_run_and_resume_goes_on_from_it() {
         &["--epochs", "2000", "--seed", "3"],
     ]
     .concat();
-    let child = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .arg("train")
-        .args(&args)
-        .arg("--out")
-        .arg(&out)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let _reap = common::KillOnPanic(child.id());
+    let cmd: Vec<&std::ffi::OsStr> = (std::iter::once("train").chain(args.iter().copied()))
+        .chain(["--out"])
+        .map(std::ffi::OsStr::new)
+        .chain([out.as_os_str()])
+        .collect();
     // The first checkpoint (step 200) says the loop is running.
-    let t0 = std::time::Instant::now();
-    while !out.join("config.json").exists() {
-        assert!(t0.elapsed().as_secs() < 300, "no checkpoint in 300 s");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    assert!(kill.unwrap().success());
-    let o = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
+    let ready = || out.join("config.json").exists();
+    let (code, err) = common::terminated_when(&cmd, ready, 300);
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("train stopped by a signal at step"), "{err}");
     assert!(err.contains("--resume"), "{err}");
     let step = common::read_json(&out.join("config.json"))["step"]

@@ -169,6 +169,38 @@ impl Drop for KillOnPanic {
     }
 }
 
+/// Runs `biowave ARGS` (stderr captured), sends it SIGTERM once `ready()` holds (polled;
+/// panics after `limit_s` seconds), and returns its exit code and stderr.
+pub fn terminated_when(
+    args: &[&OsStr],
+    ready: impl Fn() -> bool,
+    limit_s: u64,
+) -> (Option<i32>, String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _reap = KillOnPanic(child.id());
+    let t0 = Instant::now();
+    while !ready() {
+        assert!(
+            t0.elapsed().as_secs() < limit_s,
+            "not ready in {limit_s} s: {args:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    assert!(kill.unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 /// A copy of the checkpoint at `src` in `tmp` with `fields` removed from its config (as
 /// checkpoints written before those fields have it; a dotted field, `spectrum.low`, from the
 /// object holding it); each field must be there to remove,
