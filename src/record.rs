@@ -139,6 +139,43 @@ impl Record {
         let labels = self.channels.iter().map(|c| c.meta.label.as_str());
         find_label(labels, label)
     }
+
+    /// Indices of the channels `wanted` names, in that order ([`find_labels`]).
+    pub fn channel_indices(&self, wanted: &[String]) -> Result<Vec<usize>, MissingChannel> {
+        find_labels(self.channels.iter().map(|c| c.meta.label.as_str()), wanted)
+    }
+}
+
+/// A channel label a record lacks, and the labels it has: what an error about it says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissingChannel {
+    /// The label asked for.
+    pub label: String,
+    /// The record's labels, trimmed.
+    pub have: Vec<String>,
+}
+
+impl std::fmt::Display for MissingChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (label, have) = (&self.label, self.have.join(", "));
+        write!(f, "no channel `{label}` (channels: {have})")
+    }
+}
+
+/// Indices of `wanted` among `labels` ([`find_label`] each), in that order; else the first
+/// label missing, with the labels there are.
+pub fn find_labels<'a>(
+    labels: impl Iterator<Item = &'a str> + Clone,
+    wanted: &[String],
+) -> Result<Vec<usize>, MissingChannel> {
+    (wanted.iter())
+        .map(|w| {
+            find_label(labels.clone(), w).ok_or_else(|| MissingChannel {
+                label: w.clone(),
+                have: labels.clone().map(|l| l.trim().to_string()).collect(),
+            })
+        })
+        .collect()
 }
 
 /// Index of `label` among `labels`: exact match first, then case-insensitive, trimmed.

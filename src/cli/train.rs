@@ -185,6 +185,11 @@ impl Args {
     pub fn beta(&self) -> f64 {
         self.beta.unwrap_or(1.0)
     }
+    /// `--context` (latent transformers), 32 tokens by default (beats: about 20 s of ECG
+    /// at 100 bpm).
+    pub fn context(&self) -> usize {
+        self.context.unwrap_or(32)
+    }
 }
 
 /// `--arch` values.
@@ -275,18 +280,18 @@ pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
 fn spec_of(src: &[Source], dc: &DataConfig) -> crate::Result<SignalSpec> {
     let rec = &src[0].record;
     let picked: Vec<&crate::record::Channel> = match &dc.channels {
-        Some(l) => (l.iter())
-            .map(|l| match rec.channel_index(l) {
-                Some(i) => Ok(&rec.channels[i]),
-                None => Err(crate::Error::BadInput(format!(
-                    "{}: --channels: no channel labelled `{l}` (channels: {})",
+        Some(l) => (rec.channel_indices(l))
+            .map_err(|m| {
+                crate::Error::BadInput(format!(
+                    "{}: --channels: no channel labelled `{}` (channels: {})",
                     src[0].name,
-                    (rec.channels.iter().map(|c| c.meta.label.trim()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))),
-            })
-            .collect::<crate::Result<_>>()?,
+                    m.label,
+                    m.have.join(", ")
+                ))
+            })?
+            .into_iter()
+            .map(|i| &rec.channels[i])
+            .collect(),
         None => rec.channels.iter().collect(),
     };
     let peak = |label: &str| {

@@ -42,7 +42,7 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
         n_heads: args.heads(),
         n_layers: args.layers(),
         d_ff: 4 * args.hidden.unwrap_or(128),
-        context: context(args),
+        context: args.context(),
         mixture: args.mixture(),
         codebook: 0,
         rhythm: Vec::new(),
@@ -108,13 +108,13 @@ fn tokens(
     let mut pieces = Vec::with_capacity(src.len());
     for s in &src {
         let seqs = token_sequences(vae, codec, s, dev)?;
-        if let Some(short) = seqs.iter().find(|r| r.n_frames < context(args)) {
+        if let Some(short) = seqs.iter().find(|r| r.n_frames < args.context()) {
             return Err(Error::BadInput(format!(
                 "{}: {} tokens (beats or windows), fewer than --context {} (give more data or \
                  a shorter context)",
                 s.name,
                 short.n_frames,
-                context(args)
+                args.context()
             )));
         }
         pieces.push(
@@ -133,7 +133,7 @@ fn tokens(
         },
         train: take(&tr),
         validation: take(&va),
-        window_frames: context(args),
+        window_frames: args.context(),
         stride_frames: 1,
     })
 }
@@ -148,9 +148,4 @@ fn copy_codec(from: &Path, to: &Path) -> Result<()> {
         std::fs::copy(from.join(f), to.join(f)).map_err(|e| Error::bad_path(&from.join(f), e))?;
     }
     Ok(())
-}
-
-/// Tokens of context: `--context`, else 32 (beats: about 20 s of ECG at 100 bpm).
-fn context(args: &Args) -> usize {
-    args.context.unwrap_or(32)
 }

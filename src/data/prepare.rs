@@ -31,14 +31,9 @@ pub fn prepare_signals(src: &Source, config: &DataConfig) -> Result<(Vec<Vec<f32
     let named = |e: Error| Error::BadInput(format!("{}: {e}", src.name));
     let rec = &src.record;
     let picked: Vec<usize> = match &config.channels {
-        Some(labels) => labels
-            .iter()
-            .map(|l| {
-                rec.channel_index(l).ok_or_else(|| {
-                    Error::BadInput(format!("{}: no channel labelled `{l}`", src.name))
-                })
-            })
-            .collect::<Result<_>>()?,
+        Some(labels) => rec.channel_indices(labels).map_err(|m| {
+            Error::BadInput(format!("{}: no channel labelled `{}`", src.name, m.label))
+        })?,
         None => (0..rec.channels.len()).collect(),
     };
     if picked.is_empty() {

@@ -103,27 +103,18 @@ fn channel_indices(
     like: Option<&str>,
     what: &str,
 ) -> Result<Vec<usize>> {
-    let by_label: Option<Vec<usize>> = labels.iter().map(|l| rec.channel_index(l)).collect();
-    match (by_label, like) {
-        (Some(i), _) => Ok(i),
-        (None, Some(source)) if rec.channels.len() == labels.len() => {
+    match (rec.channel_indices(labels), like) {
+        (Ok(i), _) => Ok(i),
+        (Err(_), Some(source)) if rec.channels.len() == labels.len() => {
             tracing::warn!(
                 "{name}: channel labels differ from {source}'s; matching channels by position"
             );
             Ok((0..labels.len()).collect())
         }
-        (None, Some(source)) => Err(Error::BadInput(format!(
+        (Err(_), Some(source)) => Err(Error::BadInput(format!(
             "{name}: channels {labels:?} not found (the {what} set needs the channels of {source}, or --channels)"
         ))),
-        (None, None) => {
-            let missing = labels.iter().find(|l| rec.channel_index(l).is_none());
-            let have: Vec<&str> = rec.channels.iter().map(|c| c.meta.label.trim()).collect();
-            Err(Error::BadInput(format!(
-                "{name}: --channels: no channel `{}` (channels: {})",
-                missing.map_or("", String::as_str),
-                have.join(", ")
-            )))
-        }
+        (Err(missing), None) => Err(Error::BadInput(format!("{name}: --channels: {missing}"))),
     }
 }
 

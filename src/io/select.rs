@@ -1,6 +1,6 @@
 //! Which channels and which stretch of time a read should decode.
 
-use crate::record::{find_label, RecordInfo};
+use crate::record::{find_labels, RecordInfo};
 
 /// A channel subset and a time range, in seconds from the record start.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,17 +25,8 @@ impl Selection {
     pub fn channel_indices(&self, info: &RecordInfo) -> Result<Vec<usize>, String> {
         match &self.channels {
             None => Ok((0..info.channels.len()).collect()),
-            Some(want) => want
-                .iter()
-                .map(|w| {
-                    let labels = info.channels.iter().map(|c| c.meta.label.as_str());
-                    find_label(labels, w).ok_or_else(|| {
-                        let have: Vec<_> =
-                            info.channels.iter().map(|c| c.meta.label.trim()).collect();
-                        format!("no channel `{w}` (channels: {})", have.join(", "))
-                    })
-                })
-                .collect(),
+            Some(want) => find_labels(info.channels.iter().map(|c| c.meta.label.as_str()), want)
+                .map_err(|m| m.to_string()),
         }
     }
 
