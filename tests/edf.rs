@@ -74,6 +74,16 @@ fn every_annotation_signal_is_read() {
         .windows(2)
         .all(|w| w[0].onset <= w[1].onset);
     assert!(sorted, "annotations in time order");
+    // `info` counts them all and says it lists only the first.
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["info", "signals/mitdb100.edf"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("annotations: 2273 (the first 10)\n"),
+        "{text}"
+    );
 }
 
 /// The PhysioNet EEGMAT file as its recording software (NeuroCom) wrote it: 19 EEG

@@ -1050,7 +1050,8 @@ fn sigterm_finishes_the_record_being_written_and_the_manifest_says_so() {
 }
 
 /// `--resume` keeps the records an earlier run of the same job wrote whole and intact and
-/// makes the rest (a missing file, a damaged events file, a record cut short by a signal):
+/// makes the rest (a missing file, a damaged events file, a record cut short by a signal, an
+/// entry naming a file other than the record's own):
 /// the directory ends byte for byte as one uninterrupted run's, the kept files untouched. A
 /// manifest of another job (here another seed) is refused.
 #[test]
@@ -1082,6 +1083,8 @@ fn resume_remakes_only_what_is_missing_or_damaged() {
     std::fs::write(&events2, text).unwrap();
     let mut m = manifest(&b.join("manifest.json"));
     m["records"][3]["partial"] = true.into();
+    // Record 1's entry pointed at the same bytes elsewhere: not trusted, made again.
+    m["records"][1]["file"] = format!("../a/{}.edf", name(1)).into();
     std::fs::write(b.join("manifest.json"), m.to_string()).unwrap();
     let kept = b.join(name(0) + ".edf");
     let before = std::fs::metadata(&kept).unwrap().modified().unwrap();

@@ -668,6 +668,44 @@ fn assert_streamed_beats_labelled(ext: &str) {
     );
 }
 
+/// At a rate EDF holds only in 10 s records (333.3 Hz), a fast heart's beats still all fit
+/// the records' annotation signal: every beat of the events file is annotated, none lost.
+#[test]
+fn long_records_keep_every_beat_annotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ecg.edf");
+    let out = stream(&[
+        "--model",
+        "ecgsyn",
+        "--fs",
+        "333.3",
+        "--hr",
+        "150",
+        "--leads",
+        "II",
+        "--fast",
+        "--duration",
+        "25s",
+    ])
+    .arg(format!("--to=file:{}", path.display()))
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !err.contains("did not fit"),
+        "{err}"
+    );
+    let rows = event_rows(&dir.path().join("ecg.events.csv"));
+    assert!(rows.len() > 55, "150 bpm for 25 s: {} beats", rows.len());
+    let rec = biowave::io::read(&path).unwrap();
+    let beats: Vec<f64> = (rec.meta.annotations.iter())
+        .filter(|a| a.text == "N")
+        .map(|a| a.onset)
+        .collect();
+    assert_eq!(beats.len(), rows.len());
+    assert!(beats.iter().zip(&rows).all(|(t, r)| (t - r.0).abs() < 1e-3));
+}
+
 /// Mean heart rate of `samples` at `fs` from biowave's QRS detector.
 fn detected_bpm(samples: &[f32], fs: f64) -> f64 {
     let peaks = biowave::dsp::qrs::detect(samples, fs).unwrap();

@@ -33,7 +33,7 @@ pub struct Args {
 pub fn run(args: Args) -> crate::Result<()> {
     let target = Format::from_extension(&args.output)
         .ok_or_else(|| crate::io::Error::UnknownFormat(args.output.clone()))?;
-    if same_file(&args.input, &args.output) {
+    if super::same_file(&args.input, &args.output) {
         return Err(crate::Error::BadInput(format!(
             "{}: the output is the input file; write to another path (a convert keeps a \
              part of it, and a failure half-way would lose the rest)",
@@ -60,14 +60,6 @@ pub fn run(args: Args) -> crate::Result<()> {
     }
     crate::io::save(&record, &args.output)?;
     Ok(())
-}
-
-/// True when `a` and `b` name one existing file (by any path).
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// Refuses a time range that keeps no samples: negative, empty, or starting at or past the

@@ -168,7 +168,12 @@ fn render_text(j: &InfoJson) -> String {
             let _ = writeln!(out, "  {:>10.3} s  +{:.3} s", s.onset, s.duration);
         }
     }
-    let _ = writeln!(out, "annotations: {}", j.annotations_count);
+    let shown = if j.annotations.len() < j.annotations_count {
+        format!(" (the first {})", j.annotations.len())
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "annotations: {}{shown}", j.annotations_count);
     for a in j.annotations {
         let d = a.duration.map(|d| format!(" ({d} s)")).unwrap_or_default();
         let _ = writeln!(out, "  {:>10.3} s{d}  {}", a.onset, a.text);

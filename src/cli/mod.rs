@@ -81,6 +81,14 @@ pub fn run(cli: Cli) -> crate::Result<()> {
     }
 }
 
+/// True when `a` and `b` name one existing file or directory (by any path).
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
 /// Sampling runs many small matmuls per stream (or per record): candle splitting each over
 /// all cores costs more than it saves (a 12-lead transformer step: 2.8 ms threaded vs
 /// 1.3 ms on one thread). Streams and records are the parallelism; candle gets one thread

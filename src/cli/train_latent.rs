@@ -27,7 +27,7 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
     let dev = device();
     let vae = train::load_frozen(|vb| Vae::new(&vc, vb), &dev, &cdir)?;
     let out = out_dir(args);
-    if out.canonicalize().ok() == cdir.canonicalize().ok() {
+    if super::same_file(&out, &cdir) {
         return Err(Error::bad_path(
             &out,
             "--out is the codec's own checkpoint: it would be overwritten (choose another name)",
@@ -140,7 +140,7 @@ fn tokens(
 
 /// Copies the codec checkpoint (config and weights) into `to`, unless it is already there.
 fn copy_codec(from: &Path, to: &Path) -> Result<()> {
-    if from.canonicalize().ok() == to.canonicalize().ok() && to.exists() {
+    if super::same_file(from, to) {
         return Ok(());
     }
     std::fs::create_dir_all(to).map_err(|e| Error::bad_path(to, e))?;

@@ -284,13 +284,18 @@ fn interrupted(m: &Manifest, wanted: usize, manifest: &Path) -> Error {
     ))
 }
 
+/// The file record `index` of `job` is written to: `--file` where given, else
+/// `MODEL-NNNNNN.EXT`.
+pub fn record_file_name(job: &Job, index: u64) -> String {
+    job.file
+        .clone()
+        .unwrap_or_else(|| format!("{}-{index:06}.{}", job.model.name(), job.format.ext()))
+}
+
 /// Generates record `index` into its file and describes it.
 pub fn generate_record(job: &Job, index: u64) -> Result<RecordEntry> {
     let seed = record_seed(job.seed, index);
-    let name = job
-        .file
-        .clone()
-        .unwrap_or_else(|| format!("{}-{index:06}.{}", job.model.name(), job.format.ext()));
+    let name = record_file_name(job, index);
     let path = job.out.join(&name);
     let mut events = None;
     let (spec, total) = match &job.model {

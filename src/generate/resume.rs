@@ -4,6 +4,7 @@
 
 use super::manifest::{Manifest, RecordEntry};
 use super::{hash_file, Job};
+use crate::events::EventLog;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -47,11 +48,23 @@ pub fn kept(job: &Job, manifest: &Path) -> Result<BTreeMap<u64, RecordEntry>> {
         serde_json::from_value(old["records"].clone()).map_err(|e| bad(e.to_string()))?;
     let mut kept = BTreeMap::new();
     for r in records {
-        if !r.partial && intact(&job.out, &r)? {
+        if !r.partial && ours(job, &r) && intact(&job.out, &r)? {
             kept.insert(r.id, r);
         }
     }
     Ok(kept)
+}
+
+/// True when `r` is a record this run makes, under the names and seed it would give it: a
+/// manifest's file names are not trusted to point anywhere else.
+fn ours(job: &Job, r: &RecordEntry) -> bool {
+    let file = super::record_file_name(job, r.id);
+    let events = r.labels["events_file"].as_str();
+    r.id < job.count
+        && r.id % job.shard.total == job.shard.index
+        && r.seed == super::record_seed(job.seed, r.id)
+        && r.file == file
+        && events.is_none_or(|e| e == EventLog::file_name(&file))
 }
 
 /// True when `r`'s file, and its events file where it lists one, hash as the manifest says.

@@ -60,9 +60,18 @@ impl Format {
         }
     }
 
-    /// Detects the format of an existing file: magic bytes first, then the extension.
+    /// Detects the format of an existing file: magic bytes first, then the extension. A
+    /// FIFO, socket or device is refused before it is opened (opening a FIFO with no
+    /// writer would wait for ever; readers seek).
     pub fn detect(path: &Path) -> Result<Format> {
         use std::io::Read;
+        let meta = std::fs::metadata(path).map_err(|e| Error::open(path, e))?;
+        if !meta.is_file() && !meta.is_dir() {
+            return Err(Error::Unsupported {
+                path: path.to_path_buf(),
+                what: "reading a pipe or device (not a regular file)".into(),
+            });
+        }
         let mut head = [0u8; 8];
         let mut f = std::fs::File::open(path).map_err(|e| Error::open(path, e))?;
         let n = f.read(&mut head).map_err(|e| Error::open(path, e))?;

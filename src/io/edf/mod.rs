@@ -44,7 +44,16 @@ pub fn create(path: &Path, spec: &SignalSpec, opts: &WriteOptions) -> Result<Edf
             samples_per_record: spr,
         })
         .collect();
-    EdfWriter::create(path, signals, d, 120, opts)
+    EdfWriter::create(path, signals, d, streaming_annotation_bytes(d), opts)
+}
+
+/// A streaming writer's annotation signal bytes per record of `d` seconds: 120 for each
+/// second (at least 120, an even count). A second holds the time-keeping TAL and five or
+/// six beat labels even days in (`+86400.123456^T^TN^T`: 17 bytes); sized per record, a
+/// 10 s record (333.3 Hz) held a third of a 60 bpm stream's beats and the rest ran late
+/// and were lost at the end.
+fn streaming_annotation_bytes(d: f64) -> usize {
+    ((120.0 * d.max(1.0)).ceil() as usize).next_multiple_of(2)
 }
 
 fn streaming_duration(rate: f64) -> Option<f64> {
