@@ -89,6 +89,24 @@ pub struct Annotation {
     pub text: String,
 }
 
+/// The factor that turns values in unit `from` into unit `to`: 1 for the same unit (µV,
+/// μV and uV alike), a power of ten between volt units (V, mV, uV, nV), `None` otherwise.
+pub fn unit_scale(from: &str, to: &str) -> Option<f64> {
+    let norm = |u: &str| u.trim().replace(['µ', 'μ'], "u");
+    let volts = |u: &str| match u {
+        "V" => Some(1.0),
+        "mV" => Some(1e-3),
+        "uV" => Some(1e-6),
+        "nV" => Some(1e-9),
+        _ => None,
+    };
+    let (from, to) = (norm(from), norm(to));
+    if from == to {
+        return Some(1.0);
+    }
+    Some(volts(&from)? / volts(&to)?)
+}
+
 /// A contiguous stretch of a discontinuous (EDF+D) record.
 ///
 /// Samples of a record are stored back to back; `segments` says where each stretch sits

@@ -486,3 +486,59 @@ fn a_directory_stands_for_the_recordings_in_it() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("a directory with no recordings"), "{err}");
 }
+
+/// A set in µV is rescaled to real data in mV (a µV copy of the record matches it, files
+/// of both units make one set); a unit that is not a voltage, or another rate, is refused
+/// naming the file.
+#[test]
+fn volts_are_rescaled_and_other_units_or_rates_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    let variant = |name: &str, unit: &str, k: f32, fs: f64| {
+        let mut r = real.clone();
+        for c in &mut r.channels {
+            c.meta.unit = unit.into();
+            c.meta.sample_rate = fs;
+            c.samples.iter_mut().for_each(|x| *x *= k);
+        }
+        let p = tmp.path().join(name);
+        biowave::io::save(&r, &p).unwrap();
+        p
+    };
+    let eval = |synth: &[&Path]| {
+        Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .args(["eval", "--json", "--window-s", "5", "--real"])
+            .arg("signals/mitdb208.edf")
+            .arg("--synth")
+            .args(synth)
+            .output()
+            .unwrap()
+    };
+    let uv = variant("uv.edf", "µV", 1000.0, 360.0);
+    for synth in [
+        &[uv.as_path()][..],
+        &[&uv, Path::new("signals/mitdb208.edf")],
+    ] {
+        let o = eval(synth);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let psd = j["comparisons"][0]["psd_distance_db"].as_f64().unwrap();
+        assert!(
+            psd < 0.01,
+            "{synth:?}: the record in µV, {psd} dB from it in mV"
+        );
+    }
+    let cases = [
+        (
+            variant("degc.edf", "degC", 1.0, 360.0),
+            "degc.edf: channel MLII is in `degC`",
+        ),
+        (variant("fast.edf", "mV", 1.0, 400.0), "fast.edf: 400 Hz"),
+    ];
+    for (file, needle) in cases {
+        let o = eval(&[&file]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(err.contains(needle), "{err}");
+    }
+}

@@ -432,6 +432,54 @@ fn ranges_cover_every_piece_and_warm_up_runs_before_early_stopping() {
     assert!((50..600).contains(&step), "stopped at step {step}");
 }
 
+/// Training files in µV and mV make one set in the first file's mV (its range from the
+/// record's peak in mV, not a thousand times it); a file in another unit is refused.
+#[test]
+fn volts_are_put_in_the_first_files_unit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    let copy = |unit: &str, k: f32| {
+        let mut r = real.clone();
+        r.channels[0].meta.unit = unit.into();
+        r.channels[0].samples.iter_mut().for_each(|x| *x *= k);
+        let p = tmp.path().join(format!("{unit}.edf"));
+        biowave::io::save(&r, &p).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let (uv, degc) = (copy("uV", 1000.0), copy("degC", 1.0));
+    let data = |other: &str| -> Vec<String> {
+        let args = ["--model", "vae", "--data", "signals/mitdb208.edf", other];
+        let small = ["--hidden", "16", "--latent", "4", "--epochs", "1"];
+        args.iter().chain(&small).map(|a| a.to_string()).collect()
+    };
+    let ok: Vec<String> = data(&uv);
+    let cfg = train_vae(
+        &ok.iter().map(String::as_str).collect::<Vec<_>>(),
+        &tmp.path().join("ok"),
+    );
+    let peak = real.channels[0]
+        .samples
+        .iter()
+        .fold(0f32, |m, v| m.max(v.abs())) as f64;
+    let spec = &cfg["spec"]["channels"][0];
+    let hi = spec["range"][1].as_f64().unwrap();
+    assert_eq!(spec["unit"], "mV");
+    assert!(
+        (1.5 * peak - 1e-3..1.5 * peak * 1.01).contains(&hi),
+        "range {hi}, peak {peak} mV"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .arg("train")
+        .args(data(&degc))
+        .arg("--out")
+        .arg(tmp.path().join("bad"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("degC.edf: channel MLII is in `degC`"), "{err}");
+}
+
 /// Mean over 5 s windows of `stat` of the RR intervals (ms) within each.
 fn rr_stat(x: &[f32], fs: f64, stat: fn(&[f64]) -> f64) -> f64 {
     let peaks = biowave::dsp::qrs::detect(x, fs).unwrap();

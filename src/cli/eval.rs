@@ -105,17 +105,26 @@ fn windows_of(args: &Args) -> crate::Result<(Windows, Windows, Option<Windows>)>
     let pick = args.channels.as_deref().map_or(Pick::All, Pick::Named);
     let real = cut(&load(&args.real)?, pick, args.window_s, "real")?;
     let like = Pick::Like(&real.labels, &real.source);
-    let synth = cut(&load(&args.synth)?, like, args.window_s, "synthetic")?;
-    if synth.rate != real.rate {
-        return Err(crate::Error::BadInput(format!(
-            "synthetic data at {} Hz, real at {} Hz: resample one of them (biowave convert --resample HZ)",
-            synth.rate, real.rate
-        )));
-    }
+    let fit = |mut set: Windows| -> crate::Result<Windows> {
+        if set.rate != real.rate {
+            return Err(crate::Error::BadInput(format!(
+                "{}: {} Hz, the real data ({}) {} Hz: resample one of them (biowave convert --resample HZ)",
+                set.source, set.rate, real.source, real.rate
+            )));
+        }
+        set.to_units(&real.units, &real.source)?;
+        Ok(set)
+    };
+    let synth = fit(cut(&load(&args.synth)?, like, args.window_s, "synthetic")?)?;
     let train = if args.train.is_empty() {
         None
     } else {
-        Some(cut(&load(&args.train)?, like, args.window_s, "training")?)
+        Some(fit(cut(
+            &load(&args.train)?,
+            like,
+            args.window_s,
+            "training",
+        )?)?)
     };
     if real.windows.len() < 4 || synth.windows.len() < 4 {
         return Err(crate::Error::BadInput(format!(

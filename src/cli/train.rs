@@ -18,6 +18,7 @@ use crate::model::transformer::{
     draw_coupling, Transformer, TransformerConfig, TransformerObjective,
 };
 use crate::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
+use crate::record::{ChannelMeta, Record};
 use crate::record::{ChannelSpec, SignalSpec};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -244,9 +245,19 @@ fn piece_count(name: &str, n: usize, fs: f64, args: &Args) -> crate::Result<usiz
 /// given.
 pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
     let mut out = Vec::new();
+    let mut first: Option<(String, Vec<ChannelMeta>)> = None;
     for p in &args.data {
-        let rec = crate::io::read(p)?;
+        let mut rec = crate::io::read(p)?;
         let name = p.display().to_string();
+        match &first {
+            Some((first_name, metas)) => match_units(&mut rec, &name, metas, first_name)?,
+            None => {
+                first = Some((
+                    name.clone(),
+                    rec.channels.iter().map(|c| c.meta.clone()).collect(),
+                ))
+            }
+        }
         if args.data.len() >= 3 || rec.channels.is_empty() {
             out.push(Source { name, record: rec });
             continue;
@@ -271,6 +282,41 @@ pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
         }
     }
     Ok(out)
+}
+
+/// Puts `rec`'s channels in the units of the first file's channels (`first`) of the same
+/// label: volts rescaled (a file in µV beside one in mV), other differing units refused.
+fn match_units(
+    rec: &mut Record,
+    name: &str,
+    first: &[ChannelMeta],
+    first_name: &str,
+) -> crate::Result<()> {
+    for c in &mut rec.channels {
+        let Some(to) = first
+            .iter()
+            .find(|m| m.label == c.meta.label)
+            .map(|m| &m.unit)
+        else {
+            continue;
+        };
+        let k = crate::record::unit_scale(&c.meta.unit, to).ok_or_else(|| {
+            crate::Error::BadInput(format!(
+                "{name}: channel {} is in `{}`, {first_name}'s in `{to}`: convert one of them",
+                c.meta.label, c.meta.unit
+            ))
+        })?;
+        if k != 1.0 {
+            tracing::warn!(
+                "{name}: channel {} rescaled from {} to {to}",
+                c.meta.label,
+                c.meta.unit
+            );
+            c.samples.iter_mut().for_each(|x| *x *= k as f32);
+            c.meta.unit = to.clone();
+        }
+    }
+    Ok(())
 }
 
 /// The output spec: labels and units of the picked channels, the training rate, and a

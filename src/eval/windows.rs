@@ -88,9 +88,68 @@ pub fn cut(records: &[(String, Record)], pick: Pick, window_s: f64, what: &str) 
                 out.rate
             )));
         }
+        let units: Vec<&str> = idx
+            .iter()
+            .map(|&i| rec.channels[i].meta.unit.as_str())
+            .collect();
+        let first = out.windows.len();
         push_windows(&mut out.windows, name, rec, &idx, window_s, rate)?;
+        let scale = scales(name, &out.labels, &units, &out.units, &out.source)?;
+        rescale(&mut out.windows[first..], &scale);
     }
     Ok(out)
+}
+
+impl Windows {
+    /// Puts the windows in `units` (those of file `other`, channel by channel): volts are
+    /// rescaled (a set in µV against one in mV), other differing units refused by name.
+    pub fn to_units(&mut self, units: &[String], other: &str) -> Result<()> {
+        let own: Vec<&str> = self.units.iter().map(String::as_str).collect();
+        let scale = scales(&self.source, &self.labels, &own, units, other)?;
+        rescale(&mut self.windows, &scale);
+        self.units = units.to_vec();
+        Ok(())
+    }
+}
+
+/// Per channel, the factor from `units` to `to` (the units of file `whose`); a unit that
+/// does not convert is refused, naming `name`, the channel and `whose`.
+fn scales(
+    name: &str,
+    labels: &[String],
+    units: &[&str],
+    to: &[String],
+    whose: &str,
+) -> Result<Vec<f32>> {
+    let each = labels.iter().zip(units).zip(to);
+    each.map(
+        |((label, from), to)| match crate::record::unit_scale(from, to) {
+            Some(k) => {
+                if k != 1.0 {
+                    tracing::warn!(
+                        "{name}: channel {label} rescaled from {from} to {to}, {whose}'s unit"
+                    );
+                }
+                Ok(k as f32)
+            }
+            None => Err(Error::BadInput(format!(
+                "{name}: channel {label} is in `{from}`, {whose}'s in `{to}`: convert one of them"
+            ))),
+        },
+    )
+    .collect()
+}
+
+/// Multiplies each window's channel `c` by `scale[c]` (nothing when all are 1).
+fn rescale(windows: &mut [Vec<Vec<f32>>], scale: &[f32]) {
+    if scale.iter().all(|&k| k == 1.0) {
+        return;
+    }
+    for w in windows {
+        for (ch, &k) in w.iter_mut().zip(scale) {
+            ch.iter_mut().for_each(|x| *x *= k);
+        }
+    }
 }
 
 /// Where `labels` are among `rec`'s channels: by label, else (when they are `like` another
