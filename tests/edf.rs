@@ -274,6 +274,42 @@ fn edf_plus_d_segments_come_from_record_onsets() {
 
 /// A writer that is never finished (as after kill -9) leaves a file whose whole records
 /// read back: the header's record count is -1 and the reader counts from the file size.
+/// An annotation longer than its share of the annotation signal is still written whole by
+/// `save` (each record's signal sized to hold it), and a streaming writer cuts one longer
+/// than its records hold rather than let it hold back, and lose, every later one.
+#[test]
+fn long_annotations_neither_vanish_nor_hold_back_later_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = |onset: f64, text: String| Annotation {
+        onset,
+        duration: None,
+        text,
+    };
+    let mut rec = io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    rec.meta.annotations = vec![a(10.0, "A".repeat(300)), a(20.0, "short after".into())];
+    let saved = tmp.path().join("saved.edf");
+    io::save(&rec, &saved).unwrap();
+    assert_eq!(
+        io::read(&saved).unwrap().meta.annotations,
+        rec.meta.annotations
+    );
+
+    let streamed = tmp.path().join("streamed.edf");
+    let spec = biowave::record::SignalSpec::symmetric(250.0, ["ECG"], "mV", 5.0);
+    let mut w = io::create(&streamed, &spec, &WriteOptions::default()).unwrap();
+    w.annotate(a(0.5, "é".repeat(250)));
+    w.annotate(a(0.6, "short after".into()));
+    let block = biowave::block::Block::new(1, 250);
+    for _ in 0..3 {
+        w.write(&block).unwrap();
+    }
+    w.finish().unwrap();
+    let back = io::read(&streamed).unwrap().meta.annotations;
+    assert_eq!(back.len(), 2, "{back:?}");
+    assert!(back[0].text.len() > 50 && back[0].text.chars().all(|c| c == 'é'));
+    assert_eq!((back[1].onset, back[1].text.as_str()), (0.6, "short after"));
+}
+
 #[test]
 fn unfinished_stream_is_readable_up_to_the_last_whole_record() {
     let tmp = tempfile::tempdir().unwrap();

@@ -176,14 +176,18 @@ fn save_duration(record: &Record) -> Option<f64> {
     exact.or_else(|| DURATIONS.into_iter().find(|&d| whole(d)))
 }
 
-/// Annotation signal bytes per record so that all annotations fit, spread over records.
+/// Annotation signal bytes per record so that all annotations fit, spread over records,
+/// and the longest fits one record beside the time-keeping TAL (an even count, ≤ 64 KiB).
 fn annotation_bytes(record: &Record, n_records: usize) -> usize {
-    let total: usize = record
-        .meta
-        .annotations
-        .iter()
-        .map(|a| a.text.len() + 40)
-        .sum();
-    let per_record = total.div_ceil(n_records) + 64;
-    per_record.clamp(64, 1 << 16)
+    let tal_len = |a: &crate::record::Annotation| {
+        let mut t = Vec::new();
+        tal::write(&mut t, a.onset, a.duration, &[a.text.as_str()]);
+        t.len()
+    };
+    let lens: Vec<usize> = record.meta.annotations.iter().map(tal_len).collect();
+    let total: usize = lens.iter().sum();
+    let longest = lens.iter().copied().max().unwrap_or(0);
+    let keeping = 24; // `+DURATION^T^T\0` of the last record
+    let per_record = (total.div_ceil(n_records) + 64).max(longest + keeping);
+    per_record.clamp(64, 1 << 16).next_multiple_of(2)
 }

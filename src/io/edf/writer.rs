@@ -235,9 +235,35 @@ impl EdfWriter {
     fn annotation_block(&mut self, onset: f64) -> Vec<u8> {
         let mut b = Vec::with_capacity(self.ann_bytes);
         tal::write(&mut b, onset, None, &[""]);
-        while let Some(a) = self.annotations.front() {
+        let keeping = b.len();
+        while let Some(a) = self.annotations.front_mut() {
             let mut t = Vec::new();
             tal::write(&mut t, a.onset, a.duration, &[a.text.as_str()]);
+            if b.len() + t.len() > self.ann_bytes && b.len() == keeping {
+                // Longer than any record holds: cut, or it would hold back every later one.
+                if a.text.is_empty() {
+                    tracing::warn!(
+                        "{}: annotation at {} s does not fit a record",
+                        self.path.display(),
+                        a.onset
+                    );
+                    self.annotations.pop_front();
+                    continue;
+                }
+                let over = keeping + t.len() - self.ann_bytes;
+                let mut keep = a.text.len().saturating_sub(over);
+                while !a.text.is_char_boundary(keep) {
+                    keep -= 1;
+                }
+                tracing::warn!(
+                    "{}: annotation at {} s cut to its first {keep} of {} bytes to fit a record",
+                    self.path.display(),
+                    a.onset,
+                    a.text.len()
+                );
+                a.text.truncate(keep);
+                continue;
+            }
             if b.len() + t.len() > self.ann_bytes {
                 break;
             }
