@@ -6,6 +6,7 @@
 
 use crate::block::Event;
 use crate::io::Writer;
+use crate::record::Annotation;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -73,6 +74,26 @@ impl EventLog {
             .write_fmt(args)
             .map_err(|e| io_error(&self.path, e))
     }
+}
+
+/// Writes a record's annotations as an events CSV (the columns [`EventLog`] writes; a text
+/// with commas or quotes is quoted): what `convert` keeps of them beside a CSV record,
+/// which holds none itself.
+pub fn write_annotations(path: &Path, annotations: &[Annotation], sample_rate: f64) -> Result<()> {
+    let csv_error = |e: csv::Error| io_error(path, e.into());
+    let mut w = csv::Writer::from_path(path).map_err(csv_error)?;
+    w.write_record(["time_s", "sample", "duration_s", "label"])
+        .map_err(csv_error)?;
+    for a in annotations {
+        let sample = (a.onset * sample_rate).round().max(0.0) as u64;
+        let (t, d) = (
+            format!("{:.6}", a.onset),
+            format!("{:.6}", a.duration.unwrap_or(0.0)),
+        );
+        w.write_record([t, sample.to_string(), d, a.text.clone()])
+            .map_err(csv_error)?;
+    }
+    w.flush().map_err(|e| io_error(path, e))
 }
 
 fn io_error(path: &Path, e: std::io::Error) -> Error {

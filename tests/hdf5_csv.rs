@@ -202,6 +202,62 @@ fn csv_round_trips_and_reads_its_units() {
     }
 }
 
+/// CSV holds no annotations: `convert` writes them to `NAME.events.csv` beside it (a text
+/// with a comma quoted), and reading the CSV takes them back, so EDF → CSV → EDF keeps
+/// MIT-BIH 100's beat labels, each time and text.
+#[test]
+fn csv_keeps_annotations_beside_it_through_a_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_biowave");
+    let sel = io::Selection {
+        channels: Some(vec!["MLII".into()]),
+        start_s: 0.0,
+        end_s: Some(60.0),
+    };
+    let src = io::open(Path::new("signals/mitdb100.edf"))
+        .unwrap()
+        .read(&sel)
+        .unwrap();
+    let mut want = src.clone();
+    want.meta.annotations.push(biowave::record::Annotation {
+        onset: 30.5,
+        duration: Some(2.0),
+        text: "noise, \"motion\"".into(),
+    });
+    let edf = tmp.path().join("a.edf");
+    io::save(&want, &edf).unwrap();
+    let (csv, back) = (tmp.path().join("a.csv"), tmp.path().join("b.edf"));
+    for (from, to) in [(&edf, &csv), (&csv, &back)] {
+        let o = Command::new(bin)
+            .arg("convert")
+            .arg(from)
+            .arg(to)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut a = io::read(&edf).unwrap().meta.annotations;
+    let mut b = io::read(&back).unwrap().meta.annotations;
+    assert!(a.len() > 70, "{} beats in a minute", a.len());
+    for x in [&mut a, &mut b] {
+        x.sort_by(|p, q| p.onset.total_cmp(&q.onset).then(p.text.cmp(&q.text)));
+    }
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x.onset - y.onset).abs() < 1e-6 && x.text == y.text,
+            "{x:?} {y:?}"
+        );
+        assert_eq!(x.duration, y.duration);
+    }
+    // A broken events file is named, not skipped.
+    std::fs::write(tmp.path().join("a.events.csv"), "time_s,label\nsoon,N\n").unwrap();
+    exit_2(
+        &[OsStr::new("info"), csv.as_os_str()],
+        "a.events.csv: line 2: `soon`",
+    );
+}
+
 #[test]
 fn stream_to_h5_gives_a_file_h5py_reads() {
     let tmp = tempfile::tempdir().unwrap();

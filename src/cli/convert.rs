@@ -59,6 +59,24 @@ pub fn run(args: Args) -> crate::Result<()> {
         eprintln!("biowave: {}: {note}", args.output.display());
     }
     crate::io::save(&record, &args.output)?;
+    if target == Format::Csv && !record.meta.annotations.is_empty() {
+        let name = args
+            .output
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let events = args
+            .output
+            .with_file_name(crate::events::EventLog::file_name(&name));
+        let rate = record.channels.first().map_or(1.0, |c| c.meta.sample_rate);
+        crate::events::write_annotations(&events, &record.meta.annotations, rate)?;
+        eprintln!(
+            "biowave: {}: {} annotations written to {} (CSV holds none)",
+            args.output.display(),
+            record.meta.annotations.len(),
+            events.display()
+        );
+    }
     Ok(())
 }
 
@@ -91,12 +109,6 @@ fn dropped(r: &crate::record::Record, target: Format) -> Vec<String> {
     let one_rate = rates.windows(2).all(|w| w[0] == w[1]);
     if matches!(target, Format::Csv | Format::Hdf5) && !one_rate {
         notes.push("channels have different sample rates; this format holds one rate".into());
-    }
-    if target == Format::Csv && !r.meta.annotations.is_empty() {
-        notes.push(format!(
-            "{} annotations dropped (CSV holds none)",
-            r.meta.annotations.len()
-        ));
     }
     if matches!(target, Format::Edf | Format::Bdf) && !r.meta.segments.is_empty() {
         notes.push("discontinuous segments written back to back as EDF+C (gaps dropped)".into());

@@ -1,12 +1,13 @@
 //! CSV: a `time` column (seconds) and one column per channel headed `label [unit]`.
 //!
 //! The rate comes from the time column (which must be uniform) or `--fs` when there is no
-//! time column. CSV holds one rate and no annotations; `convert` says what it drops.
+//! time column. CSV holds one rate and no annotations: those are read from, and `convert`
+//! writes them to, the events CSV beside it (`NAME.events.csv`, as `generate` writes).
 
 use crate::block::Block;
 use crate::io::{Error, OpenOptions, Reader, Result, Selection, Writer};
 use crate::record::{
-    Channel, ChannelInfo, ChannelMeta, Record, RecordInfo, RecordMeta, SignalSpec,
+    Annotation, Channel, ChannelInfo, ChannelMeta, Record, RecordInfo, RecordMeta, SignalSpec,
 };
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -61,7 +62,10 @@ impl CsvReader {
             })
             .collect();
         let info = RecordInfo {
-            meta: RecordMeta::default(),
+            meta: RecordMeta {
+                annotations: events_beside(path)?,
+                ..RecordMeta::default()
+            },
             channels,
         };
         Ok(CsvReader {
@@ -70,6 +74,59 @@ impl CsvReader {
             columns,
         })
     }
+}
+
+/// The annotations listed in `NAME.events.csv` beside `path` (`time_s` and `label`
+/// columns, `duration_s` where given and above 0); none when there is no such file.
+fn events_beside(path: &Path) -> Result<Vec<Annotation>> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let events = path.with_file_name(crate::events::EventLog::file_name(&name));
+    if !events.is_file() {
+        return Ok(Vec::new());
+    }
+    let bad = |field: String, e: String| Error::format(&events, field, e);
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(&events)
+        .map_err(|e| bad("file".into(), e.to_string()))?;
+    let headers = rdr
+        .headers()
+        .map_err(|e| bad("header row".into(), e.to_string()))?;
+    let col = |name: &str| headers.iter().position(|h| h == name);
+    let (Some(t), Some(l)) = (col("time_s"), col("label")) else {
+        return Err(bad(
+            "header row".into(),
+            "needs `time_s` and `label` columns".into(),
+        ));
+    };
+    let d = col("duration_s");
+    let mut out = Vec::new();
+    for (i, row) in rdr.records().enumerate() {
+        let line = i + 2;
+        let row = row.map_err(|e| bad(format!("line {line}"), e.to_string()))?;
+        let number = |k: usize| -> Result<f64> {
+            let cell = row.get(k).unwrap_or("");
+            cell.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| {
+                    bad(
+                        format!("line {line}"),
+                        format!("`{cell}` is not a time in seconds"),
+                    )
+                })
+        };
+        let duration = d.map(number).transpose()?.filter(|&v| v > 0.0);
+        out.push(Annotation {
+            onset: number(t)?,
+            duration,
+            text: row.get(l).unwrap_or("").to_string(),
+        });
+    }
+    Ok(out)
 }
 
 /// Every data row: the time column (when `first` is 1) and `n` signal columns.
@@ -179,10 +236,9 @@ impl Reader for CsvReader {
                 samples: self.columns[c][a as usize..b as usize].to_vec(),
             })
             .collect();
-        Ok(Record {
-            meta: self.info.meta.clone(),
-            channels,
-        })
+        let mut meta = self.info.meta.clone();
+        sel.clip_meta(&mut meta);
+        Ok(Record { meta, channels })
     }
 }
 
