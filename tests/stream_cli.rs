@@ -507,6 +507,9 @@ fn bad_input_fails_before_streaming_with_exit_2() {
         &["--roll", "1m", "--duration", "1s"],
         "roll starts new files",
     );
+    // A file per 20 ms block: refused.
+    let roll = ["--roll", "1ms", "--to", &to, "--duration", "1s"];
+    bad_input(&roll, "roll `1ms`: start new files at most once a second");
     assert!(!same.exists());
 }
 

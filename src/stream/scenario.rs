@@ -204,7 +204,7 @@ fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
     let roll_frames = def
         .roll
         .as_deref()
-        .map(frames_of)
+        .map(roll_frames_of(rate))
         .transpose()
         .map_err(ctx)?;
     let to = if def.to.is_empty() {
@@ -232,6 +232,21 @@ fn check(def: &StreamDef, i: usize, realtime: bool) -> Result<Checked> {
         format: def.format.unwrap_or_default(),
         roll_frames,
     })
+}
+
+/// `roll`'s frames at `rate`; under a second is refused: an EDF/BDF file holds whole
+/// records of a second or more, so shorter files are mostly padding, and a file per block
+/// fills a directory by the thousand.
+fn roll_frames_of(rate: f64) -> impl Fn(&str) -> Result<u64> {
+    move |d| {
+        let s = parse_duration(d)?;
+        if s < 1.0 {
+            return Err(Error::BadInput(format!(
+                "roll `{d}`: start new files at most once a second"
+            )));
+        }
+        Ok((s * rate).round() as u64)
+    }
 }
 
 /// Refuses `format` where no sink writes to stdout and `roll` where none writes files:
