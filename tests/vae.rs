@@ -480,6 +480,30 @@ fn volts_are_put_in_the_first_files_unit() {
     assert!(err.contains("degC.edf: channel MLII is in `degC`"), "{err}");
 }
 
+/// `--data DIR` trains on the recordings in the directory (by name; not other files or the
+/// events CSVs beside generated records), each fingerprinted, as `eval` takes directories.
+#[test]
+fn a_directory_of_recordings_is_training_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("records");
+    std::fs::create_dir(&dir).unwrap();
+    for name in ["b.edf", "a.edf"] {
+        std::fs::copy("signals/mitdb208.edf", dir.join(name)).unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), "not a recording").unwrap();
+    std::fs::write(dir.join("a.events.csv"), "time_s,label\n1,N\n").unwrap();
+    let d = dir.to_str().unwrap();
+    let small = ["--hidden", "16", "--latent", "4", "--epochs", "1"];
+    let cfg = train_vae(
+        &[&["--model", "vae", "--data", d][..], &small].concat(),
+        &tmp.path().join("m"),
+    );
+    let files: Vec<&str> = (cfg["fingerprints"].as_array().unwrap().iter())
+        .map(|f| f[0].as_str().unwrap())
+        .collect();
+    assert_eq!(files, [format!("{d}/a.edf"), format!("{d}/b.edf")]);
+}
+
 /// Mean over 5 s windows of `stat` of the RR intervals (ms) within each.
 fn rr_stat(x: &[f32], fs: f64, stat: fn(&[f64]) -> f64) -> f64 {
     let peaks = biowave::dsp::qrs::detect(x, fs).unwrap();

@@ -31,36 +31,9 @@ pub struct Args {
 }
 
 fn load(paths: &[PathBuf]) -> crate::Result<Vec<(String, crate::record::Record)>> {
-    (expand(paths)?.iter())
+    (super::expand(paths)?.iter())
         .map(|p| Ok((p.display().to_string(), crate::io::read(p)?)))
         .collect()
-}
-
-/// Files as given; for a directory, the recordings in it by name (EDF, BDF, HDF5 and CSV by
-/// extension, not the `*.events.csv` label files `generate` writes beside its records).
-fn expand(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if !p.is_dir() {
-            out.push(p.clone());
-            continue;
-        }
-        let read = |e| crate::Error::os(format!("reading the directory {}", p.display()), e);
-        let mut found: Vec<PathBuf> = (std::fs::read_dir(p).map_err(read)?)
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|f| f.is_file() && crate::io::Format::from_extension(f).is_some())
-            .filter(|f| !f.to_string_lossy().ends_with(".events.csv"))
-            .collect();
-        if found.is_empty() {
-            return Err(crate::Error::BadInput(format!(
-                "{}: a directory with no recordings (.edf, .bdf, .h5, .csv) in it",
-                p.display()
-            )));
-        }
-        found.sort();
-        out.extend(found);
-    }
-    Ok(out)
 }
 
 /// Compares synthetic with real recordings: prints the metric table (or JSON) and writes

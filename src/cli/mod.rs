@@ -14,6 +14,7 @@ mod train;
 mod train_latent;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 /// biowave: learn real ECG/EEG recordings and stream synthetic copies in real time.
 #[derive(Debug, Parser)]
@@ -63,7 +64,8 @@ pub fn run(cli: Cli) -> crate::Result<()> {
     match cli.command {
         Command::Info(a) => info::run(a),
         Command::Convert(a) => convert::run(a),
-        Command::Train(a) => {
+        Command::Train(mut a) => {
+            a.data = expand(&a.data)?;
             // Shards are the parallelism (`model::data_parallel`), a core or more each.
             let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             candle_threads((cores / crate::model::data_parallel::SHARDS).max(1));
@@ -79,6 +81,33 @@ pub fn run(cli: Cli) -> crate::Result<()> {
         }
         Command::Eval(a) => eval::run(a),
     }
+}
+
+/// Files as given; for a directory, the recordings in it by name (EDF, BDF, HDF5 and CSV by
+/// extension, not the `*.events.csv` label files `generate` writes beside its records).
+pub(super) fn expand(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if !p.is_dir() {
+            out.push(p.clone());
+            continue;
+        }
+        let read = |e| crate::Error::os(format!("reading the directory {}", p.display()), e);
+        let mut found: Vec<PathBuf> = (std::fs::read_dir(p).map_err(read)?)
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|f| f.is_file() && crate::io::Format::from_extension(f).is_some())
+            .filter(|f| !f.to_string_lossy().ends_with(".events.csv"))
+            .collect();
+        if found.is_empty() {
+            return Err(crate::Error::BadInput(format!(
+                "{}: a directory with no recordings (.edf, .bdf, .h5, .csv) in it",
+                p.display()
+            )));
+        }
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
 }
 
 /// True when `a` and `b` name one existing file or directory (by any path).

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 /// Arguments of `biowave train`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Training recordings.
+    /// Training recordings (a directory: the recordings in it).
     #[arg(long, num_args = 1.., required = true)]
     pub data: Vec<PathBuf>,
     /// Model kind: vae or transformer.
