@@ -258,6 +258,50 @@ fn csv_keeps_annotations_beside_it_through_a_round_trip() {
     );
 }
 
+/// A CSV (and its events CSV) cut mid-row, as a killed writer leaves them, reads up to
+/// the last whole row; a bad row that a newline ends is still refused.
+#[test]
+fn a_csv_cut_mid_row_reads_up_to_its_last_whole_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sel = io::Selection {
+        channels: Some(vec!["MLII".into(), "V5".into()]),
+        start_s: 0.0,
+        end_s: Some(10.0),
+    };
+    let rec = io::open(Path::new("signals/mitdb100.edf"))
+        .unwrap()
+        .read(&sel)
+        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .arg("convert")
+        .arg("signals/mitdb100.edf")
+        .arg(tmp.path().join("cut.csv"))
+        .args(["--channels", "MLII,V5", "--end", "10"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (name, keep) in [("cut.csv", 7), ("cut.events.csv", 5)] {
+        let p = tmp.path().join(name);
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, &text[..text.len() - keep]).unwrap();
+    }
+    let back = io::read(&tmp.path().join("cut.csv")).unwrap();
+    assert_eq!(back.channels[1].samples.len(), 3599);
+    assert_eq!(
+        back.channels[1].samples[..],
+        rec.channels[1].samples[..3599]
+    );
+    assert_eq!(back.meta.annotations.len(), rec.meta.annotations.len() - 1);
+    std::fs::write(tmp.path().join("bad.csv"), "time,a\n0,1\n0.1,\n0.2,3").unwrap();
+    exit_2(
+        &[
+            OsStr::new("info"),
+            &tmp.path().join("bad.csv").into_os_string(),
+        ],
+        "line 3",
+    );
+}
+
 #[test]
 fn stream_to_h5_gives_a_file_h5py_reads() {
     let tmp = tempfile::tempdir().unwrap();

@@ -104,13 +104,10 @@ fn events_beside(path: &Path) -> Result<Vec<Annotation>> {
     };
     let d = col("duration_s");
     let mut out = Vec::new();
-    for (i, row) in rdr.records().enumerate() {
-        let line = i + 2;
-        let row = row.map_err(|e| bad(format!("line {line}"), e.to_string()))?;
+    each_row(&events, &mut rdr, |line, row| {
         let number = |k: usize| -> Result<f64> {
             let cell = row.get(k).unwrap_or("");
-            cell.parse::<f64>()
-                .ok()
+            (cell.parse::<f64>().ok())
                 .filter(|v| v.is_finite() && *v >= 0.0)
                 .ok_or_else(|| {
                     bad(
@@ -125,7 +122,8 @@ fn events_beside(path: &Path) -> Result<Vec<Annotation>> {
             duration,
             text: row.get(l).unwrap_or("").to_string(),
         });
-    }
+        Ok(())
+    })?;
     Ok(out)
 }
 
@@ -138,19 +136,58 @@ fn read_rows(
 ) -> Result<(Vec<f64>, Vec<Vec<f32>>)> {
     let mut time = Vec::new();
     let mut columns: Vec<Vec<f32>> = vec![Vec::new(); n];
-    for (row, rec) in rdr.records().enumerate() {
-        let line = row + 2;
-        let rec = rec.map_err(|e| Error::format(path, format!("line {line}"), e.to_string()))?;
-        for (k, cell) in rec.iter().enumerate() {
-            let v = cell_value(path, line, k, cell)?;
+    each_row(path, rdr, |line, rec| {
+        let values = (rec.iter().enumerate())
+            .map(|(k, cell)| cell_value(path, line, k, cell))
+            .collect::<Result<Vec<f64>>>()?;
+        for (k, v) in values.into_iter().enumerate() {
             if k < first {
                 time.push(v);
             } else {
                 columns[k - first].push(v as f32);
             }
         }
-    }
+        Ok(())
+    })?;
     Ok((time, columns))
+}
+
+/// Calls `take` with each row and its line number, stopping at the first error, except
+/// that a last row cut short with no newline after it (what a killed writer leaves) is
+/// left out with a warning. `take` must change nothing when it fails.
+fn each_row(
+    path: &Path,
+    rdr: &mut csv::Reader<std::fs::File>,
+    mut take: impl FnMut(usize, &csv::StringRecord) -> Result<()>,
+) -> Result<()> {
+    let mut rows = rdr.records().enumerate().peekable();
+    while let Some((row, rec)) = rows.next() {
+        let line = row + 2;
+        let done = rec
+            .map_err(|e| Error::format(path, format!("line {line}"), e.to_string()))
+            .and_then(|rec| take(line, &rec));
+        match done {
+            Err(_) if rows.peek().is_none() && !ends_with_newline(path)? => {
+                tracing::warn!(
+                    "{}: line {line} is cut short, as a killed writer leaves it: not read",
+                    path.display()
+                );
+            }
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// True when the file's last byte is a newline (a row a writer finished).
+fn ends_with_newline(path: &Path) -> Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).map_err(|e| Error::open(path, e))?;
+    let mut last = [0u8; 1];
+    let at_end = f
+        .seek(SeekFrom::End(-1))
+        .and_then(|_| f.read_exact(&mut last));
+    Ok(at_end.is_ok() && last[0] == b'\n')
 }
 
 /// One cell as a finite number; the error names the line and column.
