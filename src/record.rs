@@ -134,6 +134,63 @@ pub struct RecordMeta {
     pub segments: Vec<Segment>,
 }
 
+impl RecordMeta {
+    /// The recording's time of second `t` of its stretches laid back to back (`t` itself
+    /// for a continuous record): where a joined record's sample really was.
+    pub fn recording_time(&self, t: f64) -> f64 {
+        let mut at = 0.0;
+        for s in &self.segments {
+            if t < at + s.duration {
+                return s.onset + (t - at).max(0.0);
+            }
+            at += s.duration;
+        }
+        self.segments
+            .last()
+            .map_or(t, |s| s.onset + s.duration + (t - at))
+    }
+
+    /// For samples whose stretches ([`Segment`]s) are laid back to back, as every continuous
+    /// format holds them: each annotation's onset moved from the recording's time to that
+    /// joined time (one in a gap to the join after it), an annotation at each join saying
+    /// how long a gap was dropped there, the start moved to the first stretch; no segments
+    /// after. Continuous records are left as they are.
+    pub fn close_gaps(&mut self) {
+        let Some(first) = self.segments.first().map(|s| s.onset) else {
+            return;
+        };
+        let mut joined = Vec::with_capacity(self.segments.len());
+        let mut at = 0.0;
+        for s in &self.segments {
+            joined.push(at);
+            at += s.duration;
+        }
+        let place = |t: f64| {
+            let i = self
+                .segments
+                .partition_point(|s| s.onset <= t)
+                .saturating_sub(1);
+            let s = &self.segments[i];
+            joined[i] + (t - s.onset).clamp(0.0, s.duration)
+        };
+        for a in &mut self.annotations {
+            a.onset = place(a.onset);
+        }
+        for (w, j) in self.segments.windows(2).zip(&joined[1..]) {
+            let gap = w[1].onset - (w[0].onset + w[0].duration);
+            self.annotations.push(Annotation {
+                onset: *j,
+                duration: None,
+                text: format!("gap: {gap} s not recorded (discontinuous source)"),
+            });
+        }
+        self.annotations.sort_by(|x, y| x.onset.total_cmp(&y.onset));
+        let shift = chrono::Duration::milliseconds((first * 1000.0).round() as i64);
+        self.start = self.start.map(|t| t + shift);
+        self.segments.clear();
+    }
+}
+
 /// A whole recording in memory.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Record {

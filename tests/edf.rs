@@ -272,8 +272,56 @@ fn edf_plus_d_segments_come_from_record_onsets() {
     assert_eq!(start, "2021-03-02 10:11:12");
 }
 
-/// A writer that is never finished (as after kill -9) leaves a file whose whole records
-/// read back: the header's record count is -1 and the reader counts from the file size.
+/// `convert` of an EDF+D joins its stretches (every output is continuous): annotations move
+/// to the joined time (5.5 s, 0.5 s into the second stretch, becomes 2.5 s), each join gets
+/// an annotation naming the gap, and `--start` counts joined seconds, the output starting
+/// at its first sample's own time. For EDF and for CSV (whose events CSV holds them).
+#[test]
+fn convert_joins_an_edf_plus_d_with_its_annotations_in_the_joined_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("d.edf");
+    edf_plus_d(&d);
+    let convert = |out: &str, extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .arg("convert")
+            .arg(&d)
+            .arg(tmp.path().join(out))
+            .args(extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains("2 discontinuous stretches joined"), "{err}");
+        io::read(&tmp.path().join(out)).unwrap()
+    };
+    for out in ["j.edf", "j.csv"] {
+        let rec = convert(out, &[]);
+        assert_eq!(rec.channels[0].samples.len(), 30, "{out}");
+        let mut got: Vec<(f64, &str)> = (rec.meta.annotations.iter())
+            .map(|a| ((a.onset * 1e6).round() / 1e6, a.text.as_str()))
+            .collect();
+        got.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+        let want = [
+            (2.0, "gap: 3 s not recorded (discontinuous source)"),
+            (2.5, "electrode check"),
+            (2.5, "gap over"),
+        ];
+        assert_eq!(got, want, "{out}");
+        assert!(rec.meta.segments.is_empty());
+    }
+    let cut = convert("cut.edf", &["--start", "2.2"]);
+    assert_eq!(cut.channels[0].samples.len(), 8);
+    // Joined second 2.2 is the second stretch's third sample, digital 2200.
+    let first = cut.channels[0].samples[0];
+    assert!(
+        (first - ((2200.0 + 32768.0) * 200.0 / 65535.0 - 100.0)).abs() < 0.01,
+        "{first}"
+    );
+    let start = cut.meta.start.unwrap().to_string();
+    assert_eq!(start, "2021-03-02 10:11:17", "5.2 s into the recording");
+    assert!((cut.meta.annotations[0].onset - 0.3).abs() < 1e-6);
+}
+
 /// An annotation longer than its share of the annotation signal is still written whole by
 /// `save` (each record's signal sized to hold it), and a streaming writer cuts one longer
 /// than its records hold rather than let it hold back, and lose, every later one.
@@ -310,6 +358,8 @@ fn long_annotations_neither_vanish_nor_hold_back_later_ones() {
     assert_eq!((back[1].onset, back[1].text.as_str()), (0.6, "short after"));
 }
 
+/// A writer that is never finished (as after kill -9) leaves a file whose whole records
+/// read back: the header's record count is -1 and the reader counts from the file size.
 #[test]
 fn unfinished_stream_is_readable_up_to_the_last_whole_record() {
     let tmp = tempfile::tempdir().unwrap();

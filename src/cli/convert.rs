@@ -47,7 +47,29 @@ pub fn run(args: Args) -> crate::Result<()> {
         start_s: args.start,
         end_s: args.end,
     };
-    let mut record = reader.read(&sel)?;
+    // Every output format is continuous: an EDF+D's stretches are joined, and so that its
+    // annotations and the time range mean the joined time, it is read whole first.
+    let mut record = if reader.info().meta.segments.is_empty() {
+        reader.read(&sel)?
+    } else {
+        let mut whole = reader.read(&Selection {
+            channels: args.channels.clone(),
+            ..Selection::all()
+        })?;
+        eprintln!(
+            "biowave: {}: {} discontinuous stretches joined back to back (each gap dropped, \
+             marked by an annotation)",
+            args.output.display(),
+            whole.meta.segments.len()
+        );
+        let (start, first) = (whole.meta.start, whole.meta.recording_time(args.start));
+        whole.meta.close_gaps();
+        sel.cut(&mut whole);
+        // The first sample's own time, not the joined time's.
+        let shift = chrono::Duration::milliseconds((first * 1000.0).round() as i64);
+        whole.meta.start = start.map(|t| t + shift);
+        whole
+    };
     if let Some(hz) = args.resample {
         for ch in &mut record.channels {
             crate::dsp::resample::resample_channel(ch, hz).map_err(|e| {
@@ -110,9 +132,7 @@ fn dropped(r: &crate::record::Record, target: Format) -> Vec<String> {
     if matches!(target, Format::Csv | Format::Hdf5) && !one_rate {
         notes.push("channels have different sample rates; this format holds one rate".into());
     }
-    if matches!(target, Format::Edf | Format::Bdf) && !r.meta.segments.is_empty() {
-        notes.push("discontinuous segments written back to back as EDF+C (gaps dropped)".into());
-    }
+
     if target == Format::Edf && r.channels.iter().any(|c| c.meta.digital_max > 32_767) {
         notes.push("24-bit samples stored in 16 bits (quantised to the EDF range)".into());
     }

@@ -59,6 +59,17 @@ impl Selection {
         meta.start = meta.start.map(|t| t + shift);
     }
 
+    /// Cuts a whole record read earlier to this time range (samples and annotations; the
+    /// channels are left as they are).
+    pub fn cut(&self, rec: &mut crate::record::Record) {
+        for c in &mut rec.channels {
+            let (a, b) = self.sample_range(c.meta.sample_rate, c.samples.len() as u64);
+            c.samples.truncate(b as usize);
+            c.samples.drain(..a as usize);
+        }
+        self.clip_meta(&mut rec.meta);
+    }
+
     /// Sample range `[first, last)` of a channel at `rate` holding `n` samples.
     pub fn sample_range(&self, rate: f64, n: u64) -> (u64, u64) {
         let first = ((self.start_s.max(0.0) * rate).round() as u64).min(n);
