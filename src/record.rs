@@ -107,6 +107,30 @@ pub fn unit_scale(from: &str, to: &str) -> Option<f64> {
     Some(volts(&from)? / volts(&to)?)
 }
 
+/// The factor from unit `from` to unit `to` for channel `label` of file `name` ([`unit_scale`]),
+/// a rescale logged naming `whose` unit it takes; otherwise the sentence that refuses it.
+pub fn unit_factor(
+    name: &str,
+    label: &str,
+    from: &str,
+    to: &str,
+    whose: &str,
+) -> Result<f32, String> {
+    match unit_scale(from, to) {
+        Some(k) => {
+            if k != 1.0 {
+                tracing::warn!(
+                    "{name}: channel {label} rescaled from {from} to {to}, {whose}'s unit"
+                );
+            }
+            Ok(k as f32)
+        }
+        None => Err(format!(
+            "{name}: channel {label} is in `{from}`, {whose}'s in `{to}`: convert one of them"
+        )),
+    }
+}
+
 /// A contiguous stretch of a discontinuous (EDF+D) record.
 ///
 /// Samples of a record are stored back to back; `segments` says where each stretch sits
@@ -177,7 +201,7 @@ impl RecordMeta {
             a.onset = place(a.onset);
         }
         for (w, j) in self.segments.windows(2).zip(&joined[1..]) {
-            let gap = w[1].onset - (w[0].onset + w[0].duration);
+            let gap = ((w[1].onset - w[0].onset - w[0].duration) * 1e6).round() / 1e6;
             self.annotations.push(Annotation {
                 onset: *j,
                 duration: None,

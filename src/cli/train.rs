@@ -300,19 +300,11 @@ fn match_units(
         else {
             continue;
         };
-        let k = crate::record::unit_scale(&c.meta.unit, to).ok_or_else(|| {
-            crate::Error::BadInput(format!(
-                "{name}: channel {} is in `{}`, {first_name}'s in `{to}`: convert one of them",
-                c.meta.label, c.meta.unit
-            ))
-        })?;
+        let (label, unit) = (&c.meta.label, &c.meta.unit);
+        let k = crate::record::unit_factor(name, label, unit, to, first_name)
+            .map_err(crate::Error::BadInput)?;
         if k != 1.0 {
-            tracing::warn!(
-                "{name}: channel {} rescaled from {} to {to}",
-                c.meta.label,
-                c.meta.unit
-            );
-            c.samples.iter_mut().for_each(|x| *x *= k as f32);
+            c.samples.iter_mut().for_each(|x| *x *= k);
             c.meta.unit = to.clone();
         }
     }

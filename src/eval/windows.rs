@@ -121,23 +121,10 @@ fn scales(
     to: &[String],
     whose: &str,
 ) -> Result<Vec<f32>> {
-    let each = labels.iter().zip(units).zip(to);
-    each.map(
-        |((label, from), to)| match crate::record::unit_scale(from, to) {
-            Some(k) => {
-                if k != 1.0 {
-                    tracing::warn!(
-                        "{name}: channel {label} rescaled from {from} to {to}, {whose}'s unit"
-                    );
-                }
-                Ok(k as f32)
-            }
-            None => Err(Error::BadInput(format!(
-                "{name}: channel {label} is in `{from}`, {whose}'s in `{to}`: convert one of them"
-            ))),
-        },
-    )
-    .collect()
+    (labels.iter().zip(units).zip(to))
+        .map(|((label, from), to)| crate::record::unit_factor(name, label, from, to, whose))
+        .collect::<std::result::Result<_, String>>()
+        .map_err(Error::BadInput)
 }
 
 /// Multiplies each window's channel `c` by `scale[c]` (nothing when all are 1).
