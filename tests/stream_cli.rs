@@ -603,7 +603,8 @@ fn streamed_hdf5_files_list_their_beats_beside_them() {
 
 /// Streams 30 s of ECGSYN to `ecg.EXT` rolled every 10 s; each file's `ecg_000i.events.csv`
 /// lists `N` beats timed from that file's start (the same as its EDF+ annotations, where the
-/// format holds them) on the R peaks biowave's QRS detector finds in the file.
+/// format holds them) on the R peaks biowave's QRS detector finds in the file, and each
+/// file's start time is 10 s after the one before.
 fn assert_streamed_beats_labelled(ext: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("ecg.{ext}"));
@@ -625,6 +626,7 @@ fn assert_streamed_beats_labelled(ext: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let (mut tp, mut fp, mut missed) = (0, 0, 0);
+    let mut starts = Vec::new();
     for i in 0..3 {
         let f = dir.path().join(format!("ecg_{i:04}.{ext}"));
         let rows = event_rows(&dir.path().join(format!("ecg_{i:04}.events.csv")));
@@ -651,6 +653,7 @@ fn assert_streamed_beats_labelled(ext: &str) {
             }
         }
         let rec = biowave::io::read(&f).unwrap();
+        starts.push(rec.meta.start.expect("a streamed file states its start"));
         let lead_ii = &rec.channels[1];
         assert_eq!(lead_ii.meta.label, "II");
         let fs = lead_ii.meta.sample_rate;
@@ -661,6 +664,10 @@ fn assert_streamed_beats_labelled(ext: &str) {
         tp += m.true_positives;
         fp += m.false_positives;
         missed += m.false_negatives;
+    }
+    // Each file starts where the one before ends in the data's time, even at --fast.
+    for w in starts.windows(2) {
+        assert_eq!((w[1] - w[0]).num_seconds(), 10, "{starts:?}");
     }
     let all = tp + missed;
     assert!((33..=39).contains(&all), "72 bpm for 30 s: {all} beats");

@@ -58,6 +58,9 @@ pub struct FileSink {
     /// Seconds from the stream start to the current file's first frame (event onsets in a
     /// file count from there).
     file_start: f64,
+    /// Wall-clock time of the stream's frame 0, taken when the first block arrives; each
+    /// file starts at it plus its first frame's stream time.
+    origin: Option<chrono::NaiveDateTime>,
 }
 
 impl FileSink {
@@ -86,8 +89,9 @@ impl FileSink {
             index: 0,
             frames_in_file: 0,
             file_start: 0.0,
+            origin: None,
         };
-        s.open_next()?;
+        s.open_next(chrono::Local::now().naive_local())?;
         Ok(s)
     }
 
@@ -98,15 +102,15 @@ impl FileSink {
         path.with_file_name(format!("{stem}_{index:04}.{ext}"))
     }
 
-    fn open_next(&mut self) -> Result<()> {
+    /// Creates the next file, its header's start time `start`.
+    fn open_next(&mut self, start: chrono::NaiveDateTime) -> Result<()> {
         let p = match self.roll_frames {
             Some(_) => Self::numbered(&self.path, self.index),
             None => self.path.clone(),
         };
         tracing::info!(file = %p.display(), "writing");
-        // Files carry the wall-clock time their first sample was written.
         let opts = WriteOptions {
-            start: Some(chrono::Local::now().naive_local()),
+            start: Some(start),
             recording: "stream".into(),
             ..WriteOptions::default()
         };
@@ -154,9 +158,23 @@ impl FileSink {
 
 impl Sink for FileSink {
     fn write(&mut self, block: &Block) -> Result<()> {
-        if matches!(self.roll_frames, Some(r) if self.frames_in_file >= r) {
+        let rolled = matches!(self.roll_frames, Some(r) if self.frames_in_file >= r);
+        if rolled || self.origin.is_none() {
+            // Files carry the wall-clock time of their first sample: the clock's start plus
+            // its stream time (in real time the moment it is written; with --fast the data's
+            // own time line, files following each other without gap or overlap).
+            let secs = |t: f64| chrono::Duration::microseconds((t * 1e6).round() as i64);
+            let now = chrono::Local::now().naive_local();
+            let origin = *self
+                .origin
+                .get_or_insert_with(|| now - secs(block.timestamp));
             self.close()?;
-            self.open_next()?;
+            if !rolled {
+                // The first file, made in `new` so that a bad sink fails before the stream
+                // starts, is made again now that its first sample's time is known.
+                self.index -= 1;
+            }
+            self.open_next(origin + secs(block.timestamp))?;
         }
         if self.frames_in_file == 0 {
             self.file_start = block.timestamp;
