@@ -2,7 +2,8 @@
 //! [--h5-dataset PATH]`.
 
 use crate::io::{Format, Selection};
-use std::path::PathBuf;
+use crate::record::Record;
+use std::path::{Path, PathBuf};
 
 /// Arguments of `biowave convert`.
 #[derive(Debug, clap::Args)]
@@ -47,29 +48,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         start_s: args.start,
         end_s: args.end,
     };
-    // Every output format is continuous: an EDF+D's stretches are joined, and so that its
-    // annotations and the time range mean the joined time, it is read whole first.
-    let mut record = if reader.info().meta.segments.is_empty() {
-        reader.read(&sel)?
-    } else {
-        let mut whole = reader.read(&Selection {
-            channels: args.channels.clone(),
-            ..Selection::all()
-        })?;
-        eprintln!(
-            "biowave: {}: {} discontinuous stretches joined back to back (each gap dropped, \
-             marked by an annotation)",
-            args.output.display(),
-            whole.meta.segments.len()
-        );
-        let (start, first) = (whole.meta.start, whole.meta.recording_time(args.start));
-        whole.meta.close_gaps();
-        sel.cut(&mut whole);
-        // The first sample's own time, not the joined time's.
-        let shift = chrono::Duration::milliseconds((first * 1000.0).round() as i64);
-        whole.meta.start = start.map(|t| t + shift);
-        whole
-    };
+    let mut record = read_joined(reader.as_mut(), &args, &sel)?;
     if let Some(hz) = args.resample {
         for ch in &mut record.channels {
             crate::dsp::resample::resample_channel(ch, hz).map_err(|e| {
@@ -82,23 +61,56 @@ pub fn run(args: Args) -> crate::Result<()> {
     }
     crate::io::save(&record, &args.output)?;
     if target == Format::Csv && !record.meta.annotations.is_empty() {
-        let name = args
-            .output
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
-        let events = args
-            .output
-            .with_file_name(crate::events::EventLog::file_name(&name));
-        let rate = record.channels.first().map_or(1.0, |c| c.meta.sample_rate);
-        crate::events::write_annotations(&events, &record.meta.annotations, rate)?;
-        eprintln!(
-            "biowave: {}: {} annotations written to {} (CSV holds none)",
-            args.output.display(),
-            record.meta.annotations.len(),
-            events.display()
-        );
+        events_beside(&args.output, &record)?;
     }
+    Ok(())
+}
+
+/// Reads the selection. Every output format is continuous, so an EDF+D's stretches are
+/// joined: read whole, its annotations moved to the joined time ([`crate::record::RecordMeta::close_gaps`]),
+/// then cut to the range in joined seconds, starting at its first sample's own time.
+fn read_joined(
+    reader: &mut dyn crate::io::Reader,
+    args: &Args,
+    sel: &Selection,
+) -> crate::Result<Record> {
+    if reader.info().meta.segments.is_empty() {
+        return Ok(reader.read(sel)?);
+    }
+    let mut whole = reader.read(&Selection {
+        channels: args.channels.clone(),
+        ..Selection::all()
+    })?;
+    eprintln!(
+        "biowave: {}: {} discontinuous stretches joined back to back (each gap dropped, \
+         marked by an annotation)",
+        args.output.display(),
+        whole.meta.segments.len()
+    );
+    let (start, first) = (whole.meta.start, whole.meta.recording_time(args.start));
+    whole.meta.close_gaps();
+    sel.cut(&mut whole);
+    let shift = chrono::Duration::milliseconds((first * 1000.0).round() as i64);
+    whole.meta.start = start.map(|t| t + shift);
+    Ok(whole)
+}
+
+/// Writes `record`'s annotations to the events CSV beside the CSV `output` (which holds
+/// none itself) and says so.
+fn events_beside(output: &Path, record: &Record) -> crate::Result<()> {
+    let name = output
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let events = output.with_file_name(crate::events::EventLog::file_name(&name));
+    let rate = record.channels.first().map_or(1.0, |c| c.meta.sample_rate);
+    crate::events::write_annotations(&events, &record.meta.annotations, rate)?;
+    eprintln!(
+        "biowave: {}: {} annotations written to {} (CSV holds none)",
+        output.display(),
+        record.meta.annotations.len(),
+        events.display()
+    );
     Ok(())
 }
 
