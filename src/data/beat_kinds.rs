@@ -24,7 +24,7 @@ const ITERATIONS: usize = 50;
 /// than normal against ventricular (scipy on the record: 5974 against 2134).
 const RESTARTS: u64 = 8;
 
-/// Each beat's shape: `lead` band-passed to [`SHAPE_BAND`], from [`SHAPE_S`] before each of
+/// Each beat's shape: `lead` band-passed to `SHAPE_BAND`, from `SHAPE_S` before each of
 /// `peaks` to after it (edges held); `None` when the lead is too short to filter.
 pub fn shapes(lead: &[f32], peaks: &[usize], fs: f64) -> Option<Vec<Vec<f32>>> {
     let band = butter(2, Band::Bandpass(SHAPE_BAND.0, SHAPE_BAND.1), fs);
@@ -40,7 +40,7 @@ pub fn shapes(lead: &[f32], peaks: &[usize], fs: f64) -> Option<Vec<Vec<f32>>> {
     )
 }
 
-/// `kinds` centres of `shapes` by k-means, the best of [`RESTARTS`] seeded starts (least
+/// `kinds` centres of `shapes` by k-means, the best of `RESTARTS` seeded starts (least
 /// squared distance of the shapes to their centres), ordered by how many shapes each holds
 /// (the most common first): kind `k` is the shapes nearest centre `k`. Fewer centres when
 /// the shapes are fewer; none without shapes.

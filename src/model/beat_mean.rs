@@ -89,7 +89,7 @@ fn shape_band(fs: f64) -> Option<Sos> {
 impl BeatMeanTarget {
     /// The target of `records` (each channels × samples at `fs`, the first channel the
     /// lead): R peaks by `dsp::qrs`, `kinds` kinds by QRS shape (k-means from `seed`).
-    /// `None` when the records hold under [`MIN_BEATS`] whole beats.
+    /// `None` when the records hold under `MIN_BEATS` whole beats.
     pub fn of_records(records: &[Vec<Vec<f32>>], fs: f64, kinds: usize, seed: u64) -> Option<Self> {
         let (pre, len, _, _) = spans(fs);
         let band = shape_band(fs)?;
@@ -164,7 +164,7 @@ impl BeatMeanTarget {
 
     /// The additive correction per kind and channel (`kinds × channels × len`) taking the
     /// mean beats of `signals` (channels, their R peaks at `peaks`) to these: tapered at
-    /// both ends; zero for a kind with under [`MIN_BEATS`] beats either side (and all zero
+    /// both ends; zero for a kind with under `MIN_BEATS` beats either side (and all zero
     /// for signals of another number of channels).
     pub fn corrections(&self, signals: &[&[f32]], peaks: &[usize], fs: f64) -> Vec<f32> {
         let n = signals.first().map_or(0, |s| s.len());

@@ -37,7 +37,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::path::Path;
 
-/// A checkpointed transformer as a [`Generator`](super::Generator).
+/// A checkpointed transformer as a [`Generator`].
 pub type TransformerGenerator = SpectralStream<TransformerSampler>;
 
 /// The model side of [`TransformerGenerator`]: an [`Autoregressor`] over spectral frames,
