@@ -23,6 +23,10 @@ pub struct EventLog {
     counts: BTreeMap<&'static str, u64>,
 }
 
+/// The events CSV's columns: onset in seconds from the record's first frame, its nearest
+/// sample, seconds it lasts (0 for an instant), label.
+pub const COLUMNS: [&str; 4] = ["time_s", "sample", "duration_s", "label"];
+
 impl EventLog {
     /// Creates the CSV at `path` (header row first) for a record sampled at `sample_rate`.
     pub fn create(path: &Path, sample_rate: f64) -> Result<Self> {
@@ -33,7 +37,7 @@ impl EventLog {
             sample_rate,
             counts: BTreeMap::new(),
         };
-        log.line(format_args!("time_s,sample,duration_s,label\n"))?;
+        log.line(format_args!("{}\n", COLUMNS.join(",")))?;
         Ok(log)
     }
 
@@ -82,8 +86,7 @@ impl EventLog {
 pub fn write_annotations(path: &Path, annotations: &[Annotation], sample_rate: f64) -> Result<()> {
     let csv_error = |e: csv::Error| io_error(path, e.into());
     let mut w = csv::Writer::from_path(path).map_err(csv_error)?;
-    w.write_record(["time_s", "sample", "duration_s", "label"])
-        .map_err(csv_error)?;
+    w.write_record(COLUMNS).map_err(csv_error)?;
     for a in annotations {
         let sample = (a.onset * sample_rate).round().max(0.0) as u64;
         let (t, d) = (

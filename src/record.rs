@@ -131,6 +131,13 @@ pub fn unit_factor(
     }
 }
 
+/// `start` moved `secs` seconds later (to the millisecond): the start of a record cut or
+/// joined from another.
+pub fn start_after(start: Option<NaiveDateTime>, secs: f64) -> Option<NaiveDateTime> {
+    let shift = chrono::Duration::milliseconds((secs * 1000.0).round() as i64);
+    start.map(|t| t + shift)
+}
+
 /// A contiguous stretch of a discontinuous (EDF+D) record.
 ///
 /// Samples of a record are stored back to back; `segments` says where each stretch sits
@@ -209,8 +216,7 @@ impl RecordMeta {
             });
         }
         self.annotations.sort_by(|x, y| x.onset.total_cmp(&y.onset));
-        let shift = chrono::Duration::milliseconds((first * 1000.0).round() as i64);
-        self.start = self.start.map(|t| t + shift);
+        self.start = start_after(self.start, first);
         self.segments.clear();
     }
 }

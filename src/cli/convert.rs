@@ -90,8 +90,7 @@ fn read_joined(
     let (start, first) = (whole.meta.start, whole.meta.recording_time(args.start));
     whole.meta.close_gaps();
     sel.cut(&mut whole);
-    let shift = chrono::Duration::milliseconds((first * 1000.0).round() as i64);
-    whole.meta.start = start.map(|t| t + shift);
+    whole.meta.start = crate::record::start_after(start, first);
     Ok(whole)
 }
 

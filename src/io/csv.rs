@@ -96,13 +96,14 @@ fn events_beside(path: &Path) -> Result<Vec<Annotation>> {
         .headers()
         .map_err(|e| bad("header row".into(), e.to_string()))?;
     let col = |name: &str| headers.iter().position(|h| h == name);
-    let (Some(t), Some(l)) = (col("time_s"), col("label")) else {
+    let [time, _, duration, label] = crate::events::COLUMNS;
+    let (Some(t), Some(l)) = (col(time), col(label)) else {
         return Err(bad(
             "header row".into(),
             "needs `time_s` and `label` columns".into(),
         ));
     };
-    let d = col("duration_s");
+    let d = col(duration);
     let mut out = Vec::new();
     each_row(&events, &mut rdr, |line, row| {
         let number = |k: usize| -> Result<f64> {

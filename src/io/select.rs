@@ -55,8 +55,7 @@ impl Selection {
         meta.annotations
             .iter_mut()
             .for_each(|a| a.onset -= self.start_s);
-        let shift = chrono::Duration::milliseconds((self.start_s * 1000.0).round() as i64);
-        meta.start = meta.start.map(|t| t + shift);
+        meta.start = crate::record::start_after(meta.start, self.start_s);
     }
 
     /// Cuts a whole record read earlier to this time range (samples and annotations; the
