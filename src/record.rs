@@ -249,6 +249,64 @@ impl Record {
     pub fn channel_indices(&self, wanted: &[String]) -> Result<Vec<usize>, MissingChannel> {
         find_labels(self.channels.iter().map(|c| c.meta.label.as_str()), wanted)
     }
+
+    /// Where each contiguous stretch ([`Segment`]) lies among channel `c`'s samples: one
+    /// range, all of them, for a continuous record. Windows cut within one range never
+    /// span a gap of an EDF+D.
+    pub fn stretch_ranges(&self, c: usize) -> Vec<std::ops::Range<usize>> {
+        let ch = &self.channels[c];
+        let n = ch.samples.len();
+        if self.meta.segments.is_empty() {
+            return std::iter::once(0..n).collect();
+        }
+        let mut at = 0;
+        let mut out = Vec::with_capacity(self.meta.segments.len());
+        for s in &self.meta.segments {
+            let len = (s.duration * ch.meta.sample_rate).round() as usize;
+            let end = (at + len).min(n);
+            out.push(at..end);
+            at = end;
+        }
+        out
+    }
+
+    /// The record's contiguous stretches, each a continuous record of its own with its own
+    /// start and the annotations that fall in it (onsets from its start), and its onset in
+    /// the recording: `[(0, self)]` for a continuous record. Training data is cut so, so
+    /// that no window spans a gap.
+    pub fn stretches(self) -> Vec<(f64, Record)> {
+        if self.meta.segments.is_empty() {
+            return vec![(0.0, self)];
+        }
+        let ranges: Vec<_> = (0..self.channels.len())
+            .map(|c| self.stretch_ranges(c))
+            .collect();
+        let meta = &self.meta;
+        (meta.segments.iter().enumerate())
+            .map(|(k, s)| {
+                let within = |a: &&Annotation| a.onset >= s.onset && a.onset < s.onset + s.duration;
+                let annotations = (meta.annotations.iter().filter(within))
+                    .map(|a| Annotation {
+                        onset: a.onset - s.onset,
+                        ..a.clone()
+                    })
+                    .collect();
+                let channels = (self.channels.iter().zip(&ranges))
+                    .map(|(c, r)| Channel {
+                        meta: c.meta.clone(),
+                        samples: c.samples[r[k].clone()].to_vec(),
+                    })
+                    .collect();
+                let meta = RecordMeta {
+                    start: start_after(meta.start, s.onset),
+                    annotations,
+                    segments: Vec::new(),
+                    ..meta.clone()
+                };
+                (s.onset, Record { meta, channels })
+            })
+            .collect()
+    }
 }
 
 /// A channel label a record lacks, and the labels it has: what an error about it says.
@@ -381,6 +439,61 @@ mod tests {
         (m.physical_min, m.physical_max, m.digital_min, m.digital_max) = (-5.0, 5.0, -2048, 2047);
         assert!((m.gain() - 10.0 / 4095.0).abs() < 1e-12);
         assert_eq!(ChannelMeta::new("x", "", 1.0).gain(), 0.0);
+    }
+
+    #[test]
+    fn stretches_split_samples_annotations_and_start_at_the_gaps() {
+        let mut rec = Record::default();
+        for (label, fs) in [("a", 10.0), ("b", 20.0)] {
+            let n = (3.0 * fs) as usize;
+            let samples = (0..n).map(|i| i as f32).collect();
+            let meta = ChannelMeta::new(label, "uV", fs);
+            rec.channels.push(Channel { meta, samples });
+        }
+        rec.meta.start =
+            chrono::NaiveDate::from_ymd_opt(2021, 3, 2).and_then(|d| d.and_hms_opt(10, 0, 0));
+        rec.meta.segments = vec![
+            Segment {
+                onset: 0.0,
+                duration: 2.0,
+            },
+            Segment {
+                onset: 5.0,
+                duration: 1.0,
+            },
+        ];
+        for (onset, text) in [(1.5, "x"), (3.0, "in the gap"), (5.25, "y")] {
+            let text = text.to_string();
+            rec.meta.annotations.push(Annotation {
+                onset,
+                duration: None,
+                text,
+            });
+        }
+        assert_eq!(rec.stretch_ranges(1), vec![0..40, 40..60]);
+        let parts = rec.stretches();
+        let onsets: Vec<f64> = parts.iter().map(|p| p.0).collect();
+        assert_eq!(onsets, vec![0.0, 5.0]);
+        let (_, second) = &parts[1];
+        assert_eq!(
+            second.channels[0].samples,
+            vec![20.0, 21.0, 22.0, 23.0, 24.0, 25.0, 26.0, 27.0, 28.0, 29.0]
+        );
+        assert_eq!(second.channels[1].samples.len(), 20);
+        assert_eq!(second.meta.annotations.len(), 1);
+        assert_eq!(
+            (
+                second.meta.annotations[0].onset,
+                second.meta.annotations[0].text.as_str()
+            ),
+            (0.25, "y")
+        );
+        assert_eq!(
+            second.meta.start.unwrap().to_string(),
+            "2021-03-02 10:00:05"
+        );
+        assert!(second.meta.segments.is_empty());
+        assert_eq!(parts[0].1.meta.annotations[0].text, "x");
     }
 
     #[test]

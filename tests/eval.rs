@@ -391,7 +391,7 @@ fn cli_prints_json_writes_a_report_that_renders_and_refuses_bad_input() {
     screenshot_is_not_blank(&report.join("index.html"), tmp.path());
     const MITDB: &str = "signals/mitdb208.edf";
     // `eval --real R --synth S` and more flags; what stderr says.
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["nope.edf", MITDB], "nope.edf"),
         (&[MITDB, "signals/phyaat_eeg14.edf"], "channels"),
         (&[MITDB, MITDB, "--window-s", "999"], "window"),
@@ -402,6 +402,10 @@ fn cli_prints_json_writes_a_report_that_renders_and_refuses_bad_input() {
         (
             &[MITDB, MITDB, "--channels", "II"],
             "--channels: no channel `II` (channels: MLII)",
+        ),
+        (
+            &[MITDB, MITDB, "--report", MITDB],
+            "--report signals/mitdb208.edf: not a directory it can make",
         ),
     ];
     for (rest, needle) in cases {
@@ -541,4 +545,40 @@ fn volts_are_rescaled_and_other_units_or_rates_refused() {
         assert_eq!(o.status.code(), Some(2), "{err}");
         assert!(err.contains(needle), "{err}");
     }
+}
+
+/// An EDF+D (MIT-BIH 208's first 23 s, paused for 100 s after its 14th) is cut into windows
+/// within its stretches: 5 s windows give 2 + 1, the third starting at the second stretch's
+/// first sample, none across the pause (joined, 4 windows, one spanning it).
+#[test]
+fn windows_of_an_edf_plus_d_stay_within_its_stretches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    rec.meta.annotations.clear();
+    rec.channels[0].samples.truncate(23 * 360);
+    let path = tmp.path().join("paused.edf");
+    common::write_edf_plus_d(&rec, &path, &[(14.0, 100.0)]);
+    let d = biowave::io::read(&path).unwrap();
+    let seg: Vec<(f64, f64)> = d
+        .meta
+        .segments
+        .iter()
+        .map(|s| (s.onset, s.duration))
+        .collect();
+    assert_eq!(seg, vec![(0.0, 14.0), (114.0, 9.0)]);
+    let samples = d.channels[0].samples.clone();
+    let recs = [("paused.edf".to_string(), d)];
+    let w = eval::windows::cut(&recs, Pick::All, 5.0, "real").unwrap();
+    assert_eq!(w.windows.len(), 3);
+    for (k, from) in [0, 1800, 5040].into_iter().enumerate() {
+        assert_eq!(w.windows[k][0], samples[from..from + 1800], "window {k}");
+    }
+    let err = eval::windows::cut(&recs, Pick::All, 15.0, "real").unwrap_err();
+    let err = err.to_string();
+    assert!(
+        err.contains(
+            "does not fit any of its 2 discontinuous stretches (the longest 5040 samples)"
+        ),
+        "{err}"
+    );
 }

@@ -433,7 +433,9 @@ fn ranges_cover_every_piece_and_warm_up_runs_before_early_stopping() {
 }
 
 /// Training files in µV and mV make one set in the first file's mV (its range from the
-/// record's peak in mV, not a thousand times it); a file in another unit is refused.
+/// record's peak in mV, not a thousand times it, and the equaliser's target spectrum that of
+/// the record twice in mV, not one a million times the power); a file in another unit is
+/// refused.
 #[test]
 fn volts_are_put_in_the_first_files_unit() {
     let tmp = tempfile::tempdir().unwrap();
@@ -446,7 +448,7 @@ fn volts_are_put_in_the_first_files_unit() {
         biowave::io::save(&r, &p).unwrap();
         p.to_str().unwrap().to_string()
     };
-    let (uv, degc) = (copy("uV", 1000.0), copy("degC", 1.0));
+    let (uv, degc, mv) = (copy("uV", 1000.0), copy("degC", 1.0), copy("mV", 1.0));
     let data = |other: &str| -> Vec<String> {
         let args = ["--model", "vae", "--data", "signals/mitdb208.edf", other];
         let small = ["--hidden", "16", "--latent", "4", "--epochs", "1"];
@@ -468,6 +470,22 @@ fn volts_are_put_in_the_first_files_unit() {
         (1.5 * peak - 1e-3..1.5 * peak * 1.01).contains(&hi),
         "range {hi}, peak {peak} mV"
     );
+    let same: Vec<String> = data(&mv);
+    let same = train_vae(
+        &same.iter().map(String::as_str).collect::<Vec<_>>(),
+        &tmp.path().join("same"),
+    );
+    let log_psd = |c: &serde_json::Value| -> Vec<f64> {
+        serde_json::from_value(c["spectrum"]["log_psd"].clone()).unwrap()
+    };
+    let (got, want) = (log_psd(&cfg), log_psd(&same));
+    assert_eq!(got.len(), want.len());
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 0.05, "log PSD {worst} from the record twice in mV");
     let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
         .arg("train")
         .args(data(&degc))
@@ -933,4 +951,48 @@ fn sigterm_saves_the_run_and_resume_goes_on_from_it() {
     let more = [&args[..], &["--resume", "--max-minutes", "0.05"]].concat();
     let cfg = train_vae(&more, &out);
     assert!(cfg["step"].as_u64().unwrap() > step, "{cfg}");
+}
+
+/// An EDF+D trains stretch by stretch (MIT-BIH 208 paused twice: 150 s, 1 s, 149 s): the
+/// 1 s stretch, shorter than a 2 s window, left out by name; one whose stretches are all
+/// too short is refused naming the file.
+#[test]
+fn an_edf_plus_d_trains_within_its_stretches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    rec.meta.annotations.clear();
+    let paused = tmp.path().join("paused.edf");
+    common::write_edf_plus_d(&rec, &paused, &[(150.0, 10.0), (151.0, 10.0)]);
+    let run = |data: &Path, out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .args(["train", "--model", "vae", "--hidden", "16", "--latent", "4"])
+            .args(["--epochs", "1", "--data"])
+            .arg(data)
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let o = run(&paused, "ok");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("paused.edf: 2 of its 3 discontinuous stretches trained on, each alone")
+            && err.contains("paused.edf@160s (1.00 s) shorter than one training window"),
+        "{err}"
+    );
+    let cfg = common::read_json(&tmp.path().join("ok/config.json"));
+    assert_eq!(cfg["spec"]["sample_rate"], 360.0);
+    rec.channels[0].samples.truncate(4 * 360);
+    let short = tmp.path().join("short.edf");
+    common::write_edf_plus_d(&rec, &short, &[(1.0, 5.0), (2.0, 5.0), (3.0, 5.0)]);
+    let o = run(&short, "bad");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(
+            "short.edf: none of its 4 discontinuous stretches (EDF+D) holds one training window"
+        ),
+        "{err}"
+    );
 }

@@ -40,6 +40,15 @@ fn load(paths: &[PathBuf]) -> crate::Result<Vec<(String, crate::record::Record)>
 /// the HTML report when asked.
 pub fn run(args: Args) -> crate::Result<()> {
     use crate::eval;
+    if let Some(dir) = &args.report {
+        // Made first, so a path that cannot hold the report fails before minutes of work.
+        std::fs::create_dir_all(dir).map_err(|e| {
+            crate::Error::BadInput(format!(
+                "--report {}: not a directory it can make: {e}",
+                dir.display()
+            ))
+        })?;
+    }
     let (real, synth, train) = windows_of(&args)?;
     let cfg = eval::Config {
         window_s: args.window_s,

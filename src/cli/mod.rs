@@ -11,6 +11,7 @@ mod model_args;
 mod read_args;
 mod stream;
 mod train;
+mod train_data;
 mod train_latent;
 
 use clap::{Parser, Subcommand};

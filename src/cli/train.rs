@@ -1,5 +1,6 @@
 //! `biowave train --data FILE... --model vae|transformer --out NAME …`.
 
+use super::train_data::{records, sources};
 use crate::data::{BeatAlign, DataConfig, Dataset, NormStats, Source};
 use crate::dsp::SpectralConfig;
 use crate::model::beat_mean::BeatMeanTarget;
@@ -18,7 +19,6 @@ use crate::model::transformer::{
     draw_coupling, Transformer, TransformerConfig, TransformerObjective,
 };
 use crate::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
-use crate::record::{ChannelMeta, Record};
 use crate::record::{ChannelSpec, SignalSpec};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -207,108 +207,13 @@ pub enum ArchArg {
 /// 0.82–0.83; held out (five folds × four seeds) 0.803 vs 0.809.
 const DEFAULT_STATES: usize = 10;
 
-/// Pieces a recording is cut into when fewer than three are given, so that validation can
-/// hold out whole stretches of time (never windows of one piece on both sides).
-const PIECES: usize = 5;
-
 /// Training window, STFT size and hop `args` ask for, with each model's defaults.
-fn window_and_stft(args: &Args) -> (f64, usize, usize) {
+pub(super) fn window_and_stft(args: &Args) -> (f64, usize, usize) {
     let transformer = args.model == "transformer";
     let conv = !transformer && args.arch() == ArchArg::Conv;
     let n_fft = args.n_fft.unwrap_or(if conv { 64 } else { 256 });
     let window_s = args.window_s.unwrap_or(if transformer { 8.0 } else { 2.0 });
     (window_s, n_fft, args.hop.unwrap_or(n_fft / 4))
-}
-
-/// How many pieces a record of `n` samples at `fs` Hz is cut into: [`PIECES`], or fewer when
-/// pieces that short would not hold one training window of whole STFT frames (those not
-/// reaching into the zero padding: `Representation::interior`); an error below 2.
-fn piece_count(name: &str, n: usize, fs: f64, args: &Args) -> crate::Result<usize> {
-    let (window_s, n_fft, hop) = window_and_stft(args);
-    let hop = hop.max(1);
-    let window_frames = ((window_s * fs / hop as f64).round() as usize).max(1);
-    let need = n_fft / 2 + hop * (window_frames + (n_fft / 2).div_ceil(hop) - 1);
-    match n / need.max(1) {
-        k if k >= 2 => Ok(k.min(PIECES)),
-        _ => Err(crate::Error::BadInput(format!(
-            "{name}: {:.2} s is too short to train on alone: it is cut into 2 to {PIECES} \
-             stretches for validation, each needing {:.2} s (the {window_s} s window \
-             (--window-s) plus the edge frames of n_fft {n_fft}); give a longer recording, \
-             three or more files, or a shorter --window-s",
-            n as f64 / fs,
-            need as f64 / fs
-        ))),
-    }
-}
-
-/// The training records, each cut into up to [`PIECES`] stretches when fewer than three are
-/// given.
-pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
-    let mut out = Vec::new();
-    let mut first: Option<(String, Vec<ChannelMeta>)> = None;
-    for p in &args.data {
-        let mut rec = crate::io::read(p)?;
-        let name = p.display().to_string();
-        match &first {
-            Some((first_name, metas)) => match_units(&mut rec, &name, metas, first_name)?,
-            None => {
-                first = Some((
-                    name.clone(),
-                    rec.channels.iter().map(|c| c.meta.clone()).collect(),
-                ))
-            }
-        }
-        if args.data.len() >= 3 || rec.channels.is_empty() {
-            out.push(Source { name, record: rec });
-            continue;
-        }
-        let fs = args.fs.unwrap_or(rec.channels[0].meta.sample_rate);
-        // A latent transformer's tokens are its codec's beat windows, not `--window-s` ones:
-        // their own check (`train_latent::tokens`) judges the pieces.
-        let pieces = match args.codec {
-            Some(_) => PIECES,
-            None => piece_count(&name, (rec.duration_s() * fs) as usize, fs, args)?,
-        };
-        for k in 0..pieces {
-            let mut piece = rec.clone();
-            for c in &mut piece.channels {
-                let n = c.samples.len() / pieces;
-                c.samples = c.samples[k * n..(k + 1) * n].to_vec();
-            }
-            out.push(Source {
-                name: format!("{name}#{k}"),
-                record: piece,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Puts `rec`'s channels in the units of the first file's channels (`first`) of the same
-/// label: volts rescaled (a file in µV beside one in mV), other differing units refused.
-fn match_units(
-    rec: &mut Record,
-    name: &str,
-    first: &[ChannelMeta],
-    first_name: &str,
-) -> crate::Result<()> {
-    for c in &mut rec.channels {
-        let Some(to) = first
-            .iter()
-            .find(|m| m.label == c.meta.label)
-            .map(|m| &m.unit)
-        else {
-            continue;
-        };
-        let (label, unit) = (&c.meta.label, &c.meta.unit);
-        let k = crate::record::unit_factor(name, label, unit, to, first_name)
-            .map_err(crate::Error::BadInput)?;
-        if k != 1.0 {
-            c.samples.iter_mut().for_each(|x| *x *= k);
-            c.meta.unit = to.clone();
-        }
-    }
-    Ok(())
 }
 
 /// The output spec: labels and units of the picked channels, the training rate, and a
@@ -742,12 +647,8 @@ struct RecordTargets {
 
 /// Measures [`RecordTargets`] of the training records.
 fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets> {
-    let (mut spectra, mut records, mut rate) = (Vec::new(), Vec::new(), 0.0);
-    for p in &args.data {
-        let src = Source {
-            name: p.display().to_string(),
-            record: crate::io::read(p)?,
-        };
+    let (mut spectra, mut signal_sets, mut rate) = (Vec::new(), Vec::new(), 0.0);
+    for src in records(args)? {
         let (signals, fs) = crate::data::prepare_signals(&src, data)?;
         let low = args
             .fine_eq
@@ -755,10 +656,10 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
         spectra.extend(SpectrumTarget::of_signals(&signals, fs).map(|t| t.with_low(low)));
         rate = fs;
         if args.envelope || args.shape || args.beat_means.is_some() {
-            records.push(signals);
+            signal_sets.push(signals);
         }
     }
-    let mut targets = waveform_targets(args, &records, rate, data.window_s)?;
+    let mut targets = waveform_targets(args, &signal_sets, rate, data.window_s)?;
     let spectrum = SpectrumTarget::mean_of(&spectra);
     if args.fine_eq.is_some() && spectrum.as_ref().is_none_or(|t| t.low.is_none()) {
         let window = 2 * crate::model::equaliser::low_nperseg(rate);
@@ -963,6 +864,7 @@ pub(super) fn device() -> candle_core::Device {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::train_data::piece_count;
     use clap::Parser;
 
     fn args(model: &str, extra: &[&str]) -> Args {

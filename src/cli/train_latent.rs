@@ -3,9 +3,9 @@
 //! plays (per beat for a beat-aligned VAE).
 
 use super::train::{
-    device, fingerprints, new_checkpoint, out_dir, report, sources, train_config,
-    validate_and_resume, Args,
+    device, fingerprints, new_checkpoint, out_dir, report, train_config, validate_and_resume, Args,
 };
+use super::train_data::sources;
 use crate::data::{split_records, Dataset, NormStats, Prepared};
 use crate::model::checkpoint::{self, CheckpointConfig};
 use crate::model::latent_walk::{check_codec, token_sequences, CODEC_DIR};

@@ -46,7 +46,7 @@ impl Windows {
 }
 
 /// Non-overlapping windows of `window_s` seconds from `records` (named `what` in errors),
-/// for the channels `pick` chooses.
+/// for the channels `pick` chooses; none spans a gap of an EDF+D.
 pub fn cut(records: &[(String, Record)], pick: Pick, window_s: f64, what: &str) -> Result<Windows> {
     let (name0, first) = records
         .first()
@@ -175,27 +175,39 @@ fn push_windows(
     rate: f64,
 ) -> Result<()> {
     let w = (window_s * rate).round() as usize;
-    let n = idx
-        .iter()
-        .map(|&i| rec.channels[i].samples.len())
-        .min()
-        .unwrap_or(0);
     if w < 16 {
         return Err(Error::BadInput(format!(
             "{name}: a {window_s} s window is {w} samples at {rate} Hz, under the 16 a window needs (--window-s)"
         )));
     }
-    if w > n {
-        return Err(Error::BadInput(format!(
-            "{name}: a {window_s} s window ({w} samples) does not fit its {n} samples (--window-s)"
-        )));
+    // Every picked channel has the same rate, so their stretches lie at the same samples.
+    let stretches = rec.stretch_ranges(idx[0]);
+    let n = idx
+        .iter()
+        .map(|&i| rec.channels[i].samples.len())
+        .min()
+        .unwrap_or(0);
+    let before = windows.len();
+    for r in &stretches {
+        let (start, len) = (r.start, r.end.min(n).saturating_sub(r.start));
+        for k in 0..len / w {
+            let at = start + k * w;
+            windows.push(
+                idx.iter()
+                    .map(|&i| rec.channels[i].samples[at..at + w].to_vec())
+                    .collect(),
+            );
+        }
     }
-    for k in 0..n / w {
-        windows.push(
-            idx.iter()
-                .map(|&i| rec.channels[i].samples[k * w..(k + 1) * w].to_vec())
-                .collect(),
-        );
+    if windows.len() == before {
+        let longest = stretches.iter().map(|r| r.len()).max().unwrap_or(0).min(n);
+        let what = match stretches.len() {
+            1 => format!("its {n} samples"),
+            s => format!("any of its {s} discontinuous stretches (the longest {longest} samples)"),
+        };
+        return Err(Error::BadInput(format!(
+            "{name}: a {window_s} s window ({w} samples) does not fit {what} (--window-s)"
+        )));
     }
     Ok(())
 }

@@ -458,3 +458,54 @@ pub fn neurokit_peaks(path: &Path, channel: usize) -> Vec<usize> {
         .map(|p| p.as_u64().unwrap() as usize)
         .collect()
 }
+
+/// `rec` written as EDF+ to `path` by biowave, then made an EDF+D by hand as a recorder
+/// that paused would write it: for each `(at, gap)`, the data records from second `at` of
+/// the samples on (a whole number of records) stamped `gap` seconds later, their
+/// timekeeping TALs and annotations alike.
+pub fn write_edf_plus_d(rec: &biowave::record::Record, path: &Path, gaps: &[(f64, f64)]) {
+    biowave::io::save(rec, path).unwrap();
+    let mut b = std::fs::read(path).unwrap();
+    let num = |b: &[u8], from: usize, len: usize| -> f64 {
+        String::from_utf8_lossy(&b[from..from + len])
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let (header, records) = (num(&b, 184, 8) as usize, num(&b, 236, 8) as usize);
+    let (duration, ns) = (num(&b, 244, 8), num(&b, 252, 4) as usize);
+    let spr: Vec<usize> = (0..ns)
+        .map(|i| num(&b, 256 + ns * 216 + 8 * i, 8) as usize)
+        .collect();
+    let label = |i: usize| String::from_utf8_lossy(&b[256 + 16 * i..272 + 16 * i]).into_owned();
+    let ann = (0..ns)
+        .find(|&i| label(i).trim() == "EDF Annotations")
+        .unwrap();
+    let offset = 2 * spr[..ann].iter().sum::<usize>();
+    let (len, record) = (2 * spr[ann], 2 * spr.iter().sum::<usize>());
+    b[192..197].copy_from_slice(b"EDF+D");
+    for k in 0..records {
+        let t = k as f64 * duration;
+        let gap: f64 = (gaps.iter().filter(|g| t >= g.0 - 1e-9)).map(|g| g.1).sum();
+        let from = header + k * record + offset;
+        let tals: Vec<Vec<u8>> = (b[from..from + len].split(|&c| c == 0))
+            .filter(|t| !t.is_empty())
+            .map(|t| {
+                let end = t.iter().position(|&c| c == 0x14 || c == 0x15).unwrap();
+                let onset: f64 = String::from_utf8_lossy(&t[..end]).parse().unwrap();
+                let mut out = format!("+{}", onset + gap).into_bytes();
+                out.extend_from_slice(&t[end..]);
+                out.push(0);
+                out
+            })
+            .collect();
+        let mut joined = tals.concat();
+        assert!(
+            joined.len() <= len,
+            "record {k}'s annotations outgrow their signal"
+        );
+        joined.resize(len, 0);
+        b[from..from + len].copy_from_slice(&joined);
+    }
+    std::fs::write(path, b).unwrap();
+}
