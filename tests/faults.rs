@@ -126,41 +126,66 @@ fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
     );
 }
 
-/// kill -9 while streaming HDF5: the writer closes and reopens the file about once a
-/// second, so h5py still opens it, with every frame up to the last reopen.
-#[test]
-fn kill_9_mid_stream_leaves_an_hdf5_file_h5py_reads() {
+/// Streams `model` in real time to `killed.h5` in a new directory and kills it with -9
+/// after `ms`: the directory and the file read back by biowave (h5py reading the same).
+fn kill_9_hdf5_stream(model: &str, ms: u64) -> (tempfile::TempDir, biowave::record::Record) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("killed.h5");
     let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args(["stream", "--model", "sine", "--to"])
+        .args(["stream", "--model", model, "--to"])
         .arg(format!("file:{}", path.display()))
         .spawn()
         .unwrap();
     let _reap = common::KillOnPanic(child.id());
-    std::thread::sleep(std::time::Duration::from_millis(3500));
+    std::thread::sleep(std::time::Duration::from_millis(ms));
     Command::new("kill")
         .args(["-KILL", &child.id().to_string()])
         .status()
         .unwrap();
     child.wait().unwrap();
     let rec = biowave::io::read(&path).expect("biowave reads the killed file");
+    let d = dir.path().join("dump");
+    common::dump(&rec, &d);
+    let args = [
+        std::ffi::OsStr::new("compare"),
+        path.as_os_str(),
+        d.as_os_str(),
+    ];
+    common::python("h5_check.py", args);
+    (dir, rec)
+}
+
+/// kill -9 while streaming HDF5: the writer closes and reopens the file about once a
+/// second, so h5py still opens it, with every frame up to the last reopen.
+#[test]
+fn kill_9_mid_stream_leaves_an_hdf5_file_h5py_reads() {
+    let (_dir, rec) = kill_9_hdf5_stream("sine", 3500);
     let x = &rec.channels[0].samples;
     assert!(x.len() >= 1000, "frames up to the last reopen: {}", x.len());
     for (i, v) in x.iter().enumerate() {
         let want = (std::f64::consts::TAU * 10.0 * i as f64 / 500.0).sin() as f32;
         assert!((v - want).abs() < 1e-6, "frame {i}");
     }
-    let d = dir.path().join("dump");
-    common::dump(&rec, &d);
-    common::python(
-        "h5_check.py",
-        [
-            std::ffi::OsStr::new("compare"),
-            path.as_os_str(),
-            d.as_os_str(),
-        ],
-    );
+}
+
+/// And its beat annotations: an ECGSYN stream killed mid-way leaves in the file's
+/// `/annotations` the beats of the events CSV up to the last reopen, each on a frame the
+/// file holds (h5py reads the same).
+#[test]
+fn kill_9_mid_stream_keeps_the_hdf5_files_beats_up_to_the_last_reopen() {
+    let (dir, rec) = kill_9_hdf5_stream("ecgsyn", 4500);
+    let rows = common::event_rows(&dir.path().join("killed.events.csv"));
+    let own = &rec.meta.annotations;
+    let held = rec.duration_s();
+    assert!(own.len() >= 2, "{} beats in {held} s", own.len());
+    assert!(own.len() <= rows.len());
+    for (a, r) in own.iter().zip(&rows) {
+        assert!(
+            (a.onset - r.0).abs() < 1e-3 && a.text == r.3,
+            "{a:?} vs {r:?}"
+        );
+        assert!(a.onset < held, "{a:?} past the file's {held} s");
+    }
 }
 
 fn open_fds(pid: u32) -> usize {

@@ -595,16 +595,17 @@ fn streamed_ecg_files_carry_their_beats_as_annotations() {
 }
 
 /// Any file format gets its events CSV: an HDF5 stream rolled in three files has three
-/// CSVs, each on its own file's R peaks.
+/// CSVs, each on its own file's R peaks, and each file holds them as `/annotations` too,
+/// which h5py reads as biowave does.
 #[test]
 fn streamed_hdf5_files_list_their_beats_beside_them() {
     assert_streamed_beats_labelled("h5");
 }
 
 /// Streams 30 s of ECGSYN to `ecg.EXT` rolled every 10 s; each file's `ecg_000i.events.csv`
-/// lists `N` beats timed from that file's start (the same as its EDF+ annotations, where the
-/// format holds them) on the R peaks biowave's QRS detector finds in the file, and each
-/// file's start time is 10 s after the one before.
+/// lists `N` beats timed from that file's start (the same as its own annotations, EDF+ or
+/// HDF5 `/annotations`, by pyedflib or h5py and by biowave) on the R peaks biowave's QRS
+/// detector finds in the file, and each file's start time is 10 s after the one before.
 fn assert_streamed_beats_labelled(ext: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("ecg.{ext}"));
@@ -653,6 +654,24 @@ fn assert_streamed_beats_labelled(ext: &str) {
             }
         }
         let rec = biowave::io::read(&f).unwrap();
+        let own = &rec.meta.annotations;
+        assert_eq!(own.len(), rows.len(), "{f:?}");
+        for (a, r) in own.iter().zip(&rows) {
+            assert!(
+                (a.onset - r.0).abs() < 1e-3 && a.text == r.3,
+                "{f:?}: {a:?} vs {r:?}"
+            );
+        }
+        if ext == "h5" {
+            let dump = dir.path().join(format!("dump{i}"));
+            common::dump(&rec, &dump);
+            let args = [
+                std::ffi::OsStr::new("compare"),
+                f.as_os_str(),
+                dump.as_os_str(),
+            ];
+            common::python("h5_check.py", args);
+        }
         starts.push(rec.meta.start.expect("a streamed file states its start"));
         let lead_ii = &rec.channels[1];
         assert_eq!(lead_ii.meta.label, "II");

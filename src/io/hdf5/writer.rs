@@ -14,9 +14,9 @@ use std::thread::JoinHandle;
 /// Name of the dataset biowave writes.
 pub const DATASET: &str = "signals";
 
-/// Streams frames into an HDF5 file; `finish()` writes annotations and closes it. About
-/// once a second the file is closed and reopened, so after a kill -9 h5py still reads it
-/// up to that point.
+/// Streams frames and annotations into an HDF5 file; `finish()` closes it. About once a
+/// second the file is closed and reopened, the annotations since the last time appended
+/// first, so after a kill -9 h5py still reads both up to that point.
 ///
 /// `rust-hdf5` handles are single-threaded (`Rc`), while writers move between threads, so
 /// the file lives on its own writer thread: frames go to it over a bounded channel and
@@ -43,7 +43,10 @@ struct Inner {
     flush_every: u64,
     since_flush: u64,
     last_checkpoint: std::time::Instant,
-    annotations: Vec<Annotation>,
+    /// Annotations not yet in the file (appended at the next checkpoint or at the end).
+    pending: Vec<Annotation>,
+    /// Whether `/annotations` exists yet (made at the first annotation).
+    annotations_made: bool,
 }
 
 impl H5Writer {
@@ -81,7 +84,7 @@ impl H5Writer {
         })
     }
 
-    /// Annotations to store under `/annotations` when the file is finished.
+    /// Annotations to store under `/annotations` (onsets in seconds from the first sample).
     pub fn set_annotations(&mut self, a: &[Annotation]) {
         self.send(Msg::Annotations(a.to_vec())).ok();
     }
@@ -149,11 +152,12 @@ impl Inner {
             flush_every: spec.sample_rate.max(1.0) as u64,
             since_flush: 0,
             last_checkpoint: std::time::Instant::now(),
-            annotations: Vec::new(),
+            pending: Vec::new(),
+            annotations_made: false,
         })
     }
 
-    /// Appends what arrives until the channel closes, then writes annotations and closes.
+    /// Appends what arrives until the channel closes, then the last annotations, and closes.
     fn run(mut self, rx: Receiver<Msg>, back: SyncSender<Vec<f32>>) -> Result<()> {
         for m in rx {
             match m {
@@ -161,12 +165,11 @@ impl Inner {
                     self.append(&buf)?;
                     let _ = back.try_send(buf);
                 }
-                Msg::Annotations(a) => self.annotations = a,
+                Msg::Annotations(a) => self.pending.extend(a),
             }
         }
+        self.append_annotations()?;
         let (file, ds) = self.open.take().ok_or_else(|| closed(&self.path))?;
-        write_annotations(&file, &self.annotations)
-            .map_err(|e| h5err(&self.path, "annotations", e))?;
         ds.flush().map_err(|e| h5err(&self.path, "flush", e))?;
         drop(ds);
         file.close().map_err(|e| h5err(&self.path, "closing", e))
@@ -196,6 +199,7 @@ impl Inner {
     /// Closes the file (superblock and object headers written) and reopens it to append:
     /// a process killed later leaves a file h5py reads up to this point.
     fn checkpoint(&mut self) -> Result<()> {
+        self.append_annotations()?;
         let p = self.path.clone();
         let (file, ds) = self.open.take().ok_or_else(|| closed(&p))?;
         drop(ds);
@@ -256,22 +260,47 @@ fn create_dataset(
     Ok(ds)
 }
 
-/// `/annotations/{onset, duration (NaN = none), text}` when there are any.
-fn write_annotations(f: &H5File, a: &[Annotation]) -> rust_hdf5::Result<()> {
-    if a.is_empty() {
-        return Ok(());
+/// Chunks of the `/annotations` datasets, in annotations.
+const ANNOTATION_CHUNK: usize = 256;
+
+impl Inner {
+    /// Appends the pending annotations to `/annotations/{onset, duration (NaN = none),
+    /// text}`, made resizable at the first one.
+    fn append_annotations(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let (file, _) = self.open.as_ref().ok_or_else(|| closed(&self.path))?;
+        let err = |e| h5err(&self.path, "annotations", e);
+        if !self.annotations_made {
+            create_annotations(file).map_err(err)?;
+            self.annotations_made = true;
+        }
+        let a = std::mem::take(&mut self.pending);
+        let onset: Vec<f64> = a.iter().map(|a| a.onset).collect();
+        let dur: Vec<f64> = a.iter().map(|a| a.duration.unwrap_or(f64::NAN)).collect();
+        let text: Vec<&str> = a.iter().map(|a| a.text.as_str()).collect();
+        for (name, v) in [("annotations/onset", onset), ("annotations/duration", dur)] {
+            file.dataset_writer(name)
+                .and_then(|ds| ds.append(&v))
+                .map_err(err)?;
+        }
+        file.append_vlen_strings("annotations/text", &text)
+            .map_err(err)
     }
+}
+
+/// The empty, resizable `/annotations/{onset, duration, text}`.
+fn create_annotations(f: &H5File) -> rust_hdf5::Result<()> {
     let g = f.create_group("annotations")?;
-    let onset: Vec<f64> = a.iter().map(|a| a.onset).collect();
-    let dur: Vec<f64> = a.iter().map(|a| a.duration.unwrap_or(f64::NAN)).collect();
-    let text: Vec<&str> = a.iter().map(|a| a.text.as_str()).collect();
-    for (name, v) in [("onset", onset), ("duration", dur)] {
+    for name in ["onset", "duration"] {
         g.new_dataset::<f64>()
-            .shape([v.len()])
-            .create(name)?
-            .write_raw(&v)?;
+            .shape([0usize])
+            .chunk(&[ANNOTATION_CHUNK])
+            .max_shape(&[None])
+            .create(name)?;
     }
-    g.write_vlen_strings("text", &text)?;
+    g.create_appendable_vlen_dataset("text", ANNOTATION_CHUNK, None)?;
     Ok(())
 }
 
@@ -280,6 +309,10 @@ impl Writer for H5Writer {
         let mut buf = self.buffer();
         block.interleave_into(&mut buf);
         self.send(Msg::Frames(buf))
+    }
+
+    fn annotate(&mut self, a: Annotation) {
+        self.send(Msg::Annotations(vec![a])).ok();
     }
 
     fn finish(&mut self) -> Result<()> {
