@@ -440,3 +440,23 @@ fn info_reports_a_physical_range_only_where_the_header_declares_one() {
         );
     }
 }
+
+/// A record with no start time (the CODE-style HDF5 states none) written as EDF+ says so,
+/// `Startdate X` as EDF+ has it, rather than inventing one: biowave reads no start back,
+/// pyedflib opens the file, and a record with a start keeps it.
+#[test]
+fn an_unknown_start_stays_unknown_through_edf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let code = io::read(Path::new("signals/ecg12_3x4096.h5")).unwrap();
+    assert_eq!(code.meta.start, None);
+    let out = tmp.path().join("code.edf");
+    io::save(&code, &out).unwrap();
+    assert_eq!(io::read(&out).unwrap().meta.start, None);
+    let s = common::pyedflib_summary(&out, &[]);
+    assert_eq!(s["labels"].as_array().map(Vec::len), Some(12), "{s}");
+    let mitdb = io::read(Path::new("signals/mitdb208.edf")).unwrap();
+    let again = tmp.path().join("m.edf");
+    io::save(&mitdb, &again).unwrap();
+    assert_eq!(io::read(&again).unwrap().meta.start, mitdb.meta.start);
+    assert!(mitdb.meta.start.is_some());
+}

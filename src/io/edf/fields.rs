@@ -25,13 +25,21 @@ pub fn parse_num<T: std::str::FromStr>(path: &Path, field: &str, b: &[u8]) -> Re
 }
 
 /// Parses `dd.mm.yy` and `hh.mm.ss`; with EDF+ the recording field's `Startdate
-/// dd-MMM-yyyy` gives the 4-digit year. Years 85–99 are 1985–1999, 00–84 are 2000–2084.
+/// dd-MMM-yyyy` gives the 4-digit year, and `Startdate X` (unknown or anonymised) no start
+/// at all. Years 85–99 are 1985–1999, 00–84 are 2000–2084.
 pub fn parse_date_time(
     path: &Path,
     date: &str,
     time: &str,
     recording: Option<&str>,
 ) -> Result<Option<NaiveDateTime>> {
+    let unknown = |r: &str| {
+        r.strip_prefix("Startdate ")
+            .map(|d| d.split(' ').next() == Some("X"))
+    };
+    if recording.and_then(unknown) == Some(true) {
+        return Ok(None);
+    }
     let parts = |s: &str, field: &str| -> Result<[u32; 3]> {
         let v: Vec<u32> = s
             .split(['.', ':'])
@@ -222,6 +230,11 @@ mod tests {
         .unwrap();
         assert_eq!(d.to_string(), "2103-07-04 13:05:00");
         assert!(parse_date_time(p, "31.02.03", "00.00.00", None).is_err());
+        let unknown = Some("Startdate X X X biowave");
+        assert_eq!(
+            parse_date_time(p, "01.01.00", "00.00.00", unknown).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -306,7 +306,7 @@ impl EdfWriter {
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .unwrap_or_default()
         });
-        let (patient, recording) = plus_identification(opts, &start);
+        let (patient, recording) = plus_identification(opts, opts.start.as_ref());
         h.extend(field(&patient, 80));
         h.extend(field(&recording, 80));
         h.extend(field(&start.format("%d.%m.%y").to_string(), 8));
@@ -419,14 +419,20 @@ impl Drop for EdfWriter {
 }
 
 /// EDF+ patient and recording fields: the user's texts kept, in the subfield form EDF+
-/// requires (`code sex birthdate name`; `Startdate DD-MMM-YYYY admin technician equipment`).
-fn plus_identification(opts: &WriteOptions, start: &chrono::NaiveDateTime) -> (String, String) {
+/// requires (`code sex birthdate name`; `Startdate DD-MMM-YYYY admin technician equipment`,
+/// `Startdate X …` when the start is unknown, which readers take as no start).
+fn plus_identification(
+    opts: &WriteOptions,
+    start: Option<&chrono::NaiveDateTime>,
+) -> (String, String) {
     let patient = match opts.patient.split_whitespace().count() {
         0 => "X X X X".to_string(),
         n if n >= 4 => opts.patient.clone(),
         _ => format!("X X X {}", opts.patient.trim().replace(' ', "_")),
     };
-    let date = start.format("%d-%b-%Y").to_string().to_uppercase();
+    let date = start.map_or("X".into(), |t| {
+        t.format("%d-%b-%Y").to_string().to_uppercase()
+    });
     let recording = match opts.recording.strip_prefix("Startdate ") {
         // Keep the user's subfields; the date is the one this file starts on.
         Some(rest) => {
