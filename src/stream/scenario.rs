@@ -13,6 +13,7 @@
 //! duration = "10m"                # optional
 //! temperature = 0.5               # optional; transformer checkpoints only
 //! fs = 500                        # optional; a checkpoint's output resampled to this rate
+//!                                 # (in a checkpoint's params too: params = { fs = 500 })
 //! to = ["tcp://127.0.0.1:5000", "file:out.edf"]
 //! on_error = "drop"               # or "stop" (default)
 //! ```
@@ -125,6 +126,7 @@ pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
     if let Some(p) = &def.physio {
         return p.generator(def.seed);
     }
+    let mut fs = def.fs;
     let g = match (name, def.params.clone()) {
         ("sine", p) => sine(p.unwrap_or_default()),
         ("ecgsyn" | "eeg", Some(t)) => {
@@ -132,12 +134,35 @@ pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
             model::physio::PhysioModel::from_table(name, Some((origin, t)), &[])?
                 .generator(def.seed)
         }
-        (name, Some(_)) => Err(Error::BadInput(format!(
-            "model {name}: `params` are understood by sine, ecgsyn and eeg only"
-        ))),
+        (name, Some(t)) => {
+            fs = checkpoint_rate(name, &t, fs)?;
+            model::by_name_with(name, def.seed, def.temperature)
+        }
         (name, None) => model::by_name_with(name, def.seed, def.temperature),
     }?;
-    model::resampled::to_rate(g, def.fs)
+    model::resampled::to_rate(g, fs)
+}
+
+/// A checkpoint's `params`: only `fs`, taken as the stream's `fs` (its output resampled, as
+/// `--fs` does for any model); any other key, or `fs` given twice, refused by name.
+fn checkpoint_rate(name: &str, params: &toml::Table, fs: Option<f64>) -> Result<Option<f64>> {
+    let refuse = |what: String| Err(Error::BadInput(format!("model {name}: {what}")));
+    if let Some(k) = params.keys().find(|k| *k != "fs") {
+        return refuse(format!(
+            "params: `{k}` is understood by sine, ecgsyn and eeg only (a checkpoint takes \
+             `fs` alone, its output resampled to that rate)"
+        ));
+    }
+    let Some(v) = params.get("fs") else {
+        return Ok(fs);
+    };
+    let Some(rate) = v.as_float().or_else(|| v.as_integer().map(|i| i as f64)) else {
+        return refuse(format!("params: `fs` must be a number of Hz, got {v}"));
+    };
+    match fs {
+        Some(f) if f != rate => refuse(format!("`fs = {f}` and params `fs = {rate}` disagree")),
+        _ => Ok(Some(rate)),
+    }
 }
 
 /// The calibration sine from a stream's `params` ([`SineParams`]).
@@ -429,5 +454,33 @@ mod tests {
             .unwrap();
         let e = build_generator(&sine).err().unwrap().to_string();
         assert!(e.contains("`fs` resamples checkpoints"), "{e}");
+    }
+
+    /// `params = { fs = 500 }` on a checkpoint is its `fs`, as `fs` sits in ecgsyn's
+    /// params; another key, a rate that is not a number, or two rates that differ are
+    /// refused by name.
+    #[test]
+    fn a_checkpoints_params_may_hold_its_rate_and_nothing_else() {
+        let build = |extra: &str| {
+            let text = format!("[[stream]]\nmodel = \"models/ecg-vae\"\n{extra}\n");
+            let s = Scenario::parse(Path::new("s.toml"), &text).unwrap();
+            build_generator(&s.streams[0]).map(|g| g.spec().sample_rate)
+        };
+        assert_eq!(build("params = { fs = 500 }").unwrap(), 500.0);
+        assert_eq!(build("params = { fs = 250.0 }\nfs = 250").unwrap(), 250.0);
+        for (extra, says) in [
+            (
+                "params = { hr = 60 }",
+                "`hr` is understood by sine, ecgsyn and eeg only",
+            ),
+            ("params = { fs = \"500\" }", "`fs` must be a number of Hz"),
+            (
+                "params = { fs = 500 }\nfs = 250",
+                "`fs = 250` and params `fs = 500` disagree",
+            ),
+        ] {
+            let e = build(extra).err().unwrap().to_string();
+            assert!(e.contains(says), "{extra}: {e}");
+        }
     }
 }
