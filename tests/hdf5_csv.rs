@@ -460,3 +460,36 @@ fn an_unknown_start_stays_unknown_through_edf() {
     assert_eq!(io::read(&again).unwrap().meta.start, mitdb.meta.start);
     assert!(mitdb.meta.start.is_some());
 }
+
+/// Annotations h5py wrote as biowave does are read, except one without a finite onset;
+/// a group whose datasets' lengths differ is left out whole; both said on stderr by name.
+#[test]
+fn hdf5_annotations_without_an_onset_or_of_ragged_lengths_are_left_out_aloud() {
+    let tmp = tempfile::tempdir().unwrap();
+    make(tmp.path());
+    let notes = io::read(&tmp.path().join("notes.h5")).unwrap();
+    let got: Vec<(f64, Option<f64>, &str)> = (notes.meta.annotations.iter())
+        .map(|a| (a.onset, a.duration, a.text.as_str()))
+        .collect();
+    assert_eq!(got, vec![(1.0, None, "a"), (3.0, Some(0.5), "c")]);
+    assert!(io::read(&tmp.path().join("ragged.h5"))
+        .unwrap()
+        .meta
+        .annotations
+        .is_empty());
+    for (file, says) in [
+        (
+            "notes.h5",
+            "notes.h5: 1 annotations without a finite onset left out",
+        ),
+        ("ragged.h5", "ragged.h5: /annotations left out"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .arg("info")
+            .arg(tmp.path().join(file))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && err.contains(says), "{file}: {err}");
+    }
+}

@@ -5,7 +5,8 @@
         writes HDF5 files with h5py from the real recordings in signals/: 2-D samples x
         channels (contiguous, vlen string labels/units), channels x samples in a group
         (chunked + gzip, float64, `fs`), int16 with scale/offset (`sfreq`), and bad ones:
-        no rate, rank 1, a NaN, a truncated file.
+        no rate, rank 1, a NaN, a truncated file; annotations with a NaN onset, and ones
+        whose onset and text lengths differ.
     h5_check.py compare FILE DUMP [--dataset D] [--channels-first] [--record R]
         reads FILE with h5py and compares it with what biowave read (DUMP: meta.json +
         ch{i}.f32, see tests/common): values (scaled like biowave), labels, units, rate,
@@ -72,6 +73,16 @@ def make(d):
         y[100, 2] = np.nan
         ds = f.create_dataset("x", data=y)
         ds.attrs["fs"] = 128
+    # Annotations as biowave writes them, one without an onset; and lengths that differ.
+    for name, onset, text in [("notes.h5", [1.0, np.nan, 3.0], ["a", "b", "c"]),
+                              ("ragged.h5", [1.0, 2.0], ["a", "b", "c"])]:
+        with h5py.File(os.path.join(d, name), "w") as f:
+            ds = f.create_dataset("signals", data=x.astype(np.float32))
+            ds.attrs["sample_rate"] = 128
+            g = f.create_group("annotations")
+            g.create_dataset("onset", data=np.array(onset))
+            g.create_dataset("duration", data=np.array([np.nan] * (len(onset) - 1) + [0.5]))
+            g.create_dataset("text", data=np.array(text, dtype=STR))
     with open(os.path.join(d, "a2d.h5"), "rb") as src:
         head = src.read(700)
     with open(os.path.join(d, "corrupt.h5"), "wb") as dst:

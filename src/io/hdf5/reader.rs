@@ -36,7 +36,7 @@ impl H5Reader {
                 ),
             ));
         }
-        let info = info(&layout, annotations(&file));
+        let info = info(&layout, annotations(&file, path));
         Ok(H5Reader {
             path: path.to_path_buf(),
             layout,
@@ -107,18 +107,16 @@ fn info(l: &Layout, annotations: Vec<Annotation>) -> RecordInfo {
 }
 
 /// Annotations biowave wrote: `/annotations/{onset,duration,text}` (duration NaN = none).
-fn annotations(f: &H5File) -> Vec<Annotation> {
+/// A group that is there but cannot be read whole (lengths that differ, another type),
+/// and annotations without a finite onset, are left out with a warning naming `path`.
+fn annotations(f: &H5File, path: &Path) -> Vec<Annotation> {
+    if f.root_group().group("annotations").is_err() {
+        return Vec::new();
+    }
     let read = || -> Option<Vec<Annotation>> {
-        let onset = f
-            .dataset("annotations/onset")
-            .ok()?
-            .read_numeric_as::<f64>()
-            .ok()?;
-        let dur = f
-            .dataset("annotations/duration")
-            .ok()?
-            .read_numeric_as::<f64>()
-            .ok()?;
+        let numbers = |name| f.dataset(name).ok()?.read_numeric_as::<f64>().ok();
+        let onset = numbers("annotations/onset")?;
+        let dur = numbers("annotations/duration")?;
         let text = f.dataset("annotations/text").ok()?.read_strings().ok()?;
         (onset.len() == dur.len() && dur.len() == text.len()).then(|| {
             onset
@@ -133,7 +131,23 @@ fn annotations(f: &H5File) -> Vec<Annotation> {
                 .collect()
         })
     };
-    read().unwrap_or_default()
+    let Some(mut all) = read() else {
+        tracing::warn!(
+            "{}: /annotations left out: not onset, duration and text of one length",
+            path.display()
+        );
+        return Vec::new();
+    };
+    let n = all.len();
+    all.retain(|a| a.onset.is_finite());
+    if all.len() < n {
+        tracing::warn!(
+            "{}: {} annotations without a finite onset left out",
+            path.display(),
+            n - all.len()
+        );
+    }
+    all
 }
 
 impl Reader for H5Reader {
