@@ -981,6 +981,7 @@ fn an_edf_plus_d_trains_within_its_stretches() {
             && err.contains("paused.edf@160s (1.00 s) shorter than one training window"),
         "{err}"
     );
+    assert_eq!(err.matches("stretches trained on").count(), 1, "said once: {err}");
     let cfg = common::read_json(&tmp.path().join("ok/config.json"));
     assert_eq!(cfg["spec"]["sample_rate"], 360.0);
     rec.channels[0].samples.truncate(4 * 360);

@@ -272,7 +272,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     if let Some(codec) = &args.codec {
         return super::train_latent::run(&args, codec);
     }
-    let src = sources(&args)?;
+    let src = sources(&args, true)?;
     let dc = data_config(&args);
     let spec = spec_of(&src, &dc)?;
     let fingerprints = fingerprints(&args)?;
@@ -616,7 +616,7 @@ fn beat_states(
     k: usize,
 ) -> crate::Result<Option<LatentStates>> {
     let (mut seqs, mut views) = (Vec::new(), 1);
-    for s in sources(args)? {
+    for s in sources(args, false)? {
         let one = token_sequences(model, done, &s, dev)?;
         views = one.len();
         seqs.extend(one.into_iter().map(|r| r.data));
@@ -648,7 +648,7 @@ struct RecordTargets {
 /// Measures [`RecordTargets`] of the training records.
 fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets> {
     let (mut spectra, mut signal_sets, mut rate) = (Vec::new(), Vec::new(), 0.0);
-    for src in records(args)? {
+    for src in records(args, false)? {
         let (signals, fs) = crate::data::prepare_signals(&src, data)?;
         let low = args
             .fine_eq

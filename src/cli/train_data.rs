@@ -40,8 +40,9 @@ pub(super) fn piece_count(name: &str, n: usize, fs: f64, args: &Args) -> crate::
 
 /// Every `--data` file read, its channels in the first file's units ([`match_units`]),
 /// and an EDF+D split into its contiguous stretches (named `FILE@ONSETs`), those too short
-/// for one training window left out with a warning: the records before any cutting.
-pub(super) fn records(args: &Args) -> crate::Result<Vec<Source>> {
+/// for one training window left out (said on stderr when `say`: the first of the several
+/// reads one training run makes): the records before any cutting.
+pub(super) fn records(args: &Args, say: bool) -> crate::Result<Vec<Source>> {
     let mut out = Vec::new();
     let mut first: Option<(String, Vec<ChannelMeta>)> = None;
     for p in &args.data {
@@ -56,14 +57,14 @@ pub(super) fn records(args: &Args) -> crate::Result<Vec<Source>> {
                 ))
             }
         }
-        out.extend(stretches(name, rec, args)?);
+        out.extend(stretches(name, rec, args, say)?);
     }
     Ok(out)
 }
 
 /// `rec` as one source, or an EDF+D's stretches each as one, those shorter than a training
-/// window left out (logged); an error when none is long enough.
-fn stretches(name: String, rec: Record, args: &Args) -> crate::Result<Vec<Source>> {
+/// window left out (logged when `say`); an error when none is long enough.
+fn stretches(name: String, rec: Record, args: &Args, say: bool) -> crate::Result<Vec<Source>> {
     if rec.meta.segments.is_empty() || rec.channels.is_empty() {
         return Ok(vec![Source { name, record: rec }]);
     }
@@ -98,18 +99,20 @@ fn stretches(name: String, rec: Record, args: &Args) -> crate::Result<Vec<Source
             need as f64 / fs
         ),
     };
-    tracing::warn!(
-        "{name}: {} of its {total} discontinuous stretches trained on, each alone (no window \
-         across a gap){left_out}",
-        kept.len()
-    );
+    if say {
+        tracing::warn!(
+            "{name}: {} of its {total} discontinuous stretches trained on, each alone (no \
+             window across a gap){left_out}",
+            kept.len()
+        );
+    }
     Ok(kept)
 }
 
-/// The training records ([`records`]), each cut into up to [`PIECES`] pieces when fewer
-/// than three are given.
-pub(super) fn sources(args: &Args) -> crate::Result<Vec<Source>> {
-    let recs = records(args)?;
+/// The training records ([`records`], `say` passed on), each cut into up to [`PIECES`]
+/// pieces when fewer than three are given.
+pub(super) fn sources(args: &Args, say: bool) -> crate::Result<Vec<Source>> {
+    let recs = records(args, say)?;
     if recs.len() >= 3 {
         return Ok(recs);
     }

@@ -104,7 +104,7 @@ fn tokens(
     latent: usize,
     dev: &candle_core::Device,
 ) -> Result<Dataset> {
-    let src = sources(args)?;
+    let src = sources(args, true)?;
     let mut pieces = Vec::with_capacity(src.len());
     for s in &src {
         let seqs = token_sequences(vae, codec, s, dev)?;
