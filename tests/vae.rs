@@ -488,6 +488,19 @@ fn volts_are_put_in_the_first_files_unit() {
     assert!(worst < 0.05, "log PSD {worst} from the record twice in mV");
     let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
         .arg("train")
+        .args(data(&uv))
+        .arg("--out")
+        .arg(tmp.path().join("again"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let said = err
+        .matches("uV.edf: channel MLII rescaled from uV to mV")
+        .count();
+    assert_eq!(said, 1, "the rescale said once: {err}");
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .arg("train")
         .args(data(&degc))
         .arg("--out")
         .arg(tmp.path().join("bad"))
@@ -981,7 +994,11 @@ fn an_edf_plus_d_trains_within_its_stretches() {
             && err.contains("paused.edf@160s (1.00 s) shorter than one training window"),
         "{err}"
     );
-    assert_eq!(err.matches("stretches trained on").count(), 1, "said once: {err}");
+    assert_eq!(
+        err.matches("stretches trained on").count(),
+        1,
+        "said once: {err}"
+    );
     let cfg = common::read_json(&tmp.path().join("ok/config.json"));
     assert_eq!(cfg["spec"]["sample_rate"], 360.0);
     rec.channels[0].samples.truncate(4 * 360);

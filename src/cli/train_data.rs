@@ -49,7 +49,7 @@ pub(super) fn records(args: &Args, say: bool) -> crate::Result<Vec<Source>> {
         let mut rec = crate::io::read(p)?;
         let name = p.display().to_string();
         match &first {
-            Some((first_name, metas)) => match_units(&mut rec, &name, metas, first_name)?,
+            Some((first, metas)) => match_units(&mut rec, &name, (first, metas), say)?,
             None => {
                 first = Some((
                     name.clone(),
@@ -144,13 +144,14 @@ pub(super) fn sources(args: &Args, say: bool) -> crate::Result<Vec<Source>> {
     Ok(out)
 }
 
-/// Puts `rec`'s channels in the units of the first file's channels (`first`) of the same
-/// label: volts rescaled (a file in µV beside one in mV), other differing units refused.
+/// Puts `rec`'s channels in the units of the first file's channels (`first`: its name and
+/// channels) of the same label: volts rescaled (a file in µV beside one in mV; logged when
+/// `say`), other differing units refused.
 fn match_units(
     rec: &mut Record,
     name: &str,
-    first: &[ChannelMeta],
-    first_name: &str,
+    (first_name, first): (&str, &[ChannelMeta]),
+    say: bool,
 ) -> crate::Result<()> {
     for c in &mut rec.channels {
         let Some(to) = first
@@ -161,8 +162,11 @@ fn match_units(
             continue;
         };
         let (label, unit) = (&c.meta.label, &c.meta.unit);
-        let k = crate::record::unit_factor(name, label, unit, to, first_name)
-            .map_err(crate::Error::BadInput)?;
+        let k = match (say, crate::record::unit_scale(unit, to)) {
+            (false, Some(k)) => k as f32,
+            _ => crate::record::unit_factor(name, label, unit, to, first_name)
+                .map_err(crate::Error::BadInput)?,
+        };
         if k != 1.0 {
             c.samples.iter_mut().for_each(|x| *x *= k);
             c.meta.unit = to.clone();
