@@ -203,6 +203,11 @@ fn channel_and_time_selection_equals_slicing_the_whole_read() {
 
 /// Builds an EDF+D file by hand: 1 signal at 10 Hz, 1 s records at onsets 0, 1 and 5 s.
 fn edf_plus_d(path: &Path) {
+    edf_plus_d_at(path, [0.0, 1.0, 5.0]);
+}
+
+/// The same with its three records at `onsets` (NaN: a record without its time-keeping TAL).
+fn edf_plus_d_at(path: &Path, onsets: [f64; 3]) {
     let ns = 2;
     let mut h = Vec::new();
     let field = |s: &str, w: usize| format!("{s:<w$}").into_bytes();
@@ -232,11 +237,14 @@ fn edf_plus_d(path: &Path) {
     h.extend(per("10", "30", 8));
     h.extend(per("", "", 32));
     assert_eq!(h.len(), 768);
-    for (k, onset) in [0.0, 1.0, 5.0].iter().enumerate() {
+    for (k, onset) in onsets.iter().enumerate() {
         for i in 0..10i16 {
             h.extend(((k as i16) * 1000 + i * 100).to_le_bytes());
         }
-        let mut tal = format!("+{onset}\x14\x14\x00").into_bytes();
+        let mut tal = match onset.is_nan() {
+            true => Vec::new(),
+            false => format!("+{onset}\x14\x14\x00").into_bytes(),
+        };
         if k == 2 {
             tal.extend(b"+5.5\x150.5\x14gap over\x14electrode check\x14\x00");
         }
@@ -270,6 +278,37 @@ fn edf_plus_d_segments_come_from_record_onsets() {
     assert_eq!(rec.meta.annotations[0].duration, Some(0.5));
     let start = rec.meta.start.unwrap().to_string();
     assert_eq!(start, "2021-03-02 10:11:12");
+}
+
+/// An EDF+D whose records overlap in time, or one without its time-keeping annotation,
+/// is refused naming the file, the field and the record: where its samples lie is unknown.
+#[test]
+fn edf_plus_d_records_out_of_order_or_untimed_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (onsets, says) in [
+        (
+            [0.0, 1.0, 1.5],
+            "EDF Annotations: data record 3 starts at 1.5 s, before record 2 (1 s + 1 s) ends",
+        ),
+        (
+            [0.0, f64::NAN, 5.0],
+            "time-keeping annotation in each of its 3 data records; 2 have one",
+        ),
+    ] {
+        let f = tmp.path().join("bad.edf");
+        edf_plus_d_at(&f, onsets);
+        let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .arg("info")
+            .arg(&f)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("bad.edf") && err.contains(says),
+            "{onsets:?}: {err}"
+        );
+    }
 }
 
 /// `convert` of an EDF+D joins its stretches (every output is continuous): annotations move

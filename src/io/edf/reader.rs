@@ -89,9 +89,43 @@ impl EdfReader {
             .annotations
             .sort_by(|x, y| x.onset.total_cmp(&y.onset));
         if self.header.variant.discontinuous {
+            self.check_onsets(&onsets)?;
             self.info.meta.segments = segments(&onsets, self.header.record_duration);
         }
         Ok(())
+    }
+
+    /// An EDF+D's data records each start with a time-keeping TAL, in time order and not
+    /// overlapping (EDF+ 2.2.4): else where its samples lie is unknown, and it is refused.
+    fn check_onsets(&self, onsets: &[f64]) -> Result<()> {
+        let d = self.header.record_duration;
+        if onsets.len() as u64 != self.header.n_records {
+            return Err(Error::format(
+                &self.path,
+                "EDF Annotations",
+                format!(
+                    "an EDF+D needs a time-keeping annotation in each of its {} data records; \
+                     {} have one",
+                    self.header.n_records,
+                    onsets.len()
+                ),
+            ));
+        }
+        match (onsets.windows(2).enumerate()).find(|(_, w)| w[1] < w[0] + d - 1e-6) {
+            Some((i, w)) => Err(Error::format(
+                &self.path,
+                "EDF Annotations",
+                format!(
+                    "data record {} starts at {} s, before record {} ({} s + {d} s) ends: an \
+                     EDF+D's records must follow each other in time",
+                    i + 2,
+                    w[1],
+                    i + 1,
+                    w[0]
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The TALs of annotation signal `a` in data record `rec` (0-based), read through `buf`.
