@@ -1148,3 +1148,37 @@ fn resume_remakes_only_what_is_missing_or_damaged() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
 }
+
+/// A bulk HDF5 record is the same bytes for the same seed however long it takes to write:
+/// 12 h of one lead (seconds of writing, where a stream's file would be closed and reopened
+/// each second, moving where later chunks lie), twice, with its beats in `/annotations`.
+#[test]
+fn a_long_hdf5_record_is_the_same_bytes_each_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |sub: &str| {
+        let out = dir.path().join(sub);
+        let o = biowave(&[
+            "generate",
+            "--model",
+            "ecgsyn",
+            "--leads",
+            "1",
+            "--duration",
+            "12h",
+            "--seed",
+            "3",
+            "--format",
+            "h5",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = manifest(&out.join("manifest.json"));
+        let file = out.join(m["records"][0]["file"].as_str().unwrap());
+        let beats = biowave::io::read(&file).unwrap().meta.annotations.len();
+        (m["records"][0]["sha256"].clone(), beats)
+    };
+    let (a, b) = (run("a"), run("b"));
+    assert_eq!(a.0, b.0, "same seed, same file");
+    assert!((40_000..70_000).contains(&a.1), "12 h of beats: {}", a.1);
+}

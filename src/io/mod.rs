@@ -111,6 +111,10 @@ pub struct WriteOptions {
     pub start: Option<chrono::NaiveDateTime>,
     /// Compress where the format can (HDF5 gzip level 1-9).
     pub compression: Option<u8>,
+    /// HDF5: close and reopen the file about once a second, so that a killed writer leaves
+    /// it readable up to then (streams). Off, as for bulk `generate` and `convert`, the
+    /// file's bytes depend on its data alone, not on when those reopens fell.
+    pub checkpoints: bool,
 }
 
 /// How to interpret inputs whose files do not say everything (HDF5, CSV).

@@ -14,9 +14,10 @@ use std::thread::JoinHandle;
 /// Name of the dataset biowave writes.
 pub const DATASET: &str = "signals";
 
-/// Streams frames and annotations into an HDF5 file; `finish()` closes it. About once a
-/// second the file is closed and reopened, the annotations since the last time appended
-/// first, so after a kill -9 h5py still reads both up to that point.
+/// Streams frames and annotations into an HDF5 file; `finish()` closes it. With
+/// `WriteOptions::checkpoints`, about once a second the file is closed and reopened, the
+/// annotations since the last time appended first, so after a kill -9 h5py still reads
+/// both up to that point.
 ///
 /// `rust-hdf5` handles are single-threaded (`Rc`), while writers move between threads, so
 /// the file lives on its own writer thread: frames go to it over a bounded channel and
@@ -40,7 +41,9 @@ struct Inner {
     /// The open file and dataset (`None` only inside `checkpoint`, between close and reopen).
     open: Option<(H5File, H5Dataset)>,
     n_channels: usize,
-    flush_every: u64,
+    /// Frames between checkpoints at least (a second's), `None` without them
+    /// (`WriteOptions::checkpoints`).
+    flush_every: Option<u64>,
     since_flush: u64,
     last_checkpoint: std::time::Instant,
     /// Annotations not yet in the file (appended at the next checkpoint or at the end).
@@ -149,7 +152,7 @@ impl Inner {
             path: path.to_path_buf(),
             open: Some((file, ds)),
             n_channels: spec.n_channels(),
-            flush_every: spec.sample_rate.max(1.0) as u64,
+            flush_every: opts.checkpoints.then_some(spec.sample_rate.max(1.0) as u64),
             since_flush: 0,
             last_checkpoint: std::time::Instant::now(),
             pending: Vec::new(),
@@ -186,7 +189,9 @@ impl Inner {
         self.since_flush += n;
         // At most once a wall-clock second and once a second of signal: bounded loss after
         // a kill, and bulk (--fast) writing is not slowed by reopening.
-        if self.since_flush >= self.flush_every
+        if self
+            .flush_every
+            .is_some_and(|every| self.since_flush >= every)
             && self.last_checkpoint.elapsed().as_secs_f64() >= 1.0
         {
             self.checkpoint()?;

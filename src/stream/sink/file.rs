@@ -112,6 +112,7 @@ impl FileSink {
         let opts = WriteOptions {
             start: Some(start),
             recording: "stream".into(),
+            checkpoints: true,
             ..WriteOptions::default()
         };
         self.writer = Some(io::create(&p, &self.spec, &opts)?);
