@@ -130,10 +130,17 @@ fn sigterm_during_training_leaves_a_checkpoint_that_resumes() {
 /// after `ms`: the directory and the file read back by biowave (h5py reading the same).
 fn kill_9_hdf5_stream(model: &str, ms: u64) -> (tempfile::TempDir, biowave::record::Record) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("killed.h5");
+    let to = format!("file:{}", dir.path().join("killed.h5").display());
+    let args = ["stream", "--model", model, "--to", &to];
+    let rec = kill_9_hdf5(&args, &dir.path().join("killed.h5"), ms);
+    (dir, rec)
+}
+
+/// Runs biowave with `args`, kills it with -9 after `ms`, and reads `path` back with
+/// biowave and h5py, which must agree.
+fn kill_9_hdf5(args: &[&str], path: &std::path::Path, ms: u64) -> biowave::record::Record {
     let mut child = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .args(["stream", "--model", model, "--to"])
-        .arg(format!("file:{}", path.display()))
+        .args(args)
         .spawn()
         .unwrap();
     let _reap = common::KillOnPanic(child.id());
@@ -143,8 +150,8 @@ fn kill_9_hdf5_stream(model: &str, ms: u64) -> (tempfile::TempDir, biowave::reco
         .status()
         .unwrap();
     child.wait().unwrap();
-    let rec = biowave::io::read(&path).expect("biowave reads the killed file");
-    let d = dir.path().join("dump");
+    let rec = biowave::io::read(path).expect("biowave reads the killed file");
+    let d = path.with_extension("dump");
     common::dump(&rec, &d);
     let args = [
         std::ffi::OsStr::new("compare"),
@@ -152,7 +159,38 @@ fn kill_9_hdf5_stream(model: &str, ms: u64) -> (tempfile::TempDir, biowave::reco
         d.as_os_str(),
     ];
     common::python("h5_check.py", args);
-    (dir, rec)
+    rec
+}
+
+/// kill -9 during bulk `generate` to HDF5: its file is closed and reopened after each
+/// minute of signal (where depends on the data alone, so the bytes do too), and biowave
+/// and h5py read it up to the last whole minute, beats included.
+#[test]
+fn kill_9_mid_generate_leaves_an_hdf5_file_of_whole_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("g");
+    let args = [
+        "generate",
+        "--model",
+        "ecgsyn",
+        "--leads",
+        "1",
+        "--duration",
+        "12h",
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "h5",
+    ];
+    let rec = kill_9_hdf5(&args, &out.join("ecgsyn-000000.h5"), 1200);
+    let minutes = rec.duration_s() / 60.0;
+    assert!((1.0..720.0).contains(&minutes), "{minutes} min");
+    assert_eq!(minutes.fract(), 0.0, "{minutes} min");
+    let beats = rec.meta.annotations.len() as f64;
+    assert!(
+        (50.0..90.0).contains(&(beats / minutes)),
+        "{beats} beats in {minutes} min"
+    );
 }
 
 /// kill -9 while streaming HDF5: the writer closes and reopens the file about once a

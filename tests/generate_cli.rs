@@ -1150,8 +1150,9 @@ fn resume_remakes_only_what_is_missing_or_damaged() {
 }
 
 /// A bulk HDF5 record is the same bytes for the same seed however long it takes to write:
-/// 12 h of one lead (seconds of writing, where a stream's file would be closed and reopened
-/// each second, moving where later chunks lie), twice, with its beats in `/annotations`.
+/// 12 h of one lead (seconds of writing; its file is closed and reopened after each minute
+/// of signal, where a stream's is each wall-clock second, which moved later chunks by
+/// timing), twice, with its beats in `/annotations`.
 #[test]
 fn a_long_hdf5_record_is_the_same_bytes_each_time() {
     let dir = tempfile::tempdir().unwrap();

@@ -111,10 +111,21 @@ pub struct WriteOptions {
     pub start: Option<chrono::NaiveDateTime>,
     /// Compress where the format can (HDF5 gzip level 1-9).
     pub compression: Option<u8>,
-    /// HDF5: close and reopen the file about once a second, so that a killed writer leaves
-    /// it readable up to then (streams). Off, as for bulk `generate` and `convert`, the
-    /// file's bytes depend on its data alone, not on when those reopens fell.
-    pub checkpoints: bool,
+    /// HDF5: when the file is closed and reopened, so that a killed writer leaves it
+    /// readable up to then.
+    pub checkpoints: Checkpoints,
+}
+
+/// When an HDF5 writer closes and reopens its file (what a kill -9 leaves readable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Checkpoints {
+    /// After each minute of signal: where depends on the data alone, so the same data
+    /// gives the same bytes however long writing takes (bulk `generate`, `convert`).
+    #[default]
+    EachMinute,
+    /// About once a second, of signal and of wall-clock time both: little lost to a kill,
+    /// a `--fast` stream not slowed (stream file sinks).
+    EachSecond,
 }
 
 /// How to interpret inputs whose files do not say everything (HDF5, CSV).

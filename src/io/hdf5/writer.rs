@@ -3,7 +3,7 @@
 
 use super::h5err;
 use crate::block::Block;
-use crate::io::{Error, Result, WriteOptions, Writer};
+use crate::io::{Checkpoints, Error, Result, WriteOptions, Writer};
 use crate::record::{Annotation, SignalSpec};
 use rust_hdf5::types::VarLenUnicode;
 use rust_hdf5::{H5Dataset, H5File};
@@ -14,10 +14,10 @@ use std::thread::JoinHandle;
 /// Name of the dataset biowave writes.
 pub const DATASET: &str = "signals";
 
-/// Streams frames and annotations into an HDF5 file; `finish()` closes it. With
-/// `WriteOptions::checkpoints`, about once a second the file is closed and reopened, the
-/// annotations since the last time appended first, so after a kill -9 h5py still reads
-/// both up to that point.
+/// Streams frames and annotations into an HDF5 file; `finish()` closes it. Each minute of
+/// signal, or for a stream about once a second (`WriteOptions::checkpoints`), the file is
+/// closed and reopened, the annotations since the last time appended first, so after a
+/// kill -9 h5py still reads both up to that point.
 ///
 /// `rust-hdf5` handles are single-threaded (`Rc`), while writers move between threads, so
 /// the file lives on its own writer thread: frames go to it over a bounded channel and
@@ -41,9 +41,10 @@ struct Inner {
     /// The open file and dataset (`None` only inside `checkpoint`, between close and reopen).
     open: Option<(H5File, H5Dataset)>,
     n_channels: usize,
-    /// Frames between checkpoints at least (a second's), `None` without them
-    /// (`WriteOptions::checkpoints`).
-    flush_every: Option<u64>,
+    /// Frames between checkpoints (at least, with `wall_clock`).
+    flush_every: u64,
+    /// Whether a checkpoint also waits for a wall-clock second since the last one.
+    wall_clock: bool,
     since_flush: u64,
     last_checkpoint: std::time::Instant,
     /// Annotations not yet in the file (appended at the next checkpoint or at the end).
@@ -152,7 +153,12 @@ impl Inner {
             path: path.to_path_buf(),
             open: Some((file, ds)),
             n_channels: spec.n_channels(),
-            flush_every: opts.checkpoints.then_some(spec.sample_rate.max(1.0) as u64),
+            flush_every: (spec.sample_rate.max(1.0)
+                * match opts.checkpoints {
+                    Checkpoints::EachMinute => 60.0,
+                    Checkpoints::EachSecond => 1.0,
+                }) as u64,
+            wall_clock: opts.checkpoints == Checkpoints::EachSecond,
             since_flush: 0,
             last_checkpoint: std::time::Instant::now(),
             pending: Vec::new(),
@@ -187,12 +193,11 @@ impl Inner {
         ds.append(frames)
             .map_err(|e| h5err(&self.path, "dataset signals", e))?;
         self.since_flush += n;
-        // At most once a wall-clock second and once a second of signal: bounded loss after
-        // a kill, and bulk (--fast) writing is not slowed by reopening.
-        if self
-            .flush_every
-            .is_some_and(|every| self.since_flush >= every)
-            && self.last_checkpoint.elapsed().as_secs_f64() >= 1.0
+        // A stream's at most once a wall-clock second and once a second of signal: bounded
+        // loss after a kill, and a --fast stream not slowed by reopening. Bulk writing's each
+        // minute of signal, whatever the clock: the same data, the same bytes.
+        if self.since_flush >= self.flush_every
+            && (!self.wall_clock || self.last_checkpoint.elapsed().as_secs_f64() >= 1.0)
         {
             self.checkpoint()?;
             self.since_flush = 0;
@@ -202,13 +207,15 @@ impl Inner {
     }
 
     /// Closes the file (superblock and object headers written) and reopens it to append:
-    /// a process killed later leaves a file h5py reads up to this point.
+    /// a process killed later leaves a file h5py reads up to this point. Without an fsync
+    /// (a killed process's writes are in the OS already; the sync, which dominates a
+    /// close, is `finish`'s).
     fn checkpoint(&mut self) -> Result<()> {
         self.append_annotations()?;
         let p = self.path.clone();
         let (file, ds) = self.open.take().ok_or_else(|| closed(&p))?;
         drop(ds);
-        file.close().map_err(|e| h5err(&p, "closing", e))?;
+        file.close_no_sync().map_err(|e| h5err(&p, "closing", e))?;
         let file = H5File::open_rw(&p).map_err(|e| h5err(&p, "reopening", e))?;
         let ds = file
             .dataset_writer(DATASET)

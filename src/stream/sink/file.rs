@@ -112,7 +112,7 @@ impl FileSink {
         let opts = WriteOptions {
             start: Some(start),
             recording: "stream".into(),
-            checkpoints: true,
+            checkpoints: io::Checkpoints::EachSecond,
             ..WriteOptions::default()
         };
         self.writer = Some(io::create(&p, &self.spec, &opts)?);
