@@ -265,7 +265,7 @@ fn scipy_agrees_on_heart_rate_and_alpha_peak() {
         "--format",
         "f32",
         "--out",
-        out,
+        &format!("{out}/eeg"),
         "--channels",
         "Cz,O2",
         "--param",
@@ -274,7 +274,7 @@ fn scipy_agrees_on_heart_rate_and_alpha_peak() {
         "4",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let f = dir.path().join("eeg-000000.f32");
+    let f = dir.path().join("eeg/eeg-000000.f32");
     let v = physio_check(&["eeg", f.to_str().unwrap(), "2", "1", "256"]);
     assert!((v[0] - 9.0).abs() <= 0.5, "scipy Welch alpha peak {}", v[0]);
 }
@@ -1182,4 +1182,47 @@ fn a_long_hdf5_record_is_the_same_bytes_each_time() {
     let (a, b) = (run("a"), run("b"));
     assert_eq!(a.0, b.0, "same seed, same file");
     assert!((40_000..70_000).contains(&a.1), "12 h of beats: {}", a.1);
+}
+
+/// Starting over in a directory that holds an earlier run's dataset: allowed where this run
+/// writes over every record the earlier manifest lists (more records, other parameters),
+/// refused, naming a record, where some would stay beside the new ones (fewer records,
+/// another format), the directory untouched; the refused run then goes elsewhere.
+#[test]
+fn a_new_run_never_leaves_an_earlier_runs_records_beside_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("set");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["generate", "--model", "ecgsyn", "--duration", "2s"];
+        args.extend(["--out", out.to_str().unwrap()]);
+        args.extend(extra);
+        biowave(&args)
+    };
+    assert!(run(&["--count", "2"]).status.success());
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+    for (extra, says) in [
+        (
+            &["--count", "1"][..],
+            "lists ecgsyn-000001.edf, an earlier run's record",
+        ),
+        (
+            &["--count", "2", "--format", "h5"][..],
+            "lists ecgsyn-000000.edf",
+        ),
+    ] {
+        let o = run(extra);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {err}");
+        assert!(
+            err.contains(says) && err.contains("would mix two runs"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
+    }
+    assert!(!out.join("ecgsyn-000000.h5").exists());
+    let o = run(&["--count", "3", "--hr", "120"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = manifest(&out.join("manifest.json"));
+    assert_eq!(m["records"].as_array().unwrap().len(), 3);
+    assert_eq!(m["params"]["hr"], 120.0);
 }

@@ -212,6 +212,7 @@ pub fn run(job: &Job, progress: bool) -> Result<Manifest> {
     let kept = if job.resume {
         resume::kept(job, &path)?
     } else {
+        resume::refuse_leftovers(job, &path)?;
         Default::default()
     };
     if !kept.is_empty() {

@@ -25,12 +25,66 @@ const JOB_FIELDS: [&str; 8] = [
 /// events files) still hash as listed, by id. No manifest: none. A manifest of another
 /// job (model, parameters, seed, duration, count, shard, format or biowave version): refused.
 pub fn kept(job: &Job, manifest: &Path) -> Result<BTreeMap<u64, RecordEntry>> {
+    let Some(old) = earlier(job, manifest, "--resume")? else {
+        return Ok(BTreeMap::new());
+    };
+    let records: Vec<RecordEntry> = serde_json::from_value(old["records"].clone())
+        .map_err(|e| Error::BadInput(format!("--resume: {}: {e}", manifest.display())))?;
+    let mut kept = BTreeMap::new();
+    for r in records {
+        if !r.partial && ours(job, &r) && intact(&job.out, &r)? {
+            kept.insert(r.id, r);
+        }
+    }
+    Ok(kept)
+}
+
+/// A run without `--resume` starts over, writing every record again: refused where
+/// `manifest`'s earlier run left a record (or events file) there that this run will not
+/// write over, which would stay beside this run's records, a dataset of two jobs.
+pub fn refuse_leftovers(job: &Job, manifest: &Path) -> Result<()> {
     let text = match std::fs::read_to_string(manifest) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::os(format!("reading {}", manifest.display()), e)),
     };
-    let bad = |msg: String| Error::BadInput(format!("--resume: {}: {msg}", manifest.display()));
+    // Not one of ours, or unreadable: nothing to go by (it is written over at the end).
+    let records = serde_json::from_str::<serde_json::Value>(&text)
+        .and_then(|v| serde_json::from_value::<Vec<RecordEntry>>(v["records"].clone()));
+    let Ok(records) = records else {
+        return Ok(());
+    };
+    let ours: std::collections::HashSet<String> = (job.shard.indices(job.count))
+        .map(|i| super::record_file_name(job, i))
+        .flat_map(|f| [EventLog::file_name(&f), f])
+        .collect();
+    let listed = records.iter().flat_map(|r| {
+        let events = r.labels["events_file"].as_str().map(str::to_string);
+        std::iter::once(r.file.clone()).chain(events)
+    });
+    for f in listed {
+        if !ours.contains(&f) && job.out.join(&f).is_file() {
+            return Err(Error::BadInput(format!(
+                "--out {}: {} lists {f}, an earlier run's record that this run would not \
+                 write over, so the directory would mix two runs: write elsewhere, or remove \
+                 that run's files first (--resume finishes the same job)",
+                job.out.display(),
+                manifest.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The manifest an earlier run left at `manifest`, if any, checked to be `job`'s (its
+/// [`JOB_FIELDS`]); errors begin with `flag`.
+fn earlier(job: &Job, manifest: &Path, flag: &str) -> Result<Option<serde_json::Value>> {
+    let text = match std::fs::read_to_string(manifest) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::os(format!("reading {}", manifest.display()), e)),
+    };
+    let bad = |msg: String| Error::BadInput(format!("{flag}: {}: {msg}", manifest.display()));
     let old: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
     // Through JSON text, as the manifest was written: an f32 parameter (a temperature of
     // 0.3) reads back as the f64 0.3, where `to_value` would keep 0.30000001192092896.
@@ -44,15 +98,7 @@ pub fn kept(job: &Job, manifest: &Path) -> Result<BTreeMap<u64, RecordEntry>> {
             old[*field], new[*field]
         )));
     }
-    let records: Vec<RecordEntry> =
-        serde_json::from_value(old["records"].clone()).map_err(|e| bad(e.to_string()))?;
-    let mut kept = BTreeMap::new();
-    for r in records {
-        if !r.partial && ours(job, &r) && intact(&job.out, &r)? {
-            kept.insert(r.id, r);
-        }
-    }
-    Ok(kept)
+    Ok(Some(old))
 }
 
 /// True when `r` is a record this run makes, under the names and seed it would give it: a
