@@ -907,3 +907,31 @@ fn fs_resamples_a_learned_checkpoint_as_scipy_does() {
         );
     }
 }
+
+/// An HDF5 file a running stream is writing is locked: `info` says so (exit 2, not a
+/// bare lock error) while the stream runs, and reads it whole once it has finished.
+#[test]
+fn a_live_hdf5_file_is_named_as_being_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("live.h5");
+    let child = stream(&["--model", "ecgsyn", "--duration", "3s"])
+        .arg(format!("--to=file:{}", path.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _reap = common::KillOnPanic(child.id());
+    std::thread::sleep(Duration::from_millis(1500));
+    let info = || Command::new(BIN).arg("info").arg(&path).output().unwrap();
+    let o = info();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("live.h5: HDF5 file: is open for writing in another process"),
+        "{err}"
+    );
+    finish(child);
+    let o = info();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("3.000 s"));
+}

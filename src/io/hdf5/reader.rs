@@ -22,7 +22,16 @@ impl H5Reader {
     /// Opens `path`, finds the signal dataset and reads its attributes.
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Self> {
         let file = H5File::open(path).map_err(|e| {
-            Error::format(path, "HDF5 file", format!("cannot be read as HDF5: {e}"))
+            let why = e.to_string();
+            let what = match why.contains("unable to lock file") {
+                // HDF5 files are locked while a writer has them open (a running stream's).
+                true => format!(
+                    "is open for writing in another process (a running stream's file): read \
+                     it once that has finished ({why})"
+                ),
+                false => format!("cannot be read as HDF5: {why}"),
+            };
+            Error::format(path, "HDF5 file", what)
         })?;
         let layout = Layout::discover(path, &file, opts)?;
         let record = opts.h5_record.unwrap_or(0);
