@@ -582,3 +582,46 @@ fn windows_of_an_edf_plus_d_stay_within_its_stretches() {
         "{err}"
     );
 }
+
+/// A 3-D HDF5 file (the CODE-style 12-lead tracings, three of 8.192 s) is all its records to
+/// `eval`, as a directory is all its files: 3 × 4 windows of 2 s, not the first record's 4;
+/// and `train` takes each record as a training record of its own.
+#[test]
+fn every_record_of_a_3d_hdf5_file_counts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let code = "signals/ecg12_3x4096.h5";
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args([
+            "eval",
+            "--real",
+            code,
+            "--synth",
+            code,
+            "--window-s",
+            "2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["real_windows"], 12);
+    assert_eq!(j["comparisons"][0]["windows"], 12);
+    let out = tmp.path().join("m");
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args([
+            "-v", "train", "--model", "vae", "--data", code, "--epochs", "1",
+        ])
+        .args(["--hidden", "16", "--latent", "4", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("ecg12_3x4096.h5: its 3 records each taken"),
+        "{err}"
+    );
+    let cfg = common::read_json(&out.join("config.json"));
+    assert_eq!(cfg["spec"]["channels"].as_array().unwrap().len(), 12);
+}

@@ -145,6 +145,21 @@ fn shipped_code_style_3d_file_reads_each_record() {
         part.channels[0].samples,
         rec.channels[v2].samples[1000..1500]
     );
+    // `read_each` (what eval and train read files with) takes all three, each as
+    // `--h5-record k` reads it; a 2-D file is one record under its own name.
+    let each = io::read_each(f).unwrap();
+    assert_eq!(each.len(), 3);
+    for (k, (name, r)) in each.iter().enumerate() {
+        let o = OpenOptions {
+            h5_record: Some(k),
+            ..Default::default()
+        };
+        assert_eq!(name, &format!("signals/ecg12_3x4096.h5[{k}]"));
+        assert_eq!(r.channels, open(f, &o).channels, "record {k}");
+    }
+    assert_ne!(each[0].1.channels[1].samples, each[1].1.channels[1].samples);
+    let one = io::read_each(Path::new("signals/mitdb208.edf")).unwrap();
+    assert_eq!((one.len(), one[0].0.as_str()), (1, "signals/mitdb208.edf"));
 }
 
 #[test]

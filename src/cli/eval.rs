@@ -30,10 +30,13 @@ pub struct Args {
     pub report: Option<PathBuf>,
 }
 
+/// The records `paths` name: directories expanded, each record of a 3-D HDF5 file taken.
 fn load(paths: &[PathBuf]) -> crate::Result<Vec<(String, crate::record::Record)>> {
-    (super::expand(paths)?.iter())
-        .map(|p| Ok((p.display().to_string(), crate::io::read(p)?)))
-        .collect()
+    let mut out = Vec::new();
+    for p in super::expand(paths)? {
+        out.extend(crate::io::read_each(&p)?);
+    }
+    Ok(out)
 }
 
 /// Compares synthetic with real recordings: prints the metric table (or JSON) and writes

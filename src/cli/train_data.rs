@@ -38,16 +38,19 @@ pub(super) fn piece_count(name: &str, n: usize, fs: f64, args: &Args) -> crate::
     }
 }
 
-/// Every `--data` file read, its channels in the first file's units ([`match_units`]),
-/// and an EDF+D split into its contiguous stretches (named `FILE@ONSETs`), those too short
-/// for one training window left out (said on stderr when `say`: the first of the several
-/// reads one training run makes): the records before any cutting.
+/// Every `--data` file read (each record of a 3-D HDF5 file, `FILE[k]`), its channels in
+/// the first file's units ([`match_units`]), and an EDF+D split into its contiguous
+/// stretches (named `FILE@ONSETs`), those too short for one training window left out (said
+/// on stderr when `say`: the first of the several reads one training run makes): the
+/// records before any cutting.
 pub(super) fn records(args: &Args, say: bool) -> crate::Result<Vec<Source>> {
     let mut out = Vec::new();
     let mut first: Option<(String, Vec<ChannelMeta>)> = None;
+    let mut all = Vec::new();
     for p in &args.data {
-        let mut rec = crate::io::read(p)?;
-        let name = p.display().to_string();
+        all.extend(crate::io::read_each(p)?);
+    }
+    for (name, mut rec) in all {
         match &first {
             Some((first, metas)) => match_units(&mut rec, &name, (first, metas), say)?,
             None => {

@@ -87,6 +87,11 @@ pub trait Reader {
     fn info(&self) -> &RecordInfo;
     /// Decodes the selected channels over the selected time range into a [`Record`].
     fn read(&mut self, selection: &Selection) -> Result<Record>;
+    /// How many records the file holds (a 3-D HDF5 dataset's first axis; else 1); `read`
+    /// reads the one the open options chose.
+    fn records(&self) -> usize {
+        1
+    }
 }
 
 /// A streaming writer: blocks in, a valid file after [`Writer::finish`].
@@ -217,6 +222,38 @@ fn options_fit(path: &Path, format: Format, opts: &OpenOptions) -> Result<()> {
 /// Reads a whole recording.
 pub fn read(path: &Path) -> Result<Record> {
     open(path)?.read(&Selection::all())
+}
+
+/// Every record a file holds, each whole and named: the file itself, or each record of a
+/// 3-D HDF5 dataset as `FILE[k]` (a CODE-style dataset of many tracings), so that a data
+/// set given as files takes all of each (`eval`, `train`).
+pub fn read_each(path: &Path) -> Result<Vec<(String, Record)>> {
+    let mut first = open(path)?;
+    let name = path.display().to_string();
+    let n = first.records();
+    let mut out = vec![(
+        if n > 1 {
+            format!("{name}[0]")
+        } else {
+            name.clone()
+        },
+        first.read(&Selection::all())?,
+    )];
+    drop(first);
+    for k in 1..n {
+        let opts = OpenOptions {
+            h5_record: Some(k),
+            ..OpenOptions::default()
+        };
+        out.push((
+            format!("{name}[{k}]"),
+            open_with(path, &opts)?.read(&Selection::all())?,
+        ));
+    }
+    if n > 1 {
+        tracing::info!("{name}: its {n} records each taken");
+    }
+    Ok(out)
 }
 
 /// Writes a whole recording in the format its extension names.

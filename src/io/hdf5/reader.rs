@@ -164,6 +164,10 @@ impl Reader for H5Reader {
         &self.info
     }
 
+    fn records(&self) -> usize {
+        self.layout.n_records
+    }
+
     fn read(&mut self, sel: &Selection) -> Result<Record> {
         let picks = sel.resolve(&self.info, &self.path)?;
         let (first, last) = sel.sample_range(self.layout.sample_rate, self.layout.n_samples as u64);
