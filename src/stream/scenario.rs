@@ -144,7 +144,8 @@ pub fn build_generator(def: &StreamDef) -> Result<Box<dyn Generator>> {
 }
 
 /// A checkpoint's `params`: only `fs`, taken as the stream's `fs` (its output resampled, as
-/// `--fs` does for any model); any other key, or `fs` given twice, refused by name.
+/// `--fs` does for any model); any other key, or an `fs` the stream's own contradicts,
+/// refused by name.
 fn checkpoint_rate(name: &str, params: &toml::Table, fs: Option<f64>) -> Result<Option<f64>> {
     let refuse = |what: String| Err(Error::BadInput(format!("model {name}: {what}")));
     if let Some(k) = params.keys().find(|k| *k != "fs") {
