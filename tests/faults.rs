@@ -170,18 +170,10 @@ fn kill_9_mid_generate_leaves_an_hdf5_file_of_whole_minutes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("g");
     let args = [
-        "generate",
-        "--model",
-        "ecgsyn",
-        "--leads",
-        "1",
-        "--duration",
-        "12h",
-        "--out",
-        out.to_str().unwrap(),
-        "--format",
-        "h5",
-    ];
+        &["generate", "--out", out.to_str().unwrap()][..],
+        &common::LONG_HDF5_ECG,
+    ]
+    .concat();
     let rec = kill_9_hdf5(&args, &out.join("ecgsyn-000000.h5"), 1200);
     let minutes = rec.duration_s() / 60.0;
     assert!((1.0..720.0).contains(&minutes), "{minutes} min");

@@ -22,6 +22,20 @@ pub const SMALL_ECG_VAE: [&str; 8] = [
     "8",
 ];
 
+/// `biowave generate` flags for 12 h of one ECGSYN lead to HDF5: seconds of writing, long
+/// enough for the HDF5 writer's checkpoints to fall at wall-clock-dependent places if any
+/// depended on the clock.
+pub const LONG_HDF5_ECG: [&str; 8] = [
+    "--model",
+    "ecgsyn",
+    "--leads",
+    "1",
+    "--duration",
+    "12h",
+    "--format",
+    "h5",
+];
+
 /// Runs `python3 tests/py/SCRIPT args…` and returns its stdout. A missing python, a
 /// missing module or a failing check fails the calling test with the script's output.
 pub fn python<I, S>(script: &str, args: I) -> String
