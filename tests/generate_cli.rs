@@ -1158,7 +1158,15 @@ fn a_long_hdf5_record_is_the_same_bytes_each_time() {
     let dir = tempfile::tempdir().unwrap();
     let run = |sub: &str| {
         let out = dir.path().join(sub);
-        let own = ["generate", "--seed", "3", "--out", out.to_str().unwrap()];
+        let own = [
+            "generate",
+            "--duration",
+            "12h",
+            "--seed",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
         let o = biowave(&[&own[..], &common::LONG_HDF5_ECG].concat());
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let m = manifest(&out.join("manifest.json"));

@@ -22,19 +22,10 @@ pub const SMALL_ECG_VAE: [&str; 8] = [
     "8",
 ];
 
-/// `biowave generate` flags for 12 h of one ECGSYN lead to HDF5: seconds of writing, long
-/// enough for the HDF5 writer's checkpoints to fall at wall-clock-dependent places if any
-/// depended on the clock.
-pub const LONG_HDF5_ECG: [&str; 8] = [
-    "--model",
-    "ecgsyn",
-    "--leads",
-    "1",
-    "--duration",
-    "12h",
-    "--format",
-    "h5",
-];
+/// `biowave generate` flags for one ECGSYN lead to HDF5, to which a test adds a long
+/// `--duration`: seconds of writing, long enough for the HDF5 writer's checkpoints to fall
+/// at wall-clock-dependent places if any depended on the clock.
+pub const LONG_HDF5_ECG: [&str; 6] = ["--model", "ecgsyn", "--leads", "1", "--format", "h5"];
 
 /// Runs `python3 tests/py/SCRIPT args…` and returns its stdout. A missing python, a
 /// missing module or a failing check fails the calling test with the script's output.
