@@ -166,6 +166,15 @@ pub struct RecordMeta {
 }
 
 impl RecordMeta {
+    /// Keeps the annotations with onsets in `[start_s, end_s)`, their onsets and the start
+    /// time moved to `start_s`: the metadata of the part of a record from `start_s` on.
+    pub fn clip(&mut self, start_s: f64, end_s: f64) {
+        self.annotations
+            .retain(|a| a.onset >= start_s && a.onset < end_s);
+        self.annotations.iter_mut().for_each(|a| a.onset -= start_s);
+        self.start = start_after(self.start, start_s);
+    }
+
     /// The recording's time of second `t` of its stretches laid back to back (`t` itself
     /// for a continuous record): where a joined record's sample really was.
     pub fn recording_time(&self, t: f64) -> f64 {
@@ -281,28 +290,19 @@ impl Record {
         let ranges: Vec<_> = (0..self.channels.len())
             .map(|c| self.stretch_ranges(c))
             .collect();
-        let meta = &self.meta;
-        (meta.segments.iter().enumerate())
+        (self.meta.segments.iter().enumerate())
             .map(|(k, s)| {
-                let within = |a: &&Annotation| a.onset >= s.onset && a.onset < s.onset + s.duration;
-                let annotations = (meta.annotations.iter().filter(within))
-                    .map(|a| Annotation {
-                        onset: a.onset - s.onset,
-                        ..a.clone()
-                    })
-                    .collect();
                 let channels = (self.channels.iter().zip(&ranges))
                     .map(|(c, r)| Channel {
                         meta: c.meta.clone(),
                         samples: c.samples[r[k].clone()].to_vec(),
                     })
                     .collect();
-                let meta = RecordMeta {
-                    start: start_after(meta.start, s.onset),
-                    annotations,
+                let mut meta = RecordMeta {
                     segments: Vec::new(),
-                    ..meta.clone()
+                    ..self.meta.clone()
                 };
+                meta.clip(s.onset, s.onset + s.duration);
                 (s.onset, Record { meta, channels })
             })
             .collect()

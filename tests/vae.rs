@@ -486,26 +486,23 @@ fn volts_are_put_in_the_first_files_unit() {
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(worst < 0.05, "log PSD {worst} from the record twice in mV");
-    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .arg("train")
-        .args(data(&uv))
-        .arg("--out")
-        .arg(tmp.path().join("again"))
-        .output()
-        .unwrap();
+    let train_with = |other: &str, out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .arg("train")
+            .args(data(other))
+            .arg("--out")
+            .arg(tmp.path().join(out))
+            .output()
+            .unwrap()
+    };
+    let o = train_with(&uv, "again");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let said = err
         .matches("uV.edf: channel MLII rescaled from uV to mV")
         .count();
     assert_eq!(said, 1, "the rescale said once: {err}");
-    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
-        .arg("train")
-        .args(data(&degc))
-        .arg("--out")
-        .arg(tmp.path().join("bad"))
-        .output()
-        .unwrap();
+    let o = train_with(&degc, "bad");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("degC.edf: channel MLII is in `degC`"), "{err}");

@@ -143,7 +143,6 @@ fn dropped(r: &crate::record::Record, target: Format) -> Vec<String> {
     if matches!(target, Format::Csv | Format::Hdf5) && !one_rate {
         notes.push("channels have different sample rates; this format holds one rate".into());
     }
-
     if target == Format::Edf && r.channels.iter().any(|c| c.meta.digital_max > 32_767) {
         notes.push("24-bit samples stored in 16 bits (quantised to the EDF range)".into());
     }

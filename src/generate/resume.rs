@@ -43,10 +43,8 @@ pub fn kept(job: &Job, manifest: &Path) -> Result<BTreeMap<u64, RecordEntry>> {
 /// `manifest`'s earlier run left a record (or events file) there that this run will not
 /// write over, which would stay beside this run's records, a dataset of two jobs.
 pub fn refuse_leftovers(job: &Job, manifest: &Path) -> Result<()> {
-    let text = match std::fs::read_to_string(manifest) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::os(format!("reading {}", manifest.display()), e)),
+    let Some(text) = read_manifest(manifest)? else {
+        return Ok(());
     };
     // Not one of ours, or unreadable: nothing to go by (it is written over at the end).
     let records = serde_json::from_str::<serde_json::Value>(&text)
@@ -79,10 +77,8 @@ pub fn refuse_leftovers(job: &Job, manifest: &Path) -> Result<()> {
 /// The manifest an earlier run left at `manifest`, if any, checked to be `job`'s (its
 /// [`JOB_FIELDS`]); errors begin with `flag`.
 fn earlier(job: &Job, manifest: &Path, flag: &str) -> Result<Option<serde_json::Value>> {
-    let text = match std::fs::read_to_string(manifest) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::os(format!("reading {}", manifest.display()), e)),
+    let Some(text) = read_manifest(manifest)? else {
+        return Ok(None);
     };
     let bad = |msg: String| Error::BadInput(format!("{flag}: {}: {msg}", manifest.display()));
     let old: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
@@ -99,6 +95,15 @@ fn earlier(job: &Job, manifest: &Path, flag: &str) -> Result<Option<serde_json::
         )));
     }
     Ok(Some(old))
+}
+
+/// The text of the manifest an earlier run left at `manifest`, `None` where there is none.
+fn read_manifest(manifest: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(manifest) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::os(format!("reading {}", manifest.display()), e)),
+    }
 }
 
 /// True when `r` is a record this run makes, under the names and seed it would give it: a

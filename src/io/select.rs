@@ -49,13 +49,7 @@ impl Selection {
         if self.start_s <= 0.0 && self.end_s.is_none() {
             return;
         }
-        let end = self.end_s.unwrap_or(f64::INFINITY);
-        meta.annotations
-            .retain(|a| a.onset >= self.start_s && a.onset < end);
-        meta.annotations
-            .iter_mut()
-            .for_each(|a| a.onset -= self.start_s);
-        meta.start = crate::record::start_after(meta.start, self.start_s);
+        meta.clip(self.start_s, self.end_s.unwrap_or(f64::INFINITY));
     }
 
     /// Cuts a whole record read earlier to this time range (samples and annotations; the
