@@ -1,12 +1,12 @@
 //! QRS detection: against ECGSYN's known beat times (synthetic truth, with PVCs and noise)
 //! and against NeuroKit2's detector on the real MIT-BIH 208 excerpt (agreement).
 //!
-//! No PyPI/crates.io/Debian package found ships a real ECG with reference beat annotations
-//! (checked: wfdb wheels and sdists, py-ecg-detectors, tpcp, ecgdatakit), so Se/+P against
-//! cardiologist labels is not scored here; see the README's dsp section.
+//! And against the cardiologists' beat labels of MIT-BIH records 100 and 208, built from
+//! PhysioNet's files by `signals/build_mitdb.py` (ANSI/AAMI EC57 scoring, NeuroKit2 scored
+//! the same way in the same run).
 
 mod common;
-use biowave::dsp::qrs::{detect, match_beats};
+use biowave::dsp::qrs::{detect, match_beats, BeatMatch};
 use biowave::model::physio::{params, EcgSyn};
 use biowave::model::Generator;
 use std::path::Path;
@@ -100,12 +100,13 @@ const BEAT_CODES: &[&str] = &[
     "N", "L", "R", "B", "A", "a", "J", "S", "V", "r", "F", "e", "j", "n", "E", "/", "f", "Q", "?",
 ];
 
-/// Scored against the cardiologists' beat labels of MIT-BIH record 100 (2272 beats in
-/// signals/mitdb100.edf), both leads, ±150 ms, after a 10 s learning period; NeuroKit2
-/// scored the same way in the same run for comparison.
-#[test]
-fn finds_the_labelled_beats_of_real_mitbih_100() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("signals/mitdb100.edf");
+/// Scores the detector and NeuroKit2 (the same run) against the cardiologists' beat labels
+/// of a labelled MIT-BIH record in `signals/`, both leads, ±150 ms, after a 10 s learning
+/// period; returns per lead (label, ours, NeuroKit2's).
+fn against_labels(name: &str, least_beats: usize) -> Vec<(String, BeatMatch, BeatMatch)> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("signals")
+        .join(name);
     let rec = biowave::io::read(&file).unwrap();
     let fs = rec.channels[0].meta.sample_rate;
     let after = |p: Vec<usize>| -> Vec<usize> {
@@ -114,23 +115,57 @@ fn finds_the_labelled_beats_of_real_mitbih_100() {
     let labels = rec.meta.annotations.iter();
     let beats = labels.filter(|a| BEAT_CODES.contains(&a.text.as_str()));
     let reference = after(beats.map(|a| (a.onset * fs).round() as usize).collect());
-    assert!(reference.len() > 2200, "{} labelled beats", reference.len());
+    assert!(
+        reference.len() > least_beats,
+        "{} labelled beats",
+        reference.len()
+    );
     let tol = (0.15 * fs) as usize;
+    let mut out = Vec::new();
     for (i, ch) in rec.channels.iter().enumerate() {
         let ours = match_beats(&after(detect(&ch.samples, fs).unwrap()), &reference, tol);
         let nk = match_beats(&after(common::neurokit_peaks(&file, i)), &reference, tol);
         eprintln!(
-            "mitdb100 {}: ours Se {:.4} +P {:.4} {ours:?}; neurokit2 Se {:.4} +P {:.4} {nk:?}",
+            "{name} {}: ours Se {:.4} +P {:.4} {ours:?}; neurokit2 Se {:.4} +P {:.4} {nk:?}",
             ch.meta.label,
             ours.sensitivity(),
             ours.positive_predictivity(),
             nk.sensitivity(),
             nk.positive_predictivity()
         );
+        out.push((ch.meta.label.clone(), ours, nk));
+    }
+    out
+}
+
+/// MIT-BIH record 100 (2272 labelled beats in signals/mitdb100.edf): a regular sinus
+/// rhythm, clean beats.
+#[test]
+fn finds_the_labelled_beats_of_real_mitbih_100() {
+    for (lead, ours, _) in against_labels("mitdb100.edf", 2200) {
         assert!(
             ours.sensitivity() >= 0.995 && ours.positive_predictivity() >= 0.995,
-            "{}: {ours:?}",
-            ch.meta.label
+            "{lead}: {ours:?}"
         );
+    }
+}
+
+/// MIT-BIH record 208 (2938 labelled beats after 10 s in signals/mitdb208_full.edf):
+/// frequent PVCs, fusion beats, couplets and triplets, the record the shipped ECG models
+/// learn. On MLII the detector finds 99.4 % of them, as NeuroKit2 does. On V1 its normal
+/// beats have a fifth of the PVCs' slope (a twentieth squared), under the adaptive
+/// threshold the PVCs set, and both detectors find about half of the beats: there the
+/// detector is held to NeuroKit2's level, not to the labels.
+#[test]
+fn finds_the_labelled_beats_of_real_mitbih_208() {
+    for (lead, ours, nk) in against_labels("mitdb208_full.edf", 2900) {
+        let (se, pp) = (ours.sensitivity(), ours.positive_predictivity());
+        match lead.as_str() {
+            "MLII" => assert!(se >= 0.99 && pp >= 0.995, "{lead}: {ours:?}"),
+            _ => assert!(
+                se >= nk.sensitivity() - 0.02 && pp >= 0.95,
+                "{lead}: {ours:?} against neurokit2 {nk:?}"
+            ),
+        }
     }
 }
