@@ -1011,3 +1011,84 @@ fn an_edf_plus_d_trains_within_its_stretches() {
         "{err}"
     );
 }
+
+/// A beat VAE trained on a record with the cardiologists' beat labels (MIT-BIH 208's
+/// excerpt cut from the whole record, `signals/mitdb208_full.edf`) names its kinds of beat
+/// by them (`--beat-means 2`: normal and ventricular), says so in `info`, and labels each
+/// beat it makes by its kind, in the events file and the manifest: about the record's share
+/// of ventricular beats, not `Q` (unclassified) as from unlabelled records.
+#[test]
+fn beats_learned_from_a_labelled_record_carry_its_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{args:?}: {err}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let p = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let (excerpt, model, out) = (p("208.edf"), p("labelled"), p("gen"));
+    let whole = "signals/mitdb208_full.edf";
+    let cut = ["--channels", "MLII", "--start", "1174.5", "--end", "1474.5"];
+    run(&[&["convert", whole, &excerpt][..], &cut].concat());
+    let flags = [
+        "--hidden", "64", "--latent", "8", "--epochs", "15", "--seed", "2",
+    ];
+    let beats = ["--beats", "--beat-means", "2"];
+    let train = [
+        &[
+            "train", "--model", "vae", "--data", &excerpt, "--out", &model,
+        ][..],
+        &flags,
+    ];
+    run(&[&train.concat()[..], &beats].concat());
+    let cfg = common::read_json(&Path::new(&model).join("config.json"));
+    let b = &cfg["beat_means"];
+    assert_eq!(b["labels"], serde_json::json!(["N", "V"]), "{b}");
+    let share = |k: usize| b["labelled"][k].as_f64().unwrap() / b["counts"][k].as_f64().unwrap();
+    // The excerpt: 358 N, 93 V, 56 fusion beats, which the ventricular kind takes in part.
+    assert!(share(0) > 0.9 && share(1) > 0.6, "{b}");
+    let info = run(&["info", &model]);
+    assert!(info.contains("beat labels: N ("), "{info}");
+    run(&[
+        "generate",
+        "--model",
+        &model,
+        "--duration",
+        "3m",
+        "--seed",
+        "1",
+        "--out",
+        &out,
+    ]);
+    let manifest = common::read_json(&Path::new(&out).join("manifest.json"));
+    let events = &manifest["records"][0]["labels"]["events"];
+    let n = |l: &str| events[l].as_u64().unwrap_or(0) as f64;
+    let all = n("N") + n("V") + n("Q");
+    assert!(all > 100.0, "{events}");
+    assert!(n("Q") <= 2.0, "beats without a kind: {events}");
+    let v = n("V") / all;
+    let kinds = (&b["labels"], &b["labelled"], &b["counts"]);
+    eprintln!("kinds {kinds:?}; events of 3 min {events}: ventricular share {v:.3}");
+    assert!(
+        (0.1..0.5).contains(&v),
+        "ventricular share {v:.2} (record's kind 0.26): {events}"
+    );
+    // The same flags on the unlabelled excerpt leave every beat unclassified.
+    let plain = p("plain");
+    let data = "signals/mitdb208.edf";
+    let train = [
+        &["train", "--model", "vae", "--data", data, "--out", &plain][..],
+        &flags,
+    ];
+    run(&[&train.concat()[..], &beats].concat());
+    let cfg = common::read_json(&Path::new(&plain).join("config.json"));
+    assert!(
+        cfg["beat_means"].get("labels").is_none(),
+        "{}",
+        cfg["beat_means"]
+    );
+}

@@ -42,6 +42,10 @@ pub struct ModelJson<'a> {
     /// Training beats of each kind whose mean beat its output's beats are given (`train
     /// --beat-means`; a latent transformer's are its codec's).
     pub beat_means: Option<Vec<u32>>,
+    /// Per kind, the label its beats are given and how many of its training beats carry it
+    /// in their record's annotations (`train --beat-means` on labelled records).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beat_labels: Option<Vec<KindLabel>>,
     /// Training files and their sha256.
     pub trained_on: &'a [(String, String)],
     /// Seed, optimiser steps, the command that made it, its last losses.
@@ -52,6 +56,15 @@ pub struct ModelJson<'a> {
     pub command: &'a str,
     /// Last training and validation losses.
     pub losses: &'a serde_json::Value,
+}
+
+/// The label of one kind of beat (`model::beat_mean`) and its training beats that carry it.
+#[derive(Debug, Serialize)]
+pub struct KindLabel {
+    /// MIT-BIH beat code.
+    pub label: String,
+    /// Training beats of the kind labelled so in their record.
+    pub labelled: u32,
 }
 
 /// What `info` says of a checkpoint's waveform shape (`model::shape`).
@@ -89,7 +102,7 @@ pub fn describe(dir: &Path, json: bool) -> crate::Result<String> {
         // equaliser.
         let codec = checkpoint::load_config(&dir.join(codec))?;
         (j.shape, j.fine_eq_hz) = (shape_info(&codec), fine_eq_hz(&codec));
-        j.beat_means = beat_means(&codec);
+        (j.beat_means, j.beat_labels) = (beat_means(&codec), beat_labels(&codec));
     }
     Ok(if json {
         serde_json::to_string_pretty(&j).expect("model JSON serialises") + "\n"
@@ -115,6 +128,7 @@ fn to_json<'a>(dir: &Path, cfg: &'a CheckpointConfig) -> ModelJson<'a> {
         shape: shape_info(cfg),
         fine_eq_hz: fine_eq_hz(cfg),
         beat_means: beat_means(cfg),
+        beat_labels: beat_labels(cfg),
         trained_on: &cfg.fingerprints,
         seed: cfg.seed,
         steps: cfg.step,
@@ -139,6 +153,19 @@ fn fine_eq_hz(cfg: &CheckpointConfig) -> Option<f32> {
 /// Training beats per kind of `cfg`'s mean beats, if it was trained with them.
 fn beat_means(cfg: &CheckpointConfig) -> Option<Vec<u32>> {
     cfg.beat_means.as_ref().map(|b| b.counts.clone())
+}
+
+/// The labels of `cfg`'s kinds of beat, if its training records carried beat labels.
+fn beat_labels(cfg: &CheckpointConfig) -> Option<Vec<KindLabel>> {
+    let b = cfg.beat_means.as_ref().filter(|b| !b.labels.is_empty())?;
+    let each = b.labels.iter().zip(&b.labelled);
+    Some(
+        each.map(|(l, &n)| KindLabel {
+            label: l.clone(),
+            labelled: n,
+        })
+        .collect(),
+    )
 }
 
 fn render_text(j: &ModelJson) -> String {
@@ -226,6 +253,16 @@ fn targets_text(out: &mut String, j: &ModelJson) {
             counts.join(" / ")
         );
     }
+    if let Some(labels) = &j.beat_labels {
+        let each: Vec<String> = (labels.iter())
+            .map(|k| format!("{} ({} labelled so)", k.label, k.labelled))
+            .collect();
+        let _ = writeln!(
+            out,
+            "beat labels: {}, by the training records' annotations",
+            each.join(" / ")
+        );
+    }
 }
 
 #[cfg(test)]
@@ -259,6 +296,7 @@ mod tests {
             shape: None,
             fine_eq_hz: None,
             beat_means: Some(vec![367, 130]),
+            beat_labels: None,
             trained_on: &trained_on,
             seed: 1,
             steps: 1,

@@ -1,6 +1,7 @@
 //! `biowave train --data FILE... --model vae|transformer --out NAME …`.
 
 use super::train_data::{records, sources};
+use crate::data::beat_kinds;
 use crate::data::{BeatAlign, DataConfig, Dataset, NormStats, Source};
 use crate::dsp::SpectralConfig;
 use crate::model::beat_mean::BeatMeanTarget;
@@ -648,6 +649,7 @@ struct RecordTargets {
 /// Measures [`RecordTargets`] of the training records.
 fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets> {
     let (mut spectra, mut signal_sets, mut rate) = (Vec::new(), Vec::new(), 0.0);
+    let mut marks = Vec::new();
     for src in records(args, false)? {
         let (signals, fs) = crate::data::prepare_signals(&src, data)?;
         let low = args
@@ -656,10 +658,16 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
         spectra.extend(SpectrumTarget::of_signals(&signals, fs).map(|t| t.with_low(low)));
         rate = fs;
         if args.envelope || args.shape || args.beat_means.is_some() {
+            marks.push(beat_marks(&src.record, fs, signals[0].len()));
             signal_sets.push(signals);
         }
     }
-    let mut targets = waveform_targets(args, &signal_sets, rate, data.window_s)?;
+    let sets = Measured {
+        signals: &signal_sets,
+        marks: &marks,
+        rate,
+    };
+    let mut targets = waveform_targets(args, &sets, data.window_s)?;
     let spectrum = SpectrumTarget::mean_of(&spectra);
     if args.fine_eq.is_some() && spectrum.as_ref().is_none_or(|t| t.low.is_none()) {
         let window = 2 * crate::model::equaliser::low_nperseg(rate);
@@ -673,14 +681,34 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
     Ok(targets)
 }
 
-/// The targets the flags ask of the records' waveforms (`--envelope`, `--shape`,
-/// `--beat-means`), measured on the whole training records at `rate`; no spectrum yet.
-fn waveform_targets(
-    args: &Args,
-    records: &[Vec<Vec<f32>>],
+/// The beat labels among `rec`'s annotations (MIT-BIH codes) at their samples at `fs`,
+/// within its first `n` samples, ascending: what `--beat-means` names its kinds by.
+fn beat_marks(rec: &crate::record::Record, fs: f64, n: usize) -> Vec<(usize, &'static str)> {
+    let mut out: Vec<(usize, &'static str)> = (rec.meta.annotations.iter())
+        .filter(|a| a.onset.is_finite() && a.onset >= 0.0)
+        .filter_map(|a| {
+            Some((
+                (a.onset * fs).round() as usize,
+                beat_kinds::beat_code(&a.text)?,
+            ))
+        })
+        .filter(|m| m.0 < n)
+        .collect();
+    out.sort_by_key(|m| m.0);
+    out
+}
+
+/// The training records' prepared signals at `rate`, and their beat labels (`beat_marks`).
+struct Measured<'a> {
+    signals: &'a [Vec<Vec<f32>>],
+    marks: &'a [Vec<(usize, &'static str)>],
     rate: f64,
-    window_s: f64,
-) -> crate::Result<RecordTargets> {
+}
+
+/// The targets the flags ask of the records' waveforms (`--envelope`, `--shape`,
+/// `--beat-means`), measured on the whole training records; no spectrum yet.
+fn waveform_targets(args: &Args, sets: &Measured, window_s: f64) -> crate::Result<RecordTargets> {
+    let (records, rate) = (sets.signals, sets.rate);
     let short = |flag: &str| {
         crate::Error::BadInput(format!(
             "{flag}: the training records hold under 8 windows of {} s",
@@ -699,14 +727,16 @@ fn waveform_targets(
         .transpose()?;
     let beat_means = match args.beat_means {
         Some(k) => Some(
-            BeatMeanTarget::of_records(records, rate, k, args.seed).ok_or_else(|| {
-                crate::Error::BadInput(
-                    "--beat-means: the training records hold under 20 whole beats (R peaks of \
+            BeatMeanTarget::of_records(records, sets.marks, rate, k, args.seed).ok_or_else(
+                || {
+                    crate::Error::BadInput(
+                        "--beat-means: the training records hold under 20 whole beats (R peaks of \
                      their first channel), or their rate is under 80 Hz (the QRS shapes are \
                      compared at 0.67-40 Hz)"
-                        .into(),
-                )
-            })?,
+                            .into(),
+                    )
+                },
+            )?,
         ),
         None => None,
     };

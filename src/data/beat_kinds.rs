@@ -10,6 +10,21 @@
 
 use crate::dsp::filter::{butter, Band};
 
+/// MIT-BIH beat codes (ANSI/AAMI EC57; PhysioNet's annotation codes): every other
+/// annotation (rhythm, noise, comments) is no beat.
+pub const BEAT_CODES: &[&str] = &[
+    "N", "L", "R", "B", "A", "a", "J", "S", "V", "r", "F", "e", "j", "n", "E", "/", "f", "Q", "?",
+];
+
+/// MIT-BIH's code for a beat whose type is not known.
+pub const UNCLASSIFIED: &str = "Q";
+
+/// `text` as the static beat code it spells (surrounding blanks ignored), if it is one.
+pub fn beat_code(text: &str) -> Option<&'static str> {
+    let t = text.trim();
+    BEAT_CODES.iter().copied().find(|c| *c == t)
+}
+
 /// Seconds of each beat's shape before and after its R peak.
 const SHAPE_S: (f64, f64) = (0.1, 0.25);
 

@@ -59,7 +59,21 @@ pub struct BeatMeanTarget {
     pub means: Vec<f32>,
     /// Training beats of each kind.
     pub counts: Vec<u32>,
+    /// Per kind, the reference label (MIT-BIH beat code, `data::beat_kinds::BEAT_CODES`)
+    /// most of its training beats carry in their record's annotations, within
+    /// `LABEL_TOLERANCE_S` of the R peak: what the generator calls the beats it makes of
+    /// that kind. Empty when the records carry no beat labels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Per kind, how many of its training beats carry its label (the rest carry another or
+    /// none): how far the kind stands for the label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labelled: Vec<u32>,
 }
+
+/// Seconds between an R peak and a reference beat label for the two to be one beat (the
+/// ±150 ms of ANSI/AAMI EC57 beat matching).
+pub const LABEL_TOLERANCE_S: f64 = 0.15;
 
 /// Sample counts of the windows at `fs`: (beat before R, beat length, shape before R,
 /// shape length).
@@ -88,9 +102,17 @@ fn shape_band(fs: f64) -> Option<Sos> {
 
 impl BeatMeanTarget {
     /// The target of `records` (each channels × samples at `fs`, the first channel the
-    /// lead): R peaks by `dsp::qrs`, `kinds` kinds by QRS shape (k-means from `seed`).
-    /// `None` when the records hold under `MIN_BEATS` whole beats.
-    pub fn of_records(records: &[Vec<Vec<f32>>], fs: f64, kinds: usize, seed: u64) -> Option<Self> {
+    /// lead): R peaks by `dsp::qrs`, `kinds` kinds by QRS shape (k-means from `seed`), each
+    /// kind named by the reference labels of its beats where `marks` (per record, beat
+    /// labels at their samples, ascending; may be empty) has any. `None` when the records
+    /// hold under `MIN_BEATS` whole beats.
+    pub fn of_records(
+        records: &[Vec<Vec<f32>>],
+        marks: &[Vec<(usize, &'static str)>],
+        fs: f64,
+        kinds: usize,
+        seed: u64,
+    ) -> Option<Self> {
         let (pre, len, _, _) = spans(fs);
         let band = shape_band(fs)?;
         let mut found = Vec::new(); // (record, R peak, shape)
@@ -110,16 +132,22 @@ impl BeatMeanTarget {
         let centres = beat_kinds::fit(&shapes, kinds.clamp(1, MAX_KINDS), seed);
         let channels = records[0].len();
         let mut acc = Means::new(centres.len(), channels, pre, len, fs);
+        let mut names = Naming::new(centres.len(), (LABEL_TOLERANCE_S * fs) as usize);
         for (r, p, s) in &found {
             let views: Vec<&[f32]> = records[*r].iter().map(Vec::as_slice).collect();
-            acc.add(&views, *p, beat_kinds::kind(s, &centres));
+            let k = beat_kinds::kind(s, &centres);
+            acc.add(&views, *p, k);
+            names.add(marks.get(*r).map_or(&[], Vec::as_slice), *p, k);
         }
+        let (labels, labelled) = names.labels();
         Some(BeatMeanTarget {
             pre,
             len,
             centres,
             means: acc.means(),
             counts: acc.counts,
+            labels,
+            labelled,
         })
     }
 
@@ -159,7 +187,27 @@ impl BeatMeanTarget {
                 "beat_means.means: must be {k} kinds × {channels} channels × {len} finite values"
             ));
         }
+        let named = self.labels.is_empty() && self.labelled.is_empty()
+            || (self.labels.len() == k && self.labelled.len() == k);
+        if !named
+            || !self
+                .labels
+                .iter()
+                .all(|l| beat_kinds::beat_code(l).is_some())
+        {
+            return Err(format!(
+                "beat_means.labels: none, or one MIT-BIH beat code and one count for each of \
+                 the {k} kinds (codes: {})",
+                beat_kinds::BEAT_CODES.join(" ")
+            ));
+        }
         Ok(())
+    }
+
+    /// The label of each kind as the static code events carry (`None` without labels).
+    pub fn kind_labels(&self) -> Option<Vec<&'static str>> {
+        let codes = self.labels.iter().map(|l| beat_kinds::beat_code(l));
+        codes.collect::<Option<Vec<_>>>().filter(|v| !v.is_empty())
     }
 
     /// The additive correction per kind and channel (`kinds × channels × len`) taking the
@@ -228,6 +276,60 @@ fn taper(len: usize, fs: f64) -> Vec<f32> {
             }
         })
         .collect()
+}
+
+/// Counts of the reference labels met by each kind's training beats.
+struct Naming {
+    /// Per kind, (label, beats) in order of first meeting.
+    seen: Vec<Vec<(&'static str, u32)>>,
+    tolerance: usize,
+}
+
+impl Naming {
+    fn new(kinds: usize, tolerance: usize) -> Self {
+        Self {
+            seen: vec![Vec::new(); kinds],
+            tolerance,
+        }
+    }
+
+    /// Counts the label of `marks` (ascending) nearest the R peak `p` of kind `k`, if one
+    /// lies within the tolerance.
+    fn add(&mut self, marks: &[(usize, &'static str)], p: usize, k: u8) {
+        let i = marks.partition_point(|m| m.0 < p);
+        let near = [i.checked_sub(1), Some(i)]
+            .into_iter()
+            .flatten()
+            .filter_map(|j| marks.get(j))
+            .filter(|m| m.0.abs_diff(p) <= self.tolerance)
+            .min_by_key(|m| m.0.abs_diff(p));
+        if let Some(&(_, label)) = near {
+            let seen = &mut self.seen[usize::from(k)];
+            match seen.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, n)) => *n += 1,
+                None => seen.push((label, 1)),
+            }
+        }
+    }
+
+    /// Each kind's most common label and its count; empty when no beat met a label (a
+    /// kind that met none is called an unclassified beat, `Q`).
+    fn labels(&self) -> (Vec<String>, Vec<u32>) {
+        if self.seen.iter().all(Vec::is_empty) {
+            return (Vec::new(), Vec::new());
+        }
+        let top = |s: &Vec<(&'static str, u32)>| {
+            let best = s.iter().max_by_key(|(_, n)| *n).copied();
+            best.unwrap_or((beat_kinds::UNCLASSIFIED, 0))
+        };
+        self.seen
+            .iter()
+            .map(|s| {
+                let (l, n) = top(s);
+                (l.to_string(), n)
+            })
+            .unzip()
+    }
 }
 
 /// Running sums of beats per kind and channel, each beat's level taken out.
@@ -304,7 +406,13 @@ pub struct BeatCorrector {
     base: u64,
     /// R peaks not yet corrected (stream indices).
     pending: VecDeque<u64>,
+    /// Corrected R peaks and their kinds, ascending, until asked for (`kind_at`).
+    kinds: VecDeque<(u64, u8)>,
 }
+
+/// Most corrected beats whose kinds are kept unasked: several seconds of beats beyond the
+/// buffer, so memory stays flat where nobody asks (a calibration walk).
+const MAX_KEPT_KINDS: usize = 4096;
 
 impl BeatCorrector {
     /// A corrector adding `corrections` (from [`BeatMeanTarget::corrections`]) to the beats
@@ -334,6 +442,7 @@ impl BeatCorrector {
             buf: vec![Vec::new(); channels],
             base: 0,
             pending: VecDeque::new(),
+            kinds: VecDeque::new(),
         })
     }
 
@@ -347,6 +456,22 @@ impl BeatCorrector {
         self.buf.iter_mut().for_each(Vec::clear);
         self.base = 0;
         self.pending.clear();
+        self.kinds.clear();
+    }
+
+    /// The kind given the beat at stream index `p`, forgetting those before it; `None` for
+    /// a beat not corrected (its shape or start had left the buffer).
+    pub fn kind_at(&mut self, p: u64) -> Option<u8> {
+        while self.kinds.front().is_some_and(|&(q, _)| q < p) {
+            self.kinds.pop_front();
+        }
+        match self.kinds.front() {
+            Some(&(q, k)) if q == p => {
+                self.kinds.pop_front();
+                Some(k)
+            }
+            _ => None,
+        }
     }
 
     /// Samples per channel that may be pulled.
@@ -383,7 +508,12 @@ impl BeatCorrector {
         ) else {
             return;
         };
-        let k = usize::from(beat_kinds::kind(&shape, &self.centres));
+        let kind = beat_kinds::kind(&shape, &self.centres);
+        if self.kinds.len() == MAX_KEPT_KINDS {
+            self.kinds.pop_front();
+        }
+        self.kinds.push_back((p, kind));
+        let k = usize::from(kind);
         for (c, b) in self.buf.iter_mut().enumerate() {
             let from = (k * self.channels + c) * self.len;
             let d = &self.corrections[from..from + self.len];
@@ -456,7 +586,7 @@ mod tests {
     #[test]
     fn the_records_kinds_and_their_mean_beats_are_measured() {
         let (x, _) = lead(120.0, 0.3);
-        let t = BeatMeanTarget::of_records(&[vec![x]], FS, 2, 1).unwrap();
+        let t = BeatMeanTarget::of_records(&[vec![x]], &[], FS, 2, 1).unwrap();
         assert_eq!(t.kinds(), 2);
         let share = t.counts[1] as f64 / (t.counts[0] + t.counts[1]) as f64;
         assert!((0.2..0.3).contains(&share), "{:?}", t.counts);
@@ -473,7 +603,7 @@ mod tests {
     #[test]
     fn each_kind_of_beat_gets_the_records_mean_in_any_chunks() {
         let (x, _) = lead(120.0, 0.3);
-        let target = BeatMeanTarget::of_records(&[vec![x]], FS, 2, 1).unwrap();
+        let target = BeatMeanTarget::of_records(&[vec![x]], &[], FS, 2, 1).unwrap();
         let (own, peaks) = lead(120.0, 0.15);
         let corrections = target.corrections(&[&own], &peaks, FS);
         let mut outputs = Vec::new();
@@ -496,9 +626,9 @@ mod tests {
         assert!(n > own.len() - 2000, "{n}");
         assert!(outputs.iter().all(|o| o[..n] == outputs[0][..n]));
         let fixed =
-            BeatMeanTarget::of_records(&[vec![outputs[0][..n].to_vec()]], FS, 2, 1).unwrap();
+            BeatMeanTarget::of_records(&[vec![outputs[0][..n].to_vec()]], &[], FS, 2, 1).unwrap();
         let (before, after) = (
-            t_heights(&BeatMeanTarget::of_records(&[vec![own]], FS, 2, 1).unwrap()),
+            t_heights(&BeatMeanTarget::of_records(&[vec![own]], &[], FS, 2, 1).unwrap()),
             t_heights(&fixed),
         );
         assert!((before[0] - 0.15).abs() < 0.03, "{before:?}");
@@ -512,7 +642,7 @@ mod tests {
     #[test]
     fn hostile_targets_are_refused_by_name() {
         let (x, _) = lead(60.0, 0.3);
-        let good = BeatMeanTarget::of_records(&[vec![x]], FS, 2, 1).unwrap();
+        let good = BeatMeanTarget::of_records(&[vec![x]], &[], FS, 2, 1).unwrap();
         let mut bad = good.clone();
         bad.len = 1 << 40;
         assert!(bad.check(1, FS).unwrap_err().contains("beat_means"));
@@ -525,6 +655,54 @@ mod tests {
         assert!(good.check(2, FS).unwrap_err().contains("beat_means.means"));
         assert!(good.check(1, 500.0).is_err());
         assert!(BeatCorrector::new(&good, vec![0.0; 3], 1, FS).is_none());
-        assert!(BeatMeanTarget::of_records(&[vec![vec![0.0; 1000]]], FS, 2, 1).is_none());
+        assert!(BeatMeanTarget::of_records(&[vec![vec![0.0; 1000]]], &[], FS, 2, 1).is_none());
+        let mut bad = good.clone();
+        (bad.labels, bad.labelled) = (vec!["N".into(), "X".into()], vec![1, 1]);
+        assert!(bad.check(1, FS).unwrap_err().contains("beat_means.labels"));
+        (bad.labels, bad.labelled) = (vec!["N".into()], vec![1]);
+        assert!(bad.check(1, FS).unwrap_err().contains("beat_means.labels"));
+    }
+
+    /// Each kind is named by the label most of its beats carry within 150 ms; labels
+    /// further off name nothing, and a record without labels leaves the kinds unnamed.
+    #[test]
+    fn kinds_are_named_by_the_labels_their_beats_carry() {
+        let (x, peaks) = lead(120.0, 0.3);
+        let label = |i: usize| if (i + 1).is_multiple_of(4) { "V" } else { "N" };
+        // Labels a little off the peaks, as annotators place them; one narrow beat called "A".
+        let marks: Vec<(usize, &'static str)> = (peaks.iter().enumerate())
+            .map(|(i, &p)| (p + 20, if i == 5 { "A" } else { label(i) }))
+            .collect();
+        let t =
+            BeatMeanTarget::of_records(&[vec![x.clone()]], std::slice::from_ref(&marks), FS, 2, 1)
+                .unwrap();
+        assert_eq!(t.labels, ["N", "V"]);
+        assert_eq!(t.labelled, [t.counts[0] - 1, t.counts[1]]);
+        assert_eq!(t.kind_labels(), Some(vec!["N", "V"]));
+        assert!(t.check(1, FS).is_ok());
+        let far: Vec<(usize, &'static str)> = marks.iter().map(|&(p, l)| (p + 60, l)).collect();
+        let t = BeatMeanTarget::of_records(&[vec![x.clone()]], &[far], FS, 2, 1).unwrap();
+        assert!(t.labels.is_empty() && t.kind_labels().is_none());
+        let t = BeatMeanTarget::of_records(&[vec![x]], &[], FS, 2, 1).unwrap();
+        assert!(t.labels.is_empty());
+    }
+
+    /// The corrector tells the kind it gave each beat once, in order, then forgets it.
+    #[test]
+    fn the_corrector_tells_each_beats_kind() {
+        let (x, peaks) = lead(60.0, 0.3);
+        let t = BeatMeanTarget::of_records(&[vec![x.clone()]], &[], FS, 2, 1).unwrap();
+        let zero = vec![0.0; t.kinds() * t.len];
+        let mut fix = BeatCorrector::new(&t, zero, 1, FS).unwrap();
+        fix.push(&x, x.len(), peaks.iter().map(|&p| p as u64));
+        let whole: Vec<u64> = (peaks.iter().map(|&p| p as u64))
+            .filter(|&p| p as usize + fix.after <= x.len())
+            .collect();
+        let kinds: Vec<Option<u8>> = whole.iter().map(|&p| fix.kind_at(p)).collect();
+        let wide = |i: usize| u8::from((i + 1).is_multiple_of(4));
+        let want: Vec<Option<u8>> = (0..whole.len()).map(|i| Some(wide(i))).collect();
+        // The narrow beats are the common kind, 0; the first may lack its shape's lead-in.
+        assert_eq!(kinds[1..], want[1..]);
+        assert_eq!(fix.kind_at(whole[3]), None, "asked once");
     }
 }

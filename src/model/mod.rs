@@ -62,7 +62,7 @@ pub trait Generator: Send {
     fn fill(&mut self, block: &mut Block) -> Result<()>;
     /// The labels `fill` may put on events (empty: it labels nothing), so a writer knows
     /// before the first block whether a record gets an events file.
-    fn labels(&self) -> &'static [&'static str] {
+    fn labels(&self) -> &[&'static str] {
         &[]
     }
 }
@@ -77,7 +77,7 @@ impl<G: Generator + ?Sized> Generator for Box<G> {
         (**self).fill(block)
     }
 
-    fn labels(&self) -> &'static [&'static str] {
+    fn labels(&self) -> &[&'static str] {
         (**self).labels()
     }
 }

@@ -85,7 +85,7 @@ impl<G: Generator> Generator for Resampled<G> {
         Ok(())
     }
 
-    fn labels(&self) -> &'static [&'static str] {
+    fn labels(&self) -> &[&'static str] {
         self.inner.labels()
     }
 }

@@ -187,6 +187,27 @@ pub struct VaeGenerator {
     out: BlockOut,
     /// Joiner indices of the R peaks taken from a beat joiner and not yet in a block.
     beats: VecDeque<u64>,
+    /// The labels its beats may carry (`Generator::labels`), and the label of each kind of
+    /// beat (`beat_means` trained on labelled records; empty otherwise).
+    labels: Vec<&'static str>,
+    kind_labels: Vec<&'static str>,
+}
+
+/// The labels a checkpoint's beats may carry, and each kind's (see `VaeGenerator`): none
+/// without beat-aligned windows; `"Q"` for a beat the corrector gave no kind, or every beat
+/// where the kinds are not labelled.
+fn beat_labels(cfg: &CheckpointConfig) -> (Vec<&'static str>, Vec<&'static str>) {
+    if cfg.data.beats.is_none() {
+        return (Vec::new(), Vec::new());
+    }
+    let kinds = (cfg.beat_means.as_ref())
+        .and_then(BeatMeanTarget::kind_labels)
+        .unwrap_or_default();
+    let mut all = kinds.clone();
+    all.push(UNTYPED_BEAT);
+    all.sort_unstable();
+    all.dedup();
+    (all, kinds)
 }
 
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
@@ -223,6 +244,7 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         Some(c) => c.gain.clone(),
         None => calibrate(&model, &cfg, &dev, &target)?,
     };
+    let (labels, kind_labels) = beat_labels(&cfg);
     let mut generator = VaeGenerator {
         stft: Stft::new(&sp)?,
         bins: vec![Complex32::default(); vae.window_frames * sp.n_bins()],
@@ -249,6 +271,8 @@ pub fn load_with(dir: &Path, cfg: CheckpointConfig, seed: u64, walk: Walk) -> Re
         segment: Vec::new(),
         out: BlockOut::default(),
         beats: VecDeque::new(),
+        labels,
+        kind_labels,
     };
     generator.set_equaliser(key, cached)?;
     Ok(generator)
@@ -781,8 +805,10 @@ impl VaeGenerator {
         result
     }
 
-    /// Labels the R peaks the beat joiner placed within the filled `block` (`"Q"`: a beat
-    /// whose type the model does not say), moved by the equaliser's delay.
+    /// Labels the R peaks the beat joiner placed within the filled `block`, moved by the
+    /// equaliser's delay: by the label of the kind the beat corrector gave each where the
+    /// checkpoint's kinds are labelled (`beat_mean::BeatMeanTarget::labels`), else `"Q"`
+    /// (a beat whose type the model does not say).
     fn label_beats(&mut self, block: &mut Block) {
         // The shape keeps indices (output i is input i, only later): no shift from it.
         let delay = self.eq.as_ref().map_or(0, |eq| eq.delay() as u64);
@@ -798,10 +824,12 @@ impl VaeGenerator {
             }
             self.beats.pop_front();
             if at >= block.start_index {
+                let kind = (self.beat_fix.as_mut()).and_then(|f| f.kind_at(at));
+                let label = kind.and_then(|k| self.kind_labels.get(usize::from(k)));
                 block.events.push(Event {
                     time: at as f64 / self.spec.sample_rate,
                     duration: 0.0,
-                    label: UNTYPED_BEAT,
+                    label: label.copied().unwrap_or(UNTYPED_BEAT),
                 });
             }
         }
@@ -809,18 +837,15 @@ impl VaeGenerator {
 }
 
 /// The label of a beat whose type is not known (MIT-BIH's code for an unclassified beat).
-pub const UNTYPED_BEAT: &str = "Q";
+pub const UNTYPED_BEAT: &str = crate::data::beat_kinds::UNCLASSIFIED;
 
 impl Generator for VaeGenerator {
     fn spec(&self) -> &SignalSpec {
         &self.spec
     }
 
-    fn labels(&self) -> &'static [&'static str] {
-        match self.cfg.data.beats {
-            Some(_) => &[UNTYPED_BEAT],
-            None => &[],
-        }
+    fn labels(&self) -> &[&'static str] {
+        &self.labels
     }
 
     fn fill(&mut self, block: &mut Block) -> Result<()> {

@@ -372,7 +372,7 @@ fn open(c: Checked, rt: &tokio::runtime::Handle) -> Result<Stream> {
         realtime: c.opts.realtime,
         format: c.format,
         roll_frames: c.roll_frames,
-        labels: c.generator.labels(),
+        labels: c.generator.labels().to_vec(),
         rt: rt.clone(),
     };
     let sinks = (c.sinks.iter())

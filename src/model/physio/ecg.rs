@@ -420,7 +420,7 @@ impl Generator for EcgSyn {
         &self.spec
     }
 
-    fn labels(&self) -> &'static [&'static str] {
+    fn labels(&self) -> &[&'static str] {
         &BEAT_LABELS
     }
 

@@ -330,7 +330,7 @@ impl Generator for Eeg {
         &self.spec
     }
 
-    fn labels(&self) -> &'static [&'static str] {
+    fn labels(&self) -> &[&'static str] {
         &LABELS
     }
 

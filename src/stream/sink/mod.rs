@@ -73,7 +73,7 @@ pub struct SinkContext {
     /// Start a new numbered file after this many frames.
     pub roll_frames: Option<u64>,
     /// Labels the generator may put on events (`Generator::labels`; empty: it labels none).
-    pub labels: &'static [&'static str],
+    pub labels: Vec<&'static str>,
     /// Runtime for network sinks.
     pub rt: tokio::runtime::Handle,
 }
