@@ -363,8 +363,10 @@ fn labelled_record(
     (out, labels)
 }
 
-/// A learned beat-aligned ECG model labels the beats its joiner placed (`Q`: the model
-/// does not say a beat's type) in the record's CSV and as EDF+ annotations, and two
+/// A learned beat-aligned ECG model labels the beats its joiner placed in the record's CSV
+/// and as EDF+ annotations, each by its kind (`N`, `V`: the cardiologists' labels of MIT-BIH
+/// 208 that most of the kind's training beats carry; `Q` for a beat given no kind), about
+/// as many `V` as the record's ventricular kind holds (130 of 497 training beats), and two
 /// detectors find them in the written file: NeuroKit2's (independent) and biowave's.
 /// Measured over seeds 1–5: biowave's finds 97.6–99.8 % of the labels (it misses a few
 /// small, broad decoded beats; on the real record 208 it agrees with NeuroKit2 on 98.8 %),
@@ -385,8 +387,17 @@ fn learned_ecg_records_label_the_beats_their_joiner_placed() {
         ];
         let (out, labels) = labelled_record(dir.path(), model, &args);
         let rows = event_rows(&out.join(labels["events_file"].as_str().unwrap()));
-        assert!(rows.iter().all(|r| r.3 == "Q" && r.2 == 0.0), "{rows:?}");
-        assert_eq!(labels["events"]["Q"].as_u64(), Some(rows.len() as u64));
+        assert!(rows.iter().all(|r| r.2 == 0.0), "{rows:?}");
+        let count = |l: &str| rows.iter().filter(|r| r.3 == l).count();
+        let (n, v, q) = (count("N"), count("V"), count("Q"));
+        assert_eq!(n + v + q, rows.len(), "{model}: only N, V and Q");
+        assert!(q <= 2, "{model}: {q} beats without a kind");
+        let share = v as f64 / rows.len() as f64;
+        assert!((0.1..0.45).contains(&share), "{model}: V share {share:.2}");
+        for (l, k) in [("N", n), ("V", v)] {
+            assert_eq!(labels["events"][l].as_u64(), Some(k as u64), "{model}: {l}");
+        }
+        eprintln!("{model}: {n} N, {v} V, {q} Q in 2 min");
         assert!(
             (150..=260).contains(&rows.len()),
             "{model}: MIT-BIH 208 beats at ~100 bpm for 2 min: {}",

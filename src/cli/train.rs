@@ -45,6 +45,12 @@ pub struct Args {
     /// Resample all inputs to this rate.
     #[arg(long)]
     pub fs: Option<f64>,
+    /// Train on each recording from this second on (with --end: a part of a long one).
+    #[arg(long, default_value_t = 0.0)]
+    pub start: f64,
+    /// Train on each recording up to this second (exclusive).
+    #[arg(long)]
+    pub end: Option<f64>,
     /// Training window length in seconds.
     #[arg(long)]
     pub window_s: Option<f64>,

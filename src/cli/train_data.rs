@@ -51,6 +51,7 @@ pub(super) fn records(args: &Args, say: bool) -> crate::Result<Vec<Source>> {
         all.extend(crate::io::read_each(p)?);
     }
     for (name, mut rec) in all {
+        cut(&name, &mut rec, args)?;
         match &first {
             Some((first, metas)) => match_units(&mut rec, &name, (first, metas), say)?,
             None => {
@@ -63,6 +64,43 @@ pub(super) fn records(args: &Args, say: bool) -> crate::Result<Vec<Source>> {
         out.extend(stretches(name, rec, args, say)?);
     }
     Ok(out)
+}
+
+/// `rec` cut to `--start`/`--end` (samples and annotations, onsets from the new start);
+/// refused where the range keeps no samples, or in an EDF+D (whose seconds are not its
+/// samples': cut it with `convert` first).
+fn cut(name: &str, rec: &mut Record, args: &Args) -> crate::Result<()> {
+    if args.start == 0.0 && args.end.is_none() {
+        return Ok(());
+    }
+    let range = match args.end {
+        Some(e) => format!("--start {} --end {e}", args.start),
+        None => format!("--start {}", args.start),
+    };
+    let duration = rec.duration_s();
+    let problem = if !rec.meta.segments.is_empty() {
+        Some("is discontinuous (EDF+D): cut it with `biowave convert` first".to_string())
+    } else if !(args.start.is_finite() && args.start >= 0.0) {
+        Some("starts before the recording".into())
+    } else if args.end.is_some_and(|e| !(e > args.start)) {
+        Some("ends at or before its start".into())
+    } else if args.start >= duration {
+        Some(format!(
+            "starts at or past the recording's end ({duration:.3} s)"
+        ))
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        return Err(crate::Error::BadInput(format!("{name}: {range}: {p}")));
+    }
+    let sel = crate::io::Selection {
+        start_s: args.start,
+        end_s: args.end,
+        ..crate::io::Selection::all()
+    };
+    sel.cut(rec);
+    Ok(())
 }
 
 /// `rec` as one source, or an EDF+D's stretches each as one, those shorter than a training
