@@ -1005,7 +1005,8 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
     );
     let text = String::from_utf8(biowave(&["info", "ecg-vae"]).stdout).unwrap();
     assert!(
-        text.contains("beat means: 2 kinds of beat (367 / 130 training beats)"),
+        text.contains("beat means: 2 kinds of beat (367 / 130 training beats)")
+            && text.contains("beat labels: N (349 labelled so) / V (90 labelled so)"),
         "{text}"
     );
     for (arg, needle) in [("src", "no config.json"), ("nosuch-model", "nosuch-model")] {

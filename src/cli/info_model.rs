@@ -248,8 +248,9 @@ fn targets_text(out: &mut String, j: &ModelJson) {
         let counts: Vec<String> = counts.iter().map(u32::to_string).collect();
         let _ = writeln!(
             out,
-            "beat means: {} kinds of beat ({} training beats), each given the record's mean beat",
+            "beat means: {} kind{} of beat ({} training beats), each given the record's mean beat",
             counts.len(),
+            if counts.len() == 1 { "" } else { "s" },
             counts.join(" / ")
         );
     }

@@ -82,7 +82,7 @@ fn cut(name: &str, rec: &mut Record, args: &Args) -> crate::Result<()> {
         Some("is discontinuous (EDF+D): cut it with `biowave convert` first".to_string())
     } else if !(args.start.is_finite() && args.start >= 0.0) {
         Some("starts before the recording".into())
-    } else if args.end.is_some_and(|e| !(e > args.start)) {
+    } else if args.end.is_some_and(|e| e.is_nan() || e <= args.start) {
         Some("ends at or before its start".into())
     } else if args.start >= duration {
         Some(format!(
