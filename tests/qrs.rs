@@ -153,7 +153,7 @@ fn finds_the_labelled_beats_of_real_mitbih_100() {
 /// MIT-BIH record 208 (2938 labelled beats after 10 s in signals/mitdb208_full.edf):
 /// frequent PVCs, fusion beats, couplets and triplets, the record the shipped ECG models
 /// learn. On MLII the detector finds 99.4 % of them, as NeuroKit2 does. On V1 its normal
-/// beats have a fifth of the PVCs' slope (a twentieth squared), under the adaptive
+/// beats have under a third of the PVCs' slope (a thirteenth squared), under the adaptive
 /// threshold the PVCs set, and both detectors find about half of the beats: there the
 /// detector is held to NeuroKit2's level, not to the labels.
 #[test]

@@ -1049,7 +1049,7 @@ fn beats_learned_from_a_labelled_record_carry_its_labels() {
     let b = &cfg["beat_means"];
     assert_eq!(b["labels"], serde_json::json!(["N", "V"]), "{b}");
     let share = |k: usize| b["labelled"][k].as_f64().unwrap() / b["counts"][k].as_f64().unwrap();
-    // The excerpt: 358 N, 93 V, 56 fusion beats, which the ventricular kind takes in part.
+    // The excerpt: 358 N, 93 V and 56 fusion beats (F) among its labels.
     assert!(share(0) > 0.9 && share(1) > 0.6, "{b}");
     let info = run(&["info", &model]);
     assert!(info.contains("beat labels: N ("), "{info}");
