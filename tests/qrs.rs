@@ -6,6 +6,7 @@
 //! the same way in the same run).
 
 mod common;
+use biowave::data::beat_kinds::BEAT_CODES;
 use biowave::dsp::qrs::{detect, match_beats, BeatMatch};
 use biowave::model::physio::{params, EcgSyn};
 use biowave::model::Generator;
@@ -94,11 +95,6 @@ fn agrees_with_neurokit2_on_real_mitbih_208() {
         "{m:?}"
     );
 }
-
-/// MIT-BIH beat codes (ANSI/AAMI EC57): every other annotation (rhythm, noise) is no beat.
-const BEAT_CODES: &[&str] = &[
-    "N", "L", "R", "B", "A", "a", "J", "S", "V", "r", "F", "e", "j", "n", "E", "/", "f", "Q", "?",
-];
 
 /// Scores the detector and NeuroKit2 (the same run) against the cardiologists' beat labels
 /// of a labelled MIT-BIH record in `signals/`, both leads, ±150 ms, after a 10 s learning
