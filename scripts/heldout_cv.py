@@ -181,6 +181,12 @@ def generate(model, out, seed, minutes):
     return [os.path.join(out, f) for f in sorted(os.listdir(out)) if f.endswith(".edf")]
 
 
+def header():
+    """The column names of `row`'s lines."""
+    print(f"{'set':<22} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} "
+          f"{'priv':>6} {'priv/train':>10} {'spread':>6}")
+
+
 def row(name, k, seed, m):
     auc, psd, hr, r, priv, priv_train, real_bands, bands, tell, spread = m
     fmt = lambda v, f: "–" if v is None else f % v
@@ -228,7 +234,7 @@ def main():
         record = prepared
     n = folds(a.out, record, fold_s, window_s)
     p = lambda *parts: os.path.join(a.out, *parts)
-    print(f"{'set':<22} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} {'priv':>6} {'priv/train':>10} {'spread':>6}")
+    header()
     means = {}
     for k in a.folds or range(n):
         real, rest = p(f"f{k}.edf"), p(f"rest{k}.edf")

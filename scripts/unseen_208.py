@@ -20,7 +20,7 @@ import os
 import numpy as np
 import pyedflib
 
-from heldout_cv import COPIES, ROOT, evaluate, generate, numbers, row, run, write
+from heldout_cv import COPIES, ROOT, evaluate, generate, header, numbers, row, run, write
 
 os.environ.setdefault("BIOWAVE_MODELS", os.path.join(ROOT, "models"))
 EXCERPT = os.path.join(ROOT, "signals", "mitdb208.edf")
@@ -65,8 +65,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     run("info", WHOLE)  # a clear error if the binary or the file is missing
     unseen, copies = prepare(a.out)
-    print(f"{'set':<22} {'fold':>4} {'seed':>4} {'AUC':>7} {'PSD dB':>7} {'HR':>7} {'tmpl r':>6} "
-          f"{'priv':>6} {'priv/train':>10} {'spread':>6}")
+    header()
     j = evaluate(unseen, copies, EXCERPT, WINDOW_S)
     m = numbers(j)
     row("excerpt (floor)", "-", 0, m[:4] + (None, None) + m[6:])
