@@ -506,6 +506,7 @@ fn convert_cli_refuses_a_range_past_the_end_or_its_own_input() {
         &["--start", "300"][..],
         &["--start", "400"],
         &["--start", "20", "--end", "10"],
+        &["--start", "NaN"],
     ] {
         let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
             .args(["convert", "signals/mitdb208.edf"])

@@ -1130,7 +1130,7 @@ fn a_part_of_a_recording_trains_as_that_part_alone() {
     for (range, says) in [
         (
             &["--start", "2000"][..],
-            "starts at or past the recording's end",
+            "starts at or past the end of the recording",
         ),
         (
             &["--start", "5", "--end", "5"][..],

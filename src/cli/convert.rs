@@ -116,23 +116,18 @@ fn events_beside(output: &Path, record: &Record) -> crate::Result<()> {
 /// Refuses a time range that keeps no samples: negative, empty, or starting at or past the
 /// end of the recording (which would write a file no reader accepts).
 fn check_range(args: &Args, duration_s: f64) -> crate::Result<()> {
-    let range = match args.end {
-        Some(e) => format!("--start {} --end {e}", args.start),
-        None => format!("--start {}", args.start),
+    let sel = Selection {
+        start_s: args.start,
+        end_s: args.end,
+        ..Selection::all()
     };
-    let problem = if args.start < 0.0 {
-        "starts before the recording"
-    } else if args.end.is_some_and(|e| e <= args.start) {
-        "is empty"
-    } else if args.start >= duration_s {
-        "starts at or past the end of the recording"
-    } else {
-        return Ok(());
-    };
-    Err(crate::Error::BadInput(format!(
-        "{}: {range}: the time range {problem} ({duration_s} s long)",
-        args.input.display()
-    )))
+    match sel.range_problem(duration_s) {
+        Some(p) => Err(crate::Error::BadInput(format!(
+            "{}: {p}",
+            args.input.display()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// What the target format cannot hold of this record.

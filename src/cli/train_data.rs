@@ -73,32 +73,20 @@ fn cut(name: &str, rec: &mut Record, args: &Args) -> crate::Result<()> {
     if args.start == 0.0 && args.end.is_none() {
         return Ok(());
     }
-    let range = match args.end {
-        Some(e) => format!("--start {} --end {e}", args.start),
-        None => format!("--start {}", args.start),
-    };
-    let duration = rec.duration_s();
-    let problem = if !rec.meta.segments.is_empty() {
-        Some("is discontinuous (EDF+D): cut it with `biowave convert` first".to_string())
-    } else if !(args.start.is_finite() && args.start >= 0.0) {
-        Some("starts before the recording".into())
-    } else if args.end.is_some_and(|e| e.is_nan() || e <= args.start) {
-        Some("ends at or before its start".into())
-    } else if args.start >= duration {
-        Some(format!(
-            "starts at or past the recording's end ({duration:.3} s)"
-        ))
-    } else {
-        None
-    };
-    if let Some(p) = problem {
-        return Err(crate::Error::BadInput(format!("{name}: {range}: {p}")));
-    }
     let sel = crate::io::Selection {
         start_s: args.start,
         end_s: args.end,
         ..crate::io::Selection::all()
     };
+    let problem = match rec.meta.segments.is_empty() {
+        false => Some(
+            "the recording is discontinuous (EDF+D): cut it with `biowave convert` first".into(),
+        ),
+        true => sel.range_problem(rec.duration_s()),
+    };
+    if let Some(p) = problem {
+        return Err(crate::Error::BadInput(format!("{name}: {p}")));
+    }
     sel.cut(rec);
     Ok(())
 }

@@ -63,6 +63,31 @@ impl Selection {
         self.clip_meta(&mut rec.meta);
     }
 
+    /// Why this time range keeps none of a record `duration_s` long, as the flags that set
+    /// it and one sentence (`None` when it keeps samples): a start that is not a number,
+    /// negative, or at or past the end, or an end at or before the start.
+    pub fn range_problem(&self, duration_s: f64) -> Option<String> {
+        let (start, end) = (self.start_s, self.end_s);
+        let problem = if start.is_nan() || end.is_some_and(f64::is_nan) {
+            "is not a number of seconds"
+        } else if start < 0.0 {
+            "starts before the recording"
+        } else if end.is_some_and(|e| e <= start) {
+            "is empty: it ends at or before its start"
+        } else if start >= duration_s {
+            "starts at or past the end of the recording"
+        } else {
+            return None;
+        };
+        let range = match end {
+            Some(e) => format!("--start {start} --end {e}"),
+            None => format!("--start {start}"),
+        };
+        Some(format!(
+            "{range}: the time range {problem} ({duration_s} s long)"
+        ))
+    }
+
     /// Sample range `[first, last)` of a channel at `rate` holding `n` samples.
     pub fn sample_range(&self, rate: f64, n: u64) -> (u64, u64) {
         let first = ((self.start_s.max(0.0) * rate).round() as u64).min(n);
@@ -87,5 +112,25 @@ mod tests {
         assert_eq!(s.sample_range(100.0, 1000), (100, 250));
         assert_eq!(s.sample_range(100.0, 120), (100, 120));
         assert_eq!(Selection::all().sample_range(256.0, 7), (0, 7));
+    }
+
+    #[test]
+    fn ranges_that_keep_nothing_are_named() {
+        let range = |start_s, end_s| Selection {
+            start_s,
+            end_s,
+            ..Selection::all()
+        };
+        assert_eq!(range(0.0, None).range_problem(10.0), None);
+        assert_eq!(range(9.5, Some(20.0)).range_problem(10.0), None);
+        let said = |s: Selection| s.range_problem(10.0).unwrap();
+        assert_eq!(
+            said(range(-1.0, None)),
+            "--start -1: the time range starts before the recording (10 s long)"
+        );
+        assert!(said(range(f64::NAN, None)).contains("is not a number"));
+        assert!(said(range(1.0, Some(f64::NAN))).contains("is not a number"));
+        assert!(said(range(3.0, Some(3.0))).contains("--start 3 --end 3: the time range is empty"));
+        assert!(said(range(10.0, None)).contains("starts at or past the end"));
     }
 }
