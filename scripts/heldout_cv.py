@@ -226,11 +226,11 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     if a.eeg:  # the 19 EEG channels at 250 Hz, as eeg-vae's command selects and resamples them
         prepared = os.path.join(a.out, "eeg250.edf")
-        run("convert", record, prepared, "--channels", EEG_CHANNELS, "--resample", "250")
+        run("convert", record, prepared, "--channels", EEG_CHANNELS, "--resample", "250", "--overwrite")
         record = prepared
     if a.ecg100 or a.ecg208:  # lead MLII alone, as the 208 excerpt has it
         prepared = os.path.join(a.out, "mlii.edf")
-        run("convert", record, prepared, "--channels", "MLII")
+        run("convert", record, prepared, "--channels", "MLII", "--overwrite")
         record = prepared
     n = folds(a.out, record, fold_s, window_s)
     p = lambda *parts: os.path.join(a.out, *parts)

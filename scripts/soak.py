@@ -174,7 +174,9 @@ def main():
         path = os.path.join(out, "scenario.toml")
         with open(path, "w") as f:
             f.write(scenario(out, *ports))
-    proc = subprocess.Popen([os.path.join(ROOT, "target/release/biowave"), "stream", "--scenario", path],
+    # --overwrite: a rerun into the same --out replaces the last soak's files.
+    proc = subprocess.Popen([os.path.join(ROOT, "target/release/biowave"), "stream", "--scenario", path,
+                             "--overwrite"],
                             stderr=open(os.path.join(out, "stderr.log"), "w"))
     stop, counts = threading.Event(), {"ecg": 0, "sine": 0, "latent": 0}
     clients = [threading.Thread(target=drain, args=(port, stop, counts, key), daemon=True)

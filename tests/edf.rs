@@ -540,6 +540,42 @@ fn convert_cli_refuses_a_range_past_the_end_or_its_own_input() {
     assert_eq!(std::fs::read(&copy).unwrap(), before);
 }
 
+/// A convert onto an existing file (or onto a CSV's existing events file) is refused and
+/// leaves it as it was; `--overwrite` writes over it.
+#[test]
+fn convert_cli_does_not_write_over_an_existing_file_unasked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let convert = |out: &Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_biowave"))
+            .args(["convert", "signals/mitdb208_full.edf"])
+            .arg(out)
+            .args(["--end", "10"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = tmp.path().join("cut.edf");
+    std::fs::write(&out, b"an earlier file").unwrap();
+    let o = convert(&out, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("cut.edf: exists; pass --overwrite"), "{err}");
+    assert_eq!(std::fs::read(&out).unwrap(), b"an earlier file");
+    let o = convert(&out, &["--overwrite"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(biowave::io::read(&out).unwrap().duration_s(), 10.0);
+    // A CSV's annotations go beside it: an existing events file is refused too.
+    let csv = tmp.path().join("cut.csv");
+    let events = tmp.path().join("cut.events.csv");
+    std::fs::write(&events, b"onset,label").unwrap();
+    let o = convert(&csv, &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cut.events.csv: exists"), "{err}");
+    assert!(!csv.exists());
+    assert!(convert(&csv, &["--overwrite"]).status.success());
+    assert!(std::fs::read_to_string(&events).unwrap().lines().count() > 10);
+}
+
 /// `convert --resample` writes what the library's polyphase resampler (checked against
 /// scipy's `resample_poly` in tests/dsp.rs) makes of each channel, at the new rate, with the
 /// physical range widened over the filter's overshoot (nothing clipped); a rate that is not

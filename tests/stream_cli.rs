@@ -513,6 +513,49 @@ fn bad_input_fails_before_streaming_with_exit_2() {
     assert!(!same.exists());
 }
 
+/// A second stream to the path of an earlier recording is refused before anything
+/// streams, the recording untouched (and with `--roll`, the earlier run's first numbered
+/// file); `--overwrite` writes over it.
+#[test]
+fn a_stream_does_not_write_over_an_earlier_recording_unasked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.edf");
+    let to = format!("file:{}", path.display());
+    let args = ["--model", "ecgsyn", "--fast", "--to", &to];
+    finish(stream(&args).args(["--duration", "2s"]).spawn().unwrap());
+    let first = std::fs::read(&path).unwrap();
+    let events = dir.path().join("run.events.csv");
+    assert!(events.exists(), "ecgsyn's beats beside the file");
+    let again = ["--seed", "2", "--duration", "1s"];
+    bad_input(
+        &[&args[..], &again].concat(),
+        "run.edf: exists; pass --overwrite",
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        first,
+        "the recording untouched"
+    );
+    // Its events file alone is a recording's too.
+    std::fs::remove_file(&path).unwrap();
+    bad_input(&[&args[..], &again].concat(), "run.events.csv: exists");
+    assert!(!path.exists());
+    let over = [&args[..], &again, &["--overwrite"]].concat();
+    finish(stream(&over).spawn().unwrap());
+    let rec = biowave::io::read(&path).unwrap();
+    assert_eq!(
+        rec.channels[0].samples.len() as f64,
+        rec.channels[0].meta.sample_rate
+    );
+    // Rolled files: the earlier run's first file is refused by the same path.
+    let roll = ["--roll", "1s", "--duration", "2s"];
+    finish(stream(&[&args[..], &roll].concat()).spawn().unwrap());
+    let rolled = dir.path().join("run_0000.edf");
+    let before = std::fs::read(&rolled).unwrap();
+    bad_input(&[&args[..], &roll].concat(), "run_0000.edf: exists");
+    assert_eq!(std::fs::read(&rolled).unwrap(), before);
+}
+
 fn stream_to_file_then_signal(path: &std::path::Path, signal: &str) -> std::process::ExitStatus {
     let to = format!("file:{}", path.display());
     let mut child = stream(&["--model", "sine", "--to", &to, "--block-ms", "100"])

@@ -25,6 +25,10 @@ pub struct Args {
     /// Kaiser-windowed anti-aliasing FIR, as `scipy.signal.resample_poly`.
     #[arg(long)]
     pub resample: Option<f64>,
+    /// Write over OUT (and a CSV's events file) where it exists; without it an existing
+    /// file is refused, so a second convert cannot replace an earlier one unasked.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Reading options for HDF5 and CSV inputs.
     #[command(flatten)]
     pub read: super::read_args::ReadArgs,
@@ -41,6 +45,11 @@ pub fn run(args: Args) -> crate::Result<()> {
             args.output.display()
         )));
     }
+    let events = (target == Format::Csv).then(|| events_path(&args.output));
+    super::refuse_existing(
+        std::iter::once(args.output.as_path()).chain(events.as_deref()),
+        args.overwrite,
+    )?;
     let mut reader = crate::io::open_with(&args.input, &args.read.options())?;
     check_range(&args, reader.info().duration_s())?;
     let sel = Selection {
@@ -94,14 +103,19 @@ fn read_joined(
     Ok(whole)
 }
 
-/// Writes `record`'s annotations to the events CSV beside the CSV `output` (which holds
-/// none itself) and says so.
-fn events_beside(output: &Path, record: &Record) -> crate::Result<()> {
+/// The events CSV a CSV output's annotations go to, beside it.
+fn events_path(output: &Path) -> PathBuf {
     let name = output
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let events = output.with_file_name(crate::events::EventLog::file_name(&name));
+    output.with_file_name(crate::events::EventLog::file_name(&name))
+}
+
+/// Writes `record`'s annotations to the events CSV beside the CSV `output` (which holds
+/// none itself) and says so.
+fn events_beside(output: &Path, record: &Record) -> crate::Result<()> {
+    let events = events_path(output);
     let rate = record.channels.first().map_or(1.0, |c| c.meta.sample_rate);
     crate::events::write_annotations(&events, &record.meta.annotations, rate)?;
     eprintln!(

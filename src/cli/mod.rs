@@ -112,6 +112,25 @@ pub(super) fn expand(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
 }
 
 /// True when `a` and `b` name one existing file or directory (by any path).
+/// Refuses to write over a file the user already has (the first of `paths` that exists),
+/// unless `--overwrite` was given: a second run to the same path would otherwise replace
+/// an earlier recording without a word.
+fn refuse_existing<'a>(
+    paths: impl IntoIterator<Item = &'a std::path::Path>,
+    overwrite: bool,
+) -> crate::Result<()> {
+    if overwrite {
+        return Ok(());
+    }
+    match paths.into_iter().find(|p| p.exists()) {
+        Some(p) => Err(crate::Error::BadInput(format!(
+            "{}: exists; pass --overwrite to write over it, or choose another path",
+            p.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,

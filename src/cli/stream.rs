@@ -3,7 +3,7 @@
 use super::model_args::ModelArgs;
 use crate::stream::engine::{self, OnError};
 use crate::stream::scenario::{self, Scenario, StreamDef};
-use crate::stream::sink::TextFormat;
+use crate::stream::sink::{file, TextFormat};
 use crate::{Error, Result};
 use std::path::PathBuf;
 
@@ -59,6 +59,10 @@ pub struct Args {
     /// relative to it, and absolute paths or `..` are refused.
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// Write over file sinks' files (and their events CSVs) that exist; without it such a
+    /// file is refused before anything streams, so a rerun cannot replace a recording.
+    #[arg(long)]
+    pub overwrite: bool,
     /// On a sink error: `stop` the stream or `drop` the sink.
     #[arg(long, value_parser = ["stop", "drop"], default_value = "stop")]
     pub on_error: String,
@@ -149,6 +153,12 @@ pub fn run(args: Args) -> Result<()> {
         Some(dir) => confine_files(defs, dir)?,
         None => defs,
     };
+    let firsts: Vec<PathBuf> = (defs.iter())
+        .flat_map(|d| d.to.iter().map(move |to| (d, to)))
+        .filter_map(|(d, to)| Some((d, to.strip_prefix("file:")?)))
+        .flat_map(|(d, p)| file::FileSink::first_files(std::path::Path::new(p), d.roll.is_some()))
+        .collect();
+    super::refuse_existing(firsts.iter().map(PathBuf::as_path), args.overwrite)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("biowave-net")

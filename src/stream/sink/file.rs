@@ -102,6 +102,18 @@ impl FileSink {
         path.with_file_name(format!("{stem}_{index:04}.{ext}"))
     }
 
+    /// The first file a sink on `path` writes and its events CSV: `PATH`, or
+    /// `STEM_0000.EXT` when `rolling` (where an earlier rolled run's files start).
+    pub fn first_files(path: &Path, rolling: bool) -> [PathBuf; 2] {
+        let first = match rolling {
+            true => Self::numbered(path, 0),
+            false => path.to_path_buf(),
+        };
+        let name = first.file_name().unwrap_or_default().to_string_lossy();
+        let events = first.with_file_name(EventLog::file_name(&name));
+        [first, events]
+    }
+
     /// Creates the next file, its header's start time `start`.
     fn open_next(&mut self, start: chrono::NaiveDateTime) -> Result<()> {
         let p = match self.roll_frames {
