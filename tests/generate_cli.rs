@@ -200,6 +200,18 @@ fn an_out_path_with_a_format_extension_names_the_one_record() {
     assert_eq!(m["records"][0]["file"], "run.bdf");
     assert_eq!(m["records"][0]["labels"]["events_file"], "run.events.csv");
     assert!(!event_rows(Path::new(&d("sub/run.events.csv"))).is_empty());
+    // A file named by --out is the user's: not written over unasked (--resume keeps it).
+    let o = run(&["--out", &d("sub/run.bdf"), "--hr", "50"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("run.bdf: exists; pass --overwrite"), "{err}");
+    assert_eq!(std::fs::read(d("sub/run.bdf")).unwrap(), one);
+    let again = ["--out", &d("sub/run.bdf"), "--pvc-rate", "0.2"];
+    assert!(run(&[&again[..], &["--resume"]].concat()).status.success());
+    assert_eq!(std::fs::read(d("sub/run.bdf")).unwrap(), one, "kept");
+    let o = run(&[&again[..], &["--overwrite", "--hr", "50"]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(std::fs::read(d("sub/run.bdf")).unwrap(), one);
     for (extra, want) in [
         (vec!["--count", "2"], "--count 2 needs a directory"),
         (vec!["--shard", "0/1"], "--shard 0/1 needs a directory"),

@@ -38,6 +38,11 @@ pub struct Args {
     /// whole and intact, make the rest: an interrupted run finished as if never stopped.
     #[arg(long)]
     pub resume: bool,
+    /// Write over `--out FILE` (and its events CSV) where it exists; without it (or
+    /// `--resume`) an existing file is refused. A directory's `MODEL-NNNNNN` records are
+    /// the dataset's own: a new run starts them over (they remake from their manifest).
+    #[arg(long)]
+    pub overwrite: bool,
     /// Parameters of the physiological models.
     #[command(flatten)]
     pub opts: ModelArgs,
@@ -102,6 +107,11 @@ fn target(a: &Args) -> crate::Result<(PathBuf, Option<String>, OutFormat)> {
 pub fn run(args: Args) -> crate::Result<()> {
     let model = model_from_args(&args)?;
     let (out, file, format) = target(&args)?;
+    if let (Some(name), false) = (&file, args.resume) {
+        let events = out.join(crate::events::EventLog::file_name(name));
+        let ours = [out.join(name), events];
+        super::refuse_existing(ours.iter().map(PathBuf::as_path), args.overwrite)?;
+    }
     let job = Job {
         model,
         duration_s: generate::parse_duration(&args.duration)?,
