@@ -625,3 +625,76 @@ fn every_record_of_a_3d_hdf5_file_counts() {
     let cfg = common::read_json(&out.join("config.json"));
     assert_eq!(cfg["spec"]["channels"].as_array().unwrap().len(), 12);
 }
+
+/// Beat labels against a labelled record: `eval` counts the real record's cardiologists'
+/// labels and the synthetic records' as pyedflib reads them (every share, run rate and
+/// per-minute burden alike), puts them in the JSON and the table, and says where the
+/// synthetic records label no beats; an unlabelled real record gives no such section.
+#[test]
+fn beat_labels_are_compared_with_a_labelled_records() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_biowave");
+    let synth = tmp.path().join("syn");
+    let o = Command::new(bin)
+        .args([
+            "generate",
+            "--model",
+            "ecg-vae",
+            "--duration",
+            "3m",
+            "--seed",
+            "1",
+        ])
+        .arg("--out")
+        .arg(&synth)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let eval = |real: &str, synth: &Path, json: bool| {
+        let mut c = Command::new(bin);
+        c.args(["eval", "--real", real, "--channels", "MLII", "--synth"]);
+        c.arg(synth);
+        if json {
+            c.arg("--json");
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let whole = "signals/mitdb208_full.edf";
+    let j: serde_json::Value = serde_json::from_str(&eval(whole, &synth, true)).unwrap();
+    let labels = &j["beat_labels"];
+    let edf = synth.join("ecg-vae-000000.edf");
+    for (set, file) in [("real", Path::new(whole)), ("synthetic", &edf)] {
+        let py: serde_json::Value =
+            serde_json::from_str(&common::python("beat_labels_check.py", [file])).unwrap();
+        let ours = &labels[set];
+        assert_eq!(ours["beats"], py["beats"], "{set}");
+        for field in ["shares", "repeat"] {
+            let (a, b) = (
+                ours[field].as_object().unwrap(),
+                py[field].as_object().unwrap(),
+            );
+            assert_eq!(a.len(), b.len(), "{set} {field}: {a:?} vs {b:?}");
+            for (code, v) in a {
+                let d = v.as_f64().unwrap() - b[code].as_f64().unwrap();
+                assert!(d.abs() < 1e-12, "{set} {field} {code}: {v} vs {}", b[code]);
+            }
+        }
+        assert_eq!(ours["v_per_minute"], py["v_per_minute"], "{set}");
+    }
+    // The record: 208's PVCs are a third of its beats; the model's are of the same order.
+    let v = |set: &str| labels[set]["shares"]["V"].as_f64().unwrap();
+    assert!((0.30..0.37).contains(&v("real")), "{labels}");
+    assert!((0.10..0.45).contains(&v("synthetic")), "{labels}");
+    let d = labels["share_distance"].as_f64().unwrap();
+    assert!(d > 0.0 && d < 0.4, "{d}");
+    assert!(eval(whole, &synth, false).contains("mix of kinds apart by"));
+    // Synthetic records without beat labels (the unlabelled excerpt), and an unlabelled real.
+    let plain = Path::new("signals/mitdb208.edf");
+    let table = eval(whole, plain, false);
+    assert!(table.contains("synthetic  no beat labels"), "{table}");
+    let j: serde_json::Value =
+        serde_json::from_str(&eval("signals/mitdb208.edf", &synth, true)).unwrap();
+    assert!(j.get("beat_labels").is_none(), "{j}");
+}

@@ -52,13 +52,22 @@ pub fn run(args: Args) -> crate::Result<()> {
             ))
         })?;
     }
-    let (real, synth, train) = windows_of(&args)?;
+    if !(args.window_s.is_finite() && args.window_s > 0.0) {
+        return Err(crate::Error::BadInput(format!(
+            "--window-s {}: must be positive",
+            args.window_s
+        )));
+    }
+    let (real_records, synth_records) = (load(&args.real)?, load(&args.synth)?);
+    let beat_labels = eval::labels::compare(&real_records, &synth_records);
+    let (real, synth, train) = windows_of(&args, real_records, synth_records)?;
     let cfg = eval::Config {
         window_s: args.window_s,
         folds: 5,
         seed: 0,
     };
-    let report = eval::evaluate(&real, &synth, train.as_ref(), &cfg);
+    let mut report = eval::evaluate(&real, &synth, train.as_ref(), &cfg);
+    report.beat_labels = beat_labels;
     if args.json {
         println!(
             "{}",
@@ -78,17 +87,18 @@ pub fn run(args: Args) -> crate::Result<()> {
     Ok(())
 }
 
+/// Records as [`load`] gives them, by name.
+type Records = Vec<(String, crate::record::Record)>;
+
 /// The real, synthetic and (with `--train`) training windows, on the real data's channels;
 /// refused when the rates differ or either set has fewer than 4 windows.
-fn windows_of(args: &Args) -> crate::Result<(Windows, Windows, Option<Windows>)> {
-    if !(args.window_s.is_finite() && args.window_s > 0.0) {
-        return Err(crate::Error::BadInput(format!(
-            "--window-s {}: must be positive",
-            args.window_s
-        )));
-    }
+fn windows_of(
+    args: &Args,
+    real: Records,
+    synth: Records,
+) -> crate::Result<(Windows, Windows, Option<Windows>)> {
     let pick = args.channels.as_deref().map_or(Pick::All, Pick::Named);
-    let real = cut(&load(&args.real)?, pick, args.window_s, "real")?;
+    let real = cut(&real, pick, args.window_s, "real")?;
     let like = Pick::Like(&real.labels, &real.source);
     let fit = |mut set: Windows| -> crate::Result<Windows> {
         if set.rate != real.rate {
@@ -100,7 +110,7 @@ fn windows_of(args: &Args) -> crate::Result<(Windows, Windows, Option<Windows>)>
         set.to_units(&real.units, &real.source)?;
         Ok(set)
     };
-    let synth = fit(cut(&load(&args.synth)?, like, args.window_s, "synthetic")?)?;
+    let synth = fit(cut(&synth, like, args.window_s, "synthetic")?)?;
     let train = if args.train.is_empty() {
         None
     } else {

@@ -7,6 +7,7 @@
 
 pub mod baselines;
 pub mod features;
+pub mod labels;
 pub mod metrics;
 pub mod psd;
 pub mod report;
@@ -145,6 +146,10 @@ pub struct Report {
     pub comparisons: Vec<Comparison>,
     /// With `--train`.
     pub privacy: Option<Privacy>,
+    /// Where the real records label their beats (MIT-BIH codes): theirs against the
+    /// synthetic records' ([`labels::compare`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beat_labels: Option<labels::LabelComparison>,
     /// Frequencies of `mean_psd` bins, Hz.
     #[serde(skip)]
     pub freqs: Vec<f64>,
@@ -210,6 +215,7 @@ pub fn evaluate(real: &Windows, synth: &Windows, train: Option<&Windows>, cfg: &
         real: real_c,
         comparisons,
         privacy,
+        beat_labels: None,
         freqs,
     }
 }

@@ -33,7 +33,50 @@ pub fn table(r: &Report) -> String {
     telltale_lines(&mut s, r);
     eeg_lines(&mut s, r);
     privacy_lines(&mut s, r);
+    label_lines(&mut s, r);
     s
+}
+
+/// The beat-label lines: each set's mix of beats, runs and per-minute ventricular burden.
+fn label_lines(s: &mut String, r: &Report) {
+    let Some(c) = &r.beat_labels else { return };
+    let _ = writeln!(s, "beat labels (MIT-BIH codes):");
+    let _ = writeln!(s, "  {:<10} {}", "real", describe_labels(&c.real));
+    match (&c.synthetic, c.share_distance) {
+        (Some(l), Some(d)) => {
+            let _ = writeln!(s, "  {:<10} {}", "synthetic", describe_labels(l));
+            let _ = writeln!(
+                s,
+                "  mix of kinds apart by {d:.3} (total variation; 0 = the same)"
+            );
+        }
+        _ => {
+            let _ = writeln!(s, "  {:<10} no beat labels", "synthetic");
+        }
+    }
+}
+
+/// One set's beat labels in a line: count, rate, the commonest kinds, V's runs and burden.
+fn describe_labels(l: &super::labels::BeatLabels) -> String {
+    let mut shares: Vec<(&String, &f64)> = l.shares.iter().collect();
+    shares.sort_by(|a, b| b.1.total_cmp(a.1));
+    let kinds: Vec<String> = (shares.iter().take(4))
+        .map(|(c, v)| format!("{c} {:.1} %", 100.0 * *v))
+        .collect();
+    let mut line = format!(
+        "{} beats in {:.0} s ({:.1} /min): {}",
+        l.beats,
+        l.seconds,
+        60.0 * l.beats as f64 / l.seconds.max(f64::MIN_POSITIVE),
+        kinds.join(", ")
+    );
+    if let Some(v) = l.repeat.get(super::labels::VENTRICULAR) {
+        line += &format!("; V then V {v:.2}");
+    }
+    if let Some([lo, mid, hi]) = l.v_per_minute {
+        line += &format!("; V per minute {lo:.2} / {mid:.2} / {hi:.2} (p10/median/p90)");
+    }
+    line
 }
 
 /// One set's row of the table.
