@@ -334,30 +334,28 @@ fn psd_distance_mmd_auc_and_spread_agree_with_scipy_numpy_sklearn() {
     );
 }
 
-#[test]
-fn cli_prints_json_writes_a_report_that_renders_and_refuses_bad_input() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_biowave");
-    let synth = tmp.path().join("syn");
-    let o = Command::new(bin)
-        .args([
-            "generate",
-            "--model",
-            "ecgsyn",
-            "--leads",
-            "1",
-            "--fs",
-            "360",
-            "--duration",
-            "60s",
-            "--format",
-            "edf",
-            "--out",
-        ])
+/// `generate --model ARGS…` into `DIR/syn` (EDF), which it returns.
+fn generated(dir: &Path, args: &[&str]) -> std::path::PathBuf {
+    let synth = dir.join("syn");
+    let o = Command::new(env!("CARGO_BIN_EXE_biowave"))
+        .args(["generate", "--model"])
+        .args(args)
+        .arg("--out")
         .arg(&synth)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    synth
+}
+
+#[test]
+fn cli_prints_json_writes_a_report_that_renders_and_refuses_bad_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = env!("CARGO_BIN_EXE_biowave");
+    let synth = generated(
+        tmp.path(),
+        &["ecgsyn", "--leads", "1", "--fs", "360", "--duration", "60s"],
+    );
     let report = tmp.path().join("report");
     let o = Command::new(bin)
         .args([
@@ -631,25 +629,10 @@ fn every_record_of_a_3d_hdf5_file_counts() {
 /// per-minute burden alike), puts them in the JSON and the table, and says where the
 /// synthetic records label no beats; an unlabelled real record gives no such section.
 #[test]
-fn beat_labels_are_compared_with_a_labelled_records() {
+fn beat_labels_are_compared_with_a_labelled_records_own() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_biowave");
-    let synth = tmp.path().join("syn");
-    let o = Command::new(bin)
-        .args([
-            "generate",
-            "--model",
-            "ecg-vae",
-            "--duration",
-            "3m",
-            "--seed",
-            "1",
-        ])
-        .arg("--out")
-        .arg(&synth)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let synth = generated(tmp.path(), &["ecg-vae", "--duration", "3m", "--seed", "1"]);
     let eval = |real: &str, synth: &Path, json: bool| {
         let mut c = Command::new(bin);
         c.args(["eval", "--real", real, "--channels", "MLII", "--synth"]);
