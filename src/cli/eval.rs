@@ -1,5 +1,6 @@
 //! `biowave eval --real FILE... --synth FILE... [--train FILE...] [--report DIR] [--json]`.
 
+use crate::eval::labels::{self, LabelComparison};
 use crate::eval::windows::{cut, Pick, Windows};
 use std::path::PathBuf;
 
@@ -52,15 +53,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             ))
         })?;
     }
-    if !(args.window_s.is_finite() && args.window_s > 0.0) {
-        return Err(crate::Error::BadInput(format!(
-            "--window-s {}: must be positive",
-            args.window_s
-        )));
-    }
-    let (real_records, synth_records) = (load(&args.real)?, load(&args.synth)?);
-    let beat_labels = eval::labels::compare(&real_records, &synth_records);
-    let (real, synth, train) = windows_of(&args, real_records, synth_records)?;
+    let (real, synth, train, beat_labels) = windows_of(&args)?;
     let cfg = eval::Config {
         window_s: args.window_s,
         folds: 5,
@@ -87,18 +80,23 @@ pub fn run(args: Args) -> crate::Result<()> {
     Ok(())
 }
 
-/// Records as [`load`] gives them, by name.
-type Records = Vec<(String, crate::record::Record)>;
-
-/// The real, synthetic and (with `--train`) training windows, on the real data's channels;
-/// refused when the rates differ or either set has fewer than 4 windows.
+/// The real, synthetic and (with `--train`) training windows, on the real data's channels,
+/// and the real and synthetic records' beat labels compared (each set's records dropped
+/// once cut); refused when the rates differ or either set has fewer than 4 windows.
 fn windows_of(
     args: &Args,
-    real: Records,
-    synth: Records,
-) -> crate::Result<(Windows, Windows, Option<Windows>)> {
+) -> crate::Result<(Windows, Windows, Option<Windows>, Option<LabelComparison>)> {
+    if !(args.window_s.is_finite() && args.window_s > 0.0) {
+        return Err(crate::Error::BadInput(format!(
+            "--window-s {}: must be positive",
+            args.window_s
+        )));
+    }
     let pick = args.channels.as_deref().map_or(Pick::All, Pick::Named);
-    let real = cut(&real, pick, args.window_s, "real")?;
+    let records = load(&args.real)?;
+    let real_labels = labels::beat_labels(&records);
+    let real = cut(&records, pick, args.window_s, "real")?;
+    drop(records);
     let like = Pick::Like(&real.labels, &real.source);
     let fit = |mut set: Windows| -> crate::Result<Windows> {
         if set.rate != real.rate {
@@ -110,7 +108,10 @@ fn windows_of(
         set.to_units(&real.units, &real.source)?;
         Ok(set)
     };
-    let synth = fit(cut(&synth, like, args.window_s, "synthetic")?)?;
+    let records = load(&args.synth)?;
+    let beat_labels = labels::compare(real_labels, labels::beat_labels(&records));
+    let synth = fit(cut(&records, like, args.window_s, "synthetic")?)?;
+    drop(records);
     let train = if args.train.is_empty() {
         None
     } else {
@@ -129,5 +130,5 @@ fn windows_of(
             args.window_s
         )));
     }
-    Ok((real, synth, train))
+    Ok((real, synth, train, beat_labels))
 }

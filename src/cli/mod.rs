@@ -111,7 +111,6 @@ pub(super) fn expand(paths: &[PathBuf]) -> crate::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// True when `a` and `b` name one existing file or directory (by any path).
 /// Refuses to write over a file the user already has (the first of `paths` that exists),
 /// unless `--overwrite` was given: a second run to the same path would otherwise replace
 /// an earlier recording without a word.
@@ -131,6 +130,7 @@ fn refuse_existing<'a>(
     }
 }
 
+/// True when `a` and `b` name one existing file or directory (by any path).
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,

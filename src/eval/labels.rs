@@ -123,11 +123,10 @@ fn quantiles(v: &mut [f64]) -> Option<[f64; 3]> {
     Some([at(0.1), at(0.5), at(0.9)])
 }
 
-/// The real and synthetic records' labels compared; `None` when the real records label
-/// no beats (nothing to judge against).
-pub fn compare(real: &[(String, Record)], synth: &[(String, Record)]) -> Option<LabelComparison> {
-    let real = beat_labels(real)?;
-    let synthetic = beat_labels(synth);
+/// The real and synthetic sets' labels ([`beat_labels`]) compared; `None` when the real
+/// records label no beats (nothing to judge against).
+pub fn compare(real: Option<BeatLabels>, synthetic: Option<BeatLabels>) -> Option<LabelComparison> {
+    let real = real?;
     let share_distance = synthetic.as_ref().map(|s| {
         let codes: std::collections::BTreeSet<&String> =
             real.shares.keys().chain(s.shares.keys()).collect();
@@ -206,15 +205,16 @@ mod tests {
     fn the_same_mix_is_zero_apart_and_a_set_without_labels_is_said() {
         let a = labelled(&["N", "N", "V", "N"]);
         let b = labelled(&["V", "N", "N", "N", "N", "V", "N", "N"]);
-        let c = compare(std::slice::from_ref(&a), std::slice::from_ref(&b)).unwrap();
+        let of = |r: &(String, Record)| beat_labels(std::slice::from_ref(r));
+        let c = compare(of(&a), of(&b)).unwrap();
         assert!(c.share_distance.unwrap().abs() < 1e-12);
         let other = labelled(&["N", "F"]);
-        let d = compare(std::slice::from_ref(&a), &[other]).unwrap();
+        let d = compare(of(&a), of(&other)).unwrap();
         // a: N 0.75, V 0.25; other: N 0.5, F 0.5 → (0.25 + 0.25 + 0.5) / 2.
         assert!((d.share_distance.unwrap() - 0.5).abs() < 1e-12);
         let none = labelled(&[]);
-        let e = compare(std::slice::from_ref(&a), std::slice::from_ref(&none)).unwrap();
+        let e = compare(of(&a), of(&none)).unwrap();
         assert!(e.synthetic.is_none() && e.share_distance.is_none());
-        assert!(compare(&[none], &[a]).is_none());
+        assert!(compare(of(&none), of(&a)).is_none());
     }
 }
