@@ -46,6 +46,12 @@ impl EventLog {
         format!("{}.events.csv", stem(record_file))
     }
 
+    /// The CSV's path beside the record file at `record` ([`EventLog::file_name`]).
+    pub fn beside(record: &std::path::Path) -> std::path::PathBuf {
+        let name = record.file_name().unwrap_or_default().to_string_lossy();
+        record.with_file_name(Self::file_name(&name))
+    }
+
     /// Logs a block's events and annotates `writer` with them, onsets counted from
     /// `origin` seconds into the stream (the record's first frame); call before writing the
     /// block, so the record that holds each onset carries its label.

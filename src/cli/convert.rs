@@ -45,7 +45,7 @@ pub fn run(args: Args) -> crate::Result<()> {
             args.output.display()
         )));
     }
-    let events = (target == Format::Csv).then(|| events_path(&args.output));
+    let events = (target == Format::Csv).then(|| crate::events::EventLog::beside(&args.output));
     super::refuse_existing(
         std::iter::once(args.output.as_path()).chain(events.as_deref()),
         args.overwrite,
@@ -103,19 +103,10 @@ fn read_joined(
     Ok(whole)
 }
 
-/// The events CSV a CSV output's annotations go to, beside it.
-fn events_path(output: &Path) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    output.with_file_name(crate::events::EventLog::file_name(&name))
-}
-
 /// Writes `record`'s annotations to the events CSV beside the CSV `output` (which holds
 /// none itself) and says so.
 fn events_beside(output: &Path, record: &Record) -> crate::Result<()> {
-    let events = events_path(output);
+    let events = crate::events::EventLog::beside(output);
     let rate = record.channels.first().map_or(1.0, |c| c.meta.sample_rate);
     crate::events::write_annotations(&events, &record.meta.annotations, rate)?;
     eprintln!(

@@ -108,8 +108,9 @@ pub fn run(args: Args) -> crate::Result<()> {
     let model = model_from_args(&args)?;
     let (out, file, format) = target(&args)?;
     if let (Some(name), false) = (&file, args.resume) {
-        let events = out.join(crate::events::EventLog::file_name(name));
-        let ours = [out.join(name), events];
+        let file = out.join(name);
+        let events = crate::events::EventLog::beside(&file);
+        let ours = [file, events];
         super::refuse_existing(ours.iter().map(PathBuf::as_path), args.overwrite)?;
     }
     let job = Job {

@@ -58,15 +58,15 @@ pub fn beat_labels(records: &[(String, Record)]) -> Option<BeatLabels> {
     let mut repeats: BTreeMap<&str, usize> = BTreeMap::new();
     let (mut minutes, mut seconds) = (Vec::new(), 0.0);
     for (_, rec) in records {
-        let b = beats(rec);
-        seconds += rec.duration_s();
+        let (b, duration) = (beats(rec), rec.duration_s());
+        seconds += duration;
         for (i, (_, code)) in b.iter().enumerate() {
             *counts.entry(code).or_default() += 1;
             if b.get(i + 1).is_some_and(|next| next.1 == *code) {
                 *repeats.entry(code).or_default() += 1;
             }
         }
-        minutes.extend(v_shares_by_minute(&b, rec.duration_s()));
+        minutes.extend(v_shares_by_minute(&b, duration));
     }
     let total: usize = counts.values().sum();
     if total == 0 {

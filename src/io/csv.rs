@@ -79,11 +79,7 @@ impl CsvReader {
 /// The annotations listed in `NAME.events.csv` beside `path` (`time_s` and `label`
 /// columns, `duration_s` where given and above 0); none when there is no such file.
 fn events_beside(path: &Path) -> Result<Vec<Annotation>> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let events = path.with_file_name(crate::events::EventLog::file_name(&name));
+    let events = crate::events::EventLog::beside(path);
     if !events.is_file() {
         return Ok(Vec::new());
     }

@@ -109,8 +109,7 @@ impl FileSink {
             true => Self::numbered(path, 0),
             false => path.to_path_buf(),
         };
-        let name = first.file_name().unwrap_or_default().to_string_lossy();
-        let events = first.with_file_name(EventLog::file_name(&name));
+        let events = EventLog::beside(&first);
         [first, events]
     }
 
@@ -143,12 +142,7 @@ impl FileSink {
         let log = match &mut self.events {
             Some(log) => log,
             None => {
-                let name = self
-                    .current
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy();
-                let csv = self.current.with_file_name(EventLog::file_name(&name));
+                let csv = EventLog::beside(&self.current);
                 self.events
                     .insert(EventLog::create(&csv, self.spec.sample_rate)?)
             }
