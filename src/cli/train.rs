@@ -11,8 +11,8 @@ use crate::model::decoder_noise;
 use crate::model::envelope::EnvelopeTarget;
 use crate::model::equaliser::{LowTarget, SpectrumTarget};
 use crate::model::latent_prior::LatentPrior;
-use crate::model::latent_states::LatentStates;
-use crate::model::latent_walk::token_sequences;
+use crate::model::latent_states::{BeatLatents, LatentStates};
+use crate::model::latent_walk::{token_peaks, token_sequences};
 use crate::model::shape::ShapeTarget;
 use crate::model::train::to_err;
 use crate::model::train::{self, Objective, TrainConfig};
@@ -301,7 +301,7 @@ pub fn run(args: Args) -> crate::Result<()> {
     let mut done = if ckpt.transformer.is_some() {
         fit.transformer(ckpt)?
     } else {
-        fit.vae(ckpt)?
+        fit.vae(ckpt, targets.beat_means.as_ref())?
     };
     (done.spectrum, done.envelope, done.shape, done.beat_means) = (
         targets.spectrum,
@@ -590,8 +590,13 @@ impl Fit<'_> {
         Ok(done)
     }
 
-    /// The VAE, then its latent prior, beat states and decoder residual.
-    fn vae(&self, ckpt: CheckpointConfig) -> crate::Result<CheckpointConfig> {
+    /// The VAE, then its latent prior, beat states (kind by kind where `kinds` tells the
+    /// beats' kinds) and decoder residual.
+    fn vae(
+        &self,
+        ckpt: CheckpointConfig,
+        kinds: Option<&BeatMeanTarget>,
+    ) -> crate::Result<CheckpointConfig> {
         let c = ckpt.vae.clone().expect("a VAE checkpoint");
         let (model, varmap) = train::build(|vb| Vae::new(&c, vb), &self.dev, self.weights())?;
         let obj = VaeObjective {
@@ -605,7 +610,7 @@ impl Fit<'_> {
         )?);
         let states = self.args.states.unwrap_or(DEFAULT_STATES);
         if done.data.beats.is_some() && states > 0 {
-            done.latent_states = beat_states(self.args, &model, &done, &self.dev, states)?;
+            done.latent_states = beat_states(self.args, &model, &done, &self.dev, states, kinds)?;
         }
         let residual = decoder_noise::residual(&model, self.data, &self.dev)?;
         done.decoder_noise = Some(residual.std);
@@ -614,27 +619,35 @@ impl Fit<'_> {
     }
 }
 
-/// Beat types and rhythm of the training records' beat latents (`model::latent_states`).
+/// Beat types and rhythm of the training records' beat latents (`model::latent_states`),
+/// fitted kind by kind where `kinds` (`--beat-means`) tells the beats' kinds.
 fn beat_states(
     args: &Args,
     model: &Vae,
     done: &CheckpointConfig,
     dev: &candle_core::Device,
     k: usize,
+    kinds: Option<&BeatMeanTarget>,
 ) -> crate::Result<Option<LatentStates>> {
-    let (mut seqs, mut views) = (Vec::new(), 1);
+    let (mut seqs, mut beat_kinds, mut views) = (Vec::new(), Vec::new(), 1);
     for s in sources(args, false)? {
         let one = token_sequences(model, done, &s, dev)?;
         views = one.len();
         seqs.extend(one.into_iter().map(|r| r.data));
+        if let Some(t) = kinds {
+            let (signals, fs) = crate::data::prepare_signals(&s, &done.data)?;
+            for peaks in token_peaks(model, done, &s)? {
+                beat_kinds.push(t.kinds_at(&signals[0], &peaks, fs));
+            }
+        }
     }
-    Ok(LatentStates::fit(
-        &seqs,
-        model.config().latent,
-        k,
-        args.seed,
+    let beats = BeatLatents {
+        seqs: &seqs,
+        kinds: &beat_kinds,
+        latent: model.config().latent,
         views,
-    ))
+    };
+    Ok(LatentStates::fit(&beats, k, args.seed))
 }
 
 /// What the samplers calibrate to, from the training records each whole and prepared as

@@ -29,49 +29,93 @@ pub fn beat_windows(
     align: &BeatAlign,
 ) -> Result<Vec<Representation>> {
     let named = |e: Error| Error::BadInput(format!("{name}: {e}"));
-    let first = signals
-        .first()
-        .ok_or_else(|| Error::BadInput(format!("{name}: record has no channels")))?;
-    let peaks = qrs::detect(first, fs).map_err(named)?;
-    let hop = spectral.hop;
-    // Slices start a whole number of hops before the window so frames land on its grid.
-    let lead = (spectral.n_fft / 2).div_ceil(hop) * hop;
-    let len = 2 * lead + (window_frames - 1) * hop;
-    let pre = (align.pre_s * fs).round() as isize;
-    let bytes = window_frames * features_per_frame(spectral, signals.len()) * 4;
-    let (jitter, every) = thinning(peaks.len(), bytes, (align.jitter_s * fs).round() as isize);
-    if every > 1 || jitter == 0 && align.jitter_s > 0.0 {
-        tracing::warn!(
-            "{name}: {} beats would need more than {} MiB of windows: \
-             keeping every {every}th beat, {} copies",
-            peaks.len(),
-            RECORD_BUDGET >> 20,
-            2 * jitter + 1
-        );
-    }
-    let skip = lead / hop;
-    let mut out = Vec::new();
-    for &r in peaks.iter().step_by(every) {
-        for j in -jitter..=jitter {
-            let start = r as isize - pre + j - lead as isize;
-            if start < 0 || start as usize + len > first.len() {
-                continue;
-            }
-            let s = start as usize;
-            let views: Vec<&[f32]> = signals.iter().map(|x| &x[s..s + len]).collect();
-            let rep = Representation::from_channels(&views, fs, spectral).map_err(named)?;
-            out.push(rep.keep_frames(skip, window_frames));
-        }
-    }
-    if out.is_empty() {
-        return Err(Error::BadInput(format!(
-            "{name}: no R peak with a whole {:.2} s window around it ({} peaks detected): \
-             beat-aligned training needs ECG with beats",
-            len as f64 / fs,
-            peaks.len()
-        )));
+    let cuts = Cuts::of(name, signals, fs, spectral, window_frames, align)?;
+    let skip = cuts.lead / spectral.hop;
+    let mut out = Vec::with_capacity(cuts.at.len());
+    for &(_, s) in &cuts.at {
+        let views: Vec<&[f32]> = signals.iter().map(|x| &x[s..s + cuts.len]).collect();
+        let rep = Representation::from_channels(&views, fs, spectral).map_err(named)?;
+        out.push(rep.keep_frames(skip, window_frames));
     }
     Ok(out)
+}
+
+/// The R peak (sample of the first channel) of each window [`beat_windows`] cuts with the
+/// same arguments, in its order: which beat each window, and so each token of a
+/// beat-aligned codec, stands for.
+pub fn beat_window_peaks(
+    name: &str,
+    signals: &[Vec<f32>],
+    fs: f64,
+    spectral: &SpectralConfig,
+    window_frames: usize,
+    align: &BeatAlign,
+) -> Result<Vec<usize>> {
+    let cuts = Cuts::of(name, signals, fs, spectral, window_frames, align)?;
+    Ok(cuts.at.into_iter().map(|(r, _)| r).collect())
+}
+
+/// Where one record's beat windows lie: (R peak, first sample) of each, in order, and the
+/// samples each slice takes.
+struct Cuts {
+    at: Vec<(usize, usize)>,
+    /// Samples before the first frame's centre (a whole number of hops).
+    lead: usize,
+    /// Samples per slice.
+    len: usize,
+}
+
+impl Cuts {
+    /// R peaks by `dsp::qrs` on the first channel, thinned to [`RECORD_BUDGET`]; errs
+    /// (naming `name`) where no window fits.
+    fn of(
+        name: &str,
+        signals: &[Vec<f32>],
+        fs: f64,
+        spectral: &SpectralConfig,
+        window_frames: usize,
+        align: &BeatAlign,
+    ) -> Result<Cuts> {
+        let named = |e: Error| Error::BadInput(format!("{name}: {e}"));
+        let first = signals
+            .first()
+            .ok_or_else(|| Error::BadInput(format!("{name}: record has no channels")))?;
+        let peaks = qrs::detect(first, fs).map_err(named)?;
+        let hop = spectral.hop;
+        // Slices start a whole number of hops before the window so frames land on its grid.
+        let lead = (spectral.n_fft / 2).div_ceil(hop) * hop;
+        let len = 2 * lead + (window_frames - 1) * hop;
+        let pre = (align.pre_s * fs).round() as isize;
+        let bytes = window_frames * features_per_frame(spectral, signals.len()) * 4;
+        let (jitter, every) = thinning(peaks.len(), bytes, (align.jitter_s * fs).round() as isize);
+        if every > 1 || jitter == 0 && align.jitter_s > 0.0 {
+            tracing::warn!(
+                "{name}: {} beats would need more than {} MiB of windows: \
+                 keeping every {every}th beat, {} copies",
+                peaks.len(),
+                RECORD_BUDGET >> 20,
+                2 * jitter + 1
+            );
+        }
+        let mut at = Vec::new();
+        for &r in peaks.iter().step_by(every) {
+            for j in -jitter..=jitter {
+                let start = r as isize - pre + j - lead as isize;
+                if start >= 0 && start as usize + len <= first.len() {
+                    at.push((r, start as usize));
+                }
+            }
+        }
+        if at.is_empty() {
+            return Err(Error::BadInput(format!(
+                "{name}: no R peak with a whole {:.2} s window around it ({} peaks detected): \
+                 beat-aligned training needs ECG with beats",
+                len as f64 / fs,
+                peaks.len()
+            )));
+        }
+        Ok(Cuts { at, lead, len })
+    }
 }
 
 /// Jitter (samples) and beat stride that keep `beats` windows of `bytes` each within

@@ -13,7 +13,7 @@ mod norm;
 mod prepare;
 mod split;
 
-pub use beats::beat_windows;
+pub use beats::{beat_window_peaks, beat_windows};
 pub use loader::{Batch, Batches};
 pub use norm::NormStats;
 pub use prepare::{prepare, prepare_signals, Source};

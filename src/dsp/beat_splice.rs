@@ -176,7 +176,13 @@ impl BeatSplicer {
         // The next onset is a rise through the threshold: energy still above it at the end
         // of the refractory period is the first beat's own tail (a wide PVC, a tall T wave).
         let above = |i: &usize| self.energy[*i] > ONSET * peak;
-        let onset = (r0 + self.min_rr..limit).skip_while(above).find(above);
+        // After a beat (one to be labelled), the next rises as the kept beats do: a wide
+        // premature beat's own T wave, steep beside its slow QRS, is not one (it made
+        // cycles of 0.25 s after PVCs, which MIT-BIH 208 never has below 0.39 s).
+        let beat = peak >= ONSET * self.mean_peak;
+        let level = if beat { peak.max(self.mean_peak) } else { peak };
+        let next = |i: &usize| self.energy[*i] > ONSET * level;
+        let onset = (r0 + self.min_rr..limit).skip_while(above).find(next);
         (
             r0,
             peak,

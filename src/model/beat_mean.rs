@@ -204,6 +204,18 @@ impl BeatMeanTarget {
         Ok(())
     }
 
+    /// The kind (nearest centre by QRS shape) of each beat of `lead` at its R peak `peaks`;
+    /// `None` for a beat too near an end of the lead for its shape to be taken.
+    pub fn kinds_at(&self, lead: &[f32], peaks: &[usize], fs: f64) -> Vec<Option<u8>> {
+        let band = shape_band(fs);
+        (peaks.iter())
+            .map(|&p| {
+                let s = shape_at(lead, p, fs, band.as_ref()?)?;
+                Some(beat_kinds::kind(&s, &self.centres))
+            })
+            .collect()
+    }
+
     /// The label of each kind as the static code events carry (`None` without labels).
     pub fn kind_labels(&self) -> Option<Vec<&'static str>> {
         let codes = self.labels.iter().map(|l| beat_kinds::beat_code(l));

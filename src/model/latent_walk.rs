@@ -17,7 +17,9 @@ use super::train::to_err;
 use super::transformer_gen::Autoregressor;
 use super::vae::Vae;
 use super::vae_gen::{self, VaeGenerator, Walk};
-use crate::data::{beat_windows, interior_spectra, prepare_signals, BeatAlign, Source};
+use crate::data::{
+    beat_window_peaks, beat_windows, interior_spectra, prepare_signals, BeatAlign, Source,
+};
 use crate::dsp::Representation;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
@@ -177,20 +179,39 @@ fn beat_views(
     frames: usize,
     align: &BeatAlign,
 ) -> Result<Vec<Vec<Representation>>> {
+    let sp = &codec.data.spectral;
+    (view_aligns(align, fs).iter())
+        .map(|one| beat_windows(&src.name, signals, fs, sp, frames, one))
+        .collect()
+}
+
+/// The R peak (sample of the record's prepared first channel) each token of
+/// [`token_sequences`] stands for, one list per sequence; empty for a codec that is not
+/// beat-aligned. What `train` groups a beat VAE's states by (`model::latent_states`).
+pub fn token_peaks(vae: &Vae, codec: &CheckpointConfig, src: &Source) -> Result<Vec<Vec<usize>>> {
+    let Some(align) = codec.data.beats else {
+        return Ok(Vec::new());
+    };
+    let (signals, fs) = prepare_signals(src, &codec.data)?;
+    let (sp, frames) = (&codec.data.spectral, vae.config().window_frames);
+    (view_aligns(&align, fs).iter())
+        .map(|one| beat_window_peaks(&src.name, &signals, fs, sp, frames, one))
+        .collect()
+}
+
+/// One alignment per jitter offset (−j, 0, +j samples; just 0 without jitter), each
+/// without jitter of its own: the consistent views of a record's beats.
+fn view_aligns(align: &BeatAlign, fs: f64) -> Vec<BeatAlign> {
     let jitter = (align.jitter_s * fs).round() as i64;
     let offsets: Vec<i64> = if jitter > 0 {
         vec![-jitter, 0, jitter]
     } else {
         vec![0]
     };
-    offsets
-        .into_iter()
-        .map(|j| {
-            let one = BeatAlign {
-                pre_s: align.pre_s - j as f64 / fs,
-                jitter_s: 0.0,
-            };
-            beat_windows(&src.name, signals, fs, &codec.data.spectral, frames, &one)
+    (offsets.into_iter())
+        .map(|j| BeatAlign {
+            pre_s: align.pre_s - j as f64 / fs,
+            jitter_s: 0.0,
         })
         .collect()
 }
