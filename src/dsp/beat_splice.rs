@@ -16,6 +16,9 @@
 //! skipped (up to 8 in a row), not played as a long pause; so is one whose cycle runs past
 //! `MAX_RR_RATIO` times the running mean of the cycles kept: its decoded second beat was too
 //! faint to find, and the cycle ran on to a third with a ghost beat inside.
+//! After a beat it labels, the next beat's onset must rise past a share of the larger of that
+//! beat's slope energy and the kept beats' running mean, so a wide premature beat's steep T
+//! wave is not taken for it.
 
 use super::splice::{join_lifted_by, Join, Ready};
 use std::collections::VecDeque;
@@ -357,6 +360,31 @@ mod tests {
         let p = peaks(&out);
         let got: Vec<usize> = p.windows(2).map(|w| w[1] - w[0]).collect();
         assert_eq!(got, rrs[..rrs.len() - 1].to_vec());
+    }
+
+    #[test]
+    fn a_wide_beats_t_wave_is_not_the_next_beat() {
+        // Kept beats set the running mean of their slope energy; then a beat not as steep
+        // (a wide PVC's) whose T wave, a fifth as steep as a kept beat, rises 110 samples
+        // after it, past the refractory period: the cycle runs on to the next beat, 250
+        // samples after it, not to the T wave (which passes a quarter of its own beat's).
+        let (fs, l, r0) = (360.0, 640, 76);
+        let mut sp = BeatSplicer::new(1, l, r0, fs).unwrap();
+        for _ in 0..3 {
+            sp.push(&spikes(l, 200, r0)).unwrap();
+        }
+        let mut seg = spikes(l, 250, r0);
+        for v in &mut seg[r0 - 20..r0 + 20] {
+            *v *= 0.6;
+        }
+        for (v, t) in seg.iter_mut().zip(spikes(l, 1000, r0 + 110)) {
+            *v += 0.2 * t;
+        }
+        sp.push(&seg).unwrap();
+        sp.push(&spikes(l, 200, r0)).unwrap();
+        let p = peaks(&drained(&mut sp));
+        let got: Vec<usize> = p.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(got, [200, 200, 200, 250]);
     }
 
     #[test]
