@@ -567,36 +567,32 @@ mod tests {
         let st = LatentStates::fit(&plain(&[seq], latent, 1), 2, 1).unwrap();
         st.check(latent).unwrap();
         assert!((st.coupling[2] - r).abs() < 0.03, "{:?}", st.coupling);
-        let (mut walk, mut z) = (StateWalk::new(st.clone(), 0.8), vec![0f32; latent]);
-        let (mut xs, mut ys) = (Vec::new(), Vec::new());
-        for _ in 0..20_000 {
-            walk.step(&mut rng, &mut z);
-            let s = usize::from(z[0] < 0.0);
-            xs.push(z[0] - st.means[s * latent]);
-            ys.push(z[1] - st.means[s * latent + 1]);
-        }
-        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-        let corr = dot(&xs, &ys) / (dot(&xs, &xs) * dot(&ys, &ys)).sqrt();
+        let corr = walk_correlation(&st, &mut rng);
         assert!((corr - r).abs() < 0.05, "walk's correlation {corr}");
         // Without it (a checkpoint from before), each dimension on its own.
-        let mut walk = StateWalk::new(
-            LatentStates {
-                coupling: Vec::new(),
-                ..st.clone()
-            },
-            0.8,
-        );
-        let (mut xs, mut ys) = (Vec::new(), Vec::new());
-        for _ in 0..20_000 {
-            walk.step(&mut rng, &mut z);
-            let s = usize::from(z[0] < 0.0);
-            xs.push(z[0] - st.means[s * latent]);
-            ys.push(z[1] - st.means[s * latent + 1]);
-        }
-        let corr = dot(&xs, &ys) / (dot(&xs, &xs) * dot(&ys, &ys)).sqrt();
+        let apart = LatentStates {
+            coupling: Vec::new(),
+            ..st.clone()
+        };
+        let corr = walk_correlation(&apart, &mut rng);
         assert!(corr.abs() < 0.1, "independent draws' correlation {corr}");
         let mut bad = st.clone();
         bad.coupling.pop();
         assert!(bad.check(latent).is_err());
+    }
+
+    /// The correlation of a two-dimensional walk's deviations from its state's mean (the
+    /// state told by the first dimension's sign) over 20 000 steps.
+    fn walk_correlation(st: &LatentStates, rng: &mut ChaCha8Rng) -> f32 {
+        let (mut walk, mut z) = (StateWalk::new(st.clone(), 0.8), vec![0f32; 2]);
+        let (mut xs, mut ys) = (Vec::new(), Vec::new());
+        for _ in 0..20_000 {
+            walk.step(rng, &mut z);
+            let s = usize::from(z[0] < 0.0);
+            xs.push(z[0] - st.means[s * 2]);
+            ys.push(z[1] - st.means[s * 2 + 1]);
+        }
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        dot(&xs, &ys) / (dot(&xs, &xs) * dot(&ys, &ys)).sqrt()
     }
 }
