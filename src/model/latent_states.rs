@@ -107,6 +107,9 @@ impl LatentStates {
             centre_kinds.extend(std::iter::repeat_n(kind, found.len()));
             centres.extend(found);
         }
+        // Each kind's at least one state may take the sum past the most a config may hold.
+        centres.truncate(MAX_STATES);
+        centre_kinds.truncate(MAX_STATES);
         let label = label_rows(&rows, &kinds, &centres, &centre_kinds);
         let k = centres.len();
         let (means, spreads) = moments(&rows, &label, k, latent);
@@ -544,6 +547,23 @@ mod tests {
         let mut bad = st.clone();
         bad.kinds.pop();
         assert!(bad.check(latent).is_err());
+        // A common kind and seven of ten beats each: 63 states and one apiece would pass
+        // the most a config may hold; the fit stops at it.
+        let (mut many, mut many_kinds) = (Vec::new(), Vec::new());
+        for i in 0..8000u32 {
+            many.extend([(i % 97) as f32, (i % 89) as f32 * 0.5]);
+            many_kinds.push(Some(if i < 70 { 1 + (i / 10) as u8 } else { 0 }));
+        }
+        let (seqs, kinds) = (vec![many], vec![many_kinds]);
+        let beats = BeatLatents {
+            seqs: &seqs,
+            kinds: &kinds,
+            latent,
+            views: 1,
+        };
+        let st = LatentStates::fit(&beats, MAX_STATES, 1).unwrap();
+        st.check(latent).unwrap();
+        assert!(st.k() <= MAX_STATES);
     }
 
     /// Latents whose two dimensions move together within each state (correlation 0.9):
