@@ -12,7 +12,7 @@ use crate::model::envelope::EnvelopeTarget;
 use crate::model::equaliser::{LowTarget, SpectrumTarget};
 use crate::model::latent_prior::LatentPrior;
 use crate::model::latent_states::{BeatLatents, LatentStates};
-use crate::model::latent_walk::{token_peaks, token_sequences};
+use crate::model::latent_walk::{token_kinds, token_sequences};
 use crate::model::shape::ShapeTarget;
 use crate::model::train::to_err;
 use crate::model::train::{self, Objective, TrainConfig};
@@ -635,10 +635,7 @@ fn beat_states(
         views = one.len();
         seqs.extend(one.into_iter().map(|r| r.data));
         if let Some(t) = kinds {
-            let (signals, fs) = crate::data::prepare_signals(&s, &done.data)?;
-            for peaks in token_peaks(model, done, &s)? {
-                beat_kinds.push(t.kinds_at(&signals[0], &peaks, fs));
-            }
+            beat_kinds.extend(token_kinds(model, done, &s, t)?);
         }
     }
     let beats = BeatLatents {

@@ -182,8 +182,10 @@ impl BeatSplicer {
         // After a beat (one to be labelled), the next rises as the kept beats do: a wide
         // premature beat's own T wave, steep beside its slow QRS, is not one (it made
         // cycles of 0.25 s after PVCs, which MIT-BIH 208 never has below 0.39 s).
-        let beat = peak >= ONSET * self.mean_peak;
-        let level = if beat { peak.max(self.mean_peak) } else { peak };
+        let level = match self.is_beat(peak) {
+            true => peak.max(self.mean_peak),
+            false => peak,
+        };
         let next = |i: &usize| self.energy[*i] > ONSET * level;
         let onset = (r0 + self.min_rr..limit).skip_while(above).find(next);
         (
@@ -191,6 +193,12 @@ impl BeatSplicer {
             peak,
             onset.map(|d| self.apex(d, (d + self.search).min(limit))),
         )
+    }
+
+    /// Whether a first beat of slope energy `peak` is one to label: not far fainter than the
+    /// kept ones (as the next beat's onset is judged), or the first of all.
+    fn is_beat(&self, peak: f32) -> bool {
+        self.mean_peak == 0.0 || peak >= ONSET * self.mean_peak
     }
 
     /// Whether a cycle of `span` samples is kept (not far longer than the running mean, or
@@ -258,7 +266,7 @@ impl Join for BeatSplicer {
         self.next_tail = std::mem::replace(&mut self.tail, tail);
         // The cycle starts `join` before its R peak, at the output's end; a first beat far
         // fainter than the kept ones' (as the next beat's onset is judged) is no beat.
-        if self.mean_peak == 0.0 || peak >= ONSET * self.mean_peak {
+        if self.is_beat(peak) {
             self.beats.push(self.placed + self.join as u64);
         }
         self.mean_peak = if self.mean_peak == 0.0 {

@@ -152,11 +152,6 @@ impl LatentStates {
                 self.spreads.len()
             ));
         }
-        let all = self
-            .means
-            .iter()
-            .chain(&self.spreads)
-            .chain(&self.transitions);
         if !self.kinds.is_empty() && self.kinds.len() != k {
             return Err(format!(
                 "latent_states: {} kinds for {k} states",
@@ -169,7 +164,10 @@ impl LatentStates {
                 self.coupling.len()
             ));
         }
-        let mut all = all.chain(&self.coupling);
+        let mut all = (self.means.iter())
+            .chain(&self.spreads)
+            .chain(&self.transitions)
+            .chain(&self.coupling);
         if all.any(|v| !v.is_finite()) || self.spreads.iter().any(|&s| s <= 0.0) {
             return Err("latent_states: non-finite values or spreads not positive".into());
         }

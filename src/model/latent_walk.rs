@@ -12,6 +12,7 @@
 //! Tokens are the latents in the codec prior's standard-normal coordinates
 //! (`LatentPrior::standardise`), so the transformer sees unit-scale values.
 
+use super::beat_mean::BeatMeanTarget;
 use super::checkpoint::{self, CheckpointConfig};
 use super::train::to_err;
 use super::transformer_gen::Autoregressor;
@@ -185,17 +186,26 @@ fn beat_views(
         .collect()
 }
 
-/// The R peak (sample of the record's prepared first channel) each token of
-/// [`token_sequences`] stands for, one list per sequence; empty for a codec that is not
-/// beat-aligned. What `train` groups a beat VAE's states by (`model::latent_states`).
-pub fn token_peaks(vae: &Vae, codec: &CheckpointConfig, src: &Source) -> Result<Vec<Vec<usize>>> {
+/// The kind (`target`'s, by the QRS shape at its R peak on the record's prepared first
+/// channel) of the beat each token of [`token_sequences`] stands for, one list per
+/// sequence; empty for a codec that is not beat-aligned. What `train` groups a beat VAE's
+/// states by (`model::latent_states`).
+pub fn token_kinds(
+    vae: &Vae,
+    codec: &CheckpointConfig,
+    src: &Source,
+    target: &BeatMeanTarget,
+) -> Result<Vec<Vec<Option<u8>>>> {
     let Some(align) = codec.data.beats else {
         return Ok(Vec::new());
     };
     let (signals, fs) = prepare_signals(src, &codec.data)?;
     let (sp, frames) = (&codec.data.spectral, vae.config().window_frames);
     (view_aligns(&align, fs).iter())
-        .map(|one| beat_window_peaks(&src.name, &signals, fs, sp, frames, one))
+        .map(|one| {
+            let peaks = beat_window_peaks(&src.name, &signals, fs, sp, frames, one)?;
+            Ok(target.kinds_at(&signals[0], &peaks, fs))
+        })
         .collect()
 }
 
