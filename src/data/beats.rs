@@ -17,42 +17,48 @@ use crate::{Error, Result};
 /// frames): past it the jitter copies go, then beats are thinned evenly, with a warning.
 const RECORD_BUDGET: usize = 512 << 20;
 
-/// The windows of one record: `window_frames` centred STFT frames per R peak of the first
-/// channel, frame 0 centred `align.pre_s` before the peak, plus copies shifted by up to
-/// `align.jitter_s` either way (a little robustness to detector jitter, more examples).
-pub fn beat_windows(
-    name: &str,
-    signals: &[Vec<f32>],
-    fs: f64,
-    spectral: &SpectralConfig,
-    window_frames: usize,
-    align: &BeatAlign,
-) -> Result<Vec<Representation>> {
-    let named = |e: Error| Error::BadInput(format!("{name}: {e}"));
-    let cuts = Cuts::of(name, signals, fs, spectral, window_frames, align)?;
-    let skip = cuts.lead / spectral.hop;
-    let mut out = Vec::with_capacity(cuts.at.len());
-    for &(_, s) in &cuts.at {
-        let views: Vec<&[f32]> = signals.iter().map(|x| &x[s..s + cuts.len]).collect();
-        let rep = Representation::from_channels(&views, fs, spectral).map_err(named)?;
-        out.push(rep.keep_frames(skip, window_frames));
-    }
-    Ok(out)
+/// One record's beat-aligned cut: `window_frames` centred STFT frames per R peak of the
+/// first channel, frame 0 centred `align.pre_s` before the peak, plus copies shifted by up
+/// to `align.jitter_s` either way (a little robustness to detector jitter, more examples).
+/// Errors name the record by `name`.
+#[derive(Clone, Copy)]
+pub struct BeatCut<'a> {
+    /// The record's name, for errors.
+    pub name: &'a str,
+    /// The record's prepared channels (R peaks are found on the first).
+    pub signals: &'a [Vec<f32>],
+    /// Their sample rate, Hz.
+    pub fs: f64,
+    /// The STFT each window is taken through.
+    pub spectral: &'a SpectralConfig,
+    /// Frames per window.
+    pub window_frames: usize,
+    /// Where each window starts before its R peak, and the jitter copies.
+    pub align: &'a BeatAlign,
 }
 
-/// The R peak (sample of the first channel) of each window [`beat_windows`] cuts with the
-/// same arguments, in its order: which beat each window, and so each token of a
-/// beat-aligned codec, stands for.
-pub fn beat_window_peaks(
-    name: &str,
-    signals: &[Vec<f32>],
-    fs: f64,
-    spectral: &SpectralConfig,
-    window_frames: usize,
-    align: &BeatAlign,
-) -> Result<Vec<usize>> {
-    let cuts = Cuts::of(name, signals, fs, spectral, window_frames, align)?;
-    Ok(cuts.at.into_iter().map(|(r, _)| r).collect())
+impl BeatCut<'_> {
+    /// The windows, one representation each, in the order of their R peaks.
+    pub fn windows(&self) -> Result<Vec<Representation>> {
+        let named = |e: Error| Error::BadInput(format!("{}: {e}", self.name));
+        let cuts = Cuts::of(self)?;
+        let skip = cuts.lead / self.spectral.hop;
+        let mut out = Vec::with_capacity(cuts.at.len());
+        for &(_, s) in &cuts.at {
+            let views: Vec<&[f32]> = self.signals.iter().map(|x| &x[s..s + cuts.len]).collect();
+            let rep =
+                Representation::from_channels(&views, self.fs, self.spectral).map_err(named)?;
+            out.push(rep.keep_frames(skip, self.window_frames));
+        }
+        Ok(out)
+    }
+
+    /// The R peak (sample of the first channel) of each window [`BeatCut::windows`] cuts, in
+    /// its order: which beat each window, and so each token of a beat-aligned codec, stands
+    /// for.
+    pub fn peaks(&self) -> Result<Vec<usize>> {
+        Ok(Cuts::of(self)?.at.into_iter().map(|(r, _)| r).collect())
+    }
 }
 
 /// Where one record's beat windows lie: (R peak, first sample) of each, in order, and the
@@ -67,15 +73,16 @@ struct Cuts {
 
 impl Cuts {
     /// R peaks by `dsp::qrs` on the first channel, thinned to [`RECORD_BUDGET`]; errs
-    /// (naming `name`) where no window fits.
-    fn of(
-        name: &str,
-        signals: &[Vec<f32>],
-        fs: f64,
-        spectral: &SpectralConfig,
-        window_frames: usize,
-        align: &BeatAlign,
-    ) -> Result<Cuts> {
+    /// (naming the record) where no window fits.
+    fn of(cut: &BeatCut) -> Result<Cuts> {
+        let BeatCut {
+            name,
+            signals,
+            fs,
+            spectral,
+            window_frames,
+            align,
+        } = *cut;
         let named = |e: Error| Error::BadInput(format!("{name}: {e}"));
         let first = signals
             .first()
@@ -157,7 +164,17 @@ mod tests {
             pre_s: 0.25,
             jitter_s: 0.0,
         };
-        let wins = beat_windows("t", &[x], fs, &sp, 45, &align).unwrap();
+        let signals = [x];
+        let cut = BeatCut {
+            name: "t",
+            signals: &signals,
+            fs,
+            spectral: &sp,
+            window_frames: 45,
+            align: &align,
+        };
+        let wins = cut.windows().unwrap();
+        assert_eq!(cut.peaks().unwrap().len(), wins.len());
         assert!(wins.len() >= 20, "{} windows", wins.len());
         let pre = (0.25 * fs) as usize;
         for w in &wins {
@@ -188,9 +205,15 @@ mod tests {
             pre_s: 0.25,
             jitter_s: 0.0,
         };
-        let e = beat_windows("flat.edf", &[vec![0.0; 3600]], 360.0, &sp, 20, &align)
-            .unwrap_err()
-            .to_string();
+        let cut = BeatCut {
+            name: "flat.edf",
+            signals: &[vec![0.0; 3600]],
+            fs: 360.0,
+            spectral: &sp,
+            window_frames: 20,
+            align: &align,
+        };
+        let e = cut.windows().unwrap_err().to_string();
         assert!(e.contains("flat.edf") && e.contains("R peak"), "{e}");
     }
 }

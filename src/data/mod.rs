@@ -13,7 +13,7 @@ mod norm;
 mod prepare;
 mod split;
 
-pub use beats::{beat_window_peaks, beat_windows};
+pub use beats::BeatCut;
 pub use loader::{Batch, Batches};
 pub use norm::NormStats;
 pub use prepare::{prepare, prepare_signals, Source};
@@ -334,7 +334,15 @@ fn windows_of(
     config: &DataConfig,
 ) -> Result<Vec<Prepared>> {
     let reps = match &config.beats {
-        Some(align) => beat_windows(&name, signals, fs, &config.spectral, window_frames, align)?,
+        Some(align) => BeatCut {
+            name: &name,
+            signals,
+            fs,
+            spectral: &config.spectral,
+            window_frames,
+            align,
+        }
+        .windows()?,
         None => vec![interior_spectra(&name, signals, fs, &config.spectral)?],
     };
     let (cond, rr, mut marks) = match (config.clock, reps.as_slice()) {

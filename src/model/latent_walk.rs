@@ -18,9 +18,7 @@ use super::train::to_err;
 use super::transformer_gen::Autoregressor;
 use super::vae::Vae;
 use super::vae_gen::{self, VaeGenerator, Walk};
-use crate::data::{
-    beat_window_peaks, beat_windows, interior_spectra, prepare_signals, BeatAlign, Source,
-};
+use crate::data::{interior_spectra, prepare_signals, BeatAlign, BeatCut, Source};
 use crate::dsp::Representation;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
@@ -92,7 +90,7 @@ pub fn token_sequences(
     let mut out = Vec::new();
     match codec.data.beats {
         Some(align) => {
-            for windows in beat_views(src, &signals, fs, codec, frames, &align)? {
+            for windows in beat_views(record_cut(src, &signals, fs, codec, frames, &align))? {
                 let Some(first) = windows.first() else {
                     continue;
                 };
@@ -171,18 +169,30 @@ fn token_rep(
     }
 }
 
-/// A beat-aligned codec's windows of one record, one list per jitter offset.
-fn beat_views(
-    src: &Source,
-    signals: &[Vec<f32>],
+/// How a beat-aligned codec (its spectra, `frames` per window, `align`) cuts `src`'s
+/// prepared `signals`.
+fn record_cut<'a>(
+    src: &'a Source,
+    signals: &'a [Vec<f32>],
     fs: f64,
-    codec: &CheckpointConfig,
+    codec: &'a CheckpointConfig,
     frames: usize,
-    align: &BeatAlign,
-) -> Result<Vec<Vec<Representation>>> {
-    let sp = &codec.data.spectral;
-    (view_aligns(align, fs).iter())
-        .map(|one| beat_windows(&src.name, signals, fs, sp, frames, one))
+    align: &'a BeatAlign,
+) -> BeatCut<'a> {
+    BeatCut {
+        name: &src.name,
+        signals,
+        fs,
+        spectral: &codec.data.spectral,
+        window_frames: frames,
+        align,
+    }
+}
+
+/// A beat-aligned codec's windows of one record, one list per jitter offset of `cut`.
+fn beat_views(cut: BeatCut) -> Result<Vec<Vec<Representation>>> {
+    (view_aligns(cut.align, cut.fs).iter())
+        .map(|one| BeatCut { align: one, ..cut }.windows())
         .collect()
 }
 
@@ -200,10 +210,10 @@ pub fn token_kinds(
         return Ok(Vec::new());
     };
     let (signals, fs) = prepare_signals(src, &codec.data)?;
-    let (sp, frames) = (&codec.data.spectral, vae.config().window_frames);
+    let cut = record_cut(src, &signals, fs, codec, vae.config().window_frames, &align);
     (view_aligns(&align, fs).iter())
         .map(|one| {
-            let peaks = beat_window_peaks(&src.name, &signals, fs, sp, frames, one)?;
+            let peaks = BeatCut { align: one, ..cut }.peaks()?;
             Ok(target.kinds_at(&signals[0], &peaks, fs))
         })
         .collect()
