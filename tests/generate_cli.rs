@@ -432,20 +432,19 @@ fn learned_ecg_records_label_the_beats_their_joiner_placed() {
         let truth: Vec<usize> = rows.iter().map(|r| r.1).collect();
         let tolerance = (0.15 * fs) as usize;
 
-        // Since its states were fitted kind by kind (2026-12-07), `ecg-vae` leaves about one
-        // cycle in 70 holding a beat its joiner did not place (NeuroKit2 finds 200 of its
-        // 201 labels and 8 peaks besides at this seed; models/README, "Kinds of beat in the
-        // states"): 0.95, where 0.98 held before.
+        // Wide decoded beats are labelled too (`dsp::beat_splice::LABEL_SHARE`): NeuroKit2
+        // finds all 208 of `ecg-vae`'s labels at this seed and no peak besides (with the
+        // quarter share before, 200 of 201 and 8 besides; models/README, "Wide beats
+        // labelled").
         let m = match_beats(&neurokit_peaks(&edf, 0), &truth, tolerance);
         assert!(
-            m.sensitivity() >= 0.98 && m.positive_predictivity() >= 0.95,
+            m.sensitivity() >= 0.98 && m.positive_predictivity() >= 0.98,
             "{model}: NeuroKit2's R peaks against the labels: {m:?}"
         );
         let found = detect(&rec.channels[0].samples, fs).unwrap();
         let m = match_beats(&found, &truth, tolerance);
-        // The same unplaced beats: 198 of 201 found, 3 besides (0.99 held before).
         assert!(
-            m.sensitivity() >= 0.97 && m.positive_predictivity() >= 0.98,
+            m.sensitivity() >= 0.98 && m.positive_predictivity() >= 0.99,
             "{model}: biowave's R peaks against the labels: {m:?}"
         );
         // On time: the label is the decoded apex, where the detector puts the peak too.
