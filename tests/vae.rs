@@ -800,9 +800,9 @@ fn config_and_copy_without(
 }
 
 /// The equaliser: with the training record's mean log spectrum in its config, the shipped
-/// `ecg-vae`'s 20 min follow its shape within the STFT bins below 10 Hz more closely than
-/// without (T waves and the broad premature beats were 3–5 dB low, the slow wander high);
-/// a bad target is refused by name.
+/// `ecg-vae`'s 20 min follow its shape within the STFT bins below 10 Hz within 0.2 dB, more
+/// closely than without (T waves and the broad premature beats were 3–5 dB low, the slow
+/// wander high, before the mean beats); a bad target is refused by name.
 #[test]
 fn the_equaliser_brings_back_the_records_low_frequency_spectrum() {
     use biowave::model::equaliser::SpectrumTarget;
@@ -820,9 +820,12 @@ fn the_equaliser_brings_back_the_records_low_frequency_spectrum() {
     eprintln!(
         "0.5-10 Hz off the record's spectral shape: {with:.2} dB equalised, {without:.2} dB not"
     );
-    // Measured: 0.37 vs 0.55 dB (DC band 0.6 vs 1.1 dB either side; the Hann-windowed
-    // 1025-tap kernel smooths the step at 0.5 Hz).
-    assert!(with < 0.8 * without, "{with} vs {without}");
+    // Measured: 0.37 vs 0.55 dB when the test was written (DC band 0.6 vs 1.1 dB either side;
+    // the Hann-windowed 1025-tap kernel smooths the step at 0.5 Hz); 0.15 vs 0.23 with
+    // today's mean beats; 0.16 vs 0.18 since wide beats are labelled and so corrected to
+    // their kind's mean beat too (models/README, "Wide beats labelled"), which brings most
+    // of the low band by itself. Asked: within 0.2 dB, and nearer than without.
+    assert!(with < 0.2 && with < without, "{with} vs {without}");
     let mut bad = cfg.clone();
     bad["spectrum"]["nperseg"] = serde_json::json!(1000);
     common::assert_config_refused(&plain, &bad, "spectrum.nperseg");
