@@ -16,7 +16,9 @@
 //! skipped (up to 8 in a row), not played as a long pause; so is one whose cycle runs past
 //! `MAX_RR_RATIO` times the running mean of the cycles kept: its decoded second beat was too
 //! faint to find, and the cycle ran on to a third with a ghost beat inside.
-//! After a beat it labels, the next beat's onset must rise past a share of the larger of that
+//! Each kept cycle's first beat is labelled (`take_beats`) unless its slope energy is under
+//! a tenth of the kept beats' running mean: a wide, smooth beat is still a beat. After a
+//! beat it labels, the next beat's onset must rise past a share of the larger of that
 //! beat's slope energy and the kept beats' running mean, so a wide premature beat's steep T
 //! wave is not taken for it.
 
