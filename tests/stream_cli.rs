@@ -453,6 +453,7 @@ fn bad_input_fails_before_streaming_with_exit_2() {
     );
     bad_input(&["--to", "file:/no/such/dir/x.edf"], "/no/such/dir/x.edf");
     bad_input(&["--to", "smtp:x"], "unknown scheme");
+    bad_input(&["--to", "file:"], "file path is empty");
     bad_input(&["--model", "nosuch"], "nosuch");
     bad_input(&["--duration", "3 fortnights"], "3 fortnights");
     let dir = tempfile::tempdir().unwrap();

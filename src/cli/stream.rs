@@ -3,7 +3,7 @@
 use super::model_args::ModelArgs;
 use crate::stream::engine::{self, OnError};
 use crate::stream::scenario::{self, Scenario, StreamDef};
-use crate::stream::sink::{file, TextFormat};
+use crate::stream::sink::{file, SinkSpec, TextFormat};
 use crate::{Error, Result};
 use std::path::PathBuf;
 
@@ -118,17 +118,39 @@ fn single_stream(a: &Args) -> Result<StreamDef> {
     })
 }
 
+/// The path of a sink that writes files (`file:PATH`); `None` for the others. Parses the
+/// sink as the stream will, so a bad one is refused here, by name, before anything starts.
+fn file_sink(to: &str) -> Result<Option<PathBuf>> {
+    Ok(match SinkSpec::parse(to)? {
+        SinkSpec::File(p) => Some(p),
+        _ => None,
+    })
+}
+
 /// Rewrites every `file:` sink to a path inside `dir` (see `sink::file::confine`).
 fn confine_files(mut defs: Vec<StreamDef>, dir: &std::path::Path) -> Result<Vec<StreamDef>> {
     for d in &mut defs {
         for to in &mut d.to {
-            if let Some(p) = to.strip_prefix("file:") {
-                let full = crate::stream::sink::file::confine(dir, std::path::Path::new(p))?;
-                *to = format!("file:{}", full.display());
+            if let Some(p) = file_sink(to)? {
+                *to = format!("file:{}", file::confine(dir, &p)?.display());
             }
         }
     }
     Ok(defs)
+}
+
+/// The first file (and its events CSV) of every `file:` sink of `defs`: what an earlier run
+/// may have left there.
+fn first_files(defs: &[StreamDef]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for d in defs {
+        for to in &d.to {
+            if let Some(p) = file_sink(to)? {
+                out.extend(file::FileSink::first_files(&p, d.roll.is_some()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Streams synthetic samples until the duration ends, SIGINT/SIGTERM, or the readers leave.
@@ -153,11 +175,7 @@ pub fn run(args: Args) -> Result<()> {
         Some(dir) => confine_files(defs, dir)?,
         None => defs,
     };
-    let firsts: Vec<PathBuf> = (defs.iter())
-        .flat_map(|d| d.to.iter().map(move |to| (d, to)))
-        .filter_map(|(d, to)| Some((d, to.strip_prefix("file:")?)))
-        .flat_map(|(d, p)| file::FileSink::first_files(std::path::Path::new(p), d.roll.is_some()))
-        .collect();
+    let firsts = first_files(&defs)?;
     super::refuse_existing(firsts.iter().map(PathBuf::as_path), args.overwrite)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
