@@ -970,6 +970,9 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
             "{j}"
         );
         if kind == "transformer" {
+            // It replays its record's 300 s of baseline and noise (`train --wander`).
+            let wander = j["wander_s"].as_f64().unwrap_or(0.0);
+            assert!((wander - 300.0).abs() < 1.0, "{j}");
             continue; // its generator calibrates on 20 minutes of draws at load
         }
         let dir = tempfile::tempdir().unwrap();

@@ -32,6 +32,9 @@ pub struct ModelJson<'a> {
     pub temperature: Option<f32>,
     /// The training windows' loudness spread its sampler adds (`train --envelope`).
     pub envelope: Option<crate::model::envelope::EnvelopeTarget>,
+    /// Seconds of the training signals' baseline and noise its sampler replays
+    /// (`train --wander`).
+    pub wander_s: Option<f64>,
     /// The waveform shape its sampler gives its output (`train --shape`; a latent
     /// transformer's is its codec's): the window its local loudness is taken over and the
     /// quantile levels per channel.
@@ -125,6 +128,7 @@ fn to_json<'a>(dir: &Path, cfg: &'a CheckpointConfig) -> ModelJson<'a> {
         parameters: cfg.n_params(),
         temperature: cfg.temperature,
         envelope: cfg.envelope,
+        wander_s: cfg.wander.as_ref().map(|w| w.seconds()),
         shape: shape_info(cfg),
         fine_eq_hz: fine_eq_hz(cfg),
         beat_means: beat_means(cfg),
@@ -244,6 +248,12 @@ fn targets_text(out: &mut String, j: &ModelJson) {
             e.window_s, e.sd, e.rho
         );
     }
+    if let Some(s) = j.wander_s {
+        let _ = writeln!(
+            out,
+            "wander:     {s:.0} s of the record's baseline below 1 Hz and its noise, replayed"
+        );
+    }
     if let Some(counts) = &j.beat_means {
         let counts: Vec<String> = counts.iter().map(u32::to_string).collect();
         let _ = writeln!(
@@ -294,6 +304,7 @@ mod tests {
             parameters: 1,
             temperature: None,
             envelope: None,
+            wander_s: None,
             shape: None,
             fine_eq_hz: None,
             beat_means: Some(vec![367, 130]),

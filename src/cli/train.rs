@@ -20,6 +20,7 @@ use crate::model::transformer::{
     draw_coupling, Transformer, TransformerConfig, TransformerObjective,
 };
 use crate::model::vae::{Vae, VaeArch, VaeConfig, VaeObjective};
+use crate::model::wander::WanderTarget;
 use crate::record::{ChannelSpec, SignalSpec};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
@@ -117,6 +118,12 @@ pub struct Args {
     /// EEG that waxes and wanes as the record does).
     #[arg(long)]
     pub envelope: bool,
+    /// Frame transformer: also save the training signals' baseline below 1 Hz and their
+    /// noise (level second by second, spectrum), which the sampler replays in place of its
+    /// own slow content (`model::wander`: ECG whose windows differ by their wander and
+    /// noise as the record's do).
+    #[arg(long)]
+    pub wander: bool,
     /// VAE or frame transformer: also save the training records' waveform shape within its
     /// local loudness, which the sampler gives its output (`model::shape`: EEG skewed
     /// channel by channel as the record's).
@@ -309,6 +316,7 @@ pub fn run(args: Args) -> crate::Result<()> {
         targets.shape,
         targets.beat_means,
     );
+    done.wander = targets.wander;
     checkpoint::save_config(&out, &done)?;
     report(&out, t0, &done);
     Ok(())
@@ -397,11 +405,12 @@ fn refuse(msg: String) -> crate::Result<()> {
 /// `--fine-eq`): a latent transformer's codec carries its own.
 fn check_output_flags(args: &Args) -> crate::Result<()> {
     let frame_transformer = args.model == "transformer" && args.codec.is_none();
-    if args.envelope && !frame_transformer {
-        return refuse(
-            "--envelope applies to the frame transformer (--model transformer without --codec)"
-                .into(),
-        );
+    for (set, flag) in [(args.envelope, "--envelope"), (args.wander, "--wander")] {
+        if set && !frame_transformer {
+            return refuse(format!(
+                "{flag} applies to the frame transformer (--model transformer without --codec)"
+            ));
+        }
     }
     if args.shape && args.codec.is_some() {
         return refuse(
@@ -660,6 +669,8 @@ struct RecordTargets {
     shape: Option<ShapeTarget>,
     /// With `--beat-means`, their mean beat per kind (`model::beat_mean`).
     beat_means: Option<BeatMeanTarget>,
+    /// With `--wander`, their baseline and noise (`model::wander`).
+    wander: Option<WanderTarget>,
 }
 
 /// Measures [`RecordTargets`] of the training records.
@@ -673,7 +684,7 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
             .and_then(|hz| LowTarget::of_signals(&signals, fs, hz));
         spectra.extend(SpectrumTarget::of_signals(&signals, fs).map(|t| t.with_low(low)));
         rate = fs;
-        if args.envelope || args.shape || args.beat_means.is_some() {
+        if args.envelope || args.shape || args.wander || args.beat_means.is_some() {
             marks.push(beat_marks(&src.record, fs, signals[0].len()));
             signal_sets.push(signals);
         }
@@ -694,6 +705,9 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
         )));
     }
     targets.spectrum = spectrum;
+    if args.wander {
+        targets.wander = Some(WanderTarget::of_records(&signal_sets, rate)?);
+    }
     Ok(targets)
 }
 
@@ -761,6 +775,7 @@ fn waveform_targets(args: &Args, sets: &Measured, window_s: f64) -> crate::Resul
         envelope,
         shape,
         beat_means,
+        wander: None,
     })
 }
 
@@ -807,6 +822,7 @@ pub(super) fn new_checkpoint(
         draw_coupling: None,
         spectrum: None,
         envelope: None,
+        wander: None,
         shape: None,
         beat_means: None,
         codec: None,

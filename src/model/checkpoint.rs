@@ -76,6 +76,11 @@ pub struct CheckpointConfig {
     /// varies less; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope: Option<super::envelope::EnvelopeTarget>,
+    /// Frame transformer trained with `--wander`: the training signals' baseline below
+    /// 1 Hz, noise level and noise spectrum (`model::wander`), which the sampler replays
+    /// in place of its own slow content; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wander: Option<super::wander::WanderTarget>,
     /// Frame transformer or VAE trained with `--shape`: the training records' waveform
     /// shape within its local loudness (`model::shape`), which the sampler gives its
     /// output; absent in checkpoints written before it.
@@ -372,6 +377,12 @@ impl CheckpointConfig {
                 return Err("envelope without a transformer over frames".into());
             }
             t.check()?;
+        }
+        if let Some(t) = &self.wander {
+            if self.transformer.is_none() || self.codec.is_some() {
+                return Err("wander without a transformer over frames".into());
+            }
+            t.check(nc)?;
         }
         if let Some(t) = &self.shape {
             if self.codec.is_some() {

@@ -88,6 +88,11 @@ pub struct SpectrumTarget {
     /// and shape there: what a 2 s segment cannot resolve (baseline, T-wave power).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub low: Option<LowTarget>,
+    /// Set at load, never saved: a zero-phase high-pass (a second-order Butterworth run
+    /// forward and back) at this many bins folded into the kernels, the output's own
+    /// content below it given way to a replayed baseline (`model::wander`).
+    #[serde(skip)]
+    pub highpass_bins: Option<f64>,
 }
 
 /// The log of the training signals' mean power over long Welch segments, its lowest bins
@@ -190,12 +195,22 @@ impl SpectrumTarget {
             nperseg,
             log_psd: m.into_iter().map(|v| v as f32).collect(),
             low: None,
+            highpass_bins: None,
         })
     }
 
     /// This target with `low` as its fine low band.
     pub fn with_low(self, low: Option<LowTarget>) -> Self {
         SpectrumTarget { low, ..self }
+    }
+
+    /// The target whose kernels also high-pass at `hz` (see `highpass_bins`) at `fs`.
+    pub fn with_highpass(self, hz: f64, fs: f64) -> Self {
+        let bins = hz * self.nperseg as f64 / fs;
+        SpectrumTarget {
+            highpass_bins: Some(bins),
+            ..self
+        }
     }
 
     /// Joins targets of several records (same rate and channels) by averaging; the fine
@@ -216,6 +231,7 @@ impl SpectrumTarget {
             nperseg: first.nperseg,
             log_psd,
             low,
+            highpass_bins: None,
         })
     }
 
@@ -271,11 +287,24 @@ impl SpectrumTarget {
                 let fine = low.log_psd.chunks_exact(lb).zip(el.chunks_exact(lb));
                 coarse
                     .zip(fine)
-                    .map(|(r, (t, e))| fir::design(&bounded(&low.blend(&r, self.nperseg, t, e))))
+                    .map(|(r, (t, e))| self.design(bounded(&low.blend(&r, self.nperseg, t, e))))
                     .collect()
             }
-            _ => coarse.map(|r| fir::design(&bounded(&r))).collect(),
+            _ => coarse.map(|r| self.design(bounded(&r))).collect(),
         }
+    }
+
+    /// The kernel of amplitude gains `g` (bins of `fs / nperseg`, or finer: their count
+    /// says), times the high-pass where one is set.
+    fn design(&self, mut g: Vec<f32>) -> Vec<f32> {
+        if let Some(hb) = self.highpass_bins.filter(|&b| b > 0.0) {
+            let per_bin = (g.len().saturating_sub(1)) as f64 / (self.nperseg / 2) as f64;
+            for (k, v) in g.iter_mut().enumerate() {
+                let x = (k as f64 / per_bin / hb).powi(4);
+                *v *= (x / (1.0 + x)) as f32;
+            }
+        }
+        fir::design(&g)
     }
 }
 

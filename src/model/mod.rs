@@ -31,6 +31,7 @@ pub mod unfold;
 pub mod vae;
 pub mod vae_conv;
 pub mod vae_gen;
+pub mod wander;
 
 use crate::block::Block;
 use crate::record::SignalSpec;

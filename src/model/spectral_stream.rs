@@ -1,11 +1,12 @@
 //! The output half every learned generator shares: spectral frames from a [`FrameSource`]
 //! go through the streaming inverse STFT (and, for a checkpoint with a spectrum target,
 //! the equaliser, `model::equaliser`; with an envelope its slow gain, `model::envelope`;
-//! with a shape the record's waveform shape, `model::shape`) and come out as blocks of
+//! with a wander the record's baseline and noise, `model::wander`; with a shape the record's waveform shape, `model::shape`) and come out as blocks of
 //! samples.
 
 use super::envelope::Envelope;
 use super::shape::ShapeStream;
+use super::wander::Wander;
 use super::Generator;
 use crate::block::Block;
 use crate::dsp::fir::FirStream;
@@ -42,6 +43,9 @@ struct Samples<S> {
     chunk: Vec<f32>,
     /// A slow gain on the output (`model::envelope`, checkpoints trained with one).
     envelope: Option<Envelope>,
+    /// The record's baseline and noise replayed (`model::wander`, checkpoints trained
+    /// with it).
+    wander: Option<Wander>,
 }
 
 /// The last step every learned generator shares: `n` ready samples per channel, pulled
@@ -122,6 +126,7 @@ impl<S: FrameSource> SpectralStream<S> {
                 eq: None,
                 chunk: Vec::new(),
                 envelope: None,
+                wander: None,
             },
             spec,
             out: BlockOut::default(),
@@ -133,6 +138,12 @@ impl<S: FrameSource> SpectralStream<S> {
     /// The stream with its output multiplied by `envelope`'s slow gain, if any.
     pub fn with_envelope(mut self, envelope: Option<Envelope>) -> Self {
         self.samples.envelope = envelope;
+        self
+    }
+
+    /// The stream with the record's baseline and noise replayed into its output, if given.
+    pub fn with_wander(mut self, wander: Option<Wander>) -> Self {
+        self.samples.wander = wander;
         self
     }
 
@@ -163,8 +174,8 @@ impl<S: FrameSource> SpectralStream<S> {
 }
 
 impl<S: FrameSource> Samples<S> {
-    /// Moves the next `n` samples per channel, decoded, equalised and with the envelope's
-    /// gain, into the channel-major `out`.
+    /// Moves the next `n` samples per channel, decoded, equalised, with the envelope's
+    /// gain and the wander, into the channel-major `out`.
     fn produce(&mut self, out: &mut [f32], n: usize) -> Result<()> {
         let Samples {
             source,
@@ -179,6 +190,9 @@ impl<S: FrameSource> Samples<S> {
         }
         if let Some(e) = &mut self.envelope {
             e.apply(&mut out[..n * self.n_channels], n);
+        }
+        if let Some(w) = &mut self.wander {
+            w.apply(&mut out[..n * self.n_channels], n);
         }
         Ok(())
     }

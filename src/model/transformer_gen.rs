@@ -27,6 +27,7 @@ use super::spectral_stream::{FrameSource, SpectralStream};
 use super::train::to_err;
 use super::transformer::Transformer;
 use super::transformer_step::{self, NextToken, Precision, StepWeights, Stepper};
+use super::wander::{self, Wander};
 use super::Generator;
 use crate::dsp::beat_clock::{self, Rhythm};
 use crate::dsp::StreamDecoder;
@@ -218,8 +219,8 @@ pub fn load(
     Ok(calibrated(&cfg, steps, &cal, seed)?.with_shape(shape))
 }
 
-/// `steps` sampled through the equaliser and envelope `cal` sets (no shape), the envelope
-/// drawn with `seed`.
+/// `steps` sampled through the equaliser and envelope `cal` sets and the checkpoint's
+/// wander (no shape), the envelope and the wander's replay drawn with `seed`.
 fn calibrated(
     cfg: &CheckpointConfig,
     steps: Autoregressor,
@@ -231,11 +232,14 @@ fn calibrated(
         .and_then(|(t, own)| {
             Envelope::new(t, Envelope::missing(t, own), cfg.spec.sample_rate, seed)
         });
+    let wander = (cfg.wander.as_ref())
+        .map(|t| Wander::new(t, cfg.spec.sample_rate, seed))
+        .transpose()?;
     let mut stream = sampling(cfg.clone(), steps)?;
     if !cal.eq.is_empty() {
         stream = stream.with_equaliser(&cal.eq)?;
     }
-    Ok(stream.with_envelope(envelope))
+    Ok(stream.with_envelope(envelope).with_wander(wander))
 }
 
 /// `steps` sampled through a fresh streaming inverse STFT (no equaliser).
@@ -273,6 +277,12 @@ fn calibration_of(
     let restarted = || steps.restarted(CALIBRATION_SEED);
     let eq = match &cfg.spectrum {
         Some(target) => {
+            // With a wander the kernels also take out the draws' own slow content.
+            let target = match &cfg.wander {
+                Some(_) => target.clone().with_highpass(wander::CUTOFF_HZ, fs),
+                None => target.clone(),
+            };
+            let target = &target;
             let mut g = sampling(cfg.clone(), restarted())?;
             equaliser::calibrate(target, nc, fs, equaliser::LEVEL_SECONDS, None, |w| {
                 g.decode_into(w, w.len() / nc)

@@ -1,0 +1,529 @@
+//! The record's slow baseline wander and its noise, replayed beside a frame transformer's
+//! beats (`train --wander`).
+//!
+//! A 64-sample STFT frame keeps a slow wander only in its DC bin, drawn code by code, and
+//! the codes hold the beats, not the noise between them: `ecg-transformer`'s 5 s windows
+//! differ from one another a quarter as much as its record's in every log band power, and
+//! its 25–45 Hz noise floor is 5 µV everywhere where MIT-BIH 208's wanders from 5 to 20 µV
+//! (median 9). Both are states that last longer than a beat, which 235 training steps do
+//! not teach. `train --wander` saves them instead, measured on the training signals
+//! ([`WanderTarget`]): the signal below [`CUTOFF_HZ`] (zero-phase) at [`RATE`] Hz, the
+//! level of its 25–45 Hz band second by second above the record's quietest tenth (what
+//! the beats alone give, which the model has), and the shape of its noise spectrum above
+//! [`NOISE_FROM_HZ`]. The sampler ([`Wander`]) takes the model's own output above the
+//! cut-off (the equaliser's kernels, linear phase: a causal high-pass turned the ST
+//! segment and made the output easier to tell apart, not harder) and adds the record's
+//! baseline and noise level replayed together from seeded places in [`STRETCH_S`]
+//! stretches, cross-faded over [`FADE_S`]; the noise is Gaussian, shaped to the record's.
+
+use crate::dsp::filter::{butter, Band};
+use crate::dsp::fir;
+use crate::{Error, Result};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use realfft::RealFftPlanner;
+use serde::{Deserialize, Serialize};
+
+/// Below this the output is the record's replayed baseline, above it the model's, Hz.
+pub const CUTOFF_HZ: f64 = 1.0;
+/// Samples per second of the saved baseline (below [`CUTOFF_HZ`], so 10 is plenty).
+pub const RATE: f64 = 10.0;
+/// Seconds replayed from one place before the next.
+pub const STRETCH_S: f64 = 10.0;
+/// Seconds over which one stretch fades into the next.
+pub const FADE_S: f64 = 1.0;
+/// The noise level's band, Hz (its top at most 0.45 of the sample rate).
+pub const LEVEL_BAND: (f64, f64) = (25.0, 45.0);
+/// The noise spectrum's shape is the record's above this, nothing below, Hz.
+pub const NOISE_FROM_HZ: f64 = 15.0;
+/// The shortest training record set `--wander` measures, seconds.
+pub const MIN_SECONDS: f64 = 30.0;
+/// Share of the record's seconds quieter than the level the model is taken to have.
+const QUIET_SHARE: f64 = 0.1;
+/// Share of short segments the noise spectrum is read at, per bin (a quarter: most
+/// segments of ~0.18 s between beats hold no QRS).
+const NOISE_QUANTILE: f64 = 0.25;
+/// Largest noise spectrum saved, bins (a kernel of twice as many taps).
+const MAX_NOISE_BINS: usize = 257;
+
+/// What `train --wander` saves: the training signals' baseline, noise level and noise
+/// spectrum, records joined, one row per channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WanderTarget {
+    /// Per channel: the signal low-passed at [`CUTOFF_HZ`] (zero-phase), at [`RATE`] Hz.
+    pub baseline: Vec<Vec<f32>>,
+    /// Per channel: per second, the median |25–45 Hz| above the records' quietest tenth
+    /// of seconds (0 there and below), signal units.
+    pub level: Vec<Vec<f32>>,
+    /// Per channel: the noise's amplitude spectrum, 0 Hz to Nyquist in equal bins, zero
+    /// below [`NOISE_FROM_HZ`], largest 1.
+    pub noise_gain: Vec<Vec<f32>>,
+}
+
+/// A bad-input error for the flag.
+fn refuse(msg: String) -> Error {
+    Error::BadInput(format!("--wander: {msg}"))
+}
+
+impl WanderTarget {
+    /// Measures the target of several records' prepared signals (channels of equal
+    /// length, the same count in each) at `fs`.
+    pub fn of_records(records: &[Vec<Vec<f32>>], fs: f64) -> Result<Self> {
+        let top = LEVEL_BAND.1.min(0.45 * fs);
+        if top <= LEVEL_BAND.0 + 5.0 {
+            return Err(refuse(format!(
+                "a sample rate of {fs} Hz has no noise band at {}-{} Hz (needs over {} Hz)",
+                LEVEL_BAND.0,
+                LEVEL_BAND.1,
+                (LEVEL_BAND.0 + 5.0) / 0.45
+            )));
+        }
+        let seconds: f64 = (records.iter())
+            .map(|r| r.iter().map(Vec::len).min().unwrap_or(0) as f64 / fs)
+            .sum();
+        if seconds < MIN_SECONDS {
+            return Err(refuse(format!(
+                "the training records hold {seconds:.1} s; at least {MIN_SECONDS} s"
+            )));
+        }
+        let nc = records.first().map_or(0, Vec::len);
+        let (low, band) = (
+            butter(2, Band::Lowpass(CUTOFF_HZ), fs)?,
+            butter(2, Band::Bandpass(LEVEL_BAND.0, top), fs)?,
+        );
+        let mut t = WanderTarget {
+            baseline: vec![Vec::new(); nc],
+            level: vec![Vec::new(); nc],
+            noise_gain: Vec::with_capacity(nc),
+        };
+        for signals in records {
+            let n = signals.iter().map(Vec::len).min().unwrap_or(0);
+            if (n as f64) < fs * 2.0 {
+                continue; // too short for a second of level; its seconds still counted above
+            }
+            for (c, x) in signals.iter().enumerate().take(nc) {
+                let lp = low.filtfilt(&x[..n])?;
+                let at = (0..).map(|k| (k as f64 * fs / RATE).round() as usize);
+                t.baseline[c].extend(at.take_while(|&i| i < n).map(|i| lp[i]));
+                t.level[c].extend(levels(&band.filtfilt(&x[..n])?, fs));
+            }
+        }
+        for c in 0..nc {
+            let quiet = quantile(&t.level[c], QUIET_SHARE);
+            t.level[c]
+                .iter_mut()
+                .for_each(|v| *v = (*v - quiet).max(0.0));
+            let chan: Vec<&[f32]> = records.iter().map(|r| r[c].as_slice()).collect();
+            t.noise_gain.push(noise_gain(&chan, fs)?);
+        }
+        t.check(nc).map_err(refuse)?;
+        Ok(t)
+    }
+
+    /// Refuses a target that does not fit `channels` channels or cannot be replayed.
+    pub fn check(&self, channels: usize) -> std::result::Result<(), String> {
+        let rows = [&self.baseline, &self.level, &self.noise_gain];
+        if rows.iter().any(|r| r.len() != channels) {
+            return Err(format!("wander: rows for other than {channels} channels"));
+        }
+        let finite = |r: &Vec<Vec<f32>>| r.iter().flatten().all(|v| v.is_finite());
+        if !rows.iter().all(|r| finite(r)) {
+            return Err("wander: values not finite".into());
+        }
+        let need = ((STRETCH_S + FADE_S) * RATE) as usize + 2;
+        let base = self.baseline.first().map_or(0, Vec::len);
+        if base < need || self.baseline.iter().any(|b| b.len() != base) {
+            return Err(format!(
+                "wander: baselines of unequal length or under {need} values"
+            ));
+        }
+        let seconds = (base as f64 / RATE).floor() as usize;
+        if self
+            .level
+            .iter()
+            .any(|l| l.len() + 2 < seconds || l.len() < 2)
+        {
+            return Err("wander: a level per second of the baseline is wanted".into());
+        }
+        if self.level.iter().flatten().any(|&v| v < 0.0) {
+            return Err("wander: negative levels".into());
+        }
+        let ok_gain = |g: &Vec<f32>| (2..=MAX_NOISE_BINS).contains(&g.len());
+        if !self.noise_gain.iter().all(ok_gain) {
+            return Err(format!(
+                "wander: noise spectra of 2 to {MAX_NOISE_BINS} bins"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Seconds of record saved (the replay's stretches start within them).
+    pub fn seconds(&self) -> f64 {
+        let base = self.baseline.first().map_or(0, Vec::len) as f64 / RATE;
+        let level = self.level.first().map_or(0, Vec::len) as f64;
+        base.min(level)
+    }
+}
+
+/// Median |x| of each whole second of `x` at `fs`.
+fn levels(x: &[f32], fs: f64) -> Vec<f32> {
+    let per = (fs.round() as usize).max(1);
+    x.chunks_exact(per)
+        .map(|s| {
+            let mut a: Vec<f32> = s.iter().map(|v| v.abs()).collect();
+            a.sort_by(f32::total_cmp);
+            a[a.len() / 2]
+        })
+        .collect()
+}
+
+/// The `q` quantile of `v` (0 if empty).
+fn quantile(v: &[f32], q: f64) -> f32 {
+    let mut s = v.to_vec();
+    s.sort_by(f32::total_cmp);
+    s.get(((s.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
+}
+
+/// The amplitude spectrum of the noise between a channel's beats: Hann-windowed segments
+/// of about 0.18 s, each bin's [`NOISE_QUANTILE`] over segments (most hold no QRS), zero
+/// below [`NOISE_FROM_HZ`], scaled to a largest value of 1.
+fn noise_gain(records: &[&[f32]], fs: f64) -> Result<Vec<f32>> {
+    let seg = ((0.18 * fs) as usize)
+        .next_power_of_two()
+        .clamp(16, 2 * (MAX_NOISE_BINS - 1));
+    let bins = seg / 2 + 1;
+    let fft = RealFftPlanner::<f32>::new().plan_fft_forward(seg);
+    let (mut buf, mut spec) = (fft.make_input_vec(), fft.make_output_vec());
+    let hann: Vec<f32> = (0..seg)
+        .map(|i| (0.5 - 0.5 * (std::f64::consts::TAU * i as f64 / seg as f64).cos()) as f32)
+        .collect();
+    let mut power: Vec<Vec<f32>> = vec![Vec::new(); bins];
+    for x in records {
+        for s in x.chunks_exact(seg) {
+            let mean = s.iter().sum::<f32>() / seg as f32;
+            buf.iter_mut()
+                .zip(s.iter().zip(&hann))
+                .for_each(|(b, (v, w))| *b = (v - mean) * w);
+            fft.process(&mut buf, &mut spec)
+                .map_err(|e| refuse(format!("noise spectrum: {e}")))?;
+            power
+                .iter_mut()
+                .zip(&spec)
+                .for_each(|(p, z)| p.push(z.norm_sqr()));
+        }
+    }
+    let from = (NOISE_FROM_HZ * seg as f64 / fs).ceil() as usize;
+    let mut g: Vec<f32> = (power.iter().enumerate())
+        .map(|(k, p)| {
+            if k < from {
+                0.0
+            } else {
+                quantile(p, NOISE_QUANTILE).sqrt()
+            }
+        })
+        .collect();
+    let top = g.iter().copied().fold(0.0, f32::max);
+    if !(top > 0.0 && top.is_finite()) {
+        return Err(refuse(
+            "the training records hold no noise above 15 Hz".into(),
+        ));
+    }
+    g.iter_mut().for_each(|v| *v /= top);
+    Ok(g)
+}
+
+/// Where the replay reads the record at one output sample: up to two places (seconds into
+/// the record) and their weights, the second only while one stretch fades into the next.
+#[derive(Debug, Clone)]
+struct Replay {
+    /// Seconds of record a stretch may start in (its length less a stretch and a fade).
+    room: f64,
+    cur: f64,
+    prev: Option<f64>,
+    /// Seconds into the current stretch.
+    into: f64,
+    dt: f64,
+}
+
+impl Replay {
+    fn new(seconds: f64, fs: f64, rng: &mut ChaCha8Rng) -> Self {
+        let room = (seconds - STRETCH_S - FADE_S - 1.0 / RATE).max(0.0);
+        Replay {
+            room,
+            cur: rng.random_range(0.0..=room),
+            prev: None,
+            into: 0.0,
+            dt: 1.0 / fs,
+        }
+    }
+
+    /// The places and weights of the next sample.
+    fn next(&mut self, rng: &mut ChaCha8Rng) -> [(f64, f32); 2] {
+        if self.into >= STRETCH_S {
+            self.prev = Some(self.cur);
+            self.cur = rng.random_range(0.0..=self.room);
+            self.into -= STRETCH_S;
+        }
+        let u = self.into;
+        self.into += self.dt;
+        match self.prev {
+            Some(p) if u < FADE_S => {
+                let w = (u / FADE_S) as f32;
+                [(p + STRETCH_S + u, 1.0 - w), (self.cur + u, w)]
+            }
+            _ => [(self.cur + u, 1.0), (self.cur + u, 0.0)],
+        }
+    }
+}
+
+/// `series` sampled `rate` times a second, read at `t` seconds (linear; its sample `k` at
+/// `(k + offset) / rate`), held at the ends.
+fn read(series: &[f32], rate: f64, offset: f64, t: f64) -> f32 {
+    let x = (t * rate - offset).max(0.0);
+    let k = (x as usize).min(series.len().saturating_sub(2));
+    let f = ((x - k as f64) as f32).min(1.0);
+    series[k] * (1.0 - f) + series[k + 1] * f
+}
+
+/// The sampler's stage: adds the record's replayed baseline and noise to the output (the
+/// output's own content below [`CUTOFF_HZ`] taken out by the equaliser beforehand, see
+/// [`WanderTarget`]). Constant cost per sample, no allocation after construction.
+pub struct Wander {
+    target: WanderTarget,
+    rng: ChaCha8Rng,
+    replay: Replay,
+    /// Per channel: the noise kernel, scaled so its output's 25–45 Hz median |·| is 1.
+    kernels: Vec<Vec<f32>>,
+    /// Per channel: the last white samples, a ring as long as the kernel.
+    history: Vec<Vec<f32>>,
+    at: usize,
+}
+
+/// Mixed into the draw seed for the replay, so its numbers are not the draws'.
+const WANDER_SEED: u64 = 0x5851_f42d_4c95_7f2d;
+
+impl Wander {
+    /// The stage for `target` (checked) at `fs`, its places and noise drawn from `seed`.
+    pub fn new(target: &WanderTarget, fs: f64, seed: u64) -> Result<Self> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ WANDER_SEED);
+        let kernels = (target.noise_gain.iter())
+            .map(|g| unit_kernel(g, fs))
+            .collect::<Result<Vec<_>>>()?;
+        let history = kernels.iter().map(|k| vec![0.0; k.len()]).collect();
+        let replay = Replay::new(target.seconds(), fs, &mut rng);
+        let mut w = Wander {
+            target: target.clone(),
+            rng,
+            replay,
+            kernels,
+            history,
+            at: 0,
+        };
+        // Fill the noise filters' history, so the first samples' noise is at full level.
+        for _ in 0..w.history.first().map_or(0, Vec::len) {
+            w.white();
+        }
+        Ok(w)
+    }
+
+    /// Pushes one white sample per channel into the rings.
+    fn white(&mut self) {
+        let len = self.history.first().map_or(1, Vec::len);
+        self.at = (self.at + 1) % len;
+        for h in &mut self.history {
+            h[self.at] = StandardNormal.sample(&mut self.rng);
+        }
+    }
+
+    /// Channel `c`'s shaped noise now (unit level).
+    fn noise(&self, c: usize) -> f32 {
+        let (h, k) = (&self.history[c], &self.kernels[c]);
+        let len = h.len();
+        (0..len).map(|j| k[j] * h[(self.at + len - j) % len]).sum()
+    }
+
+    /// Adds the replay to `n` samples per channel, channel-major in `x`.
+    pub fn apply(&mut self, x: &mut [f32], n: usize) {
+        let nc = self.kernels.len();
+        for i in 0..n {
+            let places = self.replay.next(&mut self.rng);
+            self.white();
+            for c in 0..nc {
+                let (base, level) = (&self.target.baseline[c], &self.target.level[c]);
+                let (mut b, mut l) = (0.0, 0.0);
+                for &(t, w) in places.iter().filter(|p| p.1 > 0.0) {
+                    b += w * read(base, RATE, 0.0, t);
+                    l += w * read(level, 1.0, 0.5, t);
+                }
+                x[c * n + i] += b + l * self.noise(c);
+            }
+        }
+    }
+}
+
+/// The linear-phase kernel of amplitude spectrum `gain` (0 Hz to Nyquist), scaled so
+/// white noise through it has a 25–45 Hz median |·| of 1 (measured on 20 s from a fixed
+/// seed).
+fn unit_kernel(gain: &[f32], fs: f64) -> Result<Vec<f32>> {
+    let k = fir::design(gain);
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let n = (20.0 * fs) as usize + k.len();
+    let white: Vec<f32> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
+    let shaped: Vec<f32> = (0..n - k.len())
+        .map(|i| k.iter().zip(&white[i..]).map(|(a, b)| a * b).sum())
+        .collect();
+    let top = LEVEL_BAND.1.min(0.45 * fs);
+    let band = butter(2, Band::Bandpass(LEVEL_BAND.0, top), fs)?.filtfilt(&shaped)?;
+    let mut a: Vec<f32> = band.iter().map(|v| v.abs()).collect();
+    a.sort_by(f32::total_cmp);
+    let m = a[a.len() / 2];
+    if !(m > 0.0 && m.is_finite()) {
+        return Err(Error::BadInput(
+            "wander: a noise spectrum with nothing in 25-45 Hz".into(),
+        ));
+    }
+    Ok(k.iter().map(|v| v / m).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-channel target `seconds` long: baseline `base(t)`, noise level `level`, the
+    /// noise spectrum flat above 15 Hz at 360 Hz.
+    fn target(seconds: usize, base: impl Fn(f64) -> f32, level: f32) -> WanderTarget {
+        let n = (seconds as f64 * RATE) as usize;
+        let gain = (0..33).map(|k| if k < 3 { 0.0 } else { 1.0 }).collect();
+        WanderTarget {
+            baseline: vec![(0..n).map(|k| base(k as f64 / RATE)).collect()],
+            level: vec![vec![level; seconds]],
+            noise_gain: vec![gain],
+        }
+    }
+
+    /// `seconds` of the stage's output on silence at 360 Hz, from `seed`.
+    fn replayed(t: &WanderTarget, seconds: f64, seed: u64) -> Vec<f32> {
+        let mut w = Wander::new(t, 360.0, seed).unwrap();
+        let mut x = vec![0f32; (seconds * 360.0) as usize];
+        for c in x.chunks_mut(100) {
+            let n = c.len();
+            w.apply(c, n);
+        }
+        x
+    }
+
+    /// The baseline a ramp (its value the time in the record): within a stretch the output
+    /// climbs one unit a second from a place inside the record, and fades to the next
+    /// place over a second, with no step between samples.
+    #[test]
+    fn the_replay_plays_stretches_of_the_record_and_fades_between_them() {
+        let t = target(60, |s| s as f32, 0.0);
+        let x = replayed(&t, 120.0, 3);
+        let fs = 360.0;
+        let step = x
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0, f32::max);
+        assert!(step < 0.2, "largest step between samples {step}");
+        let mut starts = Vec::new();
+        for k in 0..11 {
+            let (a, b) = ((k * 10 + 2) as f64 * fs, (k * 10 + 9) as f64 * fs);
+            let slope = (x[b as usize] - x[a as usize]) / 7.0;
+            assert!((slope - 1.0).abs() < 1e-3, "stretch {k}: slope {slope}");
+            assert!(
+                x[a as usize] >= 2.0 && x[b as usize] <= 60.0,
+                "stretch {k} outside"
+            );
+            starts.push(x[a as usize]);
+        }
+        starts.dedup_by(|a, b| (*a - *b).abs() < 0.5);
+        assert!(starts.len() > 8, "places {starts:?}");
+        assert_eq!(x, replayed(&t, 120.0, 3));
+        assert_ne!(x, replayed(&t, 120.0, 4));
+    }
+
+    /// A flat noise level comes out at that level (median |25–45 Hz|), on a zero baseline.
+    #[test]
+    fn the_noise_comes_out_at_the_saved_level() {
+        let t = target(60, |_| 0.0, 0.01);
+        let x = replayed(&t, 60.0, 1);
+        let band = butter(2, Band::Bandpass(25.0, 45.0), 360.0).unwrap();
+        let y = band.filtfilt(&x).unwrap();
+        let mut a: Vec<f32> = y.iter().map(|v| v.abs()).collect();
+        a.sort_by(f32::total_cmp);
+        let m = a[a.len() / 2];
+        assert!((m / 0.01 - 1.0).abs() < 0.1, "median level {m}");
+        let mean = x.iter().sum::<f32>() / x.len() as f32;
+        assert!(mean.abs() < 1e-3, "mean {mean}");
+    }
+
+    /// Measured on a signal whose baseline is a slow sine and whose noise is loud in one
+    /// half: the baseline comes back, the quiet half's level is 0 and the loud half's
+    /// above it, and the noise spectrum is nothing below 15 Hz.
+    #[test]
+    fn the_target_holds_the_records_baseline_and_its_noise_above_the_quiet_seconds() {
+        let fs = 360.0;
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let x: Vec<f32> = (0..(60.0 * fs) as usize)
+            .map(|i| {
+                let t = i as f64 / fs;
+                let noise: f32 = StandardNormal.sample(&mut rng);
+                let loud = if t < 30.0 { 0.002 } else { 0.02 };
+                (0.5 * (std::f64::consts::TAU * 0.2 * t).sin()) as f32 + loud * noise
+            })
+            .collect();
+        let t = WanderTarget::of_records(&[vec![x]], fs).unwrap();
+        let b = &t.baseline[0];
+        assert_eq!(b.len(), 600);
+        let want = |k: usize| 0.5 * (std::f64::consts::TAU * 0.2 * k as f64 / RATE).sin();
+        let err = (50..550)
+            .map(|k| (f64::from(b[k]) - want(k)).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 0.05, "baseline off by {err}");
+        let l = &t.level[0];
+        assert!(
+            l[2..28].iter().all(|&v| v < 0.002),
+            "quiet half {:?}",
+            &l[..30]
+        );
+        // White noise of sd 0.02 has 20 of 180 Hz in the band: median |·| 0.674 · 0.02 ·
+        // (20 / 180)^½ = 0.0045, less the quiet seconds' 0.00045.
+        let loud = l[32..58].iter().sum::<f32>() / 26.0;
+        assert!(
+            (loud / 0.00405 - 1.0).abs() < 0.1,
+            "loud half {:?}",
+            &l[30..]
+        );
+        assert!(t.noise_gain[0][..3].iter().all(|&g| g == 0.0));
+    }
+
+    /// Too short, too slow a rate, or a config that does not fit: refused by name.
+    #[test]
+    fn a_record_too_short_or_too_slow_and_a_bad_target_are_refused() {
+        let short = vec![vec![vec![0.1f32; 20 * 360]]];
+        let e = WanderTarget::of_records(&short, 360.0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--wander") && e.contains("30 s"), "{e}");
+        let slow = vec![vec![vec![0.1f32; 60 * 50]]];
+        let e = WanderTarget::of_records(&slow, 50.0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--wander") && e.contains("50 Hz"), "{e}");
+        let good = target(60, |_| 0.0, 0.01);
+        assert!(good.check(1).is_ok());
+        assert!(good.check(2).unwrap_err().contains("2 channels"));
+        let mut bad = good.clone();
+        bad.level[0][3] = -1.0;
+        assert!(bad.check(1).unwrap_err().contains("negative"));
+        let mut bad = good.clone();
+        bad.baseline[0].truncate(50);
+        assert!(bad.check(1).unwrap_err().contains("baselines"));
+        let mut bad = good;
+        bad.noise_gain[0] = vec![1.0; 1000];
+        assert!(bad.check(1).unwrap_err().contains("noise spectra"));
+    }
+}
