@@ -11,8 +11,9 @@
 //! level of its 25–45 Hz band second by second above the record's quietest tenth (what
 //! the beats alone give, which the model has), and the shape of its noise spectrum above
 //! [`NOISE_FROM_HZ`]. The sampler ([`Wander`]) takes the model's own output above the
-//! cut-off (the equaliser's kernels, linear phase: a causal high-pass turned the ST
-//! segment and made the output easier to tell apart, not harder) and adds the record's
+//! cut-off (the equaliser's kernels, linear phase, at their resolution, 0.35 Hz at 360 Hz:
+//! a causal high-pass turned the ST segment and made the output easier to tell apart, not
+//! harder) and adds the record's
 //! baseline and noise level replayed together from seeded places in [`STRETCH_S`]
 //! stretches, cross-faded over [`FADE_S`]; the noise is Gaussian, shaped to the record's.
 
@@ -48,7 +49,8 @@ const NOISE_QUANTILE: f64 = 0.25;
 const MAX_NOISE_BINS: usize = 257;
 
 /// What `train --wander` saves: the training signals' baseline, noise level and noise
-/// spectrum, records joined, one row per channel.
+/// spectrum, one row per channel, several records joined end to end (a replayed stretch
+/// may run from one into the next).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WanderTarget {
     /// Per channel: the signal low-passed at [`CUTOFF_HZ`] (zero-phase), at [`RATE`] Hz.
@@ -114,7 +116,11 @@ impl WanderTarget {
             t.level[c]
                 .iter_mut()
                 .for_each(|v| *v = (*v - quiet).max(0.0));
-            let chan: Vec<&[f32]> = records.iter().map(|r| r[c].as_slice()).collect();
+            let chan: Vec<&[f32]> = records
+                .iter()
+                .filter_map(|r| r.get(c))
+                .map(Vec::as_slice)
+                .collect();
             t.noise_gain.push(noise_gain(&chan, fs)?);
         }
         t.check(nc).map_err(refuse)?;
