@@ -104,10 +104,13 @@ impl WanderTarget {
             if (n as f64) < fs * 2.0 {
                 continue; // too short for a second of level; its seconds still counted above
             }
+            // Whole seconds only, so each record's baseline and levels stay aligned when
+            // the next record's are joined on.
+            let whole = (n / (fs.round() as usize).max(1)) as f64;
             for (c, x) in signals.iter().enumerate().take(nc) {
                 let lp = low.filtfilt(&x[..n])?;
-                let at = (0..).map(|k| (k as f64 * fs / RATE).round() as usize);
-                t.baseline[c].extend(at.take_while(|&i| i < n).map(|i| lp[i]));
+                let at = (0..(whole * RATE) as usize).map(|k| (k as f64 * fs / RATE) as usize);
+                t.baseline[c].extend(at.map(|i| lp[i.min(n - 1)]));
                 t.level[c].extend(levels(&band.filtfilt(&x[..n])?, fs));
             }
         }
