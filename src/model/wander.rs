@@ -509,6 +509,26 @@ mod tests {
         assert!(t.noise_gain[0][..3].iter().all(|&g| g == 0.0));
     }
 
+    /// Records of 20.5 s and 15.25 s joined: 35 whole seconds of levels and ten baseline
+    /// values for each, so the replay reads both at the same second.
+    #[test]
+    fn records_joined_keep_their_baseline_and_levels_aligned() {
+        let fs = 360.0;
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut record = |s: f64| -> Vec<Vec<f32>> {
+            let n = (s * fs) as usize;
+            vec![(0..n)
+                .map(|_| {
+                    let v: f32 = StandardNormal.sample(&mut rng);
+                    0.01 * v
+                })
+                .collect()]
+        };
+        let t = WanderTarget::of_records(&[record(20.5), record(15.25)], fs).unwrap();
+        assert_eq!(t.level[0].len(), 35);
+        assert_eq!(t.baseline[0].len(), 350);
+    }
+
     /// Too short, too slow a rate, or a config that does not fit: refused by name.
     #[test]
     fn a_record_too_short_or_too_slow_and_a_bad_target_are_refused() {
