@@ -178,13 +178,14 @@ impl WanderTarget {
 /// Median |x| of each whole second of `x` at `fs`.
 fn levels(x: &[f32], fs: f64) -> Vec<f32> {
     let per = (fs.round() as usize).max(1);
-    x.chunks_exact(per)
-        .map(|s| {
-            let mut a: Vec<f32> = s.iter().map(|v| v.abs()).collect();
-            a.sort_by(f32::total_cmp);
-            a[a.len() / 2]
-        })
-        .collect()
+    x.chunks_exact(per).map(median_abs).collect()
+}
+
+/// The median of |x| (the upper one of an even count; 0 if empty): the noise level.
+fn median_abs(x: &[f32]) -> f32 {
+    let mut a: Vec<f32> = x.iter().map(|v| v.abs()).collect();
+    a.sort_by(f32::total_cmp);
+    a.get(a.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// The `q` quantile of `v` (0 if empty).
@@ -386,9 +387,7 @@ fn unit_kernel(gain: &[f32], fs: f64) -> Result<Vec<f32>> {
         .collect();
     let top = LEVEL_BAND.1.min(0.45 * fs);
     let band = butter(2, Band::Bandpass(LEVEL_BAND.0, top), fs)?.filtfilt(&shaped)?;
-    let mut a: Vec<f32> = band.iter().map(|v| v.abs()).collect();
-    a.sort_by(f32::total_cmp);
-    let m = a[a.len() / 2];
+    let m = median_abs(&band);
     if !(m > 0.0 && m.is_finite()) {
         return Err(Error::BadInput(
             "wander: a noise spectrum with nothing in 25-45 Hz".into(),
@@ -460,10 +459,7 @@ mod tests {
         let t = target(60, |_| 0.0, 0.01);
         let x = replayed(&t, 60.0, 1);
         let band = butter(2, Band::Bandpass(25.0, 45.0), 360.0).unwrap();
-        let y = band.filtfilt(&x).unwrap();
-        let mut a: Vec<f32> = y.iter().map(|v| v.abs()).collect();
-        a.sort_by(f32::total_cmp);
-        let m = a[a.len() / 2];
+        let m = median_abs(&band.filtfilt(&x).unwrap());
         assert!((m / 0.01 - 1.0).abs() < 0.1, "median level {m}");
         let mean = x.iter().sum::<f32>() / x.len() as f32;
         assert!(mean.abs() < 1e-3, "mean {mean}");
