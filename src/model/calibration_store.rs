@@ -18,7 +18,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Bumped when what a calibration holds, or how it is measured, changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// Files kept at most; past it the oldest go.
 const MAX_FILES: usize = 64;
 /// Largest file read (19 channels of 1025-tap kernels are about 0.4 MB).

@@ -6,7 +6,7 @@
 
 use super::envelope::Envelope;
 use super::shape::ShapeStream;
-use super::wander::Wander;
+use super::wander::{NoiseStage, Wander};
 use super::Generator;
 use crate::block::Block;
 use crate::dsp::fir::FirStream;
@@ -43,8 +43,8 @@ struct Samples<S> {
     chunk: Vec<f32>,
     /// A slow gain on the output (`model::envelope`, checkpoints trained with one).
     envelope: Option<Envelope>,
-    /// The record's baseline and noise replayed (`model::wander`, checkpoints trained
-    /// with it).
+    /// The record's noise (into the equaliser) and baseline (after the envelope) replayed
+    /// (`model::wander`, checkpoints trained with it).
     wander: Option<Wander>,
 }
 
@@ -159,11 +159,12 @@ impl<S: FrameSource> SpectralStream<S> {
         self
     }
 
-    /// Moves the next `len` decoded samples per channel into the channel-major `out`,
-    /// drawing frames as needed (before any equaliser).
-    pub fn decode_into(&mut self, out: &mut [f32], len: usize) -> Result<()> {
+    /// Moves the next `len` samples per channel, as they go into the equaliser (decoded,
+    /// with the wander's noise), into the channel-major `out`, drawing frames as needed.
+    pub fn unequalised_into(&mut self, out: &mut [f32], len: usize) -> Result<()> {
         let s = &mut self.samples;
-        decode(&mut s.source, &mut s.decoder, out, len)
+        let noise = s.wander.as_mut().map(|w| &mut w.noise);
+        noisy_decode(&mut s.source, &mut s.decoder, noise, out, len)
     }
 
     /// Moves the next `len` samples per channel, as they go into the shape (decoded,
@@ -174,28 +175,48 @@ impl<S: FrameSource> SpectralStream<S> {
 }
 
 impl<S: FrameSource> Samples<S> {
-    /// Moves the next `n` samples per channel, decoded, equalised, with the envelope's
-    /// gain and the wander, into the channel-major `out`.
+    /// Moves the next `n` samples per channel, decoded, with the wander's noise,
+    /// equalised, with the envelope's gain and the wander's baseline, into the
+    /// channel-major `out`.
     fn produce(&mut self, out: &mut [f32], n: usize) -> Result<()> {
         let Samples {
             source,
             decoder,
             eq,
             chunk,
+            wander,
             ..
         } = self;
+        let mut noise = wander.as_mut().map(|w| &mut w.noise);
         match eq {
-            None => decode(source, decoder, out, n)?,
-            Some(eq) => eq.pull_through(out, n, chunk, |buf, m| decode(source, decoder, buf, m))?,
+            None => noisy_decode(source, decoder, noise, out, n)?,
+            Some(eq) => eq.pull_through(out, n, chunk, |buf, m| {
+                noisy_decode(source, decoder, noise.as_deref_mut(), buf, m)
+            })?,
         }
         if let Some(e) = &mut self.envelope {
             e.apply(&mut out[..n * self.n_channels], n);
         }
         if let Some(w) = &mut self.wander {
-            w.apply(&mut out[..n * self.n_channels], n);
+            w.baseline.apply(&mut out[..n * self.n_channels], n);
         }
         Ok(())
     }
+}
+
+/// [`decode`], then the wander's noise added, if any.
+fn noisy_decode<S: FrameSource>(
+    source: &mut S,
+    decoder: &mut StreamDecoder,
+    noise: Option<&mut NoiseStage>,
+    out: &mut [f32],
+    len: usize,
+) -> Result<()> {
+    decode(source, decoder, out, len)?;
+    if let Some(noise) = noise {
+        noise.apply(out, len);
+    }
+    Ok(())
 }
 
 /// Draws frames from `source` until `len` samples per channel are decoded, then moves them

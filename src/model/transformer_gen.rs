@@ -232,8 +232,10 @@ fn calibrated(
         .and_then(|(t, own)| {
             Envelope::new(t, Envelope::missing(t, own), cfg.spec.sample_rate, seed)
         });
+    // The equaliser's kernels are linear phase: what goes in comes out half a kernel later.
+    let lead = cal.eq.first().map_or(0, |k| k.len() / 2);
     let wander = (cfg.wander.as_ref())
-        .map(|t| Wander::new(t, cfg.spec.sample_rate, seed))
+        .map(|t| Wander::new(t, cfg.spec.sample_rate, seed, lead))
         .transpose()?;
     let mut stream = sampling(cfg.clone(), steps)?;
     if !cal.eq.is_empty() {
@@ -283,9 +285,13 @@ fn calibration_of(
                 None => target.clone(),
             };
             let target = &target;
-            let mut g = sampling(cfg.clone(), restarted())?;
+            // The draws measured with the wander's noise, as they go into the equaliser.
+            let noise = (cfg.wander.as_ref())
+                .map(|t| Wander::new(t, fs, CALIBRATION_SEED, 0))
+                .transpose()?;
+            let mut g = sampling(cfg.clone(), restarted())?.with_wander(noise);
             equaliser::calibrate(target, nc, fs, equaliser::LEVEL_SECONDS, None, |w| {
-                g.decode_into(w, w.len() / nc)
+                g.unequalised_into(w, w.len() / nc)
             })?
         }
         None => Vec::new(),

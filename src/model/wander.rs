@@ -10,12 +10,14 @@
 //! ([`WanderTarget`]): the signal below [`CUTOFF_HZ`] (zero-phase) at [`RATE`] Hz, the
 //! level of its 25–45 Hz band second by second above the record's quietest tenth (what
 //! the beats alone give, which the model has), and the shape of its noise spectrum above
-//! [`NOISE_FROM_HZ`]. The sampler ([`Wander`]) takes the model's own output above the
-//! cut-off (the equaliser's kernels, linear phase, at their resolution, 0.35 Hz at 360 Hz:
-//! a causal high-pass turned the ST segment and made the output easier to tell apart, not
-//! harder) and adds the record's
-//! baseline and noise level replayed together from seeded places in [`STRETCH_S`]
-//! stretches, cross-faded over [`FADE_S`]; the noise is Gaussian, shaped to the record's.
+//! [`NOISE_FROM_HZ`]. The sampler ([`Wander`]) replays the record's baseline and noise
+//! level together from seeded places in [`STRETCH_S`] stretches, cross-faded over
+//! [`FADE_S`]. The noise, Gaussian and shaped to the record's, goes into the model's draws
+//! before the equaliser, whose calibration measures the draws with it: the output's
+//! spectrum, noise included, is then the record's. The baseline is added after the
+//! equaliser, which keeps only the model's own output above the cut-off (its kernels,
+//! linear phase, at their resolution, 0.35 Hz at 360 Hz: a causal high-pass turned the ST
+//! segment and made the output easier to tell apart, not harder).
 
 use crate::dsp::filter::{butter, Band};
 use crate::dsp::fir;
@@ -247,8 +249,10 @@ fn noise_gain(records: &[&[f32]], fs: f64) -> Result<Vec<f32>> {
 
 /// Where the replay reads the record at one output sample: up to two places (seconds into
 /// the record) and their weights, the second only while one stretch fades into the next.
+/// It draws its places from its own generator, so two replays from one seed read alike.
 #[derive(Debug, Clone)]
 struct Replay {
+    rng: ChaCha8Rng,
     /// Seconds of record a stretch may start in (its length less a stretch and a fade).
     room: f64,
     cur: f64,
@@ -259,11 +263,13 @@ struct Replay {
 }
 
 impl Replay {
-    fn new(seconds: f64, fs: f64, rng: &mut ChaCha8Rng) -> Self {
+    fn new(seconds: f64, fs: f64, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ WANDER_SEED);
         let room = (seconds - STRETCH_S - FADE_S - 1.0 / RATE).max(0.0);
         Replay {
-            room,
             cur: rng.random_range(0.0..=room),
+            rng,
+            room,
             prev: None,
             into: 0.0,
             dt: 1.0 / fs,
@@ -271,10 +277,10 @@ impl Replay {
     }
 
     /// The places and weights of the next sample.
-    fn next(&mut self, rng: &mut ChaCha8Rng) -> [(f64, f32); 2] {
+    fn next(&mut self) -> [(f64, f32); 2] {
         if self.into >= STRETCH_S {
             self.prev = Some(self.cur);
-            self.cur = rng.random_range(0.0..=self.room);
+            self.cur = self.rng.random_range(0.0..=self.room);
             self.into -= STRETCH_S;
         }
         let u = self.into;
@@ -298,13 +304,48 @@ fn read(series: &[f32], rate: f64, offset: f64, t: f64) -> f32 {
     series[k] * (1.0 - f) + series[k + 1] * f
 }
 
-/// The sampler's stage: adds the record's replayed baseline and noise to the output (the
-/// output's own content below [`CUTOFF_HZ`] taken out by the equaliser beforehand, see
-/// [`WanderTarget`]). Constant cost per sample, no allocation after construction.
+/// `series` read at a sample's places, weighted (see [`read`]).
+fn at_places(series: &[f32], rate: f64, offset: f64, places: &[(f64, f32); 2]) -> f32 {
+    (places.iter().filter(|p| p.1 > 0.0))
+        .map(|&(t, w)| w * read(series, rate, offset, t))
+        .sum()
+}
+
+/// The sampler's stages for a [`WanderTarget`]: the record's noise, added to the decoded
+/// draws before the equaliser, and its baseline, added after it (and after the envelope).
+/// The equaliser is calibrated on the draws with the noise, so the output's spectrum,
+/// noise included, is the record's: added after it, the noise came on top of draws already
+/// equalised to the record's noisy spectrum, 0.2–0.3 (log10) too much above 45 Hz.
 pub struct Wander {
-    target: WanderTarget,
-    rng: ChaCha8Rng,
+    /// The record's noise, added before the equaliser.
+    pub noise: NoiseStage,
+    /// The record's baseline, added last.
+    pub baseline: BaselineStage,
+}
+
+/// Mixed into the draw seed for the replay, so its numbers are not the draws'.
+const WANDER_SEED: u64 = 0x5851_f42d_4c95_7f2d;
+/// Mixed into the draw seed for the white noise.
+const NOISE_SEED: u64 = 0x2545_f491_4f6c_dd1d;
+
+impl Wander {
+    /// Both stages for `target` (checked) at `fs`, drawn from `seed`; the equaliser between
+    /// them delays what goes in by `lead` samples, so the baseline's replay runs that far
+    /// ahead and each output sample's baseline and noise level come from one place.
+    pub fn new(target: &WanderTarget, fs: f64, seed: u64, lead: usize) -> Result<Self> {
+        Ok(Wander {
+            noise: NoiseStage::new(target, fs, seed)?,
+            baseline: BaselineStage::new(target, fs, seed, lead),
+        })
+    }
+}
+
+/// The record's noise level replayed, on Gaussian noise shaped to its spectrum. Constant
+/// cost per sample, no allocation after construction.
+pub struct NoiseStage {
+    level: Vec<Vec<f32>>,
     replay: Replay,
+    rng: ChaCha8Rng,
     /// Per channel: the noise kernel, scaled so its output's 25–45 Hz median |·| is 1.
     kernels: Vec<Vec<f32>>,
     /// Per channel: the last white samples, a ring as long as the kernel.
@@ -312,31 +353,26 @@ pub struct Wander {
     at: usize,
 }
 
-/// Mixed into the draw seed for the replay, so its numbers are not the draws'.
-const WANDER_SEED: u64 = 0x5851_f42d_4c95_7f2d;
-
-impl Wander {
-    /// The stage for `target` (checked) at `fs`, its places and noise drawn from `seed`.
+impl NoiseStage {
+    /// The noise of `target` (checked) at `fs`, its places and draws from `seed`.
     pub fn new(target: &WanderTarget, fs: f64, seed: u64) -> Result<Self> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ WANDER_SEED);
         let kernels = (target.noise_gain.iter())
             .map(|g| unit_kernel(g, fs))
             .collect::<Result<Vec<_>>>()?;
         let history = kernels.iter().map(|k| vec![0.0; k.len()]).collect();
-        let replay = Replay::new(target.seconds(), fs, &mut rng);
-        let mut w = Wander {
-            target: target.clone(),
-            rng,
-            replay,
+        let mut s = NoiseStage {
+            level: target.level.clone(),
+            replay: Replay::new(target.seconds(), fs, seed),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ NOISE_SEED),
             kernels,
             history,
             at: 0,
         };
         // Fill the noise filters' history, so the first samples' noise is at full level.
-        for _ in 0..w.history.first().map_or(0, Vec::len) {
-            w.white();
+        for _ in 0..s.history.first().map_or(0, Vec::len) {
+            s.white();
         }
-        Ok(w)
+        Ok(s)
     }
 
     /// Pushes one white sample per channel into the rings.
@@ -355,20 +391,45 @@ impl Wander {
         (0..len).map(|j| k[j] * h[(self.at + len - j) % len]).sum()
     }
 
-    /// Adds the replay to `n` samples per channel, channel-major in `x`.
+    /// Adds the noise to `n` samples per channel, channel-major in `x`.
     pub fn apply(&mut self, x: &mut [f32], n: usize) {
-        let nc = self.kernels.len();
         for i in 0..n {
-            let places = self.replay.next(&mut self.rng);
+            let places = self.replay.next();
             self.white();
-            for c in 0..nc {
-                let (base, level) = (&self.target.baseline[c], &self.target.level[c]);
-                let (mut b, mut l) = (0.0, 0.0);
-                for &(t, w) in places.iter().filter(|p| p.1 > 0.0) {
-                    b += w * read(base, RATE, 0.0, t);
-                    l += w * read(level, 1.0, 0.5, t);
-                }
-                x[c * n + i] += b + l * self.noise(c);
+            for (c, level) in self.level.iter().enumerate() {
+                x[c * n + i] += at_places(level, 1.0, 0.5, &places) * self.noise(c);
+            }
+        }
+    }
+}
+
+/// The record's baseline replayed. Constant cost per sample, no allocation after
+/// construction.
+pub struct BaselineStage {
+    baseline: Vec<Vec<f32>>,
+    replay: Replay,
+}
+
+impl BaselineStage {
+    /// The baseline of `target` (checked) at `fs`, its places from `seed`, `lead` samples
+    /// into the replay.
+    pub fn new(target: &WanderTarget, fs: f64, seed: u64, lead: usize) -> Self {
+        let mut replay = Replay::new(target.seconds(), fs, seed);
+        for _ in 0..lead {
+            replay.next();
+        }
+        BaselineStage {
+            baseline: target.baseline.clone(),
+            replay,
+        }
+    }
+
+    /// Adds the baseline to `n` samples per channel, channel-major in `x`.
+    pub fn apply(&mut self, x: &mut [f32], n: usize) {
+        for i in 0..n {
+            let places = self.replay.next();
+            for (c, base) in self.baseline.iter().enumerate() {
+                x[c * n + i] += at_places(base, RATE, 0.0, &places);
             }
         }
     }
@@ -414,11 +475,12 @@ mod tests {
 
     /// `seconds` of the stage's output on silence at 360 Hz, from `seed`.
     fn replayed(t: &WanderTarget, seconds: f64, seed: u64) -> Vec<f32> {
-        let mut w = Wander::new(t, 360.0, seed).unwrap();
+        let mut w = Wander::new(t, 360.0, seed, 0).unwrap();
         let mut x = vec![0f32; (seconds * 360.0) as usize];
         for c in x.chunks_mut(100) {
             let n = c.len();
-            w.apply(c, n);
+            w.noise.apply(c, n);
+            w.baseline.apply(c, n);
         }
         x
     }
@@ -451,6 +513,25 @@ mod tests {
         assert!(starts.len() > 8, "places {starts:?}");
         assert_eq!(x, replayed(&t, 120.0, 3));
         assert_ne!(x, replayed(&t, 120.0, 4));
+    }
+
+    /// The noise and the baseline stage of one seed read the record at the same places; a
+    /// baseline stage `lead` samples in reads what one without reads `lead` samples later.
+    #[test]
+    fn both_stages_read_one_place_and_a_lead_moves_the_baseline_ahead() {
+        let t = target(60, |s| s as f32, 0.01);
+        let mut w = Wander::new(&t, 360.0, 5, 0).unwrap();
+        for _ in 0..20_000 {
+            assert_eq!(w.noise.replay.next(), w.baseline.replay.next());
+        }
+        let run = |lead| {
+            let mut b = BaselineStage::new(&t, 360.0, 5, lead);
+            let mut x = vec![0f32; 8000];
+            b.apply(&mut x, 8000);
+            x
+        };
+        let (plain, ahead) = (run(0), run(500));
+        assert_eq!(&plain[500..], &ahead[..7500]);
     }
 
     /// A flat noise level comes out at that level (median |25–45 Hz|), on a zero baseline.
