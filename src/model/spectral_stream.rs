@@ -1,8 +1,9 @@
 //! The output half every learned generator shares: spectral frames from a [`FrameSource`]
-//! go through the streaming inverse STFT (and, for a checkpoint with a spectrum target,
-//! the equaliser, `model::equaliser`; with an envelope its slow gain, `model::envelope`;
-//! with a wander the record's baseline and noise, `model::wander`; with a shape the
-//! record's waveform shape, `model::shape`) and come out as blocks of samples.
+//! go through the streaming inverse STFT (and, with a wander, the record's noise,
+//! `model::wander`; for a checkpoint with a spectrum target, the equaliser,
+//! `model::equaliser`; with an envelope its slow gain, `model::envelope`; with a wander
+//! the record's baseline; with a shape the record's waveform shape, `model::shape`) and
+//! come out as blocks of samples.
 
 use super::envelope::Envelope;
 use super::shape::ShapeStream;
