@@ -287,9 +287,8 @@ fn an_hour_of_the_latent_ecg_transformer_does_not_drift() {
 /// others compare with the first depends on which six it drew (`generate` seed 1: raw std
 /// 0.58–1.06 × the first, sd of ln 0.161, its first minute the most wandering but one;
 /// centroid 1.00–1.81 ×; the record's five minutes 0.68–1.04 × and 1.00–1.32 ×, sd of ln
-/// 0.179;
-/// without the wander 0.90–1.11 ×). So the raw signal is held to the issue's ±20 % over
-/// ten minutes: its 10-minute means within ±20 % of the first ten's (this test's hour
+/// 0.179; without the wander 0.90–1.11 ×). So the raw signal is held to the issue's ±20 %
+/// over ten minutes: its 10-minute means within ±20 % of the first ten's (this test's hour
 /// 0.87–1.04 ×; `generate` seeds 1–4 0.92–1.13 ×, no trend: a line through the log of each
 /// minute's std moves −9 % to +6 % over the hour), each minute within a factor of 2 of the
 /// first (neither silence nor explosion); and no minute repeats another in the monitor

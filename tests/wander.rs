@@ -127,9 +127,9 @@ const BANDS: [(f64, f64); 6] = [
 
 /// The noise goes in before the equaliser, whose calibration counts it: the output's
 /// windows sit at the record's power in every band from 15 to 45 Hz, within 0.05 in log10
-/// (measured, seed 1: within 0.015; with the noise added after the equaliser, on draws
-/// already equalised to the record's noisy spectrum, 0.055 above at 35–40 Hz and 0.107 at
-/// 40–45).
+/// (measured: within 0.015; with the noise added after the equaliser, on draws already
+/// equalised to the record's noisy spectrum, `generate` seed 1 of the sampler before came
+/// out 0.055 above at 35–40 Hz and 0.107 at 40–45).
 #[test]
 fn the_frame_ecg_transformers_noise_band_is_its_records_noise_included() {
     let rec = biowave::io::read(Path::new("signals/mitdb208.edf")).unwrap();
