@@ -187,32 +187,27 @@ fn ten_minute_means(stats: &[(f64, f64)], what: &str) -> Vec<(f64, f64)> {
 
 /// Asserts every entry of `stats` within ±`tol` of the first's, amplitude and centroid.
 fn assert_within(stats: &[(f64, f64)], tol: f64, what: &str) {
-    let (r0, c0) = stats[0];
-    for (i, (r, c)) in stats.iter().enumerate() {
-        assert!(
-            (r / r0 - 1.0).abs() <= tol,
-            "{what} {i}: std {r:.3} vs {r0:.3}"
-        );
-        assert!(
-            (c / c0 - 1.0).abs() <= tol,
-            "{what} {i}: centroid {c:.2} Hz vs {c0:.2} Hz"
-        );
-    }
+    assert_ratios(stats, 1.0 - tol, 1.0 + tol, what);
 }
 
 /// Asserts every entry of `stats` within a factor `k` of the first's (1/k to k times),
 /// amplitude and centroid.
 fn assert_within_factor(stats: &[(f64, f64)], k: f64, what: &str) {
+    assert_ratios(stats, 1.0 / k, k, what);
+}
+
+/// Asserts every entry of `stats` between `lo` and `hi` times the first's, amplitude and
+/// centroid.
+fn assert_ratios(stats: &[(f64, f64)], lo: f64, hi: f64, what: &str) {
     let (r0, c0) = stats[0];
     for (i, (r, c)) in stats.iter().enumerate() {
-        let (a, b) = (r / r0, c / c0);
         assert!(
-            (1.0 / k..=k).contains(&a),
-            "{what} {i}: std {a:.3} × the first"
+            (lo..=hi).contains(&(r / r0)),
+            "{what} {i}: std {r:.3} vs {r0:.3}"
         );
         assert!(
-            (1.0 / k..=k).contains(&b),
-            "{what} {i}: centroid {b:.3} × the first"
+            (lo..=hi).contains(&(c / c0)),
+            "{what} {i}: centroid {c:.2} Hz vs {c0:.2} Hz"
         );
     }
 }

@@ -154,6 +154,11 @@ impl<S: FrameSource> SpectralStream<S> {
         Ok(self)
     }
 
+    /// Samples the equaliser delays what goes into it (`FirStream::delay`; 0 without one).
+    pub fn equaliser_delay(&self) -> usize {
+        self.samples.eq.as_ref().map_or(0, FirStream::delay)
+    }
+
     /// The stream with its samples carried to a record's waveform shape, if given.
     pub fn with_shape(mut self, shape: Option<ShapeStream>) -> Self {
         self.shape = shape;

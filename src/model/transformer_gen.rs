@@ -232,15 +232,15 @@ fn calibrated(
         .and_then(|(t, own)| {
             Envelope::new(t, Envelope::missing(t, own), cfg.spec.sample_rate, seed)
         });
-    // The equaliser's kernels are linear phase: what goes in comes out half a kernel later.
-    let lead = cal.eq.first().map_or(0, |k| k.len() / 2);
-    let wander = (cfg.wander.as_ref())
-        .map(|t| Wander::new(t, cfg.spec.sample_rate, seed, lead))
-        .transpose()?;
     let mut stream = sampling(cfg.clone(), steps)?;
     if !cal.eq.is_empty() {
         stream = stream.with_equaliser(&cal.eq)?;
     }
+    // The wander's noise goes in before the equaliser and its baseline comes after it.
+    let lead = stream.equaliser_delay();
+    let wander = (cfg.wander.as_ref())
+        .map(|t| Wander::new(t, cfg.spec.sample_rate, seed, lead))
+        .transpose()?;
     Ok(stream.with_envelope(envelope).with_wander(wander))
 }
 
