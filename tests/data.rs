@@ -194,3 +194,30 @@ fn bad_input_gives_errors_naming_the_file_and_the_field() {
     );
     assert!(e.contains("12 channels at 500 Hz"), "{e}");
 }
+
+/// `remove_baseline_hz` (what `train --wander` sets) takes the record's slow baseline out
+/// of the frames and leaves the beats: MIT-BIH 208 wanders by more than its beats' slow
+/// waves, so its DC bin shrinks; the QRS's bins (10-14 Hz) stay as they were.
+#[test]
+fn the_baseline_below_a_cut_is_left_out_of_the_frames() {
+    let build = |cut| {
+        let cfg = DataConfig {
+            val_fraction: 0.0,
+            remove_baseline_hz: cut,
+            ..DataConfig::default()
+        };
+        Dataset::build(vec![source("mitdb208.edf")], &cfg).unwrap()
+    };
+    let (kept, removed) = (build(None), build(Some(1.0)));
+    // n_fft 256 at 360 Hz: bin b at 1.41 b Hz, its real part feature 2 b.
+    let std = |d: &Dataset, bin: usize| d.stats.std[2 * bin];
+    let dc = std(&removed, 0) / std(&kept, 0);
+    assert!(dc < 0.5, "DC bin's std {dc:.3} x what it was");
+    for bin in 7..=10 {
+        let r = std(&removed, bin) / std(&kept, bin);
+        assert!(
+            (r - 1.0).abs() < 0.02,
+            "bin {bin}: std {r:.4} x what it was"
+        );
+    }
+}

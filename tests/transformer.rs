@@ -974,8 +974,13 @@ fn bad_beat_clocks_in_a_checkpoint_are_refused_by_name() {
     common::assert_config_refused(&dir, &short, "codes_by_clock");
     // Kinds of beat: one kind below `kinds` per interval, at most 8 kinds, and a list of
     // codes for each slot of each kind.
+    // (The shipped checkpoint tells two kinds apart; its data section must say so too.)
     let n = good["transformer"]["rhythm"].as_array().unwrap().len();
     let mut kinded = good.clone();
+    kinded["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("clock_kinds");
     kinded["transformer"]["kinds"] = serde_json::json!(2);
     kinded["transformer"]["rhythm_kinds"] = serde_json::json!(vec![0; n]);
     kinded["transformer"]["codes_by_clock"] = serde_json::json!([]);

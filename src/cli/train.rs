@@ -121,7 +121,7 @@ pub struct Args {
     /// Frame transformer: also save the training signals' baseline below 1 Hz and their
     /// noise (level second by second, spectrum), which the sampler replays in place of its
     /// own slow content (`model::wander`: ECG whose windows differ by their wander and
-    /// noise as the record's do).
+    /// noise as the record's do); the model then learns the signals without that baseline.
     #[arg(long)]
     pub wander: bool,
     /// VAE or frame transformer: also save the training records' waveform shape within its
@@ -511,6 +511,10 @@ fn data_config(args: &Args) -> DataConfig {
         } else {
             0
         },
+        // The wander replays the baseline: the frames (and the codes fitted to them) leave
+        // it out, else codes split on the baseline's level and the sampler, drawing them
+        // out of order, makes frame-long bumps of it (`models/README.md`).
+        remove_baseline_hz: args.wander.then_some(crate::model::wander::CUTOFF_HZ),
         ..DataConfig::default()
     }
 }

@@ -55,6 +55,11 @@ pub struct DataConfig {
     /// 0 or 1: one kind, as in configs written before it.
     #[serde(default, skip_serializing_if = "is_below_two")]
     pub clock_kinds: usize,
+    /// Each signal less its baseline below this many Hz (`dsp::filter::baseline`) before
+    /// the STFT and the clock: `train --wander` sets `model::wander::CUTOFF_HZ`, since the
+    /// wander replays that part; absent in configs written before it (nothing removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remove_baseline_hz: Option<f64>,
 }
 
 fn is_below_two(v: &usize) -> bool {
@@ -97,6 +102,7 @@ impl Default for DataConfig {
             beats: None,
             clock: false,
             clock_kinds: 0,
+            remove_baseline_hz: None,
         }
     }
 }
@@ -286,7 +292,14 @@ fn prepare_all(sources: &[Source], config: &DataConfig) -> Result<(f64, Vec<Sign
     let mut records: Vec<Signals> = Vec::with_capacity(sources.len());
     let mut fs = 1.0;
     for s in sources {
-        let (signals, rate) = prepare_signals(s, config)?;
+        let (mut signals, rate) = prepare_signals(s, config)?;
+        if let Some(hz) = config.remove_baseline_hz {
+            for x in &mut signals {
+                let low = crate::dsp::filter::baseline(x, hz, rate)
+                    .map_err(|e| Error::BadInput(format!("{}: {e}", s.name)))?;
+                x.iter_mut().zip(low).for_each(|(v, b)| *v -= b);
+            }
+        }
         match records.first() {
             None => fs = rate,
             Some((first, chans)) if rate != fs => {

@@ -44,6 +44,13 @@ fn check_freq(f: f64, fs: f64, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// `x`'s baseline below `hz`: its zero-phase order-2 Butterworth low-pass. One definition
+/// for what `model::wander` replays and what a frame model's training signals leave to it
+/// (`DataConfig::remove_baseline_hz`).
+pub fn baseline(x: &[f32], hz: f64, fs: f64) -> Result<Vec<f32>> {
+    butter(2, Band::Lowpass(hz), fs)?.filtfilt(x)
+}
+
 /// Butterworth filter of `order` (per edge) for `band` at sample rate `fs`, as SOS.
 pub fn butter(order: usize, band: Band, fs: f64) -> Result<Sos> {
     if order == 0 || order > 16 {

@@ -19,7 +19,7 @@
 //! linear phase, at their resolution, 0.35 Hz at 360 Hz: a causal high-pass turned the ST
 //! segment and made the output easier to tell apart, not harder).
 
-use crate::dsp::filter::{butter, Band};
+use crate::dsp::filter::{baseline, butter, Band};
 use crate::dsp::fir;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
@@ -92,10 +92,7 @@ impl WanderTarget {
             )));
         }
         let nc = records.first().map_or(0, Vec::len);
-        let (low, band) = (
-            butter(2, Band::Lowpass(CUTOFF_HZ), fs)?,
-            butter(2, Band::Bandpass(LEVEL_BAND.0, top), fs)?,
-        );
+        let band = butter(2, Band::Bandpass(LEVEL_BAND.0, top), fs)?;
         let mut t = WanderTarget {
             baseline: vec![Vec::new(); nc],
             level: vec![Vec::new(); nc],
@@ -110,7 +107,7 @@ impl WanderTarget {
             // the next record's are joined on.
             let whole = (n / (fs.round() as usize).max(1)) as f64;
             for (c, x) in signals.iter().enumerate().take(nc) {
-                let lp = low.filtfilt(&x[..n])?;
+                let lp = baseline(&x[..n], CUTOFF_HZ, fs)?;
                 let at = (0..(whole * RATE) as usize).map(|k| (k as f64 * fs / RATE) as usize);
                 t.baseline[c].extend(at.map(|i| lp[i.min(n - 1)]));
                 t.level[c].extend(levels(&band.filtfilt(&x[..n])?, fs));
