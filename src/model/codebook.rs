@@ -1,6 +1,7 @@
-//! A frame transformer's codebook: k-means centres of the training frames, among which the
-//! transformer's head chooses the next frame (a categorical), plus the spread of the
-//! training frames around their centres, drawn as Gaussian detail on the chosen centre.
+//! A frame transformer's codebook: k-means centres of the training frames (measured in the
+//! frames' own units, `fit_in_units`), among which the transformer's head chooses the next
+//! frame (a categorical), plus the spread of the training frames around their centres,
+//! drawn as Gaussian detail on the chosen centre.
 //!
 //! Why: a Gaussian per re/im value (or a few learned mixture means) cannot commit to a QRS
 //! complex, whose bins share one linear phase; its draws average beat and no-beat and put
