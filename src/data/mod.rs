@@ -16,7 +16,7 @@ mod split;
 pub use beats::BeatCut;
 pub use loader::{Batch, Batches};
 pub use norm::NormStats;
-pub use prepare::{prepare, prepare_signals, Source};
+pub use prepare::{model_signals, prepare, prepare_signals, Source};
 pub use split::{shuffle, split_records};
 
 use crate::dsp::{beat_clock, Representation, SpectralConfig};
@@ -292,14 +292,7 @@ fn prepare_all(sources: &[Source], config: &DataConfig) -> Result<(f64, Vec<Sign
     let mut records: Vec<Signals> = Vec::with_capacity(sources.len());
     let mut fs = 1.0;
     for s in sources {
-        let (mut signals, rate) = prepare_signals(s, config)?;
-        if let Some(hz) = config.remove_baseline_hz {
-            for x in &mut signals {
-                let low = crate::dsp::filter::baseline(x, hz, rate)
-                    .map_err(|e| Error::BadInput(format!("{}: {e}", s.name)))?;
-                x.iter_mut().zip(low).for_each(|(v, b)| *v -= b);
-            }
-        }
+        let (signals, rate) = model_signals(s, config)?;
         match records.first() {
             None => fs = rate,
             Some((first, chans)) if rate != fs => {

@@ -19,10 +19,26 @@ pub struct Source {
 
 /// Turns one record into its (not yet normalised) representation under `config`.
 pub fn prepare(src: &Source, config: &DataConfig) -> Result<Representation> {
-    let (signals, fs) = prepare_signals(src, config)?;
+    let (signals, fs) = model_signals(src, config)?;
     let views: Vec<&[f32]> = signals.iter().map(Vec::as_slice).collect();
     Representation::from_channels(&views, fs, &config.spectral)
         .map_err(|e| Error::BadInput(format!("{}: {e}", src.name)))
+}
+
+/// What a model learns of one record: [`prepare_signals`], each signal less its baseline
+/// below `config.remove_baseline_hz` where set (`dsp::filter::baseline`). Its frames and
+/// beat clock come from these; targets measured on the whole band (spectrum, wander) use
+/// [`prepare_signals`].
+pub fn model_signals(src: &Source, config: &DataConfig) -> Result<(Vec<Vec<f32>>, f64)> {
+    let (mut signals, fs) = prepare_signals(src, config)?;
+    if let Some(hz) = config.remove_baseline_hz {
+        for x in &mut signals {
+            let low = crate::dsp::filter::baseline(x, hz, fs)
+                .map_err(|e| Error::BadInput(format!("{}: {e}", src.name)))?;
+            x.iter_mut().zip(low).for_each(|(v, b)| *v -= b);
+        }
+    }
+    Ok((signals, fs))
 }
 
 /// The selected channels of one record, resampled and band-passed as `config` says, cut
