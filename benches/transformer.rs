@@ -33,6 +33,8 @@ fn model() -> (Transformer, TransformerConfig) {
         codes_by_clock: Vec::new(),
         kinds: 0,
         rhythm_kinds: Vec::new(),
+        kind_labels: Vec::new(),
+        kind_labelled: Vec::new(),
     };
     let vm = VarMap::new();
     let m = Transformer::new(&cfg, VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu)).unwrap();

@@ -46,7 +46,8 @@ pub struct ModelJson<'a> {
     /// --beat-means`; a latent transformer's are its codec's).
     pub beat_means: Option<Vec<u32>>,
     /// Per kind, the label its beats are given and how many of its training beats carry it
-    /// in their record's annotations (`train --beat-means` on labelled records).
+    /// in their record's annotations (`train --beat-means` or a frame transformer's
+    /// `--clock-kinds` on labelled records).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub beat_labels: Option<Vec<KindLabel>>,
     /// Training files and their sha256.
@@ -159,10 +160,15 @@ fn beat_means(cfg: &CheckpointConfig) -> Option<Vec<u32>> {
     cfg.beat_means.as_ref().map(|b| b.counts.clone())
 }
 
-/// The labels of `cfg`'s kinds of beat, if its training records carried beat labels.
+/// The labels of `cfg`'s kinds of beat (a VAE's `--beat-means`, a frame transformer's
+/// `--clock-kinds`), if its training records carried beat labels.
 fn beat_labels(cfg: &CheckpointConfig) -> Option<Vec<KindLabel>> {
-    let b = cfg.beat_means.as_ref().filter(|b| !b.labels.is_empty())?;
-    let each = b.labels.iter().zip(&b.labelled);
+    let (labels, labelled) = match (&cfg.beat_means, &cfg.transformer) {
+        (Some(b), _) => (&b.labels, &b.labelled),
+        (None, Some(t)) => (&t.kind_labels, &t.kind_labelled),
+        (None, None) => return None,
+    };
+    let each = Some(labels.iter().zip(labelled)).filter(|_| !labels.is_empty())?;
     Some(
         each.map(|(l, &n)| KindLabel {
             label: l.clone(),

@@ -535,6 +535,8 @@ fn set_model_config(args: &Args, data: &Dataset, ckpt: &mut CheckpointConfig) {
             codes_by_clock: Vec::new(),
             kinds: data.config.clock_kinds,
             rhythm_kinds: data.rr_kinds(),
+            kind_labels: data.kind_labels.clone(),
+            kind_labelled: data.kind_labelled.clone(),
         });
     } else {
         let conv = args.arch() == ArchArg::Conv;
@@ -689,7 +691,7 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
         spectra.extend(SpectrumTarget::of_signals(&signals, fs).map(|t| t.with_low(low)));
         rate = fs;
         if args.envelope || args.shape || args.wander || args.beat_means.is_some() {
-            marks.push(beat_marks(&src.record, fs, signals[0].len()));
+            marks.push(beat_kinds::marks(&src.record, fs, signals[0].len()));
             signal_sets.push(signals);
         }
     }
@@ -715,24 +717,7 @@ fn record_targets(args: &Args, data: &DataConfig) -> crate::Result<RecordTargets
     Ok(targets)
 }
 
-/// The beat labels among `rec`'s annotations (MIT-BIH codes) at their samples at `fs`,
-/// within its first `n` samples, ascending: what `--beat-means` names its kinds by.
-fn beat_marks(rec: &crate::record::Record, fs: f64, n: usize) -> Vec<(usize, &'static str)> {
-    let mut out: Vec<(usize, &'static str)> = (rec.meta.annotations.iter())
-        .filter(|a| a.onset.is_finite() && a.onset >= 0.0)
-        .filter_map(|a| {
-            Some((
-                (a.onset * fs).round() as usize,
-                beat_kinds::beat_code(&a.text)?,
-            ))
-        })
-        .filter(|m| m.0 < n)
-        .collect();
-    out.sort_by_key(|m| m.0);
-    out
-}
-
-/// The training records' prepared signals at `rate`, and their beat labels (`beat_marks`).
+/// The training records' prepared signals at `rate`, and their beat labels (`beat_kinds::marks`).
 struct Measured<'a> {
     signals: &'a [Vec<Vec<f32>>],
     marks: &'a [Vec<(usize, &'static str)>],

@@ -158,12 +158,19 @@ pub(super) fn sources(args: &Args, say: bool) -> crate::Result<Vec<Source>> {
             Some(_) => PIECES,
             None => piece_count(&name, (rec.duration_s() * fs) as usize, fs, args)?,
         };
+        // Each piece keeps the annotations within it, timed from its own start (the beat
+        // labels that name a clock's kinds of beat must fall on its beats).
+        let first = &rec.channels[0];
+        let piece_s = (first.samples.len() / pieces) as f64 / first.meta.sample_rate;
         for k in 0..pieces {
             let mut piece = rec.clone();
             for c in &mut piece.channels {
                 let n = c.samples.len() / pieces;
                 c.samples = c.samples[k * n..(k + 1) * n].to_vec();
             }
+            piece
+                .meta
+                .clip(k as f64 * piece_s, (k + 1) as f64 * piece_s);
             out.push(Source {
                 name: format!("{name}#{k}"),
                 record: piece,

@@ -49,6 +49,8 @@ pub fn run(args: &Args, codec: &str) -> Result<()> {
         codes_by_clock: Vec::new(),
         kinds: 0,
         rhythm_kinds: Vec::new(),
+        kind_labels: Vec::new(),
+        kind_labelled: Vec::new(),
     });
     ckpt.codec = Some(CODEC_DIR.into());
     let resume = validate_and_resume(args, &out, &mut ckpt)?;
@@ -135,6 +137,8 @@ fn tokens(
         validation: take(&va),
         window_frames: args.context(),
         stride_frames: 1,
+        kind_labels: Vec::new(),
+        kind_labelled: Vec::new(),
     })
 }
 

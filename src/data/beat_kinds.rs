@@ -99,6 +99,78 @@ pub fn classify(lead: &[f32], peaks: &[usize], fs: f64, kinds: usize, seed: u64)
     rows.iter().map(|s| kind(s, &centres)).collect()
 }
 
+/// Seconds between an R peak and a reference beat label for the two to be one beat (the
+/// ±150 ms of ANSI/AAMI EC57 beat matching).
+pub const LABEL_TOLERANCE_S: f64 = 0.15;
+
+/// The beat labels among `rec`'s annotations (MIT-BIH codes) at their samples at `fs`,
+/// within its first `n` samples, ascending: what kinds of beat are named by.
+pub fn marks(rec: &crate::record::Record, fs: f64, n: usize) -> Vec<(usize, &'static str)> {
+    let mut out: Vec<(usize, &'static str)> = (rec.meta.annotations.iter())
+        .filter(|a| a.onset.is_finite() && a.onset >= 0.0)
+        .filter_map(|a| Some(((a.onset * fs).round() as usize, beat_code(&a.text)?)))
+        .filter(|m| m.0 < n)
+        .collect();
+    out.sort_by_key(|m| m.0);
+    out
+}
+
+/// Names kinds of beat by the reference labels their training beats meet: counts, per
+/// kind, the labels of [`marks`] within [`LABEL_TOLERANCE_S`] of its beats' R peaks.
+pub struct KindNames {
+    /// Per kind, (label, beats) in order of first meeting.
+    seen: Vec<Vec<(&'static str, u32)>>,
+    tolerance: usize,
+}
+
+impl KindNames {
+    /// No beats counted yet, for `kinds` kinds at `fs` Hz.
+    pub fn new(kinds: usize, fs: f64) -> Self {
+        Self {
+            seen: vec![Vec::new(); kinds],
+            tolerance: (LABEL_TOLERANCE_S * fs) as usize,
+        }
+    }
+
+    /// Counts the label of `marks` (ascending) nearest the R peak `p` of kind `k`, if one
+    /// lies within the tolerance (a kind beyond those counted is ignored).
+    pub fn add(&mut self, marks: &[(usize, &'static str)], p: usize, k: u8) {
+        let i = marks.partition_point(|m| m.0 < p);
+        let near = [i.checked_sub(1), Some(i)]
+            .into_iter()
+            .flatten()
+            .filter_map(|j| marks.get(j))
+            .filter(|m| m.0.abs_diff(p) <= self.tolerance)
+            .min_by_key(|m| m.0.abs_diff(p));
+        let (Some(&(_, label)), Some(seen)) = (near, self.seen.get_mut(usize::from(k))) else {
+            return;
+        };
+        match seen.iter_mut().find(|(l, _)| *l == label) {
+            Some((_, n)) => *n += 1,
+            None => seen.push((label, 1)),
+        }
+    }
+
+    /// Each kind's most common label and its count; empty when no beat met a label (a
+    /// kind that met none is called an unclassified beat, `Q`).
+    pub fn labels(&self) -> (Vec<String>, Vec<u32>) {
+        if self.seen.iter().all(Vec::is_empty) {
+            return (Vec::new(), Vec::new());
+        }
+        let top = |s: &Vec<(&'static str, u32)>| {
+            let best = s.iter().max_by_key(|(_, n)| *n).copied();
+            best.unwrap_or((UNCLASSIFIED, 0))
+        };
+        self.seen
+            .iter()
+            .map(|s| {
+                let (l, n) = top(s);
+                (l.to_string(), n)
+            })
+            .unzip()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

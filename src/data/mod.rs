@@ -145,6 +145,8 @@ pub struct BeatMarks {
     pub ends: Vec<usize>,
     /// Each beat's shape (`beat_kinds::shapes`); empty when the lead was too short to filter.
     pub shapes: Vec<Vec<f32>>,
+    /// The record's reference beat labels (`beat_kinds::marks`), which name the kinds.
+    pub labels: Vec<(usize, &'static str)>,
 }
 
 impl Prepared {
@@ -174,6 +176,12 @@ pub struct Dataset {
     pub validation: Vec<Prepared>,
     /// Frames per window.
     pub window_frames: usize,
+    /// With `DataConfig::clock_kinds`, each kind's name: the MIT-BIH beat code most of its
+    /// training beats carry in their records' annotations (`beat_kinds::KindNames`); empty
+    /// when the records carry no beat labels.
+    pub kind_labels: Vec<String>,
+    /// Per named kind, how many of its training beats carry its name.
+    pub kind_labelled: Vec<u32>,
     /// Frames between window starts.
     pub stride_frames: usize,
 }
@@ -202,6 +210,9 @@ impl Dataset {
             )));
         }
         let (fs, records) = prepare_all(&sources, config)?;
+        let labels: Vec<_> = (sources.iter().zip(&records))
+            .map(|(s, (_, x))| beat_kinds::marks(&s.record, fs, x.first().map_or(0, Vec::len)))
+            .collect();
         drop(sources);
         let hop = config.spectral.hop as f64;
         let window_frames = ((config.window_s * fs / hop).round() as usize).max(1);
@@ -209,7 +220,10 @@ impl Dataset {
         let stride_frames = ((stride_s * fs / hop).round() as usize).max(1);
         let mut prepared = records
             .into_iter()
-            .map(|(name, signals)| windows_of(name, &signals, fs, window_frames, config))
+            .zip(labels)
+            .map(|((name, signals), labels)| {
+                windows_of(name, &signals, fs, window_frames, config, labels)
+            })
             .collect::<Result<Vec<_>>>()?;
         check_shapes(
             prepared.iter().flatten().collect::<Vec<_>>().as_slice(),
@@ -223,8 +237,9 @@ impl Dataset {
                 .collect::<Vec<_>>()
         };
         let (mut train, mut validation) = (take(&train_idx), take(&val_idx));
+        let (mut kind_labels, mut kind_labelled) = (Vec::new(), Vec::new());
         if config.clock && config.clock_kinds > 1 {
-            number_beats(&mut train, &mut validation, config);
+            (kind_labels, kind_labelled) = number_beats(&mut train, &mut validation, config, fs);
         }
         let stats = NormStats::fit(train.iter().map(|p| &p.rep));
         for p in train.iter_mut().chain(validation.iter_mut()) {
@@ -237,6 +252,8 @@ impl Dataset {
             validation,
             window_frames,
             stride_frames,
+            kind_labels,
+            kind_labelled,
         })
     }
 
@@ -338,6 +355,7 @@ fn windows_of(
     fs: f64,
     window_frames: usize,
     config: &DataConfig,
+    labels: Vec<(usize, &'static str)>,
 ) -> Result<Vec<Prepared>> {
     let reps = match &config.beats {
         Some(align) => BeatCut {
@@ -353,7 +371,7 @@ fn windows_of(
     };
     let (cond, rr, mut marks) = match (config.clock, reps.as_slice()) {
         (false, _) => (Vec::new(), Vec::new(), None),
-        (true, [rep]) => clock_of(&name, signals, rep, config)?,
+        (true, [rep]) => clock_of(&name, signals, rep, config, labels)?,
         (true, _) => {
             return Err(Error::BadInput(format!(
                 "{name}: the beat clock is for whole records, not beat-aligned windows"
@@ -382,6 +400,7 @@ fn clock_of(
     signals: &[Vec<f32>],
     rep: &Representation,
     config: &DataConfig,
+    labels: Vec<(usize, &'static str)>,
 ) -> Result<(Vec<f32>, Vec<f32>, Option<BeatMarks>)> {
     let lead = signals
         .first()
@@ -394,6 +413,7 @@ fn clock_of(
         shapes: beat_kinds::shapes(lead, &peaks, rep.sample_rate).unwrap_or_default(),
         peaks,
         ends,
+        labels,
     };
     Ok((Vec::new(), rr, Some(marks)))
 }
@@ -407,15 +427,24 @@ fn clock_values(peaks: &[usize], kind: &[u8], kinds: usize, rep: &Representation
 
 /// Numbers every record's beats by `config.clock_kinds` kinds fitted over the training
 /// records' beat shapes together (`beat_kinds::fit`: kind 0 the most common), then sets each
-/// record's clock and the kind of the beat ending each of its RR intervals.
-fn number_beats(train: &mut [Prepared], validation: &mut [Prepared], config: &DataConfig) {
+/// record's clock and the kind of the beat ending each of its RR intervals; returns each
+/// kind's name from the training records' beat labels and how many of its beats carry it
+/// (both empty without labels).
+fn number_beats(
+    train: &mut [Prepared],
+    validation: &mut [Prepared],
+    config: &DataConfig,
+    fs: f64,
+) -> (Vec<String>, Vec<u32>) {
     let shapes: Vec<&[f32]> = train
         .iter()
         .filter_map(|p| p.marks.as_ref())
         .flat_map(|m| m.shapes.iter().map(Vec::as_slice))
         .collect();
     let centres = beat_kinds::fit(&shapes, config.clock_kinds, config.seed);
-    for p in train.iter_mut().chain(validation.iter_mut()) {
+    let mut names = beat_kinds::KindNames::new(centres.len(), fs);
+    let n_train = train.len();
+    for (i, p) in train.iter_mut().chain(validation.iter_mut()).enumerate() {
         let Some(m) = p.marks.take() else { continue };
         let kind: Vec<u8> = match m.shapes.len() == m.peaks.len() {
             true => m
@@ -425,9 +454,13 @@ fn number_beats(train: &mut [Prepared], validation: &mut [Prepared], config: &Da
                 .collect(),
             false => vec![0; m.peaks.len()],
         };
+        if i < n_train {
+            (m.peaks.iter().zip(&kind)).for_each(|(&r, &k)| names.add(&m.labels, r, k));
+        }
         p.cond = clock_values(&m.peaks, &kind, config.clock_kinds, &p.rep);
         p.rr_kinds = m.ends.iter().map(|&i| kind[i]).collect();
     }
+    names.labels()
 }
 
 /// Every record must hold at least one window and have the same feature count and rate.
@@ -468,7 +501,8 @@ mod tests {
     use super::*;
 
     /// A record of `shapes` (2-value stand-ins: [1, 0] normal, [0, 1] wide), one beat every
-    /// 300 samples, its RR intervals each ending on the next beat.
+    /// 300 samples, its RR intervals each ending on the next beat; each beat labelled `N` or
+    /// `V` 20 samples off its R peak, but the first wide one `F`.
     fn record(wide: &[bool]) -> Prepared {
         let spectral = SpectralConfig {
             n_fft: 64,
@@ -483,13 +517,29 @@ mod tests {
             peaks: (0..wide.len()).map(|b| 150 + 300 * b).collect(),
             ends: (1..wide.len()).collect(),
             shapes: wide.iter().map(|&w| shape(w)).collect(),
+            labels: (wide.iter().enumerate())
+                .map(|(b, &w)| {
+                    let first = Some(b) == wide.iter().position(|&x| x);
+                    (
+                        170 + 300 * b,
+                        if !w {
+                            "N"
+                        } else if first {
+                            "F"
+                        } else {
+                            "V"
+                        },
+                    )
+                })
+                .collect(),
         });
         p
     }
 
     /// Kinds are fitted over the training records together: a record whose wide beats
     /// outnumber its normal ones still numbers them 1, as the whole training set does, and
-    /// a validation record takes the nearest kind; each record's clock then carries them.
+    /// a validation record takes the nearest kind; each record's clock then carries them,
+    /// and each kind is named by the label most of its training beats carry.
     #[test]
     fn beats_are_numbered_by_kinds_of_all_training_records_together() {
         let a: Vec<bool> = (0..20).map(|b| b == 7).collect();
@@ -501,7 +551,10 @@ mod tests {
             clock_kinds: 2,
             ..DataConfig::default()
         };
-        number_beats(&mut train, &mut validation, &config);
+        let (names, labelled) = number_beats(&mut train, &mut validation, &config, 360.0);
+        assert_eq!(names, ["N", "V"]);
+        // The wide beats: 5, of which the first of each training record is labelled F.
+        assert_eq!(labelled, [19 + 1, 3]);
         let kinds = |w: &[bool]| -> Vec<u8> { w[1..].iter().map(|&x| u8::from(x)).collect() };
         assert_eq!(train[0].rr_kinds, kinds(&a));
         assert_eq!(train[1].rr_kinds, kinds(&b));

@@ -14,6 +14,7 @@ use super::qrs;
 use crate::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
 
 /// Hops around an R peak the clock marks one by one (one-hot): a smooth "seconds to the
 /// next R" differs by only a hop's worth between the frame where the QRS enters and the one
@@ -239,7 +240,14 @@ pub struct Rhythm {
     next: f64,
     prev_kind: u8,
     next_kind: u8,
+    /// R peaks the clock has passed and nobody has taken yet ([`Rhythm::next_peak`]), with
+    /// their kinds; at most [`KEPT_PEAKS`], the oldest dropped first.
+    passed: VecDeque<(f64, u8)>,
 }
+
+/// Most passed R peaks a [`Rhythm`] keeps for [`Rhythm::next_peak`]: a rhythm clocked on
+/// and never asked for its peaks (a calibration's draws) stays this small.
+pub const KEPT_PEAKS: usize = 1024;
 
 impl Rhythm {
     /// A rhythm replaying `rr` (seconds, at least [`MIN_INTERVALS`]) with `kind` (the kind of
@@ -287,6 +295,7 @@ impl Rhythm {
             next: 0.0,
             prev_kind: 0,
             next_kind: 0,
+            passed: VecDeque::new(),
         };
         let (first, kind) = r.interval();
         r.next = r.rng.random::<f64>() * first;
@@ -318,6 +327,10 @@ impl Rhythm {
     /// `c` must not decrease from one call to the next.
     pub fn clock(&mut self, c: f64, out: &mut Vec<f32>) {
         while self.next <= c {
+            if self.passed.len() == KEPT_PEAKS {
+                self.passed.pop_front();
+            }
+            self.passed.push_back((self.next, self.next_kind));
             self.prev = self.next;
             self.prev_kind = self.next_kind;
             let (gap, kind) = self.interval();
@@ -326,6 +339,14 @@ impl Rhythm {
         }
         let base = at(c, self.prev, self.next, self.fs, self.hop);
         push_clock(&base, self.kinds, self.prev_kind, self.next_kind, out);
+    }
+
+    /// The earliest R peak the clock has passed (sample, kind of its beat) if it lies
+    /// before sample `before`, taken out: each R peak is told once, in order.
+    pub fn next_peak(&mut self, before: f64) -> Option<(f64, u8)> {
+        let &(at, kind) = self.passed.front().filter(|p| p.0 < before)?;
+        self.passed.pop_front();
+        Some((at, kind))
     }
 }
 
@@ -476,5 +497,37 @@ mod tests {
         assert!(Rhythm::new(&rr, &kind[..5], 2, 100.0, 4.0, 1).is_err());
         assert!(Rhythm::new(&rr, &[2, 0, 1, 0, 0, 0], 2, 100.0, 4.0, 1).is_err());
         assert!(check_kinds(&rr, &[], MAX_KINDS + 1).is_err());
+    }
+
+    /// The R peaks a rhythm passes are told once each, in order, only those before the
+    /// sample asked about, each with the kind its interval ends in; a rhythm nobody asks
+    /// keeps only the last `KEPT_PEAKS`.
+    #[test]
+    fn a_rhythm_tells_the_r_peaks_it_passed() {
+        let (rr, kind) = ([0.5f32, 0.9, 0.5, 0.9, 0.8, 0.8], [1u8, 0, 1, 0, 0, 0]);
+        let mut r = Rhythm::new(&rr, &kind, 2, 100.0, 4.0, 3).unwrap();
+        let mut k = Vec::new();
+        let mut told: Vec<(f64, u8)> = Vec::new();
+        for c in 0..5_000 {
+            r.clock(f64::from(c), &mut k);
+            while let Some(p) = r.next_peak(f64::from(c) - 50.0) {
+                assert!(p.0 < f64::from(c) - 50.0);
+                told.push(p);
+            }
+        }
+        assert!(told.len() > 60);
+        for w in told.windows(2) {
+            let gap = (w[1].0 - w[0].0) / 100.0;
+            assert!(gap > 0.45 && gap < 0.95, "gap {gap}");
+            // A premature (short) interval ends in kind 1, as in training.
+            assert_eq!(w[1].1, u8::from(gap < 0.65), "gap {gap}");
+        }
+        let mut quiet = r.restarted(4);
+        quiet.clock(1e7, &mut k);
+        let mut n = 0;
+        while quiet.next_peak(f64::INFINITY).is_some() {
+            n += 1;
+        }
+        assert_eq!(n, KEPT_PEAKS);
     }
 }

@@ -61,7 +61,7 @@ pub struct BeatMeanTarget {
     pub counts: Vec<u32>,
     /// Per kind, the reference label (MIT-BIH beat code, `data::beat_kinds::BEAT_CODES`)
     /// most of its training beats carry in their record's annotations, within
-    /// `LABEL_TOLERANCE_S` of the R peak: what the generator calls the beats it makes of
+    /// `beat_kinds::LABEL_TOLERANCE_S` of the R peak: what the generator calls the beats it makes of
     /// that kind. Empty when the records carry no beat labels.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
@@ -70,10 +70,6 @@ pub struct BeatMeanTarget {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labelled: Vec<u32>,
 }
-
-/// Seconds between an R peak and a reference beat label for the two to be one beat (the
-/// ±150 ms of ANSI/AAMI EC57 beat matching).
-pub const LABEL_TOLERANCE_S: f64 = 0.15;
 
 /// Sample counts of the windows at `fs`: (beat before R, beat length, shape before R,
 /// shape length).
@@ -132,7 +128,7 @@ impl BeatMeanTarget {
         let centres = beat_kinds::fit(&shapes, kinds.clamp(1, MAX_KINDS), seed);
         let channels = records[0].len();
         let mut acc = Means::new(centres.len(), channels, pre, len, fs);
-        let mut names = Naming::new(centres.len(), (LABEL_TOLERANCE_S * fs) as usize);
+        let mut names = beat_kinds::KindNames::new(centres.len(), fs);
         for (r, p, s) in &found {
             let views: Vec<&[f32]> = records[*r].iter().map(Vec::as_slice).collect();
             let k = beat_kinds::kind(s, &centres);
@@ -288,60 +284,6 @@ fn taper(len: usize, fs: f64) -> Vec<f32> {
             }
         })
         .collect()
-}
-
-/// Counts of the reference labels met by each kind's training beats.
-struct Naming {
-    /// Per kind, (label, beats) in order of first meeting.
-    seen: Vec<Vec<(&'static str, u32)>>,
-    tolerance: usize,
-}
-
-impl Naming {
-    fn new(kinds: usize, tolerance: usize) -> Self {
-        Self {
-            seen: vec![Vec::new(); kinds],
-            tolerance,
-        }
-    }
-
-    /// Counts the label of `marks` (ascending) nearest the R peak `p` of kind `k`, if one
-    /// lies within the tolerance.
-    fn add(&mut self, marks: &[(usize, &'static str)], p: usize, k: u8) {
-        let i = marks.partition_point(|m| m.0 < p);
-        let near = [i.checked_sub(1), Some(i)]
-            .into_iter()
-            .flatten()
-            .filter_map(|j| marks.get(j))
-            .filter(|m| m.0.abs_diff(p) <= self.tolerance)
-            .min_by_key(|m| m.0.abs_diff(p));
-        if let Some(&(_, label)) = near {
-            let seen = &mut self.seen[usize::from(k)];
-            match seen.iter_mut().find(|(l, _)| *l == label) {
-                Some((_, n)) => *n += 1,
-                None => seen.push((label, 1)),
-            }
-        }
-    }
-
-    /// Each kind's most common label and its count; empty when no beat met a label (a
-    /// kind that met none is called an unclassified beat, `Q`).
-    fn labels(&self) -> (Vec<String>, Vec<u32>) {
-        if self.seen.iter().all(Vec::is_empty) {
-            return (Vec::new(), Vec::new());
-        }
-        let top = |s: &Vec<(&'static str, u32)>| {
-            let best = s.iter().max_by_key(|(_, n)| *n).copied();
-            best.unwrap_or((beat_kinds::UNCLASSIFIED, 0))
-        };
-        self.seen
-            .iter()
-            .map(|s| {
-                let (l, n) = top(s);
-                (l.to_string(), n)
-            })
-            .unzip()
-    }
 }
 
 /// Running sums of beats per kind and channel, each beat's level taken out.

@@ -9,7 +9,8 @@ use super::envelope::Envelope;
 use super::shape::ShapeStream;
 use super::wander::{NoiseStage, Wander};
 use super::Generator;
-use crate::block::Block;
+use crate::block::{Block, Event};
+use crate::data::beat_kinds::UNCLASSIFIED as UNTYPED_BEAT;
 use crate::dsp::fir::FirStream;
 use crate::dsp::StreamDecoder;
 use crate::record::SignalSpec;
@@ -19,6 +20,14 @@ use crate::{Error, Result};
 pub trait FrameSource: Send {
     /// Pushes at least one more frame into `decoder`.
     fn push_frames(&mut self, decoder: &mut StreamDecoder) -> Result<()>;
+
+    /// The earliest R peak the frames pushed so far were drawn around, if it lies before
+    /// decoded sample `before`: its sample and its kind of beat, taken out (each told once,
+    /// in order). None for a source that places no beats (the default).
+    fn next_beat(&mut self, before: u64) -> Option<(u64, u8)> {
+        let _ = before;
+        None
+    }
 }
 
 /// A [`FrameSource`] as a [`Generator`]: asks for frames until a block's worth of samples
@@ -31,6 +40,10 @@ pub struct SpectralStream<S> {
     /// and the samples on their way into it.
     shape: Option<ShapeStream>,
     shaped: Vec<f32>,
+    /// The labels its R peak events may carry (`Generator::labels`; empty: no events), and
+    /// the label of each kind of beat (a kind beyond them is `Q`).
+    labels: Vec<&'static str>,
+    kind_labels: Vec<&'static str>,
 }
 
 /// Everything before the shape: the model side, the inverse STFT, equaliser and envelope.
@@ -133,7 +146,21 @@ impl<S: FrameSource> SpectralStream<S> {
             out: BlockOut::default(),
             shape: None,
             shaped: Vec::new(),
+            labels: Vec::new(),
+            kind_labels: Vec::new(),
         }
+    }
+
+    /// The stream with an event at each R peak its source places (`FrameSource::next_beat`),
+    /// labelled by `kind_labels` (MIT-BIH codes, one per kind of beat; a kind beyond them,
+    /// or every beat where they are empty, is `Q`, a beat of unknown type).
+    pub fn with_beat_events(mut self, kind_labels: Vec<&'static str>) -> Self {
+        let mut all = kind_labels.clone();
+        all.push(UNTYPED_BEAT);
+        all.sort_unstable();
+        all.dedup();
+        (self.labels, self.kind_labels) = (all, kind_labels);
+        self
     }
 
     /// The stream with its output multiplied by `envelope`'s slow gain, if any.
@@ -177,6 +204,30 @@ impl<S: FrameSource> SpectralStream<S> {
     /// equalised, with the envelope's gain), into the channel-major `out`.
     pub fn unshaped_into(&mut self, out: &mut [f32], len: usize) -> Result<()> {
         self.samples.produce(out, len)
+    }
+}
+
+impl<S: FrameSource> SpectralStream<S> {
+    /// Puts an event in the filled `block` at each R peak the source placed within it,
+    /// moved by the equaliser's delay (the wander, envelope and shape keep sample indices).
+    fn label_beats(&mut self, block: &mut Block) {
+        if self.labels.is_empty() {
+            return;
+        }
+        let delay = self.equaliser_delay() as u64;
+        let end = block.start_index + block.n_frames as u64;
+        while let Some((m, kind)) = self.samples.source.next_beat(end + delay) {
+            // Decoded sample m is output sample m − delay: the equaliser drops the first delay.
+            let Some(at) = m.checked_sub(delay).filter(|&a| a >= block.start_index) else {
+                continue;
+            };
+            let label = self.kind_labels.get(usize::from(kind)).copied();
+            block.events.push(Event {
+                time: at as f64 / self.spec.sample_rate,
+                duration: 0.0,
+                label: label.unwrap_or(UNTYPED_BEAT),
+            });
+        }
     }
 }
 
@@ -257,10 +308,17 @@ impl<S: FrameSource> Generator for SpectralStream<S> {
             out,
             shape,
             shaped,
+            ..
         } = self;
         let rate = (spec.n_channels(), spec.sample_rate);
         out.fill_through(block, rate, shape.as_mut(), shaped, |o, n| {
             samples.produce(o, n)
-        })
+        })?;
+        self.label_beats(block);
+        Ok(())
+    }
+
+    fn labels(&self) -> &[&'static str] {
+        &self.labels
     }
 }

@@ -16,6 +16,7 @@
 //! weights (trained by the mixture's NLL); the temperature then also sharpens that choice.
 
 use super::codebook::{self, MAX_CODEBOOK};
+use crate::data::beat_kinds;
 use crate::dsp::beat_clock;
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{layer_norm, linear, ops, rotary_emb, LayerNorm, Linear, VarBuilder};
@@ -65,6 +66,16 @@ pub struct TransformerConfig {
     /// the sampler's rhythm replays them together.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rhythm_kinds: Vec<u8>,
+    /// With kinds, each kind's name: the MIT-BIH beat code most of its training beats
+    /// carried in their records' annotations (`data::Dataset::kind_labels`), which the
+    /// sampler's R peak events carry. Empty when the records had no beat labels: every
+    /// beat is then `Q` (a beat of unknown type).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kind_labels: Vec<String>,
+    /// Per named kind, how many of its training beats carried its name (the rest another
+    /// or none): how far the kind stands for the label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kind_labelled: Vec<u32>,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -155,7 +166,32 @@ impl TransformerConfig {
                 self.kinds
             ));
         }
+        self.check_kind_labels()?;
         self.check_codes_by_clock()
+    }
+
+    /// `kind_labels` is empty, or one MIT-BIH beat code for each of at most `kinds` kinds,
+    /// each with its count in `kind_labelled`.
+    fn check_kind_labels(&self) -> std::result::Result<(), String> {
+        let labels = &self.kind_labels;
+        let counted = self.kind_labelled.len() == labels.len();
+        if labels.len() > self.kinds.max(1)
+            || (!labels.is_empty() && self.rhythm.is_empty())
+            || !counted
+        {
+            return Err(format!(
+                "kind_labels: {} labels for a clock of {} kinds",
+                labels.len(),
+                self.kinds
+            ));
+        }
+        match labels.iter().find(|l| beat_kinds::beat_code(l).is_none()) {
+            Some(l) => Err(format!(
+                "kind_labels: {l:?} is not a beat code ({})",
+                beat_kinds::BEAT_CODES.join(" ")
+            )),
+            None => Ok(()),
+        }
     }
 
     /// `codes_by_clock` is empty, or one list per slot of a clocked codebook model's cycle,
@@ -748,6 +784,8 @@ mod tests {
             codes_by_clock: Vec::new(),
             kinds: 0,
             rhythm_kinds: Vec::new(),
+            kind_labels: Vec::new(),
+            kind_labelled: Vec::new(),
         };
         seeded(&cfg, 3)
     }

@@ -29,6 +29,7 @@ use super::transformer::Transformer;
 use super::transformer_step::{self, NextToken, Precision, StepWeights, Stepper};
 use super::wander::{self, Wander};
 use super::Generator;
+use crate::data::beat_kinds;
 use crate::dsp::beat_clock::{self, Rhythm};
 use crate::dsp::StreamDecoder;
 use crate::{Error, Result};
@@ -249,8 +250,21 @@ fn sampling(cfg: CheckpointConfig, steps: Autoregressor) -> Result<TransformerGe
     let decoder = StreamDecoder::new(&cfg.data.spectral, cfg.spec.n_channels())?;
     let spec = cfg.spec.clone();
     let frame = vec![0.0; steps.n_features()];
+    let kind_labels = beat_labels(&cfg);
     let s = TransformerSampler { cfg, steps, frame };
-    Ok(SpectralStream::new(s, spec, decoder))
+    let stream = SpectralStream::new(s, spec, decoder);
+    Ok(match kind_labels {
+        Some(kinds) => stream.with_beat_events(kinds),
+        None => stream,
+    })
+}
+
+/// The label of each kind of beat of a beat-clocked checkpoint, whose R peaks become events
+/// (empty: every beat `Q`); `None` without a clock.
+fn beat_labels(cfg: &CheckpointConfig) -> Option<Vec<&'static str>> {
+    let t = cfg.transformer.as_ref().filter(|t| !t.rhythm.is_empty())?;
+    let codes = t.kind_labels.iter().map(|l| beat_kinds::beat_code(l));
+    Some(codes.collect::<Option<Vec<_>>>().unwrap_or_default())
 }
 
 /// Seconds of equalised draws the envelope's own spread is measured on (`model::envelope`).
@@ -505,6 +519,13 @@ impl FrameSource for TransformerSampler {
         self.steps.draw(&mut self.frame);
         self.cfg.norm.invert(&mut self.frame);
         decoder.push(&self.frame)
+    }
+
+    /// The beat clock's next R peak: the frames around it were drawn for that beat.
+    fn next_beat(&mut self, before: u64) -> Option<(u64, u8)> {
+        let clock = self.steps.clock.as_mut()?;
+        let (at, kind) = clock.rhythm.next_peak(before as f64)?;
+        Some((at.max(0.0).floor() as u64, kind))
     }
 }
 

@@ -528,6 +528,8 @@ mod tests {
             codes_by_clock: Vec::new(),
             kinds: 0,
             rhythm_kinds: Vec::new(),
+            kind_labels: Vec::new(),
+            kind_labelled: Vec::new(),
         };
         crate::model::transformer::seeded(&cfg, 5)
     }
