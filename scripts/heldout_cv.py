@@ -86,9 +86,10 @@ EEG_CHANNELS = ",".join("EEG " + c for c in "Fp1 Fp2 F3 F4 F7 F8 T3 T4 C3 C4 T5 
 # config.json's `command`).
 TRANSFORMER = ["--model", "transformer", "--epochs", "600", "--seed", "1"]
 # (`--wander` since 2026-12-07's second session: the record's baseline and noise replayed;
-# `--clock-kinds 2` since its fourth: the kind of each beat in the clock.)
+# `--clock-kinds 2` since its fourth: the kind of each beat in the clock; temperature 0.6
+# since 2026-12-07's fifth, which read the record's beat labels too.)
 FRAME = TRANSFORMER + ["--max-minutes", "4", "--n-fft", "64", "--hop", "16", "--codebook", "1024",
-                       "--clock", "--clock-kinds", "2", "--temperature", "0.3", "--wander"]
+                       "--clock", "--clock-kinds", "2", "--temperature", "0.6", "--wander"]
 EEG_FRAME = TRANSFORMER + ["--max-minutes", "10", "--n-fft", "128", "--window-s", "2", "--hidden",
                            "128", "--heads", "4", "--layers", "2", "--envelope", "--shape"]
 # record, fold length (s), eval window (s), the shipped VAE's and frame transformer's commands

@@ -954,10 +954,14 @@ fn fs_resamples_learned_records_and_the_manifest_records_it() {
 /// that is no checkpoint, or an unknown name, exits 2 naming it.
 #[test]
 fn info_describes_a_checkpoint_as_its_records_come_out() {
-    // `ecg-vae` reads its excerpt from the whole record, which carries the beat labels.
+    // Both read their excerpt from the whole record, which carries the beat labels.
     for (model, kind, file) in [
         ("ecg-vae", "vae", "signals/mitdb208_full.edf"),
-        ("ecg-transformer", "transformer", "signals/mitdb208.edf"),
+        (
+            "ecg-transformer",
+            "transformer",
+            "signals/mitdb208_full.edf",
+        ),
     ] {
         let o = biowave(&["info", "--json", model]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -1038,6 +1042,12 @@ fn info_describes_a_checkpoint_as_its_records_come_out() {
             && text.contains(
                 "beat labels: N (349 labelled so) / V (83 labelled so) / F (45 labelled so)"
             ),
+        "{text}"
+    );
+    // The frame transformer's kinds of beat in its clock, named by the same labels.
+    let text = String::from_utf8(biowave(&["info", "ecg-transformer"]).stdout).unwrap();
+    assert!(
+        text.contains("beat labels: N (288 labelled so) / V (68 labelled so)"),
         "{text}"
     );
     for (arg, needle) in [("src", "no config.json"), ("nosuch-model", "nosuch-model")] {

@@ -1257,6 +1257,51 @@ fn refused_training(args: &[&str], out: &Path) -> String {
     err
 }
 
+/// `--resume` goes on from a checkpoint only where its frames were made as this run makes
+/// them: one whose `data` settings differ (here its baseline left out of the frames, as
+/// `--wander` does, where this run keeps it) is refused by name, exit 2, its files as they
+/// were; the same flags resume.
+#[test]
+fn resuming_a_checkpoint_made_from_other_frames_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("book");
+    let flags = [
+        "--window-s",
+        "2",
+        "--n-fft",
+        "64",
+        "--hop",
+        "16",
+        "--codebook",
+        "64",
+    ];
+    let o = train_small(&[&flags[..], &["--epochs", "1"]].concat(), &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut cfg = common::read_json(&dir.join("config.json"));
+    cfg["data"]["remove_baseline_hz"] = serde_json::json!(1.0);
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    let weights = std::fs::read(dir.join("model.safetensors")).unwrap();
+    let resume = [&flags[..], &["--resume", "--epochs", "2"]].concat();
+    let o = train_small(&resume, &dir);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("--resume") && err.contains("data settings"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("model.safetensors")).unwrap(),
+        weights
+    );
+    cfg["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("remove_baseline_hz");
+    std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
+    let o = train_small(&resume, &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// `--codebook` beside `--mixture`, on a VAE or a latent transformer, or larger than a
 /// checkpoint may hold, is refused by name before any data is read; so is a codebook
 /// larger than the training frames.

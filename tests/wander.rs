@@ -131,7 +131,8 @@ const BANDS: [(f64, f64); 6] = [
 /// The noise goes in before the equaliser, whose calibration counts it: the output's
 /// windows sit at the record's power in every band from 15 to 45 Hz, within 0.05 in log10
 /// (measured: within 0.015 for the checkpoint before its codes were fitted in the frames'
-/// units, 0.029 / 0.037 for this one, `generate` seeds 1 / 2, SciPy's Welch; with the noise
+/// units, 0.029 / 0.037 for the next, `generate` seeds 1 / 2, SciPy's Welch; 0.009 for this
+/// one, retrained on the labelled excerpt and sampled at temperature 0.6, here; with the noise
 /// added after the equaliser, on draws already
 /// equalised to the record's noisy spectrum, `generate` seed 1 of the sampler before came
 /// out 0.055 above at 35–40 Hz and 0.107 at 40–45).

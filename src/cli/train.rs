@@ -834,15 +834,36 @@ pub(super) fn validate_and_resume(
         if let (Some(o), Some(n)) = (&old.transformer, ckpt.transformer.as_mut()) {
             n.codes_by_clock.clone_from(&o.codes_by_clock);
         }
-        if old.vae != ckpt.vae || old.transformer != ckpt.transformer || old.codec != ckpt.codec {
+        if old.vae != ckpt.vae
+            || unnamed(&old.transformer) != unnamed(&ckpt.transformer)
+            || old.codec != ckpt.codec
+        {
             return Err(crate::Error::bad_path(
                 out,
                 "--resume: the checkpoint's model shape differs from this data and these flags",
             ));
         }
+        // Its codebook and weights were fitted to frames made as its `data` says: a
+        // checkpoint made before `--wander` left the baseline out of them differs here.
+        if old.data != ckpt.data {
+            return Err(crate::Error::bad_path(
+                out,
+                "--resume: the checkpoint's data settings (`data` in its config.json) differ \
+                 from those these flags and this train make; train it afresh",
+            ));
+        }
         ckpt.step = old.step;
     }
     Ok(resume)
+}
+
+/// A transformer section without its kinds' names: those come from the training records'
+/// beat labels, so a resumed run on labelled records may name kinds the checkpoint did not.
+fn unnamed(t: &Option<TransformerConfig>) -> Option<TransformerConfig> {
+    t.clone().map(|mut t| {
+        (t.kind_labels, t.kind_labelled) = (Vec::new(), Vec::new());
+        t
+    })
 }
 
 /// Name and sha256 of every training file.
