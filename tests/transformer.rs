@@ -1265,16 +1265,8 @@ fn refused_training(args: &[&str], out: &Path) -> String {
 fn resuming_a_checkpoint_made_from_other_frames_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("book");
-    let flags = [
-        "--window-s",
-        "2",
-        "--n-fft",
-        "64",
-        "--hop",
-        "16",
-        "--codebook",
-        "64",
-    ];
+    // The beat-clock tests' window and STFT, a smaller codebook.
+    let flags = [&CLOCKED[..6], &["--codebook", "64"]].concat();
     let o = train_small(&[&flags[..], &["--epochs", "1"]].concat(), &dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let mut cfg = common::read_json(&dir.join("config.json"));
