@@ -1260,7 +1260,7 @@ fn refused_training(args: &[&str], out: &Path) -> String {
 /// `--resume` goes on from a checkpoint only where its frames were made as this run makes
 /// them: one whose `data` settings differ (here its baseline left out of the frames, as
 /// `--wander` does, where this run keeps it) is refused by name, exit 2, its files as they
-/// were; the same flags resume.
+/// were; the same flags resume, and resuming a finished run keeps its losses.
 #[test]
 fn resuming_a_checkpoint_made_from_other_frames_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
@@ -1292,6 +1292,14 @@ fn resuming_a_checkpoint_made_from_other_frames_is_refused() {
     std::fs::write(dir.join("config.json"), cfg.to_string()).unwrap();
     let o = train_small(&resume, &dir);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Resumed with no step left to take, it keeps the step and training losses it had.
+    let done = common::read_json(&dir.join("config.json"));
+    let o = train_small(&resume, &dir);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let again = common::read_json(&dir.join("config.json"));
+    assert_eq!(again["step"], done["step"]);
+    assert_eq!(again["losses"]["train"], done["losses"]["train"]);
+    assert!(done["losses"]["train"]["code_nll"].as_f64().unwrap() > 0.0);
 }
 
 /// `--codebook` beside `--mixture`, on a VAE or a latent transformer, or larger than a

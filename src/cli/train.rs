@@ -852,7 +852,8 @@ pub(super) fn validate_and_resume(
                  from those these flags and this train make; train it afresh",
             ));
         }
-        ckpt.step = old.step;
+        // The losses it reached stand until this run takes a step of its own.
+        (ckpt.step, ckpt.losses) = (old.step, old.losses);
     }
     Ok(resume)
 }

@@ -153,6 +153,7 @@ pub fn train(
     dev: &Device,
 ) -> Result<CheckpointConfig> {
     let mut run = Run::start(obj, varmap, data, cfg, ckpt.step, out, dev)?;
+    let resumed_at = ckpt.step;
     let first_epoch = (run.step / run.per_epoch.max(1)) as usize;
     // Batches of the first epoch that the run being resumed had already trained on.
     let mut done_in_epoch = (run.step - first_epoch as u64 * run.per_epoch) as usize;
@@ -170,14 +171,15 @@ pub fn train(
         b.finish_and_clear();
     }
     let val = run.validation()?;
-    save(
-        varmap,
-        &mut ckpt,
-        run.step,
-        (run.term_names, &run.last),
-        val,
-        out,
-    )?;
+    // A resumed run that had no step left to take keeps the training losses it resumed
+    // with (`ckpt.losses`, copied by `--resume`), not a loss of 0 it never measured.
+    let trained = match run.step > resumed_at {
+        true => terms_json(run.term_names, &run.last),
+        false => ckpt.losses["train"].clone(),
+    };
+    let validated = val.map(|v| terms_json(run.term_names, &v));
+    let losses = serde_json::json!({ "train": trained, "validation": validated });
+    save(varmap, &mut ckpt, run.step, losses, out)?;
     if finished {
         resume::remove(out);
     } else {
@@ -316,8 +318,9 @@ impl<'a> Run<'a> {
             self.last = sums.iter().map(|s| s / seen as f64).collect();
             self.show(epoch, seen as f64 / t0.elapsed().as_secs_f64().max(1e-9));
             if self.step.is_multiple_of(self.cfg.checkpoint_every) {
-                let losses = (self.term_names, self.last.as_slice());
-                save(self.varmap, ckpt, self.step, losses, None, self.out)?;
+                let trained = terms_json(self.term_names, &self.last);
+                let losses = serde_json::json!({ "train": trained, "validation": null });
+                save(self.varmap, ckpt, self.step, losses, self.out)?;
                 resume::save(self.out, &self.names, &self.opt, &self.state())?;
             }
             if self.start.elapsed().as_secs_f64() > self.cfg.max_minutes * 60.0 {
@@ -424,15 +427,10 @@ fn save(
     varmap: &VarMap,
     ckpt: &mut CheckpointConfig,
     step: u64,
-    (names, last): (&[&str], &[f64]),
-    val: Option<Vec<f64>>,
+    losses: serde_json::Value,
     out: &Path,
 ) -> Result<()> {
-    ckpt.step = step;
-    ckpt.losses = serde_json::json!({
-        "train": terms_json(names, last),
-        "validation": val.map(|v| terms_json(names, &v)),
-    });
+    (ckpt.step, ckpt.losses) = (step, losses);
     std::fs::create_dir_all(out).map_err(|e| Error::bad_path(out, e))?;
     let tmp = out.join("model.safetensors.tmp");
     varmap.save(&tmp).map_err(to_err)?;
