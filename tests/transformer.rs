@@ -1146,7 +1146,7 @@ fn bad_beat_clocks_in_a_checkpoint_are_refused_by_name() {
     let mut uncounted = unknown.clone();
     uncounted["transformer"]["kind_labels"] = serde_json::json!(["N", "V"]);
     uncounted["transformer"]["kind_labelled"] = serde_json::json!([9]);
-    common::assert_config_refused(&dir, &uncounted, "kind_labels");
+    common::assert_config_refused(&dir, &uncounted, "kind_labelled: 1 counts for 2");
 }
 
 /// Real EEG is not symmetric (`common::assert_skewed_as_its_record`): the shipped

@@ -3,7 +3,8 @@
 //! `model::wander`; for a checkpoint with a spectrum target, the equaliser,
 //! `model::equaliser`; with an envelope its slow gain, `model::envelope`; with a wander
 //! the record's baseline; with a shape the record's waveform shape, `model::shape`) and
-//! come out as blocks of samples.
+//! come out as blocks of samples, with an event at each R peak a beat-clocked source placed
+//! (`FrameSource::next_beat`).
 
 use super::envelope::Envelope;
 use super::shape::ShapeStream;
@@ -205,9 +206,7 @@ impl<S: FrameSource> SpectralStream<S> {
     pub fn unshaped_into(&mut self, out: &mut [f32], len: usize) -> Result<()> {
         self.samples.produce(out, len)
     }
-}
 
-impl<S: FrameSource> SpectralStream<S> {
     /// Puts an event in the filled `block` at each R peak the source placed within it,
     /// moved by the equaliser's delay (the wander, envelope and shape keep sample indices).
     fn label_beats(&mut self, block: &mut Block) {

@@ -174,15 +174,18 @@ impl TransformerConfig {
     /// each with its count in `kind_labelled`.
     fn check_kind_labels(&self) -> std::result::Result<(), String> {
         let labels = &self.kind_labels;
-        let counted = self.kind_labelled.len() == labels.len();
-        if labels.len() > self.kinds.max(1)
-            || (!labels.is_empty() && self.rhythm.is_empty())
-            || !counted
-        {
+        if labels.len() > self.kinds.max(1) || (!labels.is_empty() && self.rhythm.is_empty()) {
             return Err(format!(
                 "kind_labels: {} labels for a clock of {} kinds",
                 labels.len(),
                 self.kinds
+            ));
+        }
+        if self.kind_labelled.len() != labels.len() {
+            return Err(format!(
+                "kind_labelled: {} counts for {} kind_labels",
+                self.kind_labelled.len(),
+                labels.len()
             ));
         }
         match labels.iter().find(|l| beat_kinds::beat_code(l).is_none()) {

@@ -2,7 +2,8 @@
 //! KV cache (a sliding window of `context` positions with the start token kept), draws the
 //! next frame from the predicted mixture (a component by its weight, then its Gaussian at
 //! the chosen temperature), un-normalises it and hands it to the streaming inverse STFT.
-//! Constant cost and memory per frame.
+//! Constant cost and memory per frame. A beat-clocked model's R peaks, where its clock put
+//! them, come out as events named by their kind (`TransformerConfig::kind_labels`, else `Q`).
 //!
 //! Like the VAE's decoder, the predicted means regress towards the training mean and the
 //! draws' phases average out: `eeg-transformer`'s output was 2–6 dB quieter than its
