@@ -375,20 +375,23 @@ fn labelled_record(
     (out, labels)
 }
 
-/// A learned beat-aligned ECG model labels the beats its joiner placed in the record's CSV
-/// and as EDF+ annotations, each by its kind (`N`, `V`, `F`: the cardiologists' labels of
-/// MIT-BIH 208 that most of the kind's training beats carry, `ecg-vae` telling fusion beats
-/// apart and `ecg-latent-transformer`'s codec folding them into its two kinds; `Q` for a beat
-/// given no kind), about as many `V` and `F` as the record's kinds other than the normal
-/// hold (136 of 497 training beats), and two detectors find them in the written file:
-/// NeuroKit2's (independent) and biowave's.
+/// A learned ECG model labels the beats its joiner placed (the beat-aligned VAEs) or its beat
+/// clock placed (`ecg-transformer`) in the record's CSV and as EDF+ annotations, each by its
+/// kind (`N`, `V`, `F`: the cardiologists' labels of MIT-BIH 208 that most of the kind's
+/// training beats carry, `ecg-vae` telling fusion beats apart, `ecg-latent-transformer`'s
+/// codec and `ecg-transformer`'s clock folding them into two kinds; `Q` for a beat given no
+/// kind), about as many `V` and `F` as the record's kinds other than the normal hold (136 of
+/// 497 training beats), and two detectors find them in the written file: NeuroKit2's
+/// (independent) and biowave's.
 /// Measured over seeds 1–5: biowave's finds 97.6–99.8 % of the labels (it misses a few
 /// small, broad decoded beats; on the real record 208 it agrees with NeuroKit2 on 98.8 %),
-/// and labels ≥ 99.5 % of what it finds; NeuroKit2 99.5 % / 99.0 % (seed 2).
+/// and labels ≥ 99.5 % of what it finds; NeuroKit2 99.5 % / 99.0 % (seed 2). The frame
+/// transformer's labels are its clock's R peaks, about 10 ms from the decoded apex where
+/// biowave's detector puts them (tests/transformer.rs: 11.1 ms over 2 min).
 #[test]
 fn learned_ecg_records_label_the_beats_their_joiner_placed() {
     let dir = tempfile::tempdir().unwrap();
-    for model in ["ecg-vae", "ecg-latent-transformer"] {
+    for model in ["ecg-vae", "ecg-latent-transformer", "ecg-transformer"] {
         let args = [
             "--model",
             model,
@@ -447,7 +450,8 @@ fn learned_ecg_records_label_the_beats_their_joiner_placed() {
             m.sensitivity() >= 0.98 && m.positive_predictivity() >= 0.99,
             "{model}: biowave's R peaks against the labels: {m:?}"
         );
-        // On time: the label is the decoded apex, where the detector puts the peak too.
+        // On time: the label is the decoded apex, where the detector puts the peak too (the
+        // clock's R peak, for the frame transformer, within 20 ms of it).
         let mut offsets: Vec<usize> = truth
             .iter()
             .filter_map(|&t| found.iter().map(|&f| f.abs_diff(t)).min())
@@ -455,7 +459,12 @@ fn learned_ecg_records_label_the_beats_their_joiner_placed() {
             .collect();
         offsets.sort_unstable();
         let median = offsets[offsets.len() / 2] as f64 / fs;
-        assert!(median <= 0.01, "{model}: median offset {median} s");
+        let most = if model == "ecg-transformer" {
+            0.02
+        } else {
+            0.01
+        };
+        assert!(median <= most, "{model}: median offset {median} s");
     }
 }
 
