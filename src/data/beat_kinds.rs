@@ -25,6 +25,21 @@ pub fn beat_code(text: &str) -> Option<&'static str> {
     BEAT_CODES.iter().copied().find(|c| *c == t)
 }
 
+/// `labels` as the static beat codes they spell; `None` if one is no beat code.
+pub fn codes(labels: &[String]) -> Option<Vec<&'static str>> {
+    labels.iter().map(|l| beat_code(l)).collect()
+}
+
+/// The labels a generator's beat events may carry: its kinds' codes and
+/// [`UNCLASSIFIED`] (a beat given no kind), sorted, each once.
+pub fn event_labels(kinds: &[&'static str]) -> Vec<&'static str> {
+    let mut all = kinds.to_vec();
+    all.push(UNCLASSIFIED);
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
 /// Seconds of each beat's shape before and after its R peak.
 const SHAPE_S: (f64, f64) = (0.1, 0.25);
 

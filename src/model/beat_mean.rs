@@ -214,8 +214,7 @@ impl BeatMeanTarget {
 
     /// The label of each kind as the static code events carry (`None` without labels).
     pub fn kind_labels(&self) -> Option<Vec<&'static str>> {
-        let codes = self.labels.iter().map(|l| beat_kinds::beat_code(l));
-        codes.collect::<Option<Vec<_>>>().filter(|v| !v.is_empty())
+        beat_kinds::codes(&self.labels).filter(|v| !v.is_empty())
     }
 
     /// The additive correction per kind and channel (`kinds × channels × len`) taking the

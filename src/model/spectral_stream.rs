@@ -11,7 +11,7 @@ use super::shape::ShapeStream;
 use super::wander::{NoiseStage, Wander};
 use super::Generator;
 use crate::block::{Block, Event};
-use crate::data::beat_kinds::UNCLASSIFIED as UNTYPED_BEAT;
+use crate::data::beat_kinds::{self, UNCLASSIFIED as UNTYPED_BEAT};
 use crate::dsp::fir::FirStream;
 use crate::dsp::StreamDecoder;
 use crate::record::SignalSpec;
@@ -156,11 +156,8 @@ impl<S: FrameSource> SpectralStream<S> {
     /// labelled by `kind_labels` (MIT-BIH codes, one per kind of beat; a kind beyond them,
     /// or every beat where they are empty, is `Q`, a beat of unknown type).
     pub fn with_beat_events(mut self, kind_labels: Vec<&'static str>) -> Self {
-        let mut all = kind_labels.clone();
-        all.push(UNTYPED_BEAT);
-        all.sort_unstable();
-        all.dedup();
-        (self.labels, self.kind_labels) = (all, kind_labels);
+        self.labels = beat_kinds::event_labels(&kind_labels);
+        self.kind_labels = kind_labels;
         self
     }
 

@@ -264,8 +264,7 @@ fn sampling(cfg: CheckpointConfig, steps: Autoregressor) -> Result<TransformerGe
 /// (empty: every beat `Q`); `None` without a clock.
 fn beat_labels(cfg: &CheckpointConfig) -> Option<Vec<&'static str>> {
     let t = cfg.transformer.as_ref().filter(|t| !t.rhythm.is_empty())?;
-    let codes = t.kind_labels.iter().map(|l| beat_kinds::beat_code(l));
-    Some(codes.collect::<Option<Vec<_>>>().unwrap_or_default())
+    Some(beat_kinds::codes(&t.kind_labels).unwrap_or_default())
 }
 
 /// Seconds of equalised draws the envelope's own spread is measured on (`model::envelope`).

@@ -203,11 +203,7 @@ fn beat_labels(cfg: &CheckpointConfig) -> (Vec<&'static str>, Vec<&'static str>)
     let kinds = (cfg.beat_means.as_ref())
         .and_then(BeatMeanTarget::kind_labels)
         .unwrap_or_default();
-    let mut all = kinds.clone();
-    all.push(UNTYPED_BEAT);
-    all.sort_unstable();
-    all.dedup();
-    (all, kinds)
+    (crate::data::beat_kinds::event_labels(&kinds), kinds)
 }
 
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
