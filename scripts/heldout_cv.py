@@ -11,7 +11,7 @@
                                   [--ecg100]   # MIT-BIH 100 (lead MLII) instead (360 s folds)
                                   [--ecg208]   # the whole of MIT-BIH 208 (lead MLII, 360 s folds)
                                   [--vae-args '--beta 0.5'] [--latent-args '--mixture 3']
-                                  [--folds 0 2]
+                                  [--folds 0 2] [--no-unseen]
 
 Each fold's models are trained by the shipped checkpoints' own commands (`ecg-vae`,
 `ecg-transformer`, `ecg-latent-transformer`; with `--eeg` `eeg-vae`, `eeg-transformer`,
@@ -44,6 +44,13 @@ three 60 s folds, the shipped command on the other 120 s, 2 s windows, and the r
 δ/θ/α/β band powers of the held-out minute, of the rest and of the synthetic data printed
 beside each row (the check asks for differences ≤ 0.05; the floor rows show what the
 record's own minutes give).
+
+For the excerpt's folds (the default set) two more rows judge real data the models never
+saw as if it were generated: 10 minutes of the same patient's same lead from elsewhere in the
+whole record (`signals/mitdb208_full.edf`, 0-600 s and 570-1170 s; the excerpt is
+1174.5-1474.5 s), against each held-out minute, privacy against its rest. They are what a
+generator that drew new minutes of this patient, as real as the record's own, would score:
+the checks' ceiling on this record (`--no-unseen` skips them).
 
 The `spread` column is `biowave eval`'s: how much a set's windows differ from one another
 beside the held-out minute's (1 alike, below 1 too alike). Each row ends with its most
@@ -102,6 +109,10 @@ SETS = {
     # as MIT-BIH 100: five 6-minute folds.
     "ecg208": (os.path.join(ROOT, "signals", "mitdb208_full.edf"), 360, 5, VAE, FRAME),
 }
+# Real minutes of the excerpt's patient the models never saw, judged as if generated (the
+# "unseen real" rows, seed column 1 and 2): the whole record, lead MLII, these spans (s).
+WHOLE_208 = os.path.join(ROOT, "signals", "mitdb208_full.edf")
+UNSEEN_SPANS = [(0, 600), (570, 1170)]
 # Shifted copies of the training data judged as if generated (the "training data" row).
 COPIES = 5
 LATENT = ["--model", "transformer", "--seed", "1", "--epochs", "300", "--max-minutes", "5",
@@ -151,6 +162,17 @@ def folds(out, record, fold_s, window_s):
             cut = rest[:, round(j * window_s * fs / COPIES):]
             write(os.path.join(out, f"rest{k}_{j}.edf"), headers, cut[:, :cut.shape[1] // fs * fs])
     return k_max
+
+
+def unseen_real(out):
+    """UNSEEN_SPANS of the whole record 208's lead MLII, one EDF each (`biowave convert`)."""
+    paths = []
+    for start, end in UNSEEN_SPANS:
+        path = os.path.join(out, f"unseen_{start}_{end}.edf")
+        run("convert", WHOLE_208, path, "--channels", "MLII", "--start", str(start),
+            "--end", str(end), "--overwrite")
+        paths.append(path)
+    return paths
 
 
 def run(*args):
@@ -221,6 +243,8 @@ def main():
     ap.add_argument("--frame-args", default="", help="flags added to the frame transformer's command, e.g. '--codebook 1024'")
     ap.add_argument("--no-vae", action="store_true", help="skip the VAE (with --latent it is still trained as the codec)")
     ap.add_argument("--folds", type=int, nargs="+", help="only these folds")
+    ap.add_argument("--no-unseen", action="store_true",
+                    help="skip the rows of unseen real minutes of the excerpt's patient")
     a = ap.parse_args()
     name = "eeg" if a.eeg else "ecg100" if a.ecg100 else "ecg208" if a.ecg208 else "ecg"
     record, fold_s, window_s, vae, frame = SETS[name]
@@ -239,6 +263,7 @@ def main():
         record = prepared
     n = folds(a.out, record, fold_s, window_s)
     p = lambda *parts: os.path.join(a.out, *parts)
+    unseen = [] if a.no_unseen or name != "ecg" else unseen_real(a.out)
     header()
     means = {}
     for k in a.folds or range(n):
@@ -252,6 +277,8 @@ def main():
         for name, which in [("training data", "synthetic"), ("surrogate (train)", "training-data surrogate")]:
             m = numbers(j, which)
             means.setdefault(name, []).append(row(name, k, 0, m[:4] + (None, None) + m[6:]))
+        for j, path in enumerate(unseen, 1):
+            means.setdefault("unseen real", []).append(row("unseen real", k, j, judge(real, [path], rest, window_s)))
         models = [] if a.no_vae and not a.latent else [("vae", p(f"vae{k}"), vae)]
         if a.latent:
             # EEG tokens come every ~0.77 s: a 24 s piece of a 120 s fold holds ~29.
