@@ -8,6 +8,7 @@
 //! 87 %, 3 % clearly ventricular against 17 %; with two kinds 88 % and 15 %; models/README,
 //! "Kinds of beat in the clock").
 
+use crate::block::Event;
 use crate::dsp::filter::{butter, Band};
 
 /// MIT-BIH beat codes (ANSI/AAMI EC57; PhysioNet's annotation codes): every other
@@ -38,6 +39,17 @@ pub fn event_labels(kinds: &[&'static str]) -> Vec<&'static str> {
     all.sort_unstable();
     all.dedup();
     all
+}
+
+/// The event of a beat at output sample `at` of a stream at `fs` Hz, labelled with its
+/// kind's name in `labels` ([`UNCLASSIFIED`] for a beat of no kind or an unnamed one).
+pub fn beat_event(at: u64, fs: f64, kind: Option<u8>, labels: &[&'static str]) -> Event {
+    let label = kind.and_then(|k| labels.get(usize::from(k)));
+    Event {
+        time: at as f64 / fs,
+        duration: 0.0,
+        label: label.copied().unwrap_or(UNCLASSIFIED),
+    }
 }
 
 /// Seconds of each beat's shape before and after its R peak.

@@ -10,8 +10,8 @@ use super::envelope::Envelope;
 use super::shape::ShapeStream;
 use super::wander::{NoiseStage, Wander};
 use super::Generator;
-use crate::block::{Block, Event};
-use crate::data::beat_kinds::{self, UNCLASSIFIED as UNTYPED_BEAT};
+use crate::block::Block;
+use crate::data::beat_kinds;
 use crate::dsp::fir::FirStream;
 use crate::dsp::StreamDecoder;
 use crate::record::SignalSpec;
@@ -217,12 +217,8 @@ impl<S: FrameSource> SpectralStream<S> {
             let Some(at) = m.checked_sub(delay).filter(|&a| a >= block.start_index) else {
                 continue;
             };
-            let label = self.kind_labels.get(usize::from(kind)).copied();
-            block.events.push(Event {
-                time: at as f64 / self.spec.sample_rate,
-                duration: 0.0,
-                label: label.unwrap_or(UNTYPED_BEAT),
-            });
+            let (fs, labels) = (self.spec.sample_rate, &self.kind_labels);
+            (block.events).push(beat_kinds::beat_event(at, fs, Some(kind), labels));
         }
     }
 }

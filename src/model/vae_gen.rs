@@ -32,7 +32,8 @@ use super::train::to_err;
 use super::transformer_gen::Autoregressor;
 use super::vae::{Vae, VaeConfig};
 use super::Generator;
-use crate::block::{Block, Event};
+use crate::block::Block;
+use crate::data::beat_kinds;
 use crate::data::NormStats;
 use crate::dsp::beat_splice::BeatSplicer;
 use crate::dsp::fir::FirStream;
@@ -203,7 +204,7 @@ fn beat_labels(cfg: &CheckpointConfig) -> (Vec<&'static str>, Vec<&'static str>)
     let kinds = (cfg.beat_means.as_ref())
         .and_then(BeatMeanTarget::kind_labels)
         .unwrap_or_default();
-    (crate::data::beat_kinds::event_labels(&kinds), kinds)
+    (beat_kinds::event_labels(&kinds), kinds)
 }
 
 /// Loads the VAE checkpoint at `dir` (its config already read and checked, see
@@ -821,19 +822,12 @@ impl VaeGenerator {
             self.beats.pop_front();
             if at >= block.start_index {
                 let kind = (self.beat_fix.as_mut()).and_then(|f| f.kind_at(at));
-                let label = kind.and_then(|k| self.kind_labels.get(usize::from(k)));
-                block.events.push(Event {
-                    time: at as f64 / self.spec.sample_rate,
-                    duration: 0.0,
-                    label: label.copied().unwrap_or(UNTYPED_BEAT),
-                });
+                let fs = self.spec.sample_rate;
+                (block.events).push(beat_kinds::beat_event(at, fs, kind, &self.kind_labels));
             }
         }
     }
 }
-
-/// The label of a beat whose type is not known (MIT-BIH's code for an unclassified beat).
-pub const UNTYPED_BEAT: &str = crate::data::beat_kinds::UNCLASSIFIED;
 
 impl Generator for VaeGenerator {
     fn spec(&self) -> &SignalSpec {
