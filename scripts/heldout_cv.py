@@ -277,8 +277,9 @@ def main():
         for name, which in [("training data", "synthetic"), ("surrogate (train)", "training-data surrogate")]:
             m = numbers(j, which)
             means.setdefault(name, []).append(row(name, k, 0, m[:4] + (None, None) + m[6:]))
-        for j, path in enumerate(unseen, 1):
-            means.setdefault("unseen real", []).append(row("unseen real", k, j, judge(real, [path], rest, window_s)))
+        for span, path in enumerate(unseen, 1):
+            m = judge(real, [path], rest, window_s)
+            means.setdefault("unseen real", []).append(row("unseen real", k, span, m))
         models = [] if a.no_vae and not a.latent else [("vae", p(f"vae{k}"), vae)]
         if a.latent:
             # EEG tokens come every ~0.77 s: a 24 s piece of a 120 s fold holds ~29.
