@@ -99,6 +99,8 @@ FRAME = TRANSFORMER + ["--max-minutes", "4", "--n-fft", "64", "--hop", "16", "--
                        "--clock", "--clock-kinds", "2", "--temperature", "0.6", "--wander"]
 EEG_FRAME = TRANSFORMER + ["--max-minutes", "10", "--n-fft", "128", "--window-s", "2", "--hidden",
                            "128", "--heads", "4", "--layers", "2", "--envelope", "--shape"]
+# The whole of MIT-BIH record 208 (both leads, 30 min), of which the 208 excerpt is 5 min.
+WHOLE_208 = os.path.join(ROOT, "signals", "mitdb208_full.edf")
 # record, fold length (s), eval window (s), the shipped VAE's and frame transformer's commands
 SETS = {
     "ecg": (os.path.join(ROOT, "signals", "mitdb208.edf"), 60, 5, VAE, FRAME),
@@ -107,11 +109,10 @@ SETS = {
     "ecg100": (os.path.join(ROOT, "signals", "mitdb100.edf"), 360, 5, SINUS_VAE, FRAME),
     # The whole of MIT-BIH 208 (the shipped models learn its 5-minute excerpt), lead MLII,
     # as MIT-BIH 100: five 6-minute folds.
-    "ecg208": (os.path.join(ROOT, "signals", "mitdb208_full.edf"), 360, 5, VAE, FRAME),
+    "ecg208": (WHOLE_208, 360, 5, VAE, FRAME),
 }
 # Real minutes of the excerpt's patient the models never saw, judged as if generated (the
 # "unseen real" rows, seed column 1 and 2): the whole record, lead MLII, these spans (s).
-WHOLE_208 = os.path.join(ROOT, "signals", "mitdb208_full.edf")
 UNSEEN_SPANS = [(0, 600), (570, 1170)]
 # Shifted copies of the training data judged as if generated (the "training data" row).
 COPIES = 5

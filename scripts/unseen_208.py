@@ -20,11 +20,10 @@ import os
 import numpy as np
 import pyedflib
 
-from heldout_cv import COPIES, ROOT, evaluate, generate, header, numbers, row, run, write
+from heldout_cv import COPIES, ROOT, WHOLE_208 as WHOLE, evaluate, generate, header, numbers, row, run, write
 
 os.environ.setdefault("BIOWAVE_MODELS", os.path.join(ROOT, "models"))
 EXCERPT = os.path.join(ROOT, "signals", "mitdb208.edf")
-WHOLE = os.path.join(ROOT, "signals", "mitdb208_full.edf")
 START, FS, WINDOW_S = 422_820, 360, 5
 
 
