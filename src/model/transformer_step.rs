@@ -64,6 +64,10 @@ pub struct StepWeights {
     /// Rotary tables `[context, head_dim / 2]`, as the candle model holds them.
     cos: Vec<f32>,
     sin: Vec<f32>,
+    /// The same tables transposed, `[head_dim / 2, context]`: one rotation angle for every
+    /// window position in a row, as [`Head`] reads them.
+    cos_t: Vec<f32>,
+    sin_t: Vec<f32>,
 }
 
 fn values(t: &Tensor) -> Result<Vec<f32>> {
@@ -224,6 +228,8 @@ impl StepWeights {
                 }
                 None => None,
             },
+            cos_t: transposed(&values(p.cos)?, model.config().context),
+            sin_t: transposed(&values(p.sin)?, model.config().context),
             cos: values(p.cos)?,
             sin: values(p.sin)?,
         })
@@ -286,8 +292,9 @@ pub struct NextToken {
 /// as the candle cache holds them) and the scratch buffers of a step.
 pub struct Stepper {
     w: Arc<StepWeights>,
-    /// Per block, `context` slots of `d_model` keys, then as many values: slot 0 is the
-    /// start token's, slots 1.. a ring of the frames after it.
+    /// Per block, the keys transposed (`[d_model, context]`: each key value's slots side by
+    /// side, as [`Head`] reads them), then the values (`[context, d_model]`):
+    /// slot 0 is the start token's, slots 1.. a ring of the frames after it.
     kv: Vec<(Vec<f32>, Vec<f32>)>,
     /// Positions held, the start token included (at most `context`).
     len: usize,
@@ -385,8 +392,11 @@ impl Stepper {
         blk.ln1.apply(&self.h, &mut self.a);
         blk.qkv.apply(&self.a, &mut self.qkv);
         {
+            let ctx = w.cfg.context;
             let (keys, vals) = &mut self.kv[layer];
-            keys[slot * d..(slot + 1) * d].copy_from_slice(&self.qkv[d..2 * d]);
+            for (j, &k) in self.qkv[d..2 * d].iter().enumerate() {
+                keys[j * ctx + slot] = k;
+            }
             vals[slot * d..(slot + 1) * d].copy_from_slice(&self.qkv[2 * d..]);
         }
         self.attend(w, layer);
@@ -402,17 +412,10 @@ impl Stepper {
     /// Multi-head attention of the newest position's query (rotated to window position
     /// `len - 1`) over every key (each rotated to its window position) into `self.y`.
     fn attend(&mut self, w: &StepWeights, layer: usize) {
-        let (d, hd) = (w.cfg.d_model, w.cfg.head_dim());
+        let (d, hd, ctx) = (w.cfg.d_model, w.cfg.head_dim(), w.cfg.context);
         let half = hd / 2;
-        let scale = 1.0 / (hd as f32).sqrt();
-        let (len, oldest, ring) = (self.len, self.oldest, w.cfg.context - 1);
-        let slot = |p: usize| {
-            if p == 0 {
-                0
-            } else {
-                1 + (oldest + p - 1) % ring
-            }
-        };
+        let len = self.len;
+        let runs = window_runs(len, self.oldest, ctx - 1);
         let (keys, vals) = &self.kv[layer];
         let (qc, qs) = (
             &w.cos[(len - 1) * half..len * half],
@@ -426,32 +429,15 @@ impl Stepper {
             }
         }
         for head in 0..w.cfg.n_heads {
-            let q = &self.qkv[head * hd..(head + 1) * hd];
-            for p in 0..len {
-                let at = slot(p) * d + head * hd;
-                let k = &keys[at..at + hd];
-                let (kc, ks) = (
-                    &w.cos[p * half..(p + 1) * half],
-                    &w.sin[p * half..(p + 1) * half],
-                );
-                let mut acc = 0.0;
-                for i in 0..half {
-                    let (k1, k2) = (k[i], k[i + half]);
-                    let (rk1, rk2) = (k1 * kc[i] - k2 * ks[i], k1 * ks[i] + k2 * kc[i]);
-                    acc += q[i] * rk1 + q[i + half] * rk2;
-                }
-                self.att[p] = acc * scale;
-            }
-            softmax(&mut self.att[..len]);
+            let one = Head {
+                q: &self.qkv[head * hd..(head + 1) * hd],
+                keys: &keys[head * hd * ctx..(head + 1) * hd * ctx],
+                vals,
+                at: head * hd,
+                d,
+            };
             let y = &mut self.y[head * hd..(head + 1) * hd];
-            y.fill(0.0);
-            for p in 0..len {
-                let at = slot(p) * d + head * hd;
-                let a = self.att[p];
-                y.iter_mut()
-                    .zip(&vals[at..at + hd])
-                    .for_each(|(o, v)| *o += a * v);
-            }
+            one.attend(w, &runs, &mut self.att[..len], y);
         }
     }
 
@@ -481,6 +467,121 @@ impl Stepper {
         } else {
             next.weight.extend_from_slice(&self.out[2 * k * f..]);
             softmax(&mut next.weight);
+        }
+    }
+}
+
+/// The window's positions `0..len` as runs of consecutive slots, `(first position, first
+/// slot, count)`: the start token's slot 0, then the ring of `ring` frame slots from the
+/// oldest frame's (`oldest`) to its end, then from its start.
+fn window_runs(len: usize, oldest: usize, ring: usize) -> [(usize, usize, usize); 3] {
+    let frames = len.saturating_sub(1);
+    let to_end = frames.min(ring - oldest);
+    [
+        (0, 0, len.min(1)),
+        (1, 1 + oldest, to_end),
+        (1 + to_end, 1, frames - to_end),
+    ]
+}
+
+/// `rows` (`[n_rows, n]`, row-major) transposed to `[n, n_rows]`.
+fn transposed(rows: &[f32], n_rows: usize) -> Vec<f32> {
+    let n = rows.len() / n_rows.max(1);
+    (0..n)
+        .flat_map(|i| (0..n_rows).map(move |r| rows[r * n + i]))
+        .collect()
+}
+
+/// One head's share of a step's attention: its rotated query, its block of the
+/// transposed keys (`[head_dim, context]`), and where its values start in each slot of
+/// the values (`[context, d]`).
+struct Head<'a> {
+    q: &'a [f32],
+    keys: &'a [f32],
+    vals: &'a [f32],
+    at: usize,
+    d: usize,
+}
+
+impl Head<'_> {
+    /// The head's output `y` (`head_dim` values) over the window positions of `runs`
+    /// ([`window_runs`]), `att` holding their weights: in 256-bit vectors where the CPU
+    /// has AVX2, else in the build's baseline SIMD. Both sum the same products in the
+    /// same order, so a seed streams the same samples on either.
+    fn attend(
+        &self,
+        w: &StepWeights,
+        runs: &[(usize, usize, usize)],
+        att: &mut [f32],
+        y: &mut [f32],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked on the line above.
+            return unsafe { self.attend_avx2(w, runs, att, y) };
+        }
+        self.attend_baseline(w, runs, att, y)
+    }
+
+    /// [`Head::attend`] compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn attend_avx2(
+        &self,
+        w: &StepWeights,
+        runs: &[(usize, usize, usize)],
+        att: &mut [f32],
+        y: &mut [f32],
+    ) {
+        self.attend_baseline(w, runs, att, y)
+    }
+
+    #[inline(always)]
+    fn attend_baseline(
+        &self,
+        w: &StepWeights,
+        runs: &[(usize, usize, usize)],
+        att: &mut [f32],
+        y: &mut [f32],
+    ) {
+        let scale = 1.0 / (self.q.len() as f32).sqrt();
+        self.scores(w, runs, att);
+        att.iter_mut().for_each(|a| *a *= scale);
+        softmax(att);
+        let hd = y.len();
+        y.fill(0.0);
+        for &(p0, s0, n) in runs {
+            for (a, s) in att[p0..p0 + n].iter().zip(s0..) {
+                let at = s * self.d + self.at;
+                y.iter_mut()
+                    .zip(&self.vals[at..at + hd])
+                    .for_each(|(o, v)| *o += a * v);
+            }
+        }
+    }
+
+    /// The attention scores, unscaled: `att[p]` = the query · the key at window position
+    /// `p` rotated to `p`. Each score sums its products in the order of the dimensions, as
+    /// a key-by-key dot product would, while the positions, side by side in memory, fill
+    /// the SIMD lanes.
+    #[inline(always)]
+    fn scores(&self, w: &StepWeights, runs: &[(usize, usize, usize)], att: &mut [f32]) {
+        let (ctx, half) = (w.cfg.context, self.q.len() / 2);
+        let (cos, sin, keys) = (&w.cos_t, &w.sin_t, self.keys);
+        att.fill(0.0);
+        for i in 0..half {
+            let (qa, qb) = (self.q[i], self.q[i + half]);
+            for &(p0, s0, n) in runs {
+                let k1 = &keys[i * ctx + s0..][..n];
+                let k2 = &keys[(i + half) * ctx + s0..][..n];
+                let c = &cos[i * ctx + p0..][..n];
+                let s = &sin[i * ctx + p0..][..n];
+                let out = &mut att[p0..p0 + n];
+                for ((((o, &a), &b), &c), &s) in out.iter_mut().zip(k1).zip(k2).zip(c).zip(s) {
+                    let (r1, r2) = (a * c - b * s, a * s + b * c);
+                    *o += qa * r1 + qb * r2;
+                }
+            }
         }
     }
 }
@@ -665,6 +766,90 @@ mod tests {
             dense.apply_baseline(&x, &mut b);
             assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()));
         }
+    }
+
+    /// The window's runs of slots hold each position once, in order, at the ring's slot.
+    #[test]
+    fn window_runs_list_every_position_at_its_slot() {
+        let ring = 5;
+        for len in 0..=ring + 1 {
+            for oldest in 0..ring {
+                let got: Vec<(usize, usize)> = window_runs(len, oldest, ring)
+                    .iter()
+                    .flat_map(|&(p0, s0, n)| (p0..p0 + n).zip(s0..))
+                    .collect();
+                let want: Vec<(usize, usize)> = (0..len)
+                    .map(|p| {
+                        (
+                            p,
+                            if p == 0 {
+                                0
+                            } else {
+                                1 + (oldest + p - 1) % ring
+                            },
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, want, "len {len}, oldest {oldest}");
+            }
+        }
+    }
+
+    /// A head's attention, scored a dimension at a time across the positions, gives the
+    /// floats of a key-by-key rotated dot product bit for bit, with AVX2 or without.
+    #[test]
+    fn a_heads_attention_equals_the_key_by_key_product_bit_for_bit() {
+        let w = StepWeights::new(&model(1), Precision::F32).unwrap();
+        let (ctx, hd) = (w.cfg.context, w.cfg.head_dim());
+        let (d, half, oldest) = (2 * hd, hd / 2, 3);
+        let wave =
+            |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * f).sin()).collect() };
+        let (keys, vals, q) = (wave(d * ctx, 0.71), wave(ctx * d, 0.37), wave(hd, 1.3));
+        let head = Head {
+            q: &q,
+            keys: &keys[hd * ctx..],
+            vals: &vals,
+            at: hd,
+            d,
+        };
+        let runs = window_runs(ctx, oldest, ctx - 1);
+        let (mut att, mut y) = (vec![0.0; ctx], vec![0.0; hd]);
+        head.attend(&w, &runs, &mut att, &mut y);
+        let (mut att0, mut y0) = (vec![0.0; ctx], vec![0.0; hd]);
+        head.attend_baseline(&w, &runs, &mut att0, &mut y0);
+        // Key by key, as the step computed it before the keys were transposed.
+        let slot = |p: usize| {
+            if p == 0 {
+                0
+            } else {
+                1 + (oldest + p - 1) % (ctx - 1)
+            }
+        };
+        let mut want: Vec<f32> = (0..ctx)
+            .map(|p| {
+                let key = |i: usize| keys[(hd + i) * ctx + slot(p)];
+                let (c, s) = (&w.cos[p * half..], &w.sin[p * half..]);
+                let mut acc = 0.0;
+                for i in 0..half {
+                    let (k1, k2) = (key(i), key(i + half));
+                    let (r1, r2) = (k1 * c[i] - k2 * s[i], k1 * s[i] + k2 * c[i]);
+                    acc += q[i] * r1 + q[i + half] * r2;
+                }
+                acc * (1.0 / (hd as f32).sqrt())
+            })
+            .collect();
+        softmax(&mut want);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&att), bits(&want));
+        assert_eq!((bits(&att0), bits(&y0)), (bits(&att), bits(&y)));
+        let mut y1 = vec![0f32; hd];
+        for (p, a) in want.iter().enumerate() {
+            let at = slot(p) * d + hd;
+            y1.iter_mut()
+                .zip(&vals[at..at + hd])
+                .for_each(|(o, v)| *o += a * v);
+        }
+        assert_eq!(bits(&y), bits(&y1));
     }
 
     /// Two steppers over the same weights run independent sequences.
