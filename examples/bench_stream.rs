@@ -107,9 +107,10 @@ fn main() {
     let model = args.get(2).cloned().unwrap_or_else(|| "sine".into());
     let stop = Arc::new(AtomicBool::new(false));
 
+    let spec = generator(&model, 0).spec().clone();
     let rss0 = rss_kib();
     let probe = Arc::new(Mutex::new(Probe {
-        rate: 500.0,
+        rate: spec.sample_rate,
         ..Probe::default()
     }));
     let s = stream(&model, 0, secs, Box::new(ProbeSink(probe.clone())));
@@ -119,7 +120,9 @@ fn main() {
     let mut l = p.lateness_us.clone();
     l.sort_by(f64::total_cmp);
     println!(
-        "model {model}, 12 ch @ 500 Hz, 20 ms blocks, {secs} s, {} blocks",
+        "model {model}, {} ch @ {} Hz, 20 ms blocks, {secs} s, {} blocks",
+        spec.n_channels(),
+        spec.sample_rate,
         l.len()
     );
     println!(
