@@ -505,8 +505,8 @@ struct Head<'a> {
 
 impl Head<'_> {
     /// The head's output `y` (`head_dim` values) over the window positions of `runs`
-    /// ([`window_runs`]), `att` holding their weights: in 256-bit vectors where the CPU
-    /// has AVX2, else in the build's baseline SIMD. Both sum the same products in the
+    /// ([`window_runs`]), writing their attention weights into `att` (one per position):
+    /// in 256-bit vectors where the CPU has AVX2, else in the build's baseline SIMD. Both sum the same products in the
     /// same order, so a seed streams the same samples on either.
     fn attend(
         &self,
@@ -800,8 +800,11 @@ mod tests {
     #[test]
     fn a_heads_attention_equals_the_key_by_key_product_bit_for_bit() {
         let w = StepWeights::new(&model(1), Precision::F32).unwrap();
-        let (ctx, hd) = (w.cfg.context, w.cfg.head_dim());
-        let (d, half, oldest) = (2 * hd, hd / 2, 3);
+        let (ctx, hd, d) = (w.cfg.context, w.cfg.head_dim(), w.cfg.d_model);
+        let (half, oldest) = (hd / 2, 3);
+        // The second head's share (its keys and values start `hd` in), the window full
+        // and its ring wrapped.
+        assert!(w.cfg.n_heads >= 2 && oldest < ctx - 1);
         let wave =
             |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * f).sin()).collect() };
         let (keys, vals, q) = (wave(d * ctx, 0.71), wave(ctx * d, 0.37), wave(hd, 1.3));
