@@ -214,6 +214,8 @@ impl StepWeights {
                 })
             })
             .collect::<Result<_>>()?;
+        let (cos, sin) = (values(p.cos)?, values(p.sin)?);
+        let context = model.config().context;
         Ok(StepWeights {
             cfg: model.config().clone(),
             start: values(p.start)?,
@@ -228,10 +230,10 @@ impl StepWeights {
                 }
                 None => None,
             },
-            cos_t: transposed(&values(p.cos)?, model.config().context),
-            sin_t: transposed(&values(p.sin)?, model.config().context),
-            cos: values(p.cos)?,
-            sin: values(p.sin)?,
+            cos_t: transposed(&cos, context),
+            sin_t: transposed(&sin, context),
+            cos,
+            sin,
         })
     }
 
@@ -768,6 +770,16 @@ mod tests {
         }
     }
 
+    /// The slot of window position `p` when the oldest frame sits at ring index `oldest`
+    /// of `ring` frame slots, position by position: what [`window_runs`] must agree with.
+    fn ring_slot(p: usize, oldest: usize, ring: usize) -> usize {
+        if p == 0 {
+            0
+        } else {
+            1 + (oldest + p - 1) % ring
+        }
+    }
+
     /// The window's runs of slots hold each position once, in order, at the ring's slot.
     #[test]
     fn window_runs_list_every_position_at_its_slot() {
@@ -778,18 +790,8 @@ mod tests {
                     .iter()
                     .flat_map(|&(p0, s0, n)| (p0..p0 + n).zip(s0..))
                     .collect();
-                let want: Vec<(usize, usize)> = (0..len)
-                    .map(|p| {
-                        (
-                            p,
-                            if p == 0 {
-                                0
-                            } else {
-                                1 + (oldest + p - 1) % ring
-                            },
-                        )
-                    })
-                    .collect();
+                let want: Vec<(usize, usize)> =
+                    (0..len).map(|p| (p, ring_slot(p, oldest, ring))).collect();
                 assert_eq!(got, want, "len {len}, oldest {oldest}");
             }
         }
@@ -821,13 +823,7 @@ mod tests {
         let (mut att0, mut y0) = (vec![0.0; ctx], vec![0.0; hd]);
         head.attend_baseline(&w, &runs, &mut att0, &mut y0);
         // Key by key, as the step computed it before the keys were transposed.
-        let slot = |p: usize| {
-            if p == 0 {
-                0
-            } else {
-                1 + (oldest + p - 1) % (ctx - 1)
-            }
-        };
+        let slot = |p: usize| ring_slot(p, oldest, ctx - 1);
         let mut want: Vec<f32> = (0..ctx)
             .map(|p| {
                 let key = |i: usize| keys[(hd + i) * ctx + slot(p)];
